@@ -1,0 +1,302 @@
+"""The WSGI application: tenancy, vendor mounting, faults and journal around Flask.
+
+A request travels: tenant (header or ``/_t/<tenant>/``) -> vendor (Host header or
+path prefix; Flask always routes on ``/<vendor>/<the vendor's real path>``) ->
+fault rules (may answer, delay or drop first) -> Flask (admin API or the vendor's
+blueprint) -> journal. See DESIGN.md, "How a request travels".
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import threading
+import time
+from typing import Any
+
+from flask import Flask, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from . import lightify
+from .core import tenancy, world
+from .core.clock import Clock, http_date
+from .core.context import Ctx
+from .core.faults import Faults
+from .core.journal import Journal
+from .core.store import Store, open_store
+from .core.vendor import Vendor
+from .settings import Settings
+
+log = logging.getLogger("mockcloud")
+VENDORS: tuple[Vendor, ...] = (lightify.VENDOR,)
+_SLASHES = re.compile(r"//+")
+
+
+class DroppedConnection(Exception):
+    """Raised inside a response body to make the server cut the connection."""
+
+
+def _drop_body():
+    raise DroppedConnection("fault rule: connection dropped")
+    yield b""  # pragma: no cover
+
+
+class Mockcloud:
+    """The emulator as a WSGI callable; ``flask`` is the inner Flask app."""
+
+    def __init__(self, settings: Settings | None = None, store: Store | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self.store = store or open_store(self.settings.state)
+        self.vendors = {v.name: v for v in VENDORS}
+        self.by_host = {h: v for v in VENDORS for h in v.hosts}
+        self.by_prefix = {v.prefix: v for v in VENDORS}
+        self.world_data = world.read_file(self.settings.world)
+        self.world_rows = world.build(self.world_data, self.vendors, self.settings.seed)
+        self._boot_lock = threading.Lock()
+        self.flask = self._make_flask()
+
+    # ------------------------------------------------------------------- Flask
+
+    def _make_flask(self) -> Flask:
+        app = Flask("emulator", template_folder="web/templates")
+        app.url_map.strict_slashes = False
+        app.config.update(JSON_SORT_KEYS=False, PROPAGATE_EXCEPTIONS=False)
+        app.json.sort_keys = False
+        app.json.compact = True
+        app.extensions["mockcloud"] = self
+        for vendor in self.vendors.values():
+            app.register_blueprint(vendor.make_blueprint(self.settings),
+                                   url_prefix=vendor.prefix)
+        from .core.admin import make_admin
+
+        app.register_blueprint(make_admin(self), url_prefix="/_mockcloud")
+
+        @app.before_request
+        def _context() -> None:
+            env = request.environ
+            g.mockcloud = env["mockcloud.ctx"]
+
+        @app.after_request
+        def _date(resp):
+            ctx: Ctx = g.mockcloud
+            resp.headers["Date"] = http_date(ctx.now())
+            for k, v in (getattr(g, "mockcloud_rate_headers", None) or {}).items():
+                resp.headers.setdefault(k, v)
+            return resp
+
+        @app.errorhandler(HTTPException)
+        def _http_error(exc: HTTPException):
+            return self._render_error(exc.code or 500, _code_for(exc.code or 500),
+                                      _message_for(exc), dict(exc.get_headers()))
+
+        @app.errorhandler(Exception)
+        def _crash(exc: Exception):
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            return self._render_error(500, "internal_error",
+                                      "mockcloud hit a bug answering this request; "
+                                      "the server log has the traceback.", {})
+
+        @app.get("/")
+        def index():
+            return jsonify({
+                "name": "mockcloud",
+                "vendors": {v.name: {"prefix": v.prefix, "hosts": list(v.hosts)}
+                            for v in self.vendors.values()},
+                "admin": "/_mockcloud/",
+            })
+
+        return app
+
+    def _render_error(self, status: int, code: str, message: str, headers: dict):
+        vendor = self.vendors.get(getattr(g, "mockcloud", None) and g.mockcloud.vendor or "")
+        if vendor is not None:
+            return vendor.render_error(status, code, message, headers)
+        resp = jsonify({"error": code, "message": message})
+        resp.status_code = status
+        resp.headers.extend({k: v for k, v in headers.items() if k.lower() != "content-type"})
+        return resp
+
+    # ------------------------------------------------------------------- tenants
+
+    def ensure_world(self, tenant: str, now: float) -> None:
+        if self.store.get(tenant, world.META_KIND, world.META_KEY) is not None:
+            return
+        with self._boot_lock:
+            if self.store.get(tenant, world.META_KIND, world.META_KEY) is None:
+                world.install(self.store, tenant, self.world_rows, self.settings.world, now)
+
+    def reset(self, tenant: str) -> None:
+        self.store.clear(tenant)
+        self.ensure_world(tenant, Clock(self.store, tenant).now())
+
+    # ---------------------------------------------------------------------- WSGI
+
+    def _vendor_for(self, environ: dict[str, Any]) -> Vendor | None:
+        host = (environ.get("HTTP_HOST") or "").split(":")[0].lower()
+        vendor = self.by_host.get(host)
+        path = environ.get("PATH_INFO") or "/"
+        if vendor is not None:
+            if not path.startswith(vendor.prefix + "/") and path != vendor.prefix:
+                environ["PATH_INFO"] = vendor.prefix + path
+                environ["mockcloud.host_mounted"] = True
+            return vendor
+        first = "/" + path.lstrip("/").split("/", 1)[0]
+        return self.by_prefix.get(first)
+
+    def __call__(self, environ: dict[str, Any], start_response):
+        started = time.perf_counter()
+        try:
+            tenant = tenancy.resolve(environ)
+        except tenancy.TenantError as exc:
+            body = ('{"error":"invalid_tenant","message":%s}' % _json_str(str(exc))).encode()
+            start_response("400 Bad Request", [("Content-Type", "application/json"),
+                                               ("Content-Length", str(len(body)))])
+            return [body]
+        original_path = environ.get("PATH_INFO") or "/"
+        vendor = self._vendor_for(environ)
+        if vendor is not None and vendor.collapse_slashes:
+            environ["PATH_INFO"] = _SLASHES.sub("/", environ["PATH_INFO"])
+        ctx = Ctx(store=self.store, tenant=tenant, settings=self.settings,
+                  vendor=vendor.name if vendor else None)
+        environ["mockcloud.ctx"] = ctx
+        now = ctx.now()
+        self.ensure_world(tenant, now)
+        req_body = _buffer_input(environ)
+
+        if vendor is None:  # admin API, index: not faulted, not journaled
+            return self.flask(environ, start_response)
+
+        vendor_path = environ["PATH_INFO"][len(vendor.prefix):] or "/"
+        decision = Faults(self.store, tenant).decide(
+            vendor.name, environ.get("REQUEST_METHOD", "GET"), vendor_path, now)
+        if decision is not None and decision.latency_ms:
+            time.sleep(decision.latency_ms / 1000)
+
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            return start_response(status, headers, exc_info)
+
+        if decision is not None and decision.drop:
+            capture("200 OK", [("Content-Type", "application/json"),
+                               ("Content-Length", "64")])
+            self._journal(ctx, environ, original_path, captured, req_body, b"", started,
+                          note=f"dropped by fault {decision.rule.id}")
+            return _drop_body()
+        if decision is not None and decision.respond:
+            chunks = [self._fault_response(environ, decision.rule, capture)]
+        else:
+            chunks = self.flask(environ, capture)
+        try:
+            body = b"".join(chunks)
+        finally:
+            if hasattr(chunks, "close"):
+                chunks.close()
+        self._journal(ctx, environ, original_path, captured, req_body, body, started,
+                      note=f"fault {decision.rule.id}" if decision else None)
+        return [body]
+
+    def _fault_response(self, environ, rule, start_response) -> bytes:
+        with self.flask.request_context(environ):
+            g.mockcloud = environ["mockcloud.ctx"]
+            if rule.body is None:
+                resp = self._render_error(rule.status, _code_for(rule.status),
+                                          f"injected fault {rule.id}", rule.headers)
+            else:
+                resp = jsonify(rule.body) if not isinstance(rule.body, str) \
+                    else self.flask.response_class(rule.body, mimetype="text/plain")
+                resp.status_code = rule.status
+                resp.headers.update(rule.headers)
+            resp.headers["Date"] = http_date(g.mockcloud.now())
+            resp.headers["X-Mockcloud-Fault"] = rule.id
+            return b"".join(resp(environ, start_response))
+
+    def _journal(self, ctx: Ctx, environ, path: str, captured, req_body: bytes,
+                 body: bytes, started: float, note: str | None = None) -> None:
+        status_line = captured.get("status", "500 Internal Server Error")
+        code, _, reason = status_line.partition(" ")
+        query = environ.get("QUERY_STRING")
+        scheme = environ.get("wsgi.url_scheme", "http")
+        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "localhost")
+        script = environ.get("SCRIPT_NAME", "")
+        url = f"{scheme}://{host}{script}{path}" + (f"?{query}" if query else "")
+        entry = {
+            "time": ctx.now(),
+            "vendor": ctx.vendor,
+            "tenant": ctx.tenant,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+            "client": getattr(environ.get("mockcloud.token"), "client_id", None),
+            "note": note,
+            "request": {
+                "method": environ.get("REQUEST_METHOD", "GET"),
+                "path": path,
+                "url": url,
+                "headers": _request_headers(environ),
+            },
+            "response": {
+                "status": int(code),
+                "reason": reason,
+                "headers": dict(captured.get("headers", [])),
+            },
+        }
+        Journal(self.store, ctx.tenant, self.settings.journal_size,
+                self.settings.journal_bodies).record(entry, req_body, body)
+
+
+def _buffer_input(environ: dict[str, Any]) -> bytes:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    raw = stream.read(length) if length > 0 else (
+        stream.read() if environ.get("HTTP_TRANSFER_ENCODING") else b"")
+    environ["wsgi.input"] = io.BytesIO(raw)
+    environ["CONTENT_LENGTH"] = str(len(raw))
+    return raw
+
+
+_HIDDEN = {"authorization", "cookie"}
+
+
+def _request_headers(environ: dict[str, Any]) -> dict[str, str]:
+    out = {}
+    for k, v in environ.items():
+        if k.startswith("HTTP_"):
+            name = k[5:].replace("_", "-").title()
+            out[name] = v
+    if environ.get("CONTENT_TYPE"):
+        out["Content-Type"] = environ["CONTENT_TYPE"]
+    return out
+
+
+def _code_for(status: int) -> str:
+    return {400: "invalid_request", 401: "invalid_token", 403: "forbidden",
+            404: "not_found", 405: "method_not_allowed", 409: "conflict",
+            413: "request_too_large", 415: "unsupported_media_type",
+            429: "rate_limited", 500: "internal_error", 502: "bad_gateway",
+            503: "service_unavailable", 504: "gateway_timeout"}.get(status, "error")
+
+
+def _message_for(exc: HTTPException) -> str:
+    if exc.code == 404:
+        return f"No such endpoint: {request.method} {request.path}"
+    if exc.code == 405:
+        allowed = exc.valid_methods if hasattr(exc, "valid_methods") else None
+        return f"{request.method} is not allowed here" + (
+            f"; use {', '.join(allowed)}" if allowed else "")
+    return exc.description or exc.name
+
+
+def _json_str(text: str) -> str:
+    import json
+
+    return json.dumps(text)
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> Mockcloud:
+    return Mockcloud(settings, store)

@@ -1,0 +1,335 @@
+"""The control plane under ``/_mockcloud/``: health, reset, world, clock, faults,
+journal, tokens, quotas, and the OpenAPI documents. Per tenant, like everything.
+
+Errors are ``{"error": <code>, "message": <text>}`` with a 4xx status.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from flask import Blueprint, Response, jsonify, request
+
+from . import world
+from .clock import iso, parse_instant
+from .context import Ctx, current
+from .faults import Faults, parse_rule
+from .journal import Journal, to_cassette
+from .oauth import Token
+from .quotas import QuotaConfig, Quotas
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..app import Mockcloud
+
+ADMIN_OPENAPI = Path(__file__).resolve().parents[2] / "contracts" / "openapi" / "admin.yaml"
+
+
+class AdminError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _body() -> Any:
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise AdminError(400, "invalid_json", f"body is not valid JSON: {exc}") from None
+
+
+def _obj() -> dict[str, Any]:
+    body = _body()
+    if not isinstance(body, dict):
+        raise AdminError(400, "invalid_request", "the body must be a JSON object")
+    return body
+
+
+def _int_arg(name: str, default: int | None = None) -> int | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise AdminError(400, "invalid_request", f"'{name}' must be an integer") from None
+
+
+def make_admin(mc: Mockcloud) -> Blueprint:
+    bp = Blueprint("admin", __name__)
+
+    def ctx() -> Ctx:
+        return current()
+
+    @bp.errorhandler(AdminError)
+    def _err(exc: AdminError):
+        resp = jsonify({"error": exc.code, "message": exc.message})
+        resp.status_code = exc.status
+        return resp
+
+    @bp.get("/")
+    @bp.get("/health")
+    def health():
+        c = ctx()
+        return jsonify({
+            "status": "ok", "tenant": c.tenant, "vendors": sorted(mc.vendors),
+            "state": "sqlite" if getattr(c.store, "shared", False) else "memory",
+            "now": c.now(), "now_iso": iso(c.now()), "tenants": c.store.tenants(),
+        })
+
+    @bp.post("/reset")
+    def reset():
+        c = ctx()
+        mc.reset(c.tenant)
+        return jsonify({"status": "reset", "tenant": c.tenant})
+
+    # ---------------------------------------------------------------- world
+    @bp.get("/world")
+    def world_export():
+        data = world.export(ctx().store, ctx().tenant, mc.vendors)
+        if request.args.get("format") == "yaml" or "yaml" in request.headers.get("Accept", ""):
+            return Response(yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
+                            mimetype="application/yaml")
+        return jsonify(data)
+
+    @bp.route("/world", methods=["PUT", "POST"])
+    def world_load():
+        c = ctx()
+        text = request.get_data(as_text=True)
+        try:
+            data = world.parse(text, "request body")
+            rows = world.build(data, mc.vendors, mc.settings.seed)
+        except world.WorldError as exc:
+            raise AdminError(400, "invalid_world", str(exc)) from None
+        world.install(c.store, c.tenant, rows, "admin API", c.now())
+        kinds: dict[str, int] = {}
+        for kind, _, _ in rows:
+            kinds[kind] = kinds.get(kind, 0) + 1
+        return jsonify({"status": "loaded", "tenant": c.tenant, "documents": kinds})
+
+    # ---------------------------------------------------------------- clock
+    @bp.get("/clock")
+    def clock_get():
+        return jsonify(ctx().clock.describe())
+
+    @bp.post("/clock")
+    @bp.post("/clock/<action>")
+    def clock_post(action: str | None = None):
+        body = _obj()
+        action = action or body.get("action")
+        clock = ctx().clock
+        try:
+            if action == "freeze":
+                clock.freeze(parse_instant(body["at"]) if "at" in body else None)
+            elif action == "resume":
+                clock.resume()
+            elif action == "advance":
+                seconds = body.get("seconds", request.args.get("seconds"))
+                if isinstance(seconds, str):
+                    seconds = float(seconds)
+                if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+                    raise ValueError("'seconds' must be a number")
+                clock.advance(float(seconds))
+            elif action == "set":
+                if "at" not in body:
+                    raise ValueError("'at' is required: epoch seconds or ISO-8601")
+                clock.set(parse_instant(body["at"]))
+            else:
+                raise ValueError("action must be freeze, resume, advance or set")
+        except ValueError as exc:
+            raise AdminError(400, "invalid_request", str(exc)) from None
+        return jsonify(clock.describe())
+
+    # --------------------------------------------------------------- faults
+    @bp.get("/faults")
+    def faults_list():
+        return jsonify({"faults": [r.to_doc() for r in Faults(ctx().store, ctx().tenant).list()]})
+
+    @bp.post("/faults")
+    def faults_add():
+        body = _body()
+        items = body if isinstance(body, list) else [body]
+        try:
+            rules = [parse_rule(item, parse_instant) for item in items]
+        except ValueError as exc:
+            raise AdminError(400, "invalid_fault", str(exc)) from None
+        faults = Faults(ctx().store, ctx().tenant)
+        added = [faults.add(r).to_doc() for r in rules]
+        resp = jsonify({"faults": added})
+        resp.status_code = 201
+        return resp
+
+    @bp.delete("/faults")
+    def faults_clear():
+        Faults(ctx().store, ctx().tenant).clear()
+        return jsonify({"faults": []})
+
+    @bp.delete("/faults/<rule_id>")
+    def faults_remove(rule_id: str):
+        if not Faults(ctx().store, ctx().tenant).remove(rule_id):
+            raise AdminError(404, "not_found", f"no fault rule {rule_id!r}")
+        return jsonify({"removed": rule_id})
+
+    # -------------------------------------------------------------- journal
+    def journal() -> Journal:
+        return Journal(ctx().store, ctx().tenant, mc.settings.journal_size,
+                       mc.settings.journal_bodies)
+
+    def journal_entries() -> list[dict[str, Any]]:
+        return journal().entries(
+            vendor=request.args.get("vendor"), status=_int_arg("status"),
+            path=request.args.get("path"), since=_int_arg("since", 0) or 0,
+            limit=_int_arg("limit"))
+
+    @bp.get("/journal")
+    def journal_list():
+        return jsonify({"entries": journal_entries()})
+
+    @bp.delete("/journal")
+    def journal_clear():
+        return jsonify({"cleared": journal().clear()})
+
+    @bp.get("/journal/cassette")
+    def journal_cassette():
+        return Response(to_cassette(journal_entries()), mimetype="application/yaml")
+
+    # --------------------------------------------------------------- tokens
+    def all_tokens():
+        c = ctx()
+        for name in mc.vendors:
+            for _, doc in c.store.list(c.tenant, f"{name}.token"):
+                yield name, doc
+
+    def token_view(vendor: str, doc: dict[str, Any]) -> dict[str, Any]:
+        tok = Token(doc, ctx().now())
+        state = "revoked" if tok.is_revoked() else "expired" if tok.is_expired() else "active"
+        return {"vendor": vendor, "access_token": doc["access_token"],
+                "refresh_token": doc.get("refresh_token"), "client_id": doc["client_id"],
+                "user": doc.get("user_id"), "scope": doc.get("scope", ""),
+                "issued_at": doc["issued_at"], "expires_at": doc["issued_at"] + doc["expires_in"],
+                "state": state}
+
+    def find_token(value: Any) -> tuple[str, dict[str, Any]]:
+        if not isinstance(value, str) or not value:
+            raise AdminError(400, "invalid_request", "'token' (a string) is required")
+        c = ctx()
+        for name in mc.vendors:
+            doc = c.store.get(c.tenant, f"{name}.token", value)
+            if doc is None:
+                ref = c.store.get(c.tenant, f"{name}.refresh", value)
+                doc = ref and c.store.get(c.tenant, f"{name}.token", ref["access_token"])
+            if doc is not None:
+                return name, doc
+        raise AdminError(404, "not_found", "no such access or refresh token in this tenant")
+
+    @bp.get("/tokens")
+    def tokens_list():
+        want_vendor, want_state = request.args.get("vendor"), request.args.get("state")
+        views = [token_view(v, d) for v, d in all_tokens() if want_vendor in (None, v)]
+        return jsonify({"tokens": [t for t in views if want_state in (None, t["state"])]})
+
+    @bp.post("/tokens/revoke")
+    def tokens_revoke():
+        vendor, doc = find_token(_obj().get("token"))
+        c = ctx()
+
+        def mark(d):
+            if d is not None:
+                d["revoked"], d["revoked_at"] = True, c.now()
+            return d
+
+        doc = c.store.update(c.tenant, f"{vendor}.token", doc["access_token"], mark)
+        return jsonify(token_view(vendor, doc))
+
+    @bp.post("/tokens/introspect")
+    def tokens_introspect():
+        try:
+            vendor, doc = find_token(_obj().get("token"))
+        except AdminError as exc:
+            if exc.status == 404:
+                return jsonify({"active": False})
+            raise
+        view = token_view(vendor, doc)
+        return jsonify({"active": view["state"] == "active", **view,
+                        "exp": int(view["expires_at"]), "iat": int(view["issued_at"])})
+
+    # --------------------------------------------------------------- quotas
+    @bp.get("/quotas")
+    def quotas_get():
+        c = ctx()
+        q = Quotas(c.store, c.tenant)
+        return jsonify({
+            "config": {name: q.config(name, v.quotas).to_doc() for name, v in mc.vendors.items()},
+            "counters": q.inspect(c.now()),
+        })
+
+    @bp.put("/quotas/<vendor>")
+    def quotas_set(vendor: str):
+        if vendor not in mc.vendors:
+            raise AdminError(404, "not_found", f"no vendor {vendor!r}")
+        try:
+            cfg = QuotaConfig.parse(_obj())
+        except ValueError as exc:
+            raise AdminError(400, "invalid_quota", str(exc)) from None
+        Quotas(ctx().store, ctx().tenant).set_config(vendor, cfg)
+        return jsonify(cfg.to_doc())
+
+    @bp.delete("/quotas")
+    def quotas_reset():
+        Quotas(ctx().store, ctx().tenant).reset()
+        return jsonify({"counters": []})
+
+    # -------------------------------------------------------------- openapi
+    @bp.get("/openapi.yaml")
+    def admin_openapi():
+        return _yaml_file(ADMIN_OPENAPI, None)
+
+    @bp.get("/openapi/<vendor>.yaml")
+    def vendor_openapi(vendor: str):
+        v = mc.vendors.get(vendor)
+        if v is None or v.openapi is None:
+            raise AdminError(404, "not_found", f"no OpenAPI document for {vendor!r}")
+        return _yaml_file(v.openapi, v.prefix)
+
+    def _yaml_file(path: Path, prefix: str | None):
+        if not path.exists():
+            raise AdminError(404, "not_found", f"{path.name} is not installed")
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        base = request.host_url.rstrip("/") + request.script_root.replace("/_mockcloud", "")
+        doc["servers"] = [{"url": base + (prefix or ""),
+                           "description": "this mockcloud emulator"}] + doc.get("servers", [])
+        if prefix is not None:
+            _absolute_refs(doc, path.parent)
+        return Response(yaml.safe_dump(doc, sort_keys=False), mimetype="application/yaml")
+
+    return bp
+
+
+def _absolute_refs(node: Any, base: Path) -> None:
+    """Inline the JSON Schema files an OpenAPI document ``$ref``s, so a remote
+    reader (schemathesis over HTTP) needs nothing but this one document."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and not ref.startswith("#"):
+            file_part, _, pointer = ref.partition("#")
+            target = (base / file_part).resolve()
+            schema = json.loads(target.read_text(encoding="utf-8"))
+            for part in [p for p in pointer.split("/") if p]:
+                schema = schema[part.replace("~1", "/").replace("~0", "~")]
+            if isinstance(schema, dict):
+                schema = {k: v for k, v in schema.items() if k not in ("$id", "$schema")}
+            _absolute_refs(schema, target.parent)
+            node.pop("$ref")
+            if isinstance(schema, dict):
+                node.update(schema)
+            return
+        for value in node.values():
+            _absolute_refs(value, base)
+    elif isinstance(node, list):
+        for value in node:
+            _absolute_refs(value, base)

@@ -1,0 +1,42 @@
+"""The per-request context: which tenant, its clock and store, the settings.
+
+Set by the app for every request and reachable as ``current()``; code below the
+routes gets what it needs passed in, this only bridges Flask's request to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flask import g
+
+from .clock import Clock
+from .store import Store
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..settings import Settings
+
+
+@dataclass
+class Ctx:
+    store: Store
+    tenant: str
+    settings: Settings
+    vendor: str | None = None
+    _now: float | None = field(default=None, repr=False)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def clock(self) -> Clock:
+        return Clock(self.store, self.tenant)
+
+    def now(self) -> float:
+        """Virtual now, read once per request so a request sees one instant."""
+        if self._now is None:
+            self._now = self.clock.now()
+        return self._now
+
+
+def current() -> Ctx:
+    return g.mockcloud

@@ -1,0 +1,92 @@
+"""Bounded request journal per tenant, exportable as a vcrpy cassette.
+
+Entries live in the store as a ring: slot ``seq % size``; a counter doc holds the
+next sequence number. Bodies are kept up to ``max_body`` bytes (text, or base64 when
+binary) so an export can be replayed by vcrpy.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import yaml
+
+from .store import Store
+
+KIND = "journal"
+COUNTER_KIND = "journal.seq"
+
+
+def _body(raw: bytes, limit: int) -> dict[str, Any]:
+    cut = raw[:limit]
+    try:
+        text: dict[str, Any] = {"text": cut.decode("utf-8")}
+    except UnicodeDecodeError:
+        text = {"base64": base64.b64encode(cut).decode()}
+    if len(raw) > limit:
+        text["truncated"] = len(raw)
+    return text
+
+
+class Journal:
+    def __init__(self, store: Store, tenant: str, size: int, max_body: int) -> None:
+        self.store, self.tenant, self.size, self.max_body = store, tenant, size, max_body
+
+    def record(self, entry: dict[str, Any], req_body: bytes, resp_body: bytes) -> None:
+        if self.size <= 0:
+            return
+        seq_doc = self.store.update(
+            self.tenant, COUNTER_KIND, "seq", lambda d: {"n": (d or {"n": 0})["n"] + 1}
+        )
+        seq = seq_doc["n"]
+        entry["seq"] = seq
+        entry["request"]["body"] = _body(req_body, self.max_body)
+        entry["response"]["body"] = _body(resp_body, self.max_body)
+        self.store.put(self.tenant, KIND, str(seq % self.size), entry)
+
+    def entries(self, vendor: str | None = None, status: int | None = None,
+                path: str | None = None, since: int = 0,
+                limit: int | None = None) -> list[dict[str, Any]]:
+        items = sorted((d for _, d in self.store.list(self.tenant, KIND)),
+                       key=lambda d: d["seq"])
+        out = [d for d in items
+               if d["seq"] > since
+               and (vendor is None or d.get("vendor") == vendor)
+               and (status is None or d["response"]["status"] == status)
+               and (path is None or path in d["request"]["path"])]
+        return out[-limit:] if limit else out
+
+    def clear(self) -> int:
+        items = self.store.list(self.tenant, KIND)
+        for key, _ in items:
+            self.store.delete(self.tenant, KIND, key)
+        return len(items)
+
+
+def _cassette_body(body: dict[str, Any]) -> str | None:
+    if "text" in body:
+        return body["text"]
+    return base64.b64decode(body["base64"]).decode("latin-1")
+
+
+def to_cassette(entries: list[dict[str, Any]]) -> str:
+    """vcrpy's YAML cassette format (version 1)."""
+    interactions = []
+    for e in entries:
+        req, resp = e["request"], e["response"]
+        interactions.append({
+            "request": {
+                "method": req["method"],
+                "uri": req["url"],
+                "body": _cassette_body(req["body"]) or None,
+                "headers": {k: [v] for k, v in req["headers"].items()},
+            },
+            "response": {
+                "status": {"code": resp["status"], "message": resp["reason"]},
+                "headers": {k: [v] for k, v in resp["headers"].items()},
+                "body": {"string": _cassette_body(resp["body"]) or ""},
+            },
+        })
+    return yaml.safe_dump({"interactions": interactions, "version": 1}, sort_keys=False,
+                          allow_unicode=True)

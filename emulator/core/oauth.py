@@ -1,0 +1,420 @@
+"""OAuth 2.0 on Authlib, shaped per vendor by an ``AuthProfile``.
+
+Authlib does the RFC 6749/7009/7636 work: grants, client authentication, PKCE, error
+semantics. This module gives it models backed by the store (clients, users, codes
+and tokens per tenant, all on the virtual clock) and shapes responses per profile
+(token format, extra fields such as Netatmo's ``expire_in``, scope as an array,
+error rendering). It knows no vendor by name.
+
+Store kinds, per vendor ``v``: ``v.client``, ``v.user``, ``v.code``, ``v.token``
+(keyed by access token) and ``v.refresh`` (refresh token -> access token).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import ClientMixin, ResourceProtector, TokenMixin
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7636 import CodeChallenge
+from flask import request
+
+from .context import Ctx, current
+
+CLIENT_AUTH = ["client_secret_basic", "client_secret_post"]
+
+
+@dataclass(frozen=True)
+class AuthProfile:
+    """How one vendor runs OAuth. Paths are relative to the vendor's mount."""
+
+    vendor: str
+    token_path: str
+    authorize_path: str | None = None
+    revoke_path: str | None = None
+    grants: tuple[str, ...] = ("authorization_code", "refresh_token")
+    expires_in: int = 3600
+    code_ttl: int = 300
+    refresh_ttl: int | None = None             # None: refresh tokens never expire
+    rotate_refresh: bool = True                # refresh returns a new pair, old pair dies
+    revoke_whole_grant: bool = True            # revoking either token kills both
+    scopes_supported: tuple[str, ...] = ()
+    default_scope: str = ""
+    scope_as_list: bool = False                # Netatmo answers scope as a JSON array
+    token_type_in_response: bool = True
+    extra_token_fields: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    token_factory: Callable[[dict[str, Any], dict[str, Any]], str] | None = None
+    render_error: Callable[[int, dict[str, Any], list], Any] | None = None
+    realm: str = "api"
+
+    def kind(self, name: str) -> str:
+        return f"{self.vendor}.{name}"
+
+
+def random_token(length: int = 40) -> str:
+    return secrets.token_urlsafe(length)[:length]
+
+
+# --------------------------------------------------------------------------- models
+
+@dataclass
+class Client(ClientMixin):
+    doc: dict[str, Any]
+
+    def get_client_id(self) -> str:
+        return self.doc["client_id"]
+
+    def get_default_redirect_uri(self) -> str | None:
+        uris = self.doc.get("redirect_uris") or []
+        return uris[0] if len(uris) == 1 else None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        allowed = self.doc.get("scopes")
+        if not scope:
+            return self.doc.get("default_scope", "")
+        if not allowed:
+            return scope
+        return " ".join(s for s in scope.split() if s in allowed)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in (self.doc.get("redirect_uris") or [])
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return hmac.compare_digest(str(self.doc.get("client_secret", "")), client_secret)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return method in CLIENT_AUTH
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in self.doc.get("grants", [grant_type])
+
+
+@dataclass
+class AuthCode:
+    doc: dict[str, Any]
+
+    def get_redirect_uri(self) -> str:
+        return self.doc["redirect_uri"]
+
+    def get_scope(self) -> str:
+        return self.doc.get("scope", "")
+
+    @property
+    def code_challenge(self) -> str | None:
+        return self.doc.get("code_challenge")
+
+    @property
+    def code_challenge_method(self) -> str | None:
+        return self.doc.get("code_challenge_method")
+
+
+@dataclass
+class Token(TokenMixin):
+    doc: dict[str, Any]
+    now: float
+
+    def check_client(self, client: Client) -> bool:
+        return self.doc["client_id"] == client.get_client_id()
+
+    def get_scope(self) -> str:
+        return self.doc.get("scope", "")
+
+    def get_expires_in(self) -> int:
+        return self.doc["expires_in"]
+
+    def is_expired(self) -> bool:
+        return self.now >= self.doc["issued_at"] + self.doc["expires_in"]
+
+    def is_revoked(self) -> bool:
+        return bool(self.doc.get("revoked"))
+
+    def refresh_expired(self) -> bool:
+        ttl = self.doc.get("refresh_ttl")
+        return ttl is not None and self.now >= self.doc["issued_at"] + ttl
+
+    def get_user(self) -> str:
+        return self.doc["user_id"]
+
+    def get_client(self) -> str:
+        return self.doc["client_id"]
+
+    @property
+    def user_id(self) -> str:
+        return self.doc["user_id"]
+
+    @property
+    def client_id(self) -> str:
+        return self.doc["client_id"]
+
+
+# ------------------------------------------------------------------- token registry
+
+class Tokens:
+    """Tokens of one vendor in one tenant's store."""
+
+    def __init__(self, ctx: Ctx, profile: AuthProfile) -> None:
+        self.ctx, self.p = ctx, profile
+
+    def by_access(self, access: str) -> Token | None:
+        doc = self.ctx.store.get(self.ctx.tenant, self.p.kind("token"), access)
+        return None if doc is None else Token(doc, self.ctx.now())
+
+    def by_refresh(self, refresh: str) -> Token | None:
+        ref = self.ctx.store.get(self.ctx.tenant, self.p.kind("refresh"), refresh)
+        return None if ref is None else self.by_access(ref["access_token"])
+
+    def save(self, token: dict[str, Any], client_id: str, user_id: str | None) -> None:
+        doc = {
+            "access_token": token["access_token"],
+            "refresh_token": token.get("refresh_token"),
+            "client_id": client_id,
+            "user_id": user_id,
+            "scope": token.get("scope", ""),
+            "issued_at": self.ctx.now(),
+            "expires_in": token["expires_in"],
+            "refresh_ttl": self.p.refresh_ttl,
+            "revoked": False,
+        }
+        s, t = self.ctx.store, self.ctx.tenant
+        s.put(t, self.p.kind("token"), doc["access_token"], doc)
+        if doc["refresh_token"]:
+            s.put(t, self.p.kind("refresh"), doc["refresh_token"],
+                  {"access_token": doc["access_token"]})
+
+    def revoke(self, access: str) -> bool:
+        def mark(doc):
+            if doc is not None:
+                doc["revoked"] = True
+                doc["revoked_at"] = self.ctx.now()
+            return doc
+
+        return self.ctx.store.update(self.ctx.tenant, self.p.kind("token"), access,
+                                     mark) is not None
+
+    def all(self) -> list[dict[str, Any]]:
+        return [d for _, d in self.ctx.store.list(self.ctx.tenant, self.p.kind("token"))]
+
+    def status(self, doc: dict[str, Any]) -> str:
+        tok = Token(doc, self.ctx.now())
+        if tok.is_revoked():
+            return "revoked"
+        return "expired" if tok.is_expired() else "active"
+
+
+def query_client(profile: AuthProfile, client_id: str) -> Client | None:
+    ctx = current()
+    doc = ctx.store.get(ctx.tenant, profile.kind("client"), client_id)
+    return None if doc is None else Client(doc)
+
+
+def find_user(profile: AuthProfile, login: str) -> dict[str, Any] | None:
+    ctx = current()
+    return ctx.store.get(ctx.tenant, profile.kind("user"), login.strip().lower())
+
+
+# ------------------------------------------------------------------ Authlib grants
+
+def _grant_classes(profile: AuthProfile) -> list[tuple[type, list]]:
+    p = profile
+
+    class CodeGrant(grants.AuthorizationCodeGrant):
+        TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH
+
+        def save_authorization_code(self, code: str, req) -> None:
+            ctx = current()
+            payload = req.payload
+            ctx.store.put(ctx.tenant, p.kind("code"), code, {
+                "code": code,
+                "client_id": req.client.get_client_id(),
+                "redirect_uri": payload.redirect_uri or "",
+                "scope": req.scope or "",
+                "user_id": req.user["id"],
+                "code_challenge": payload.data.get("code_challenge"),
+                "code_challenge_method": payload.data.get("code_challenge_method"),
+                "issued_at": ctx.now(),
+            })
+
+        def query_authorization_code(self, code: str, client: Client) -> AuthCode | None:
+            ctx = current()
+            doc = ctx.store.get(ctx.tenant, p.kind("code"), code)
+            if doc is None or doc["client_id"] != client.get_client_id():
+                return None
+            if ctx.now() - doc["issued_at"] >= p.code_ttl:
+                raise grants.InvalidGrantError(
+                    f"The authorization code has expired (codes are valid {p.code_ttl} s).")
+            return AuthCode(doc)
+
+        def delete_authorization_code(self, authorization_code: AuthCode) -> None:
+            ctx = current()
+            ctx.store.delete(ctx.tenant, p.kind("code"), authorization_code.doc["code"])
+
+        def authenticate_user(self, authorization_code: AuthCode) -> dict | None:
+            return {"id": authorization_code.doc["user_id"]}
+
+    class RefreshGrant(grants.RefreshTokenGrant):
+        TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH
+        INCLUDE_NEW_REFRESH_TOKEN = p.rotate_refresh
+
+        def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
+            tok = Tokens(current(), p).by_refresh(refresh_token)
+            if tok is None or tok.is_revoked() or tok.refresh_expired():
+                return None
+            return tok
+
+        def authenticate_user(self, refresh_token: Token) -> dict:
+            return {"id": refresh_token.user_id}
+
+        def revoke_old_credential(self, refresh_token: Token) -> None:
+            if p.rotate_refresh:
+                Tokens(current(), p).revoke(refresh_token.doc["access_token"])
+
+    class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+        TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH
+
+    class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):
+        TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH
+
+        def authenticate_user(self, username: str, password: str) -> dict | None:
+            user = find_user(p, username)
+            if user and hmac.compare_digest(str(user.get("password", "")), password):
+                return {"id": user["id"]}
+            return None
+
+    table: dict[str, tuple[type, list]] = {
+        "authorization_code": (CodeGrant, [CodeChallenge(required=False)]),
+        "refresh_token": (RefreshGrant, []),
+        "client_credentials": (ClientCredentialsGrant, []),
+        "password": (PasswordGrant, []),
+    }
+    return [table[g] for g in p.grants]
+
+
+class _Revocation(RevocationEndpoint):
+    CLIENT_AUTH_METHODS = CLIENT_AUTH
+    profile: AuthProfile
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
+        tokens = Tokens(current(), self.profile)
+        order = (tokens.by_refresh, tokens.by_access) if token_type_hint == "refresh_token" \
+            else (tokens.by_access, tokens.by_refresh)
+        for find in order:
+            tok = find(token_string)
+            if tok is not None:
+                return tok
+        return None
+
+    def revoke_token(self, token: Token, req) -> None:
+        tokens = Tokens(current(), self.profile)
+        if self.profile.revoke_whole_grant or req.form.get("token_type_hint") != "refresh_token":
+            tokens.revoke(token.doc["access_token"])
+        else:  # only the refresh token dies
+            current().store.delete(current().tenant, self.profile.kind("refresh"),
+                                   token.doc["refresh_token"])
+
+
+class VendorAuthServer(AuthorizationServer):
+    """Authlib's Flask server with store-backed models and profile-shaped replies."""
+
+    def __init__(self, profile: AuthProfile) -> None:
+        super().__init__()
+        self.profile = profile
+        self._query_client = lambda cid: query_client(profile, cid)
+        self._save_token = self._store_token
+        self.scopes_supported = list(profile.scopes_supported) or None
+        self.register_token_generator("default", BearerTokenGenerator(
+            access_token_generator=self._make_access_token,
+            refresh_token_generator=lambda **kw: random_token(48),
+            expires_generator=lambda client, grant_type: profile.expires_in,
+        ))
+        for cls, extensions in _grant_classes(profile):
+            self.register_grant(cls, extensions)
+        if profile.revoke_path:
+            endpoint = type("Revocation", (_Revocation,), {"profile": profile})
+            self.register_endpoint(endpoint)
+
+    def _make_access_token(self, client: Client, grant_type: str, user: Any,
+                           scope: str) -> str:
+        if self.profile.token_factory:
+            return self.profile.token_factory(client.doc, user or {})
+        return random_token(40)
+
+    def _store_token(self, token: dict[str, Any], req) -> None:
+        user = req.user["id"] if req.user else None
+        Tokens(current(), self.profile).save(token, req.client.get_client_id(), user)
+
+    def handle_response(self, status_code: int, payload: Any, headers: list):
+        if isinstance(payload, dict):
+            if "access_token" in payload:
+                payload = self._shape_token(payload)
+            elif "error" in payload and self.profile.render_error:
+                return self.profile.render_error(status_code, payload, headers)
+        return super().handle_response(status_code, payload, headers)
+
+    def _shape_token(self, token: dict[str, Any]) -> dict[str, Any]:
+        p = self.profile
+        order = ("access_token", "refresh_token", "token_type", "expires_in", "scope")
+        out = {k: token[k] for k in order if k in token}
+        out.update({k: v for k, v in token.items() if k not in out})
+        if not p.token_type_in_response:
+            out.pop("token_type", None)
+        if p.scope_as_list:
+            out["scope"] = (out.get("scope") or "").split()
+        elif not out.get("scope"):
+            out.pop("scope", None)
+        if p.extra_token_fields:
+            out.update(p.extra_token_fields(out))
+        return out
+
+    # -- resource protection ------------------------------------------------------
+
+    def protector(self) -> ResourceProtector:
+        profile = self.profile
+
+        class Validator(BearerTokenValidator):
+            def authenticate_token(self, token_string: str) -> Token | None:
+                return Tokens(current(), profile).by_access(token_string)
+
+        rp = ResourceProtector()
+        rp.register_token_validator(Validator(realm=profile.realm))
+        return rp
+
+
+class _HeaderRequest:
+    __slots__ = ("headers",)
+
+    def __init__(self, headers) -> None:
+        self.headers = headers
+
+
+def authenticate(rp: ResourceProtector, scopes: list[str] | None = None) -> Token:
+    """The request's bearer token, valid now; raises Authlib's OAuth2Error."""
+    return rp.validate_request(scopes, _HeaderRequest(request.headers))
+
+
+def describe_error(error: OAuth2Error) -> tuple[int, str, str, list]:
+    """(status, code, human description, headers) of an Authlib error."""
+    descriptions = {
+        "missing_authorization": "No access token: send 'Authorization: Bearer <token>'.",
+        "unsupported_token_type": "The Authorization header must be 'Bearer <token>'.",
+        "invalid_token": "The access token is invalid, expired or revoked.",
+        "insufficient_scope": "The access token lacks the scope this call needs.",
+    }
+    code = error.error or "invalid_request"
+    text = error.description or descriptions.get(code, code.replace("_", " "))
+    return error.status_code or 400, code, text, list(error.get_headers())
+
+
+__all__ = ["AuthProfile", "VendorAuthServer", "Tokens", "authenticate", "describe_error",
+           "find_user", "query_client", "InvalidRequestError", "field"]

@@ -1,0 +1,143 @@
+"""Windowed quotas on the virtual clock.
+
+A rule counts calls per key (``client``, ``user`` or ``app``) in fixed windows of
+``window`` seconds aligned on the epoch of virtual time. Counters live in the store.
+Rules come from the vendor's declaration, overridden per tenant through the admin API
+or the world file. A vendor decides how an exceeded quota is rendered.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .store import Store
+
+KIND = "quota.count"
+RULES_KIND = "quota.rules"
+KEYS = ("client", "user", "app")
+
+
+@dataclass(frozen=True)
+class QuotaRule:
+    name: str
+    key: str            # client | user | app
+    limit: int
+    window: int         # seconds
+
+    @classmethod
+    def parse(cls, raw: Any) -> QuotaRule:
+        if not isinstance(raw, dict):
+            raise ValueError("a quota rule is an object {name, key, limit, window}")
+        key = raw.get("key", "client")
+        if key not in KEYS:
+            raise ValueError(f"quota key must be one of {', '.join(KEYS)}, not {key!r}")
+        limit, window = raw.get("limit"), raw.get("window")
+        for label, v in (("limit", limit), ("window", window)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"quota {label} must be a positive integer")
+        name = raw.get("name") or f"{key}-{limit}-per-{window}s"
+        if not isinstance(name, str):
+            raise ValueError("quota name must be a string")
+        return cls(name=name, key=key, limit=limit, window=window)
+
+
+@dataclass
+class QuotaConfig:
+    enabled: bool = False
+    rules: list[QuotaRule] = field(default_factory=list)
+    status: int | None = None     # override the vendor's status for "exceeded"
+
+    def to_doc(self) -> dict[str, Any]:
+        return {"enabled": self.enabled, "rules": [asdict(r) for r in self.rules],
+                "status": self.status}
+
+    @classmethod
+    def parse(cls, raw: Any) -> QuotaConfig:
+        if not isinstance(raw, dict):
+            raise ValueError("quota config is an object {enabled, rules, status}")
+        enabled = raw.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise ValueError("'enabled' must be true or false")
+        rules = raw.get("rules", [])
+        if not isinstance(rules, list):
+            raise ValueError("'rules' must be a list")
+        status = raw.get("status")
+        if status is not None and (isinstance(status, bool) or not isinstance(status, int)
+                                   or not 400 <= status <= 599):
+            raise ValueError("'status' must be an HTTP error status (400-599)")
+        return cls(enabled=enabled, rules=[QuotaRule.parse(r) for r in rules], status=status)
+
+
+@dataclass
+class QuotaResult:
+    allowed: bool
+    headers: dict[str, str]
+    retry_after: int = 0
+    rule: QuotaRule | None = None
+
+
+class Quotas:
+    def __init__(self, store: Store, tenant: str) -> None:
+        self.store, self.tenant = store, tenant
+
+    def config(self, vendor: str, default: QuotaConfig) -> QuotaConfig:
+        doc = self.store.get(self.tenant, RULES_KIND, vendor)
+        return QuotaConfig.parse(doc) if doc else default
+
+    def set_config(self, vendor: str, cfg: QuotaConfig) -> None:
+        self.store.put(self.tenant, RULES_KIND, vendor, cfg.to_doc())
+
+    def hit(self, vendor: str, cfg: QuotaConfig, keys: dict[str, str | None],
+            now: float) -> QuotaResult:
+        """Count one call against every applicable rule; report the tightest."""
+        if not cfg.enabled or not cfg.rules:
+            return QuotaResult(True, {})
+        tightest: QuotaResult | None = None
+        for rule in cfg.rules:
+            who = keys.get(rule.key)
+            if who is None:
+                continue
+            start = math.floor(now / rule.window) * rule.window
+            reset = start + rule.window
+            counter = f"{vendor}|{rule.name}|{who}|{int(start)}"
+
+            def bump(doc, start=start, rule=rule):
+                n = (doc or {"n": 0})["n"]
+                return {"n": n + 1 if n < rule.limit else n,
+                        "over": n >= rule.limit, "expires": start + rule.window}
+
+            doc = self.store.update(self.tenant, KIND, counter, bump)
+            remaining = max(rule.limit - doc["n"], 0)
+            retry = max(1, math.ceil(reset - now))
+            res = QuotaResult(
+                allowed=not doc["over"],
+                headers={"X-RateLimit-Limit": str(rule.limit),
+                         "X-RateLimit-Remaining": str(remaining),
+                         "X-RateLimit-Reset": str(int(reset))},
+                retry_after=retry, rule=rule)
+            if tightest is None or (not res.allowed and tightest.allowed) or (
+                    res.allowed == tightest.allowed and remaining < int(
+                        tightest.headers["X-RateLimit-Remaining"])):
+                tightest = res
+        if tightest is None:
+            return QuotaResult(True, {})
+        if not tightest.allowed:
+            tightest.headers["Retry-After"] = str(tightest.retry_after)
+        return tightest
+
+    def inspect(self, now: float) -> list[dict[str, Any]]:
+        out = []
+        for key, doc in self.store.list(self.tenant, KIND):
+            if doc["expires"] <= now:
+                self.store.delete(self.tenant, KIND, key)  # window over: forget it
+                continue
+            vendor, rule, who, start = key.split("|")
+            out.append({"vendor": vendor, "rule": rule, "key": who, "window_start": int(start),
+                        "count": doc["n"], "resets_at": doc["expires"]})
+        return out
+
+    def reset(self) -> None:
+        for key, _ in self.store.list(self.tenant, KIND):
+            self.store.delete(self.tenant, KIND, key)

@@ -1,0 +1,217 @@
+"""Document store: JSON documents under (tenant, kind, id).
+
+Two backends share one protocol:
+
+* ``MemoryStore``: the embedded default, one process, a lock around plain dicts.
+* ``SqliteStore``: one table in a SQLite file; survives restarts and can be shared
+  by several server worker processes (WAL mode, ``BEGIN IMMEDIATE`` for writes).
+
+Documents are stored serialised, so a caller never aliases stored state and both
+backends behave the same. ``update`` is the atomic read-modify-write every counter,
+token and device change goes through.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+Doc = dict[str, Any]
+Updater = Callable[[Doc | None], Doc | None]
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_loads = json.loads
+
+
+class Store(Protocol):
+    def get(self, tenant: str, kind: str, key: str) -> Doc | None: ...
+    def put(self, tenant: str, kind: str, key: str, doc: Doc) -> None: ...
+    def delete(self, tenant: str, kind: str, key: str) -> bool: ...
+    def list(self, tenant: str, kind: str) -> list[tuple[str, Doc]]: ...
+    def count(self, tenant: str, kind: str) -> int: ...
+    def update(self, tenant: str, kind: str, key: str, fn: Updater) -> Doc | None: ...
+    def clear(self, tenant: str) -> None: ...
+    def tenants(self) -> list[str]: ...
+    def close(self) -> None: ...
+
+
+def open_store(url: str) -> Store:
+    """``memory`` or ``sqlite:///path/to/file.db`` (``sqlite://:memory:`` for tests)."""
+    if url in ("memory", "memory://", ""):
+        return MemoryStore()
+    if url.startswith("sqlite://"):
+        path = url[len("sqlite://"):]
+        # sqlite:///rel.db -> "rel.db"; sqlite:////abs.db -> "/abs.db"; sqlite://:memory:
+        path = path[1:] if path.startswith("/") else path
+        if not path:
+            raise ValueError("sqlite state needs a file: sqlite:///path/to/state.db")
+        return SqliteStore(path)
+    raise ValueError(f"unknown state backend {url!r}: use 'memory' or 'sqlite:///path.db'")
+
+
+class MemoryStore:
+    """In-process store. Thread safe; not shared between processes."""
+
+    shared = False
+
+    def __init__(self) -> None:
+        self._data: dict[tuple[str, str], dict[str, str]] = {}
+        self._lock = threading.RLock()
+
+    def get(self, tenant: str, kind: str, key: str) -> Doc | None:
+        raw = self._data.get((tenant, kind), {}).get(key)
+        return None if raw is None else _loads(raw)
+
+    def put(self, tenant: str, kind: str, key: str, doc: Doc) -> None:
+        raw = _dumps(doc)
+        with self._lock:
+            self._data.setdefault((tenant, kind), {})[key] = raw
+
+    def delete(self, tenant: str, kind: str, key: str) -> bool:
+        with self._lock:
+            return self._data.get((tenant, kind), {}).pop(key, None) is not None
+
+    def list(self, tenant: str, kind: str) -> list[tuple[str, Doc]]:
+        with self._lock:
+            items = list(self._data.get((tenant, kind), {}).items())
+        return [(k, _loads(v)) for k, v in items]
+
+    def count(self, tenant: str, kind: str) -> int:
+        return len(self._data.get((tenant, kind), ()))
+
+    def update(self, tenant: str, kind: str, key: str, fn: Updater) -> Doc | None:
+        with self._lock:
+            bucket = self._data.setdefault((tenant, kind), {})
+            raw = bucket.get(key)
+            new = fn(None if raw is None else _loads(raw))
+            if new is None:
+                bucket.pop(key, None)
+            else:
+                bucket[key] = _dumps(new)
+            return new
+
+    def clear(self, tenant: str) -> None:
+        with self._lock:
+            for k in [k for k in self._data if k[0] == tenant]:
+                del self._data[k]
+
+    def tenants(self) -> list[str]:
+        with self._lock:
+            return sorted({t for t, _ in self._data})
+
+    def close(self) -> None:
+        pass
+
+
+class SqliteStore:
+    """Persistent store in one SQLite file, shareable between processes."""
+
+    shared = True
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        if path != ":memory:":
+            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._lock = threading.RLock()
+        self._shared_conn = self._connect() if path == ":memory:" else None
+        with self._tx() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS docs (tenant TEXT NOT NULL, kind TEXT NOT NULL,"
+                " key TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (tenant, kind, key))"
+                " WITHOUT ROWID"
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                               check_same_thread=False)
+        if self.path != ":memory:":
+            conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._shared_conn is not None:  # ":memory:" lives in one connection
+            return self._shared_conn
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        db = self._conn()
+        with self._lock:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def get(self, tenant: str, kind: str, key: str) -> Doc | None:
+        row = self._conn().execute(
+            "SELECT doc FROM docs WHERE tenant=? AND kind=? AND key=?", (tenant, kind, key)
+        ).fetchone()
+        return None if row is None else _loads(row[0])
+
+    def put(self, tenant: str, kind: str, key: str, doc: Doc) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO docs VALUES (?,?,?,?)", (tenant, kind, key, _dumps(doc))
+            )
+
+    def delete(self, tenant: str, kind: str, key: str) -> bool:
+        with self._tx() as db:
+            cur = db.execute(
+                "DELETE FROM docs WHERE tenant=? AND kind=? AND key=?", (tenant, kind, key)
+            )
+            return cur.rowcount > 0
+
+    def list(self, tenant: str, kind: str) -> list[tuple[str, Doc]]:
+        rows = self._conn().execute(
+            "SELECT key, doc FROM docs WHERE tenant=? AND kind=? ORDER BY key", (tenant, kind)
+        ).fetchall()
+        return [(k, _loads(v)) for k, v in rows]
+
+    def count(self, tenant: str, kind: str) -> int:
+        return self._conn().execute(
+            "SELECT COUNT(*) FROM docs WHERE tenant=? AND kind=?", (tenant, kind)
+        ).fetchone()[0]
+
+    def update(self, tenant: str, kind: str, key: str, fn: Updater) -> Doc | None:
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT doc FROM docs WHERE tenant=? AND kind=? AND key=?", (tenant, kind, key)
+            ).fetchone()
+            new = fn(None if row is None else _loads(row[0]))
+            if new is None:
+                db.execute(
+                    "DELETE FROM docs WHERE tenant=? AND kind=? AND key=?", (tenant, kind, key)
+                )
+            else:
+                db.execute(
+                    "INSERT OR REPLACE INTO docs VALUES (?,?,?,?)",
+                    (tenant, kind, key, _dumps(new)),
+                )
+            return new
+
+    def clear(self, tenant: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM docs WHERE tenant=?", (tenant,))
+
+    def tenants(self) -> list[str]:
+        rows = self._conn().execute("SELECT DISTINCT tenant FROM docs ORDER BY tenant")
+        return [r[0] for r in rows.fetchall()]
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None

@@ -1,0 +1,43 @@
+"""Which tenant a request belongs to: header ``X-Mockcloud-Tenant`` or a
+``/_t/<tenant>/`` path prefix (stripped before routing). Default ``default``."""
+
+from __future__ import annotations
+
+import re
+
+HEADER_ENVIRON = "HTTP_X_MOCKCLOUD_TENANT"
+ENVIRON_KEY = "mockcloud.tenant"
+DEFAULT = "default"
+_VALID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class TenantError(ValueError):
+    pass
+
+
+def valid(name: str) -> bool:
+    return bool(_VALID.match(name))
+
+
+def split_path(path: str) -> tuple[str | None, str]:
+    """``/_t/acme/lightify/v4`` -> (``acme``, ``/lightify/v4``)."""
+    if not path.startswith("/_t/"):
+        return None, path
+    rest = path[4:]
+    name, sep, tail = rest.partition("/")
+    return name, "/" + tail if sep else "/"
+
+
+def resolve(environ: dict) -> str:
+    """Pick the tenant, strip the path prefix from PATH_INFO; raise TenantError."""
+    from_path, path = split_path(environ.get("PATH_INFO", "/"))
+    if from_path is not None:
+        environ["PATH_INFO"] = path
+        environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + f"/_t/{from_path}"
+    name = from_path or environ.get(HEADER_ENVIRON) or DEFAULT
+    if not valid(name):
+        raise TenantError(
+            f"invalid tenant name {name[:80]!r}: use 1-64 letters, digits, '.', '_' or '-'"
+        )
+    environ[ENVIRON_KEY] = name
+    return name

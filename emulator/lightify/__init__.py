@@ -1,0 +1,66 @@
+"""OSRAM Lightify cloud (v4 "Public API"), switched off on 31 Aug 2021.
+
+Hosts ``emea.lightify-api.com`` and ``na.lightify-api.com``, or the ``/lightify``
+prefix. See ``../shared/apis/lightify.md`` for what is SEEN; the choices made here
+where the record is silent (all INFERRED):
+
+* access tokens live ``MOCKCLOUD_LIGHTIFY_EXPIRES_IN`` seconds (default 3600);
+  authorization codes 300 s ("valid only for 5 minutes"), single use;
+* refresh rotates: the old access *and* refresh token die at once; revocation with
+  either token kills both; refresh tokens do not expire by themselves;
+* token responses are ``{access_token, refresh_token, token_type: "Bearer",
+  expires_in}``; every error is ``{"error", "error_description"}`` (see errors.py);
+* no rate limit unless one is configured (world file or admin API), then 429 with
+  ``Retry-After`` and ``X-RateLimit-*``;
+* device PATCH answers the whole updated device; group PATCH the group plus
+  ``updated``/``skipped`` device ids; a PATCH a device cannot do is a 400, while a
+  group silently skips the members that cannot; named colours map to CSS RGB
+  values (models.COLORS); colour temperature is 2000-6500 K;
+* PATCHing an offline device is accepted and stored (the gateway would apply it on
+  reconnection).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint
+
+from ..core.oauth import AuthProfile, VendorAuthServer
+from ..core.quotas import QuotaConfig
+from ..core.vendor import Vendor
+from ..settings import Settings
+from . import errors, routes, world
+
+
+def profile(settings: Settings) -> AuthProfile:
+    return AuthProfile(
+        vendor="lightify",
+        authorize_path="/oauth2/authorize",
+        token_path="/oauth2/access_token",
+        revoke_path="/oauth2/revoke_token",
+        grants=("authorization_code", "refresh_token"),
+        expires_in=settings.lightify_expires_in,
+        code_ttl=settings.lightify_code_ttl,
+        rotate_refresh=True,
+        revoke_whole_grant=True,
+        render_error=errors.render_oauth,
+        realm="lightify",
+    )
+
+
+def make_blueprint(settings: Settings) -> Blueprint:
+    return routes.make_blueprint(VENDOR, VendorAuthServer(profile(settings)))
+
+
+VENDOR = Vendor(
+    name="lightify",
+    prefix="/lightify",
+    hosts=("emea.lightify-api.com", "na.lightify-api.com"),
+    make_blueprint=make_blueprint,
+    build_world=world.build,
+    export_world=world.export,
+    render_error=errors.render,
+    quotas=QuotaConfig(enabled=False),
+    openapi=Path(__file__).resolve().parents[2] / "contracts" / "openapi" / "lightify.yaml",
+)

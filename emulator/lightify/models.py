@@ -1,0 +1,230 @@
+"""Lightify's domain: gateways, devices, groups and scenes of each user.
+
+Documents (kinds ``lightify.device``, ``lightify.group``, ``lightify.scene``) carry
+their owner's user id; a user sees only their own. A device document keeps what it
+can do (``capabilities``) apart from its state, so a group PATCH can skip devices
+that do not support a property, as the collection says.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+from ..core.store import Store
+from .errors import LightifyError, bad_request, not_found
+
+DEVICE, GROUP, SCENE = "lightify.device", "lightify.group", "lightify.scene"
+TYPES = ("GATEWAY", "LIGHT", "OUTLET")
+PROPERTIES = ("onOff", "brightness", "color", "colorTemperature", "colorRGBW")
+# The seven named colours of the collection, as RGBW (mapping INFERRED: CSS colours).
+COLORS: dict[str, dict[str, int]] = {
+    "red": {"red": 255, "green": 0, "blue": 0, "white": 0},
+    "green": {"red": 0, "green": 255, "blue": 0, "white": 0},
+    "blue": {"red": 0, "green": 0, "blue": 255, "white": 0},
+    "yellow": {"red": 255, "green": 255, "blue": 0, "white": 0},
+    "purple": {"red": 128, "green": 0, "blue": 128, "white": 0},
+    "orange": {"red": 255, "green": 165, "blue": 0, "white": 0},
+    "pink": {"red": 255, "green": 192, "blue": 203, "white": 0},
+}
+CT_RANGE = (2000, 6500)           # Kelvin (INFERRED, Home Assistant's local limits)
+RGBW_KEYS = ("red", "green", "blue", "white")
+STATE_FIELDS = ("onOff", "brightness", "colorTemperature", "colorRGBW")
+PUBLIC = ("id", "name", "type", "online", "onOff", "brightness", "colorTemperature",
+          "colorRGBW", "deviceModel", "firmwareVersion")
+
+
+# ------------------------------------------------------------------ validation
+
+def _int(name: str, value: Any, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise bad_request(f"'{name}' must be an integer from {lo} to {hi}, "
+                          f"not {type(value).__name__}")
+    if not lo <= value <= hi:
+        raise bad_request(f"'{name}' must be from {lo} to {hi}, not {value}")
+    return value
+
+
+def parse_changes(body: Any) -> dict[str, Any]:
+    """A device/group PATCH body -> state changes; raises a 400 LightifyError."""
+    if not isinstance(body, dict):
+        raise bad_request("The body must be a JSON object such as {\"onOff\": \"on\"}.")
+    unknown = [k for k in body if k not in PROPERTIES]
+    if unknown:
+        raise bad_request(f"Unknown propert{'ies' if len(unknown) > 1 else 'y'} "
+                          f"{', '.join(map(repr, unknown))}; use {', '.join(PROPERTIES)}.")
+    if not body:
+        raise bad_request(f"Nothing to change: send one or more of {', '.join(PROPERTIES)}.")
+    out: dict[str, Any] = {}
+    if "onOff" in body:
+        if body["onOff"] not in ("on", "off"):
+            raise bad_request("'onOff' must be \"on\" or \"off\".")
+        out["onOff"] = body["onOff"]
+    if "brightness" in body:
+        out["brightness"] = _int("brightness", body["brightness"], 0, 100)
+    if "colorTemperature" in body:
+        out["colorTemperature"] = _int("colorTemperature", body["colorTemperature"],
+                                       *CT_RANGE)
+    if "color" in body:
+        if not isinstance(body["color"], str) or body["color"] not in COLORS:
+            raise bad_request(f"'color' must be one of {', '.join(COLORS)}.")
+        out["color"] = body["color"]
+    if "colorRGBW" in body:
+        rgbw = body["colorRGBW"]
+        if not isinstance(rgbw, dict) or set(rgbw) != set(RGBW_KEYS):
+            raise bad_request("'colorRGBW' must be an object with exactly red, green, blue "
+                              "and white.")
+        out["colorRGBW"] = {k: _int(f"colorRGBW.{k}", rgbw[k], 0, 255) for k in RGBW_KEYS}
+    if "color" in out and "colorRGBW" in out:
+        raise bad_request("Send either 'color' or 'colorRGBW', not both.")
+    return out
+
+
+def capabilities_of(dev: dict[str, Any]) -> list[str]:
+    if dev["type"] == "GATEWAY":
+        return []
+    if dev["type"] == "OUTLET":
+        return ["onOff"]
+    caps = ["onOff", "brightness"]
+    if "colorTemperature" in dev:
+        caps.append("colorTemperature")
+    if "colorRGBW" in dev:
+        caps += ["color", "colorRGBW"]
+    return caps
+
+
+def apply_changes(dev: dict[str, Any], changes: dict[str, Any]) -> list[str]:
+    """Apply what the device supports; return the properties applied."""
+    caps = dev.get("capabilities", [])
+    applied = [k for k in changes if k in caps]
+    for k in applied:
+        if k == "color":
+            dev["colorRGBW"] = dict(COLORS[changes[k]])
+            dev["mode"] = "color"
+        else:
+            dev[k] = changes[k]
+            if k == "colorRGBW":
+                dev["mode"] = "color"
+            elif k == "colorTemperature":
+                dev["mode"] = "temperature"
+    return applied
+
+
+def public_device(dev: dict[str, Any]) -> dict[str, Any]:
+    return {k: dev[k] for k in PUBLIC if k in dev}
+
+
+def public(doc: dict[str, Any], fields: Iterable[str]) -> dict[str, Any]:
+    return {k: doc[k] for k in fields if k in doc}
+
+
+GROUP_FIELDS = ("id", "name", "devices", "scenes", "gatewayId")
+SCENE_FIELDS = ("id", "name", "groups", "gatewayId")
+
+
+# -------------------------------------------------------------------- the model
+
+class Lightify:
+    """One user's view of the Lightify cloud in one tenant."""
+
+    def __init__(self, store: Store, tenant: str, user_id: str) -> None:
+        self.store, self.tenant, self.user = store, tenant, user_id
+
+    def _owned(self, kind: str) -> list[dict[str, Any]]:
+        docs = [d for _, d in self.store.list(self.tenant, kind) if d["owner"] == self.user]
+        return sorted(docs, key=lambda d: (d.get("order", 0), d["id"]))
+
+    def _get(self, kind: str, what: str, ident: str) -> dict[str, Any]:
+        doc = self.store.get(self.tenant, kind, ident)
+        if doc is None or doc["owner"] != self.user:
+            raise not_found(what, ident)
+        return doc
+
+    # devices
+    def devices(self) -> dict[str, Any]:
+        devs = self._owned(DEVICE)
+        cursor = hashlib.sha1(f"{self.tenant}:{self.user}".encode()).hexdigest()[:8]
+        return {"devices": [public_device(d) for d in devs], "cursor": cursor}
+
+    def device(self, ident: str) -> dict[str, Any]:
+        return public_device(self._get(DEVICE, "device", ident))
+
+    def patch_device(self, ident: str, body: Any) -> dict[str, Any]:
+        changes = parse_changes(body)
+        self._get(DEVICE, "device", ident)
+        refused: list[str] = []
+
+        def change(doc):
+            if doc is None:
+                return None
+            missing = [k for k in changes if k not in doc.get("capabilities", [])]
+            if missing:
+                refused.extend(missing)
+                return doc
+            apply_changes(doc, changes)
+            return doc
+
+        doc = self.store.update(self.tenant, DEVICE, ident, change)
+        if doc is None:
+            raise not_found("device", ident)
+        if refused:
+            raise bad_request(f"Device {ident} ({doc['type']}, {doc.get('deviceModel', '')}) "
+                              f"does not support {', '.join(refused)}.")
+        return public_device(doc)
+
+    # groups
+    def groups(self) -> dict[str, Any]:
+        return {"groups": [public(g, GROUP_FIELDS) for g in self._owned(GROUP)]}
+
+    def group(self, ident: str) -> dict[str, Any]:
+        return public(self._get(GROUP, "group", ident), GROUP_FIELDS)
+
+    def patch_group(self, ident: str, body: Any) -> dict[str, Any]:
+        changes = parse_changes(body)
+        group = self._get(GROUP, "group", ident)
+        updated, skipped = self._apply_each(group["devices"], lambda _dev_id: changes)
+        return {**public(group, GROUP_FIELDS), "updated": updated, "skipped": skipped}
+
+    def _apply_each(self, device_ids: list[str], changes_for) -> tuple[list[str], list[str]]:
+        updated: list[str] = []
+        skipped: list[str] = []
+        for dev_id in device_ids:
+            result: dict[str, list[str]] = {}
+
+            def change(doc, dev_id=dev_id, result=result):
+                if doc is None or doc["owner"] != self.user:
+                    return doc
+                result["applied"] = apply_changes(doc, changes_for(dev_id))
+                return doc
+
+            self.store.update(self.tenant, DEVICE, dev_id, change)
+            (updated if result.get("applied") else skipped).append(dev_id)
+        return updated, skipped
+
+    # scenes
+    def scenes(self) -> dict[str, Any]:
+        return {"scenes": [public(s, SCENE_FIELDS) for s in self._owned(SCENE)]}
+
+    def scene(self, ident: str) -> dict[str, Any]:
+        return public(self._get(SCENE, "scene", ident), SCENE_FIELDS)
+
+    def apply_scene(self, ident: str, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict) or set(body) != {"action"}:
+            raise bad_request("The body must be {\"action\": \"apply\"}.")
+        if body["action"] != "apply":
+            raise bad_request(f"Unknown scene action {body['action']!r}: the only action is "
+                              "\"apply\".")
+        scene = self._get(SCENE, "scene", ident)
+        states: dict[str, dict[str, Any]] = scene.get("states", {})
+        self._apply_each(list(states), lambda dev_id: states[dev_id])
+        return {"id": scene["id"], "name": scene["name"],
+                "type": scene.get("type", "LIGHT"), "action": "apply"}
+
+
+def check_state(where: str, state: Any) -> dict[str, Any]:
+    """A stored scene state is a PATCH body; validated the same way."""
+    try:
+        return parse_changes(state)
+    except LightifyError as exc:
+        raise ValueError(f"{where}: {exc.message}") from exc

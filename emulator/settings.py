@@ -1,0 +1,69 @@
+"""One Settings object: CLI flags > MOCKCLOUD_* environment variables > defaults.
+
+Every field's environment variable is ``MOCKCLOUD_<FIELD NAME IN CAPITALS>``. Server
+worker processes re-read the environment, so the CLI exports what it was given.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_WORLD = ROOT / "fixtures" / "worlds" / "default.yaml"
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080                     # 0 picks a free port
+    state: str = "memory"                # memory | sqlite:///path.db
+    world: str = str(DEFAULT_WORLD)      # world file every new tenant starts from
+    seed: int = 0                        # seeds ids, tokens, faker data and chaos
+    workers: int = 1                     # > 1 needs a shared store (sqlite)
+    tls: bool = False                    # serve HTTPS (self-signed unless cert/key)
+    cert: str = ""                       # PEM certificate for --tls
+    key: str = ""                        # PEM private key for --tls
+    home: str = str(Path.home() / ".mockcloud")  # where the self-signed cert is kept
+    journal_size: int = 1000             # exchanges kept per tenant
+    journal_bodies: int = 65536          # bytes of each body kept in the journal
+    lightify_expires_in: int = 3600      # access-token lifetime (INFERRED default)
+    lightify_code_ttl: int = 300         # authorization codes: "valid only for 5 minutes"
+    log_level: str = "warning"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        env = dict(os.environ if env is None else env)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"MOCKCLOUD_{f.name.upper()}")
+            if raw is not None:
+                values[f.name] = _coerce(f.type, raw, f.name)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def to_env(self) -> dict[str, str]:
+        return {f"MOCKCLOUD_{f.name.upper()}": _render(getattr(self, f.name))
+                for f in fields(self)}
+
+
+def _coerce(kind: Any, raw: str, name: str) -> Any:
+    kind = kind if isinstance(kind, str) else kind.__name__
+    if kind == "bool":
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(f"MOCKCLOUD_{name.upper()}: expected true/false, got {raw!r}")
+    if kind == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"MOCKCLOUD_{name.upper()}: expected an integer, got {raw!r}")
+    return raw
+
+
+def _render(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
