@@ -8,6 +8,9 @@ removed or given another JSON type, and validation must then fail.
 from __future__ import annotations
 
 import copy
+import json
+import os
+import pathlib
 import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -20,13 +23,14 @@ if TYPE_CHECKING:
     from referencing._core import Resolver
 
 Path = tuple[str | int, ...]
+PathLike = str | os.PathLike[str]
 
 
 def required_fields(validator: Draft202012Validator, instance: Any) -> list[Path]:
     """Paths (into ``instance``) of required fields, first occurrence per schema location."""
     seen: set[tuple[int, str]] = set()
     found: list[Path] = []
-    resolver = validator._resolver  # noqa: SLF001 - jsonschema keeps the registry resolver here
+    resolver = validator._resolver  # jsonschema keeps the registry-bound resolver here
     for path, schema_id in _walk(validator, validator.schema, resolver, instance, ()):
         key = (schema_id, str(path[-1]))
         if key not in seen:
@@ -45,9 +49,10 @@ def _walk(validator: Draft202012Validator, schema: Any, resolver: Resolver, inst
     for sub in schema.get("allOf", []):
         yield from _walk(validator, sub, resolver, instance, path)
     for keyword in ("anyOf", "oneOf"):
-        for sub in schema.get(keyword, []):
-            if validator.evolve(schema=sub, _resolver=resolver).is_valid(instance):
-                yield from _walk(validator, sub, resolver, instance, path)
+        matching = [sub for sub in schema.get(keyword, [])
+                    if validator.evolve(schema=sub, _resolver=resolver).is_valid(instance)]
+        if len(matching) == 1:  # with several matching alternatives no one of them is required
+            yield from _walk(validator, matching[0], resolver, instance, path)
     if isinstance(instance, dict):
         yield from _walk_object(validator, schema, resolver, instance, path)
     elif isinstance(instance, list):
@@ -127,3 +132,17 @@ def _must(where: str | None, op: Operation) -> str:
     if where is None:
         raise AssertionError(f"{op.key}: no JSON schema for this sample")
     return where
+
+
+def load_manifest(folder: PathLike) -> list[dict[str, Any]]:
+    return json.loads((pathlib.Path(folder) / "manifest.json").read_text(encoding="utf-8"))
+
+
+def bite_cases(catalogue: Catalogue, vendor: str, folder: PathLike) -> list[tuple[str, Path]]:
+    """(sample file, required-field path) for every sample of a manifest folder."""
+    cases = []
+    for entry in load_manifest(folder):
+        body = json.loads((pathlib.Path(folder) / entry["file"]).read_text(encoding="utf-8"))
+        validator = sample_validator(catalogue, vendor, entry, body)
+        cases += [(entry["file"], path) for path in required_fields(validator, body)]
+    return cases

@@ -94,7 +94,8 @@ def read_manifest(path: Path) -> tuple[list[Exchange], list[Problem]]:
 
 def manifest_entry(folder: Path, entry: Any, vendor: str) -> tuple[list[Exchange], list[Problem]]:
     if not isinstance(entry, dict) or not entry.get("file") or not entry.get("endpoint"):
-        return [], [Problem(str(folder / "manifest.json"), f"entry needs file and endpoint: {entry}")]
+        where = str(folder / "manifest.json")
+        return [], [Problem(where, f"entry needs file and endpoint: {entry}")]
     name = entry["file"]
     try:
         body = json.loads((folder / name).read_text(encoding="utf-8"))

@@ -149,7 +149,7 @@ class Mockcloud:
         try:
             tenant = tenancy.resolve(environ)
         except tenancy.TenantError as exc:
-            body = ('{"error":"invalid_tenant","message":%s}' % _json_str(str(exc))).encode()
+            body = (f'{{"error":"invalid_tenant","message":{_json_str(str(exc))}}}').encode()
             start_response("400 Bad Request", [("Content-Type", "application/json"),
                                                ("Content-Length", str(len(body)))])
             return [body]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+from pathlib import Path
 
 from .settings import Settings
 
@@ -48,7 +49,7 @@ def run(settings: Settings) -> int:
         settings.port = _free_port(settings.host)
     cert = key = None
     if settings.tls:
-        cert, key = tls.ensure_certificate(settings)
+        cert, key = (Path(p) for p in tls.ensure_certificate(settings))
     # fail fast, in this process, on a bad world or state URL
     from .app import create_app
 

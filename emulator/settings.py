@@ -61,7 +61,8 @@ def _coerce(kind: Any, raw: str, name: str) -> Any:
         try:
             return int(raw)
         except ValueError:
-            raise ValueError(f"MOCKCLOUD_{name.upper()}: expected an integer, got {raw!r}")
+            msg = f"MOCKCLOUD_{name.upper()}: expected an integer, got {raw!r}"
+            raise ValueError(msg) from None
     return raw
 
 

@@ -20,9 +20,8 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import ClientMixin, ResourceProtector, TokenMixin
-from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc6749 import ClientMixin, ResourceProtector, TokenMixin, grants
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
@@ -252,7 +251,7 @@ def _grant_classes(profile: AuthProfile) -> list[tuple[type, list]]:
             if doc is None or doc["client_id"] != client.get_client_id():
                 return None
             if ctx.now() - doc["issued_at"] >= p.code_ttl:
-                raise grants.InvalidGrantError(
+                raise InvalidGrantError(
                     f"The authorization code has expired (codes are valid {p.code_ttl} s).")
             return AuthCode(doc)
 
@@ -301,9 +300,24 @@ def _grant_classes(profile: AuthProfile) -> list[tuple[type, list]]:
     return [table[g] for g in p.grants]
 
 
+class UnsupportedTokenHint(OAuth2Error):
+    """RFC 7009 §2.2.1: an unknown ``token_type_hint`` is a 400, not a 401."""
+
+    error = "unsupported_token_type"
+    status_code = 400
+
+
 class _Revocation(RevocationEndpoint):
     CLIENT_AUTH_METHODS = CLIENT_AUTH
     profile: AuthProfile
+
+    def check_params(self, req, client) -> None:
+        if not req.form.get("token"):
+            raise InvalidRequestError("Missing 'token' to revoke.")
+        hint = req.form.get("token_type_hint")
+        if hint and hint not in self.SUPPORTED_TOKEN_TYPES:
+            raise UnsupportedTokenHint(
+                f"token_type_hint must be access_token or refresh_token, not {hint!r}.")
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
         tokens = Tokens(current(), self.profile)

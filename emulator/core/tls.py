@@ -39,7 +39,7 @@ def write_self_signed(cert_path: Path, key_path: Path) -> None:
     # Certificates are about real time, not the virtual clock.
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mockcloud local emulator")])
-    now = dt.datetime.now(dt.timezone.utc)  # noqa: DTZ005 - real time on purpose
+    now = dt.datetime.now(dt.UTC)
     sans = [x509.DNSName(n) for n in NAMES] + [x509.IPAddress(ipaddress.ip_address(i))
                                               for i in IPS]
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)

@@ -38,6 +38,8 @@ PUBLIC = ("id", "name", "type", "online", "onOff", "brightness", "colorTemperatu
 # ------------------------------------------------------------------ validation
 
 def _int(name: str, value: Any, lo: int, hi: int) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON has one number type: 50.0 is the integer 50
     if isinstance(value, bool) or not isinstance(value, int):
         raise bad_request(f"'{name}' must be an integer from {lo} to {hi}, "
                           f"not {type(value).__name__}")

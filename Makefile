@@ -1,0 +1,47 @@
+# `make run` serves the emulator; `make test` runs everything. Both set themselves up.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+
+.PHONY: run test pytest contracts newman fuzz lint bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): $(PY) pyproject.toml
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+$(NODE_STAMP): package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/mockcloud serve
+
+test: $(STAMP) $(NODE_STAMP)
+	$(MAKE) lint pytest contracts newman fuzz
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check emulator clients contracts tests bench scripts
+
+pytest: $(STAMP)
+	$(PY) -m pytest -q
+
+contracts: $(STAMP)
+	$(PY) scripts/verify_real_samples.py
+
+newman: $(STAMP) $(NODE_STAMP)
+	$(PY) scripts/run_newman.py
+
+fuzz: $(STAMP)
+	$(PY) scripts/run_schemathesis.py
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) node_modules reports

@@ -1,0 +1,238 @@
+"""Shared helpers for the ``make test`` scripts: paths, a live emulator, OAuth tokens.
+
+``Emulator`` starts ``python -m emulator.cli serve --port 0`` in its own process group,
+with a temporary ``MOCKCLOUD_HOME`` (so the self-signed TLS certificate never touches
+the user's home) and its output in a log file (never an unread pipe that could fill
+up and stall the server). ``authorize_code`` / ``tokens`` walk the emulator's real
+OAuth 2.0 authorization-code flow, with or without the HTML consent form.
+
+Everything talks to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+REPORTS = ROOT / "reports"
+
+REDIRECT_URI = "https://example.com/callback"
+# apps and user of fixtures/worlds/default.yaml
+DEMO_APP = ("lightify-demo", "lightify-demo-secret")  # shows the consent page
+CI_APP = ("lightify-ci", "lightify-ci-secret")  # auto-approves as the demo user
+DEMO_USER = ("demo@lightify.test", "demo")
+
+
+class ScriptError(RuntimeError):
+    """A failure worth one clear line (and a non-zero exit), not a traceback."""
+
+
+def say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def run_main(main: Any) -> None:
+    """Run ``main() -> int`` and exit with its status; ScriptError -> exit 1."""
+    name = Path(sys.argv[0]).name
+    try:
+        code = main()
+    except ScriptError as exc:
+        say(f"{name}: FAIL: {exc}")
+        code = 1
+    except KeyboardInterrupt:
+        say(f"{name}: interrupted")
+        code = 130
+    sys.exit(code)
+
+
+def http() -> Any:
+    """A requests session that accepts the self-signed certificate quietly."""
+    import requests
+    import urllib3
+
+    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+    s = requests.Session()
+    s.verify = False
+    s.trust_env = False  # never go through a proxy: everything is on 127.0.0.1
+    return s
+
+
+@dataclass
+class Emulator:
+    """A live ``mockcloud serve`` on a free port of 127.0.0.1."""
+
+    tls: bool = False
+    env: dict[str, str] | None = None
+    log_name: str = "emulator.log"
+    start_timeout: float = 60.0
+
+    def __post_init__(self) -> None:
+        self.url = ""
+        self.proc: subprocess.Popen | None = None
+        self._home: tempfile.TemporaryDirectory | None = None
+        self.log_path = REPORTS / self.log_name
+
+    def __enter__(self) -> Emulator:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        REPORTS.mkdir(exist_ok=True)
+        self._home = tempfile.TemporaryDirectory(prefix="mockcloud-home-")
+        env = {**os.environ, "MOCKCLOUD_HOME": self._home.name, "PYTHONUNBUFFERED": "1",
+               **(self.env or {})}
+        cmd = [sys.executable, "-m", "emulator.cli", "serve", "--host", "127.0.0.1",
+               "--port", "0"] + (["--tls"] if self.tls else [])
+        with open(self.log_path, "w", encoding="utf-8") as log:
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline and not self.url:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+            if "listening on " in text:
+                self.url = text.split("listening on ", 1)[1].split()[0]
+                break
+            if self.proc.poll() is not None:
+                raise ScriptError(f"the emulator exited with status {self.proc.returncode}:\n"
+                                  + text[-3000:])
+            time.sleep(0.1)
+        if not self.url:
+            raise ScriptError(f"the emulator did not start within {self.start_timeout:.0f} s; "
+                              f"see {self.log_path}")
+        self._wait_ready(deadline)
+
+    def _wait_ready(self, deadline: float) -> None:
+        import requests
+
+        s = http()
+        while time.monotonic() < deadline:
+            try:
+                if s.get(self.url + "/_mockcloud/health", timeout=3).ok:
+                    return
+            except requests.RequestException:
+                pass
+            if self.proc is not None and self.proc.poll() is not None:
+                raise ScriptError(f"the emulator exited with status {self.proc.returncode} "
+                                  f"right after announcing {self.url}:\n" + self.log_tail(3000))
+            time.sleep(0.1)
+        raise ScriptError(f"the emulator at {self.url} never answered /_mockcloud/health; "
+                          f"see {self.log_path}")
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            # the server (granian) has worker children: signal the group we created
+            for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+                try:
+                    os.killpg(proc.pid, sig)
+                except ProcessLookupError:
+                    break
+                try:
+                    proc.wait(wait)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        if self._home is not None:
+            self._home.cleanup()
+            self._home = None
+
+    def log_tail(self, chars: int = 4000) -> str:
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+
+def _code_from(resp: Any, what: str) -> str:
+    if resp.status_code not in (301, 302, 303, 307):
+        raise ScriptError(f"{what}: expected a redirect with a code, got HTTP "
+                          f"{resp.status_code}: {resp.text[:300]}")
+    query = parse_qs(urlsplit(resp.headers.get("Location", "")).query)
+    if "code" not in query:
+        raise ScriptError(f"{what}: the redirect carries no code: {resp.headers.get('Location')}")
+    return query["code"][0]
+
+
+def authorize_code(base: str, client_id: str, *, user: tuple[str, str] | None = None,
+                   redirect_uri: str = REDIRECT_URI, state: str = "STATE-mockcloud",
+                   headers: dict[str, str] | None = None) -> str:
+    """An authorization code for ``client_id``, from ``<base>/oauth2/authorize``.
+
+    Without ``user`` the app must be auto-approve (GET answers 302 at once); with
+    ``user`` (email, password) the consent form is posted as that user approving.
+    """
+    params = {"client_id": client_id, "redirect_uri": redirect_uri, "state": state,
+              "response_type": "code"}
+    s = http()
+    url = base.rstrip("/") + "/oauth2/authorize"
+    if user is None:
+        resp = s.get(url, params=params, headers=headers, allow_redirects=False, timeout=30)
+        return _code_from(resp, f"GET /oauth2/authorize for {client_id}")
+    form = {**params, "email": user[0], "password": user[1], "decision": "approve"}
+    resp = s.post(url, data=form, headers=headers, allow_redirects=False, timeout=30)
+    return _code_from(resp, f"consent form for {client_id} as {user[0]}")
+
+
+def tokens(base: str, client: tuple[str, str], *, user: tuple[str, str] | None = None,
+           redirect_uri: str = REDIRECT_URI, headers: dict[str, str] | None = None
+           ) -> dict[str, Any]:
+    """A fresh token response (access_token, refresh_token, ...) through the real flow."""
+    code = authorize_code(base, client[0], user=user, redirect_uri=redirect_uri,
+                          headers=headers)
+    resp = http().post(base.rstrip("/") + "/oauth2/access_token", headers=headers, timeout=30,
+                       data={"grant_type": "authorization_code", "code": code,
+                             "client_id": client[0], "client_secret": client[1],
+                             "redirect_uri": redirect_uri})
+    if resp.status_code != 200:
+        raise ScriptError(f"code exchange for {client[0]} answered HTTP {resp.status_code}: "
+                          f"{resp.text[:300]}")
+    body = resp.json()
+    if not body.get("access_token"):
+        raise ScriptError(f"code exchange for {client[0]} returned no access_token: {body}")
+    return body
+
+
+def run_bounded(cmd: list[str], timeout: float, what: str, **kw: Any) -> int:
+    """Run a child command (inherit stdout/stderr, no stdin) with a hard time limit."""
+    say("$ " + shlex.join(cmd))
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, start_new_session=True, **kw)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(proc.pid, sig)
+                proc.wait(10)
+                break
+            except ProcessLookupError:
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        raise ScriptError(f"{what} did not finish within {timeout:.0f} s and was stopped") from None
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    line = "  ".join("-" * w for w in widths)
+    out = ["  ".join(str(h).ljust(w) for h, w in zip(header, widths, strict=True)), line]
+    out += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(out)

@@ -1,0 +1,95 @@
+"""Shared fixtures: the live emulator comes from the mockcloud pytest plugin
+(emulator/pytest_plugin.py, loaded through its entry point)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+import requests
+import urllib3
+
+from emulator.testing import Admin
+
+urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+REDIRECT = "https://example.com/callback"
+DEMO = ("lightify-demo", "lightify-demo-secret")
+CI_APP = ("lightify-ci", "lightify-ci-secret")
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    return verifier, challenge.rstrip(b"=").decode()
+
+
+@dataclass
+class Lightify:
+    """Raw HTTP access to one tenant's Lightify cloud (no reference client)."""
+
+    admin: Admin
+    http: requests.Session
+
+    @property
+    def base(self) -> str:
+        return self.admin.url("lightify")
+
+    def authorize(self, client=CI_APP, redirect=REDIRECT, **extra) -> requests.Response:
+        params = {"client_id": client[0], "redirect_uri": redirect, "state": "S-1",
+                  "response_type": "code", **extra}
+        return self.http.get(f"{self.base}/oauth2/authorize", params=params,
+                             allow_redirects=False)
+
+    def code(self, client=CI_APP, redirect=REDIRECT, **extra) -> str:
+        resp = self.authorize(client, redirect, **extra)
+        assert resp.status_code == 302, resp.text
+        return parse_qs(urlparse(resp.headers["Location"]).query)["code"][0]
+
+    def token_request(self, client=CI_APP, **form) -> requests.Response:
+        data = {"client_id": client[0], "client_secret": client[1], **form}
+        return self.http.post(f"{self.base}/oauth2/access_token", data=data)
+
+    def exchange(self, code: str, client=CI_APP, redirect=REDIRECT, **form) -> requests.Response:
+        return self.token_request(client, grant_type="authorization_code", code=code,
+                                  redirect_uri=redirect, **form)
+
+    def login(self, client=CI_APP) -> dict:
+        resp = self.exchange(self.code(client), client)
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    def refresh(self, refresh_token: str, client=CI_APP) -> requests.Response:
+        return self.token_request(client, grant_type="refresh_token",
+                                  refresh_token=refresh_token)
+
+    def revoke(self, token: str, hint: str | None = None, client=CI_APP) -> requests.Response:
+        data = {"client_id": client[0], "client_secret": client[1], "token": token}
+        if hint:
+            data["token_type_hint"] = hint
+        return self.http.post(f"{self.base}/oauth2/revoke_token", data=data)
+
+    def api(self, method: str, path: str, token: str | None, **kw) -> requests.Response:
+        headers = kw.pop("headers", {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return self.http.request(method, f"{self.base}/v4{path}", headers=headers, **kw)
+
+
+@pytest.fixture
+def lightify(mockcloud: Admin) -> Lightify:
+    http = requests.Session()
+    http.verify = False
+    return Lightify(mockcloud, http)
+
+
+@pytest.fixture
+def token(lightify: Lightify) -> str:
+    return lightify.login()["access_token"]

@@ -1,0 +1,221 @@
+"""The Lightify OAuth server end to end over HTTP, on the virtual clock."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from tests.conftest import CI_APP, DEMO, REDIRECT, pkce_pair
+
+
+def _query(resp) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlparse(resp.headers["Location"]).query).items()}
+
+
+def test_token_response_shape(lightify):
+    tok = lightify.login()
+    assert tok["token_type"] == "Bearer"
+    assert tok["expires_in"] == 3600
+    assert tok["access_token"] and tok["refresh_token"]
+
+
+def test_expired_token_is_refused_after_advancing_the_clock(lightify, mockcloud):
+    tok = lightify.login()
+    assert lightify.api("GET", "/devices", tok["access_token"]).status_code == 200
+    mockcloud.advance(3599)
+    assert lightify.api("GET", "/devices", tok["access_token"]).status_code == 200
+    mockcloud.advance(2)
+    resp = lightify.api("GET", "/devices", tok["access_token"])
+    assert resp.status_code == 401
+    assert resp.json()["error"] == "invalid_token"
+    assert resp.headers["WWW-Authenticate"].startswith("Bearer ")
+
+
+def test_refresh_rotates_and_kills_the_old_pair(lightify):
+    old = lightify.login()
+    resp = lightify.refresh(old["refresh_token"])
+    assert resp.status_code == 200, resp.text
+    new = resp.json()
+    assert new["access_token"] != old["access_token"]
+    assert new["refresh_token"] != old["refresh_token"]
+    assert lightify.api("GET", "/devices", old["access_token"]).status_code == 401
+    assert lightify.api("GET", "/devices", new["access_token"]).status_code == 200
+    again = lightify.refresh(old["refresh_token"])
+    assert again.status_code == 400
+    assert again.json()["error"] == "invalid_grant"
+
+
+def test_refresh_works_after_access_token_expired(lightify, mockcloud):
+    old = lightify.login()
+    mockcloud.advance(10 * 3600)
+    new = lightify.refresh(old["refresh_token"]).json()
+    assert lightify.api("GET", "/devices", new["access_token"]).status_code == 200
+
+
+@pytest.mark.parametrize("which,hint", [("access_token", "access_token"),
+                                        ("refresh_token", "refresh_token"),
+                                        ("access_token", None),
+                                        ("refresh_token", None)])
+def test_revoke_kills_both_tokens(lightify, which, hint):
+    tok = lightify.login()
+    resp = lightify.revoke(tok[which], hint)
+    assert resp.status_code == 200
+    assert resp.json() == {}
+    assert lightify.api("GET", "/devices", tok["access_token"]).status_code == 401
+    assert lightify.refresh(tok["refresh_token"]).json()["error"] == "invalid_grant"
+
+
+def test_revoke_with_refresh_token_after_expiry(lightify, mockcloud):
+    tok = lightify.login()
+    mockcloud.advance(7200)
+    assert lightify.revoke(tok["refresh_token"], "refresh_token").status_code == 200
+    assert lightify.refresh(tok["refresh_token"]).json()["error"] == "invalid_grant"
+
+
+def test_revoke_needs_the_owning_client(lightify):
+    tok = lightify.login(CI_APP)
+    resp = lightify.revoke(tok["access_token"], client=DEMO)
+    assert resp.status_code == 400
+    assert lightify.api("GET", "/devices", tok["access_token"]).status_code == 200
+
+
+def test_code_is_single_use(lightify):
+    code = lightify.code()
+    assert lightify.exchange(code).status_code == 200
+    second = lightify.exchange(code)
+    assert second.status_code == 400
+    assert second.json()["error"] == "invalid_grant"
+
+
+def test_code_expires_after_five_minutes(lightify, mockcloud):
+    code = lightify.code()
+    mockcloud.advance(301)
+    resp = lightify.exchange(code)
+    assert resp.status_code == 400
+    assert resp.json()["error"] == "invalid_grant"
+    assert "expired" in resp.json()["error_description"]
+
+
+def test_code_within_five_minutes_works(lightify, mockcloud):
+    code = lightify.code()
+    mockcloud.advance(290)
+    assert lightify.exchange(code).status_code == 200
+
+
+def test_redirect_uri_must_match_the_authorize_request(lightify):
+    code = lightify.code(redirect=REDIRECT)
+    resp = lightify.exchange(code, redirect="http://127.0.0.1:8765/callback")
+    assert resp.status_code == 400
+    assert resp.json()["error"] == "invalid_grant"
+
+
+def test_code_of_another_client_is_refused(lightify):
+    code = lightify.code(CI_APP)
+    resp = lightify.exchange(code, client=DEMO)
+    assert resp.status_code == 400
+    assert resp.json()["error"] == "invalid_grant"
+
+
+def test_pkce_s256_verified(lightify):
+    verifier, challenge = pkce_pair()
+    code = lightify.code(code_challenge=challenge, code_challenge_method="S256")
+    wrong = lightify.exchange(code, code_verifier=pkce_pair()[0])
+    assert wrong.status_code == 400
+    assert wrong.json()["error"] == "invalid_grant"
+    code = lightify.code(code_challenge=challenge, code_challenge_method="S256")
+    missing = lightify.exchange(code)
+    assert missing.status_code == 400
+    code = lightify.code(code_challenge=challenge, code_challenge_method="S256")
+    assert lightify.exchange(code, code_verifier=verifier).status_code == 200
+
+
+def test_bad_client_secret(lightify):
+    resp = lightify.exchange(lightify.code(), client=(CI_APP[0], "wrong"))
+    assert resp.status_code in (400, 401)
+    assert resp.json()["error"] == "invalid_client"
+
+
+def test_client_secret_basic_is_accepted(lightify):
+    code = lightify.code()
+    resp = lightify.http.post(f"{lightify.base}/oauth2/access_token", auth=CI_APP, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT})
+    assert resp.status_code == 200, resp.text
+
+
+@pytest.mark.parametrize("form,error", [
+    ({"grant_type": "password", "username": "a", "password": "b"}, "unsupported_grant_type"),
+    ({"grant_type": "authorization_code"}, "invalid_request"),
+    ({}, "unsupported_grant_type"),
+    ({"grant_type": "refresh_token", "refresh_token": "nope"}, "invalid_grant"),
+])
+def test_token_endpoint_errors(lightify, form, error):
+    resp = lightify.token_request(**form)
+    assert resp.status_code == 400
+    body = resp.json()
+    assert body["error"] == error
+    assert body["error_description"]
+
+
+def test_consent_page_login_and_approve(lightify):
+    page = lightify.authorize(DEMO)
+    assert page.status_code == 200
+    assert "text/html" in page.headers["Content-Type"]
+    assert 'name="password"' in page.text and "Approve" in page.text
+    url = page.url
+    wrong = lightify.http.post(url, data={"email": "demo@lightify.test", "password": "x",
+                                          "decision": "approve"}, allow_redirects=False)
+    assert wrong.status_code == 200 and "Wrong email or password" in wrong.text
+    ok = lightify.http.post(url, data={"email": "demo@lightify.test", "password": "demo",
+                                       "decision": "approve"}, allow_redirects=False)
+    assert ok.status_code == 302
+    q = _query(ok)
+    assert q["state"] == "S-1" and ok.headers["Location"].startswith(REDIRECT + "?")
+    assert lightify.exchange(q["code"], client=DEMO).status_code == 200
+
+
+def test_consent_deny_redirects_access_denied(lightify):
+    page = lightify.authorize(DEMO)
+    resp = lightify.http.post(page.url, data={"decision": "deny"}, allow_redirects=False)
+    assert resp.status_code == 302
+    assert _query(resp) == {"error": "access_denied", "state": "S-1"} | {
+        k: v for k, v in _query(resp).items() if k == "error_description"}
+
+
+@pytest.mark.parametrize("params", [
+    {"client_id": "nobody", "redirect_uri": REDIRECT, "response_type": "code"},
+    {"client_id": DEMO[0], "redirect_uri": "https://evil.example/cb", "response_type": "code"},
+])
+def test_unknown_client_or_redirect_gets_an_error_page(lightify, params):
+    resp = lightify.http.get(f"{lightify.base}/oauth2/authorize", params=params,
+                             allow_redirects=False)
+    assert resp.status_code == 400
+    assert "Location" not in resp.headers
+    assert "text/html" in resp.headers["Content-Type"]
+
+
+def test_bad_response_type_redirects_with_error(lightify):
+    resp = lightify.authorize(DEMO, response_type="token")
+    assert resp.status_code == 302
+    q = _query(resp)
+    assert q["error"] == "unsupported_response_type" and q["state"] == "S-1"
+
+
+def test_unencoded_redirect_uri_is_accepted(lightify):
+    raw = (f"{lightify.base}/oauth2/authorize?client_id={CI_APP[0]}&state=S-9"
+           f"&redirect_uri={REDIRECT}&response_type=code")
+    resp = lightify.http.get(raw, allow_redirects=False)
+    assert resp.status_code == 302
+    assert _query(resp)["state"] == "S-9"
+
+
+def test_admin_token_introspection_and_revocation(lightify, mockcloud):
+    tok = lightify.login()
+    info = mockcloud.introspect(tok["access_token"])
+    assert info["active"] and info["client_id"] == CI_APP[0]
+    assert info["user"] == "demo@lightify.test"
+    assert any(t["access_token"] == tok["access_token"] for t in mockcloud.tokens())
+    mockcloud.revoke(tok["refresh_token"])
+    assert lightify.api("GET", "/devices", tok["access_token"]).status_code == 401
+    assert mockcloud.introspect(tok["access_token"])["state"] == "revoked"
+    assert mockcloud.introspect("no-such-token") == {"active": False}
