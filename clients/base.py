@@ -156,6 +156,10 @@ class OAuth2Session(requests.Session):
     def api_url(self, path: str) -> str:
         return path if "://" in path else self.base_url + path
 
+    def is_api_url(self, url: str) -> bool:
+        """Only the vendor's own API ever sees the bearer token."""
+        return url == self.base_url or url.startswith(self.base_url + "/")
+
     def auth_url(self, path: str) -> str:
         return self.auth_base_url + path
 
@@ -246,15 +250,17 @@ class OAuth2Session(requests.Session):
 
     def request(self, method: str | bytes, url: str | bytes,  # type: ignore[override]
                 *args: Any, **kwargs: Any) -> requests.Response:
-        """An authenticated call: refresh when due, once more on 401 invalid_token,
-        retries on 429. Returns the response whatever its status."""
-        if self.token_expired() and self.refresh_token:
-            self.refresh()
+        """A call with retries on 429. On the vendor's API (``base_url``) it also
+        carries the bearer, refreshes when due and once more on 401 invalid_token.
+        Returns the response whatever its status."""
         url = self.api_url(url.decode() if isinstance(url, bytes) else url)
-        resp = self._send_with_retries(method, url, True, *args, **kwargs)
-        if self.is_token_error(resp) and self.refresh_token:
+        bearer = self.is_api_url(url)
+        if bearer and self.token_expired() and self.refresh_token:
             self.refresh()
-            resp = self._send_with_retries(method, url, True, *args, **kwargs)
+        resp = self._send_with_retries(method, url, bearer, *args, **kwargs)
+        if bearer and self.is_token_error(resp) and self.refresh_token:
+            self.refresh()
+            resp = self._send_with_retries(method, url, bearer, *args, **kwargs)
         return resp
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:

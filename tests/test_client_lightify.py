@@ -80,8 +80,8 @@ def make_client(mockcloud: Admin, clock: TestClock,
     return make
 
 
-def authorize(client: LightifyClient) -> str:
-    """Run the code flow with PKCE through the auto-approving app; the access token."""
+def get_code(client: LightifyClient) -> tuple[str, str | None]:
+    """Follow the auto-approving app's authorize redirect by hand: (code, verifier)."""
     url, state, verifier = client.authorization_url(REDIRECT)
     resp = requests.get(url, allow_redirects=False, timeout=10)
     assert resp.status_code == 302, resp.text
@@ -89,7 +89,14 @@ def authorize(client: LightifyClient) -> str:
     assert location.startswith(REDIRECT + "?")
     query = parse_qs(urlsplit(location).query)
     assert query["state"] == [state]
-    client.fetch_token(query["code"][0], REDIRECT, verifier)
+    assert client.code_from_redirect(location, state) == query["code"][0]
+    return query["code"][0], verifier
+
+
+def authorize(client: LightifyClient) -> str:
+    """Run the code flow with PKCE through the auto-approving app; the access token."""
+    code, verifier = get_code(client)
+    client.fetch_token(code, REDIRECT, verifier)
     assert client.access_token
     return client.access_token
 
@@ -161,14 +168,12 @@ def test_code_flow_with_pkce(make_client: Callable[..., LightifyClient], clock: 
 def test_code_flow_rejects_a_wrong_verifier_and_a_reused_code(
         make_client: Callable[..., LightifyClient]) -> None:
     client = make_client()
-    url, state, verifier = client.authorization_url(REDIRECT)
-    location = requests.get(url, allow_redirects=False, timeout=10).headers["Location"]
-    code = client.code_from_redirect(location, state)
+    code, _ = get_code(client)
     other_verifier, _ = pkce_pair()
     with pytest.raises(AuthError) as bad:
         client.fetch_token(code, REDIRECT, other_verifier)
     assert (bad.value.status, bad.value.error) == (400, "invalid_grant")
-    # Authlib deletes the code only on success, so the right verifier still works once
+    code, verifier = get_code(client)
     client.fetch_token(code, REDIRECT, verifier)
     with pytest.raises(AuthError) as reused:
         client.fetch_token(code, REDIRECT, verifier)
@@ -244,8 +249,7 @@ def test_requests_use_the_real_paths(client: LightifyClient, mockcloud: Admin) -
     client.device("123456-d01")
     client.groups()
     client.apply_scene("123456-s01")
-    prefix = urlsplit(mockcloud.url("lightify")).path
-    paths = [(e["request"]["method"], e["request"]["path"].removeprefix(prefix))
+    paths = [(e["request"]["method"], e["request"]["path"].removeprefix("/lightify"))
              for e in mockcloud.journal(vendor="lightify")]
     assert paths == [("GET", "/oauth2/authorize"), ("POST", "/oauth2/access_token"),
                      ("GET", "/v4/devices/"), ("GET", "/v4/devices/123456-d01"),
@@ -431,3 +435,12 @@ def test_retry_delay_reads_http_dates_and_falls_back_to_backoff() -> None:
     assert client.retry_delay(_response(429, {}), 2) == 4
     assert client.retry_delay(_response(429, {}), 9) == 10
     assert client.retry_delay(_response(429, {"Retry-After": "junk"}), 1) == 2
+
+
+def test_is_a_requests_session_that_keeps_the_bearer_home(
+        client: LightifyClient, mockcloud_server: str) -> None:
+    resp = client.get("/v4/devices/")
+    assert resp.status_code == 200 and resp.json()["devices"]
+    assert resp.request.headers["Authorization"] == f"Bearer {client.access_token}"
+    foreign = client.get(f"{mockcloud_server}/_mockcloud/health")
+    assert foreign.ok and "Authorization" not in foreign.request.headers

@@ -102,7 +102,7 @@ class MemoryStore:
 
     def tenants(self) -> list[str]:
         with self._lock:
-            return sorted({t for t, _ in self._data})
+            return sorted({t for (t, _), bucket in self._data.items() if bucket})
 
     def close(self) -> None:
         pass

@@ -1,0 +1,136 @@
+"""Unit tests of the core pieces that need no server."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from emulator.core.clock import Clock, parse_instant
+from emulator.core.quotas import QuotaConfig, QuotaRule, Quotas
+from emulator.core.store import MemoryStore, SqliteStore, open_store
+from emulator.generate import generate
+from emulator.settings import Settings
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request, tmp_path):
+    s = MemoryStore() if request.param == "memory" else SqliteStore(str(tmp_path / "s.db"))
+    yield s
+    s.close()
+
+
+def test_store_crud_and_isolation(store):
+    store.put("a", "k", "1", {"x": 1})
+    store.put("b", "k", "1", {"x": 2})
+    assert store.get("a", "k", "1") == {"x": 1}
+    assert store.get("b", "k", "1") == {"x": 2}
+    assert store.count("a", "k") == 1
+    assert store.list("a", "k") == [("1", {"x": 1})]
+    assert store.delete("a", "k", "1") and not store.delete("a", "k", "1")
+    assert store.get("a", "k", "1") is None
+    store.clear("b")
+    assert store.tenants() == []
+
+
+def test_store_returns_copies(store):
+    store.put("t", "k", "1", {"x": [1]})
+    doc = store.get("t", "k", "1")
+    doc["x"].append(2)
+    assert store.get("t", "k", "1") == {"x": [1]}
+
+
+def test_store_update_is_atomic_across_threads(store):
+    def bump():
+        for _ in range(200):
+            store.update("t", "c", "n", lambda d: {"n": (d or {"n": 0})["n"] + 1})
+
+    threads = [threading.Thread(target=bump) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.get("t", "c", "n") == {"n": 800}
+
+
+def test_store_update_to_none_deletes(store):
+    store.put("t", "k", "1", {"x": 1})
+    assert store.update("t", "k", "1", lambda d: None) is None
+    assert store.get("t", "k", "1") is None
+
+
+def test_open_store_urls(tmp_path):
+    assert isinstance(open_store("memory"), MemoryStore)
+    assert isinstance(open_store(f"sqlite:///{tmp_path}/x.db"), SqliteStore)
+    assert isinstance(open_store("sqlite://:memory:"), SqliteStore)
+    for bad in ("redis://x", "sqlite://", "postgres:///x"):
+        with pytest.raises(ValueError):
+            open_store(bad)
+
+
+def test_sqlite_persists(tmp_path):
+    path = str(tmp_path / "p.db")
+    s = SqliteStore(path)
+    s.put("t", "k", "1", {"v": "é"})
+    s.close()
+    assert SqliteStore(path).get("t", "k", "1") == {"v": "é"}
+
+
+def test_clock_frozen_and_offset(store):
+    clock = Clock(store, "t")
+    st = clock.freeze(1000.0)
+    assert st.frozen_at == 1000.0 and clock.now() == 1000.0
+    clock.advance(3600)
+    assert clock.now() == 4600.0
+    clock.resume()
+    a = clock.now()
+    assert 4600.0 <= a < 4700.0
+    clock.advance(10)
+    assert clock.now() >= a + 10
+    clock.set(50.0)
+    assert 50.0 <= clock.now() < 60.0
+
+
+def test_parse_instant():
+    assert parse_instant(5) == 5.0
+    assert parse_instant("2030-01-01T00:00:00Z") == 1893456000.0
+    for bad in ("2030-01-01T00:00:00", "soon", True, None, [1]):
+        with pytest.raises(ValueError):
+            parse_instant(bad)
+
+
+def test_quota_windows(store):
+    q = Quotas(store, "t")
+    cfg = QuotaConfig(enabled=True, rules=[QuotaRule("r", "client", 2, 10)])
+    keys = {"client": "c"}
+    assert [q.hit("v", cfg, keys, 100.0).allowed for _ in range(3)] == [True, True, False]
+    res = q.hit("v", cfg, keys, 105.0)
+    assert not res.allowed and res.headers["Retry-After"] == "5"
+    assert q.hit("v", cfg, keys, 110.0).allowed
+    assert q.hit("v", cfg, {"client": "other"}, 105.0).allowed
+
+
+@pytest.mark.parametrize("raw", [{"rules": [{"key": "client", "limit": 0, "window": 1}]},
+                                 {"rules": "x"}, {"enabled": "yes"}, {"status": 200}, []])
+def test_quota_config_validation(raw):
+    with pytest.raises(ValueError):
+        QuotaConfig.parse(raw)
+
+
+def test_settings_env_precedence():
+    s = Settings.from_env({"MOCKCLOUD_PORT": "9000", "MOCKCLOUD_TLS": "yes"}, port=9100)
+    assert s.port == 9100 and s.tls is True
+    with pytest.raises(ValueError):
+        Settings.from_env({"MOCKCLOUD_PORT": "many"})
+    assert Settings.from_env(Settings(port=1234).to_env()).port == 1234
+
+
+def test_generated_world_is_deterministic_and_valid():
+    from emulator.app import VENDORS
+    from emulator.core import world
+
+    text = generate(homes=5, seed=3)
+    assert text == generate(homes=5, seed=3)
+    assert text != generate(homes=5, seed=4)
+    rows = world.build(world.parse(text), {v.name: v for v in VENDORS}, 0)
+    assert sum(1 for kind, _, _ in rows if kind == "lightify.user") == 5
