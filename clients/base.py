@@ -248,7 +248,7 @@ class OAuth2Session(requests.Session):
 
     # -- API calls ------------------------------------------------------------------
 
-    def request(self, method: str | bytes, url: str | bytes,  # type: ignore[override]
+    def request(self, method: str | bytes, url: str | bytes,
                 *args: Any, **kwargs: Any) -> requests.Response:
         """A call with retries on 429. On the vendor's API (``base_url``) it also
         carries the bearer, refreshes when due and once more on 401 invalid_token.

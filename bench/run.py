@@ -1,0 +1,526 @@
+"""Throughput and latency of the emulator next to a bare Flask hello-world, over HTTP.
+
+Run from the repository root::
+
+    .venv/bin/python bench/run.py [--duration S] [--connections 1,8]
+                                  [--servers granian,gunicorn,waitress]
+
+What it does:
+
+1. starts the emulator the way ``mockcloud serve`` does (granian, one worker,
+   in-memory state, default world, default tenant) and ``bench/hello.py`` under
+   granian with the same settings (WSGI, one worker, no access log);
+2. gets tokens through the real OAuth flow (authorize with the auto-approving
+   ``lightify-ci`` app -> code -> ``access_token``);
+3. drives each endpoint with wrk at each concurrency (one wrk run per cell,
+   scripts in ``bench/wrk/``): ``GET /v4/devices``, ``PATCH /v4/devices/{id}``
+   with a JSON body and a bearer token, and ``grant_type=refresh_token`` following
+   rotation (each refresh uses the refresh token the previous one returned: one
+   chain per connection, each chain's first token obtained up front);
+4. prints requests/s, p50 and p99 and the ratio to the hello-world at the same
+   concurrency, says whether the target (authenticated PATCH at >= 50 % of the
+   hello-world) is met, and writes everything to ``reports/bench-<UTC stamp>.json``.
+
+``--servers`` adds the hello-world under gunicorn and waitress (install them with
+``pip install -e '.[bench]'``): the measurement behind serving with granian.
+
+This is a benchmark, not a test. A run with any failed request (non-2xx, socket
+error, broken refresh chain) is VOID: it is flagged in the table and the exit code
+is 1. A missed target is reported, not an error. The emulator journals every
+request (a ring of 1000 per tenant) and counts no quota by default (Lightify
+declares none): that is what is measured, since it is what ``mockcloud serve`` does.
+The machine may be shared: the load average before the run is recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: make `emulator` importable
+    sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
+
+from emulator.testing import ServerProcess  # noqa: E402
+
+WRK_DIR = ROOT / "bench" / "wrk"
+REPORTS = ROOT / "reports"
+VENDOR = "/lightify"
+CLIENT_ID, CLIENT_SECRET = "lightify-ci", "lightify-ci-secret"
+REDIRECT_URI = "https://example.com/callback"
+DEVICE = "123456-d01"
+PATCH_BODY = '{"onOff":"on","brightness":42}'
+TARGET = 0.50            # PATCH req/s over hello-world req/s
+PRISM_PATCH_RPS = 1400   # for scale: Prism (stateless mock) on this machine, per the brief
+SERVERS = ("granian", "gunicorn", "waitress")
+
+
+# ------------------------------------------------------------------ processes
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _drain(stream, tail: collections.deque) -> None:
+    """Keep a server's output flowing (a full pipe would stall it); keep the tail."""
+    for line in iter(stream.readline, ""):
+        tail.append(line)
+
+
+class Emulator:
+    """``mockcloud serve`` (granian, one worker, in-memory) via emulator.testing."""
+
+    name = "mockcloud"
+
+    def __init__(self) -> None:
+        self.proc = ServerProcess("--state", "memory", "--workers", "1",
+                                  "--log-level", "warning")
+        self.tail: collections.deque = collections.deque(maxlen=50)
+        self.url = ""
+
+    def start(self) -> Emulator:
+        self.proc.start()
+        self.url = self.proc.url
+        threading.Thread(target=_drain, args=(self.proc.proc.stdout, self.tail),
+                         daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+
+def _bin(name: str) -> str:
+    here = Path(sys.executable).parent / name
+    return str(here) if here.exists() else (shutil.which(name) or name)
+
+
+def hello_command(server: str, port: int) -> list[str]:
+    target = "bench.hello:app"
+    if server == "granian":  # as emulator/server.py runs the emulator
+        return [_bin("granian"), "--interface", "wsgi", "--workers", "1",
+                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+                "--no-access-log", "--working-dir", str(ROOT), target]
+    if server == "gunicorn":  # one sync worker: gunicorn's default
+        return [sys.executable, "-m", "gunicorn", "--workers", "1",
+                "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+                "--chdir", str(ROOT), target]
+    if server == "waitress":  # one process, its default 4 threads
+        return [sys.executable, "-m", "waitress", "--listen", f"127.0.0.1:{port}",
+                target]
+    raise ValueError(server)
+
+
+class HelloServer:
+    """bench/hello.py under one WSGI server."""
+
+    def __init__(self, server: str) -> None:
+        self.server = server
+        self.name = f"hello-world ({server})"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self.tail: collections.deque = collections.deque(maxlen=50)
+
+    def start(self, timeout: float = 30) -> HelloServer:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
+        self.proc = subprocess.Popen(hello_command(self.server, self.port), cwd=ROOT, env=env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True)
+        threading.Thread(target=_drain, args=(self.proc.stdout, self.tail),
+                         daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            with contextlib.suppress(requests.ConnectionError):
+                if requests.get(self.url + "/", timeout=2).text == "Hello, World!":
+                    return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"{self.name} did not start:\n" + "".join(self.tail))
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+# ---------------------------------------------------------------------- OAuth
+
+def oauth_tokens(base: str, http: requests.Session) -> dict[str, Any]:
+    """One token pair through the real authorization-code flow."""
+    r = http.get(f"{base}{VENDOR}/oauth2/authorize", allow_redirects=False, timeout=10,
+                 params={"client_id": CLIENT_ID, "redirect_uri": REDIRECT_URI,
+                         "state": "bench", "response_type": "code"})
+    if r.status_code != 302:
+        raise RuntimeError(f"authorize answered {r.status_code}: {r.text[:300]}")
+    query = urllib.parse.parse_qs(urllib.parse.urlparse(r.headers["Location"]).query)
+    if "code" not in query:
+        raise RuntimeError(f"authorize redirected without a code: {r.headers['Location']}")
+    r = http.post(f"{base}{VENDOR}/oauth2/access_token", timeout=10, data={
+        "grant_type": "authorization_code", "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET, "code": query["code"][0],
+        "redirect_uri": REDIRECT_URI})
+    if r.status_code != 200:
+        raise RuntimeError(f"token exchange answered {r.status_code}: {r.text[:300]}")
+    return r.json()
+
+
+# ------------------------------------------------------------------------ wrk
+
+@dataclass
+class Run:
+    endpoint: str
+    server: str
+    connections: int
+    threads: int
+    duration_s: float
+    requests: int = 0
+    rps: float = 0.0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    latency_us: dict[str, float] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=dict)
+    samples: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)   # why the run is void
+    ratio: float | None = None                            # rps / hello-world rps
+    wrk_output: str = ""
+
+    @property
+    def void(self) -> bool:
+        return bool(self.failures)
+
+
+def wrk_threads(connections: int, cap: int) -> int:
+    """At most ``cap`` threads, dividing the connections evenly."""
+    t = max(1, min(connections, cap))
+    while connections % t:
+        t -= 1
+    return t
+
+
+def run_wrk(url: str, script: str, connections: int, threads: int, duration: float,
+            env: dict[str, str], endpoint: str, server: str) -> Run:
+    cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration:g}s",
+           "--timeout", "5s", "--latency", "-s", str(WRK_DIR / script), url]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **env},
+                          timeout=duration + 60)
+    run = Run(endpoint, server, connections, threads, duration,
+              wrk_output=proc.stdout + proc.stderr)
+    data = None
+    for line in proc.stdout.splitlines():
+        if line.startswith("BENCH_JSON "):
+            data = json.loads(line[len("BENCH_JSON "):])
+    if proc.returncode != 0 or data is None:
+        run.failures.append(f"wrk failed (exit {proc.returncode}): "
+                            f"{(proc.stderr or proc.stdout)[-500:]}")
+        return run
+    lat = data["latency_us"]
+    run.requests = int(data["requests"])
+    run.rps = run.requests / (data["duration_us"] / 1e6) if data["duration_us"] else 0.0
+    run.latency_us = {k: float(v) for k, v in lat.items()}
+    run.p50_ms, run.p99_ms = lat["p50"] / 1000, lat["p99"] / 1000
+    run.errors = {k: int(v) for k, v in data["errors"].items()}
+    run.counters = {k: int(v) for k, v in (data.get("counters") or {}).items()}
+    run.samples = list(data.get("samples") or [])
+    if run.requests == 0:
+        run.failures.append("no request completed")
+    if run.errors.get("status"):
+        run.failures.append(f"{run.errors['status']} responses with status >= 400")
+    sockets = {k: v for k, v in run.errors.items() if k != "status" and v}
+    if sockets:
+        run.failures.append("socket errors " + ", ".join(f"{k}={v}" for k, v in sockets.items()))
+    for name in ("broken", "starved"):
+        if run.counters.get(name):
+            run.failures.append(f"{run.counters[name]} refresh chain(s) {name}")
+    return run
+
+
+# ------------------------------------------------------------------- reporting
+
+def fmt_row(cells: list[str], widths: list[int]) -> str:
+    return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                     for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
+
+
+def print_table(runs: list[Run], title: str, ratio_label: str) -> None:
+    head = ["endpoint", "conns", "req/s", "p50 ms", "p99 ms", "non-2xx", ratio_label]
+    rows = []
+    for r in runs:
+        ratio = "—" if r.ratio is None else f"{r.ratio:.0%}"
+        rows.append([r.endpoint + ("   << VOID" if r.void else ""), str(r.connections),
+                     f"{r.rps:,.0f}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}",
+                     str(r.errors.get("status", "?")), ratio])
+    widths = [max(len(x[i]) for x in [head, *rows]) for i in range(len(head))]
+    print(f"\n{title}")
+    print(fmt_row(head, widths))
+    print(fmt_row(["-" * w for w in widths], widths))
+    for row in rows:
+        print(fmt_row(row, widths))
+
+
+def wrk_version() -> str:
+    out = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
+    return (out.stdout + out.stderr).splitlines()[0].strip() if (out.stdout + out.stderr) \
+        else "?"
+
+
+def package_version(name: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+# ------------------------------------------------------------------------ main
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--duration", type=float, default=8.0,
+                   help="seconds per wrk run (default 8)")
+    p.add_argument("--warmup", type=float, default=1.0,
+                   help="seconds of unrecorded load per server before measuring (default 1)")
+    p.add_argument("--connections", default="1,8",
+                   help="comma-separated concurrencies (default 1,8)")
+    p.add_argument("--servers", default="granian",
+                   help="WSGI servers to run the hello-world under, comma-separated, from "
+                        f"{', '.join(SERVERS)} (default granian; the emulator always "
+                        "runs under granian)")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 2,
+                   help="most wrk threads per run (default: CPU count); always divides "
+                        "the connections")
+    p.add_argument("--output", type=Path, default=None,
+                   help="JSON report path (default reports/bench-<UTC stamp>.json)")
+    args = p.parse_args(argv)
+    try:
+        args.connections = sorted({int(c) for c in args.connections.split(",") if c.strip()})
+    except ValueError:
+        p.error("--connections takes integers, e.g. 1,8")
+    if not args.connections or min(args.connections) < 1:
+        p.error("--connections needs positive integers")
+    args.servers = [s.strip() for s in args.servers.split(",") if s.strip()]
+    unknown = [s for s in args.servers if s not in SERVERS]
+    if unknown:
+        p.error(f"unknown server(s) {', '.join(unknown)}; choose from {', '.join(SERVERS)}")
+    if "granian" not in args.servers:
+        args.servers.insert(0, "granian")  # the baseline every ratio is taken against
+    if args.duration <= 0:
+        p.error("--duration must be positive")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("bench: wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
+        return 2
+    missing = [s for s in args.servers if s != "granian" and importlib.util.find_spec(s) is None]
+    if missing:
+        print(f"bench: {', '.join(missing)} not installed; skipping. Install the bench "
+              "extra: .venv/bin/pip install -e '.[bench]'", file=sys.stderr)
+        args.servers = [s for s in args.servers if s not in missing]
+
+    started = datetime.now(UTC)
+    load_before = os.getloadavg()
+    print(f"mockcloud bench: {args.duration:g} s per run, connections "
+          f"{','.join(map(str, args.connections))}, wrk threads <= {args.threads}; "
+          f"load average before: {load_before[0]:.2f} on {os.cpu_count()} CPUs")
+    if load_before[0] > 0.5 * (os.cpu_count() or 1):
+        print("bench: WARNING: the machine is busy; figures will be low and noisy.")
+
+    def measure(url: str, script: str, conns: int, env: dict[str, str], endpoint: str,
+                server: str) -> Run:
+        threads = wrk_threads(conns, args.threads)
+        run = run_wrk(url, script, conns, threads, args.duration, env, endpoint, server)
+        flag = "  VOID: " + "; ".join(run.failures) if run.void else ""
+        print(f"  {endpoint:<28} c={conns:<3} {run.rps:>9,.0f} req/s  "
+              f"p50 {run.p50_ms:6.2f} ms  p99 {run.p99_ms:6.2f} ms{flag}", flush=True)
+        return run
+
+    runs: list[Run] = []
+    hello: dict[int, Run] = {}
+    emulator = Emulator()
+    baseline = HelloServer("granian")
+    tmp = tempfile.TemporaryDirectory(prefix="mockcloud-bench-")
+    try:
+        emulator.start()
+        baseline.start()
+        print(f"emulator {emulator.url} (granian, 1 worker, memory); "
+              f"hello-world {baseline.url} (granian, 1 worker)")
+        http = requests.Session()
+        token = oauth_tokens(emulator.url, http)["access_token"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        # sanity: both authenticated endpoints answer 200 before we load them
+        for method, path, body in (("GET", "/v4/devices", None),
+                                   ("PATCH", f"/v4/devices/{DEVICE}", PATCH_BODY)):
+            r = http.request(method, f"{emulator.url}{VENDOR}{path}", data=body, timeout=10,
+                             headers={**bearer, "Content-Type": "application/json"})
+            if r.status_code != 200:
+                raise RuntimeError(f"{method} {path} answered {r.status_code}: {r.text[:300]}")
+
+        if args.warmup > 0:
+            for url, env in ((baseline.url + "/", {}),
+                             (f"{emulator.url}{VENDOR}/v4/devices", {"BENCH_TOKEN": token})):
+                run_wrk(url, "get.lua", 2, 1, args.warmup, env, "warmup", "")
+
+        for conns in args.connections:
+            print(f"\n{conns} connection(s):")
+            hello[conns] = measure(baseline.url + "/", "get.lua", conns, {},
+                                   "hello-world (granian)", "granian")
+            runs.append(hello[conns])
+            runs.append(measure(f"{emulator.url}{VENDOR}/v4/devices", "get.lua", conns,
+                                {"BENCH_TOKEN": token}, "GET /v4/devices", "mockcloud"))
+            runs.append(measure(f"{emulator.url}{VENDOR}/v4/devices/{DEVICE}", "patch.lua",
+                                conns, {"BENCH_TOKEN": token, "BENCH_BODY": PATCH_BODY},
+                                "PATCH /v4/devices/{id}", "mockcloud"))
+            # one fresh refresh chain per connection, from the real flow
+            chains = [oauth_tokens(emulator.url, http)["refresh_token"] for _ in range(conns)]
+            tokens_file = Path(tmp.name) / f"refresh-{conns}.txt"
+            tokens_file.write_text("\n".join(chains) + "\n")
+            threads = wrk_threads(conns, args.threads)
+            runs.append(measure(f"{emulator.url}{VENDOR}/oauth2/access_token", "refresh.lua",
+                                conns, {"BENCH_TOKENS_FILE": str(tokens_file),
+                                        "BENCH_TOKENS_PER_THREAD": str(conns // threads),
+                                        "BENCH_CLIENT_ID": CLIENT_ID,
+                                        "BENCH_CLIENT_SECRET": CLIENT_SECRET},
+                                "POST refresh_token", "mockcloud"))
+
+        # the PATCH really landed (and the token still works after the load)
+        r = http.get(f"{emulator.url}{VENDOR}/v4/devices/{DEVICE}", headers=bearer, timeout=10)
+        if r.status_code != 200 or r.json().get("brightness") != json.loads(PATCH_BODY)[
+                "brightness"]:
+            print(f"bench: WARNING: device after the PATCH runs: {r.status_code} {r.text[:200]}")
+    except Exception as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        for server in (emulator, baseline):
+            if server.tail:
+                print(f"--- last output of {server.name}:\n" + "".join(server.tail),
+                      file=sys.stderr)
+        return 2
+    finally:
+        emulator.stop()
+        baseline.stop()
+        tmp.cleanup()
+
+    for r in runs:
+        base = hello.get(r.connections)
+        if base is not None and base.rps:
+            r.ratio = r.rps / base.rps
+
+    # the hello-world under the other servers, one at a time
+    server_runs: list[Run] = [hello[c] for c in args.connections]
+    for name in args.servers:
+        if name == "granian":
+            continue
+        print(f"\nhello-world under {name}:")
+        srv = HelloServer(name)
+        try:
+            srv.start()
+            if args.warmup > 0:
+                run_wrk(srv.url + "/", "get.lua", 2, 1, args.warmup, {}, "warmup", "")
+            for conns in args.connections:
+                run = measure(srv.url + "/", "get.lua", conns, {}, f"hello-world ({name})",
+                              name)
+                run.ratio = run.rps / hello[conns].rps if hello[conns].rps else None
+                server_runs.append(run)
+        except Exception as exc:
+            print(f"bench: {name}: {exc}", file=sys.stderr)
+        finally:
+            srv.stop()
+
+    # ------------------------------------------------------------------ report
+    order = {c: i for i, c in enumerate(args.connections)}
+    runs.sort(key=lambda r: (order[r.connections], r.endpoint != "hello-world (granian)"))
+    print_table(runs, "Emulator vs bare Flask hello-world, both on granian (1 worker)",
+                "vs hello")
+    if len(args.servers) > 1:
+        server_runs.sort(key=lambda r: (order[r.connections], r.server != "granian"))
+        print_table(server_runs, "Bare Flask hello-world by WSGI server (one process each)",
+                    "vs granian")
+
+    patch = {r.connections: r for r in runs if r.endpoint.startswith("PATCH")}
+    verdicts = {}
+    print(f"\nTarget: authenticated PATCH >= {TARGET:.0%} of the hello-world's req/s")
+    for conns, r in patch.items():
+        met = (not r.void) and r.ratio is not None and r.ratio >= TARGET
+        verdicts[conns] = met
+        print(f"  {conns} connection(s): {r.rps:,.0f} vs {hello[conns].rps:,.0f} req/s = "
+              f"{(r.ratio or 0):.0%}  -> {'MET' if met else 'NOT MET'}"
+              + ("  (run void)" if r.void else ""))
+    overall = bool(verdicts) and all(verdicts.values())
+    print(f"  overall: {'MET' if overall else 'NOT MET'}"
+          f" at {'all' if overall else 'not all'} measured concurrencies")
+    best_patch = max((r.rps for r in patch.values() if not r.void), default=0)
+    print(f"  for scale: Prism, a stateless mock, served ~{PRISM_PATCH_RPS:,} PATCH/s here; "
+          f"best emulator PATCH {best_patch:,.0f}/s ({best_patch / PRISM_PATCH_RPS:.1f}x)")
+
+    void = [r for r in runs + server_runs if r.void]
+    if void:
+        print("\n" + "!" * 78)
+        print(f"!!! {len(void)} VOID RUN(S): requests failed, those figures mean nothing:")
+        for r in void:
+            print(f"!!!   {r.endpoint} c={r.connections}: {'; '.join(r.failures)}")
+            for s in r.samples:
+                print(f"!!!     e.g. {s}")
+        print("!" * 78)
+
+    report = {
+        "started": started.isoformat(),
+        "finished": datetime.now(UTC).isoformat(),
+        "args": {"duration": args.duration, "warmup": args.warmup,
+                 "connections": args.connections, "servers": args.servers,
+                 "max_threads": args.threads},
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                    "python": platform.python_version(), "load_before": load_before,
+                    "load_after": os.getloadavg(), "wrk": wrk_version(),
+                    "granian": package_version("granian"),
+                    "gunicorn": package_version("gunicorn"),
+                    "waitress": package_version("waitress"),
+                    "flask": package_version("flask")},
+        "emulator": {"server": "granian", "workers": 1, "state": "memory",
+                     "tenant": "default", "journal": "on (1000 entries/tenant)",
+                     "quotas": "off (Lightify declares none)", "patch_body": PATCH_BODY,
+                     "device": DEVICE},
+        "target": {"patch_over_hello": TARGET, "met": verdicts, "met_overall": overall,
+                   "prism_patch_rps": PRISM_PATCH_RPS},
+        "runs": [{**asdict(r), "void": r.void} for r in runs],
+        "hello_by_server": [{**asdict(r), "void": r.void} for r in server_runs],
+    }
+    out = args.output or REPORTS / f"bench-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nreport: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    return 1 if void else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
