@@ -402,14 +402,17 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(measure(f"{emulator.url}{VENDOR}/v4/devices/{DEVICE}", "patch.lua",
                                 conns, {"BENCH_TOKEN": token, "BENCH_BODY": PATCH_BODY},
                                 "PATCH /v4/devices/{id}", "mockcloud"))
-            # one fresh refresh chain per connection, from the real flow
-            chains = [oauth_tokens(emulator.url, http)["refresh_token"] for _ in range(conns)]
+            # fresh refresh chains from the real flow: per wrk thread, one per
+            # connection plus one spare (see bench/wrk/refresh.lua)
+            threads = wrk_threads(conns, args.threads)
+            per_thread = conns // threads + 1
+            chains = [oauth_tokens(emulator.url, http)["refresh_token"]
+                      for _ in range(threads * per_thread)]
             tokens_file = Path(tmp.name) / f"refresh-{conns}.txt"
             tokens_file.write_text("\n".join(chains) + "\n")
-            threads = wrk_threads(conns, args.threads)
             runs.append(measure(f"{emulator.url}{VENDOR}/oauth2/access_token", "refresh.lua",
                                 conns, {"BENCH_TOKENS_FILE": str(tokens_file),
-                                        "BENCH_TOKENS_PER_THREAD": str(conns // threads),
+                                        "BENCH_TOKENS_PER_THREAD": str(per_thread),
                                         "BENCH_CLIENT_ID": CLIENT_ID,
                                         "BENCH_CLIENT_SECRET": CLIENT_SECRET},
                                 "POST refresh_token", "mockcloud"))

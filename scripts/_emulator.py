@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,18 +140,8 @@ class Emulator:
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            # the server (granian) has worker children: signal the group we created
-            for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-                try:
-                    os.killpg(proc.pid, sig)
-                except ProcessLookupError:
-                    break
-                try:
-                    proc.wait(wait)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
+        if proc is not None:
+            kill_group(proc)  # the server (granian) has worker children: stop the group
         if self._home is not None:
             self._home.cleanup()
             self._home = None
@@ -211,23 +202,54 @@ def tokens(base: str, client: tuple[str, str], *, user: tuple[str, str] | None =
     return body
 
 
-def run_bounded(cmd: list[str], timeout: float, what: str, **kw: Any) -> int:
-    """Run a child command (inherit stdout/stderr, no stdin) with a hard time limit."""
+def run_bounded(cmd: list[str], timeout: float, what: str, *, tee: Path | None = None,
+                **kw: Any) -> int:
+    """Run a child command with no stdin and a hard time limit; its output goes to our
+    stdout and, with ``tee``, also to that file. Returns the exit status."""
     say("$ " + shlex.join(cmd))
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, start_new_session=True, **kw)
+    out = open(tee, "w", encoding="utf-8") if tee else None  # noqa: SIM115
+    pipe = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True,
+            "errors": "replace"} if out else {}
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, start_new_session=True,
+                            **pipe, **kw)
+    expired: list[bool] = []
+
+    def expire() -> None:
+        expired.append(True)
+        kill_group(proc)
+
+    timer = threading.Timer(timeout, expire)
+    timer.start()
     try:
-        return proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(proc.pid, sig)
-                proc.wait(10)
-                break
-            except ProcessLookupError:
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        raise ScriptError(f"{what} did not finish within {timeout:.0f} s and was stopped") from None
+        if out is not None and proc.stdout is not None:
+            for line in proc.stdout:
+                sys.stdout.write(line)
+                out.write(line)
+            sys.stdout.flush()
+        status = proc.wait()
+    finally:
+        timer.cancel()
+        if out is not None:
+            out.close()
+        kill_group(proc)
+    if expired:
+        raise ScriptError(f"{what} did not finish within {timeout:.0f} s and was stopped")
+    return status
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """Stop a child we started, and its children (it leads its own process group)."""
+    if proc.poll() is not None:
+        return
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+            proc.wait(10)
+            return
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:

@@ -31,12 +31,40 @@ def pkce_pair() -> tuple[str, str]:
     return verifier, challenge.rstrip(b"=").decode()
 
 
+class ContractWatch:
+    """Checks every response a test's session receives against the vendor contract."""
+
+    def __init__(self, vendor: str) -> None:
+        self.vendor = vendor
+        self.problems: list[str] = []
+        self.checked = 0
+
+    def hook(self, resp: requests.Response, *args, **kwargs) -> None:
+        from contracts.verify import EndpointNotFound, validate_response
+
+        if resp.headers.get("X-Mockcloud-Fault"):
+            return  # an injected fault answers what the test asked for
+        try:
+            body = resp.json() if "json" in resp.headers.get("Content-Type", "") else resp.text
+        except ValueError:
+            body = resp.text
+        try:
+            issues = validate_response(self.vendor, resp.request.method, resp.request.url,
+                                       resp.status_code, body)
+        except EndpointNotFound:
+            return  # a path or method the vendor never had: nothing to hold it to
+        self.checked += 1
+        self.problems += [f"{resp.request.method} {resp.request.url} -> {resp.status_code}: "
+                          f"{issue}" for issue in issues]
+
+
 @dataclass
 class Lightify:
     """Raw HTTP access to one tenant's Lightify cloud (no reference client)."""
 
     admin: Admin
     http: requests.Session
+    watch: ContractWatch | None = None
 
     @property
     def base(self) -> str:
@@ -83,11 +111,19 @@ class Lightify:
         return self.http.request(method, f"{self.base}/v4{path}", headers=headers, **kw)
 
 
-@pytest.fixture
-def lightify(mockcloud: Admin) -> Lightify:
+def watched_session(vendor: str) -> tuple[requests.Session, ContractWatch]:
     http = requests.Session()
     http.verify = False
-    return Lightify(mockcloud, http)
+    watch = ContractWatch(vendor)
+    http.hooks["response"].append(watch.hook)
+    return http, watch
+
+
+@pytest.fixture
+def lightify(mockcloud: Admin):
+    http, watch = watched_session("lightify")
+    yield Lightify(mockcloud, http, watch)
+    assert not watch.problems, "responses off contract:\n" + "\n".join(watch.problems)
 
 
 @pytest.fixture

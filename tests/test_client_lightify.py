@@ -165,6 +165,15 @@ def test_code_flow_with_pkce(make_client: Callable[..., LightifyClient], clock: 
     assert client.devices()
 
 
+def test_client_secret_basic_works_too(make_client: Callable[..., LightifyClient],
+                                       mockcloud: Admin) -> None:
+    client = make_client(client_auth="basic")
+    authorize(client)
+    assert client.refresh()["access_token"] == client.access_token
+    headers = token_calls(mockcloud)[-1]["request"]["headers"]
+    assert {k.lower(): v for k, v in headers.items()}["authorization"].startswith("Basic ")
+
+
 def test_code_flow_rejects_a_wrong_verifier_and_a_reused_code(
         make_client: Callable[..., LightifyClient]) -> None:
     client = make_client()

@@ -13,13 +13,23 @@ import vcr
 import yaml
 
 from emulator.testing import Admin, AdminError, ServerProcess
-from tests.conftest import Lightify
+from tests.conftest import ContractWatch, Lightify, watched_session
+
+_WATCHES: list[ContractWatch] = []
+
+
+@pytest.fixture(autouse=True)
+def _contract_checked():
+    _WATCHES.clear()
+    yield
+    problems = [p for w in _WATCHES for p in w.problems]
+    assert not problems, "responses off contract:\n" + "\n".join(problems)
 
 
 def _lightify(admin: Admin) -> Lightify:
-    http = requests.Session()
-    http.verify = False
-    return Lightify(admin, http)
+    http, watch = watched_session("lightify")
+    _WATCHES.append(watch)
+    return Lightify(admin, http, watch)
 
 
 # ----------------------------------------------------------------- tenancy

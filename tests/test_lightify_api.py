@@ -195,3 +195,17 @@ def test_wrong_method_is_vendor_shaped_405(lightify, token):
     resp = lightify.api("DELETE", "/devices/123456-d01", token)
     assert resp.status_code == 405
     assert resp.json()["error"] == "method_not_allowed"
+
+
+def test_every_response_is_checked_against_the_contract(lightify, token):
+    lightify.api("GET", "/devices", token)
+    lightify.api("GET", "/devices/123456-d01", token)
+    assert lightify.watch.checked >= 2
+    drifted = requests.Response()
+    drifted.status_code = 200
+    drifted._content = b'{"id": "123456-d01", "type": "LAMP"}'
+    drifted.headers["Content-Type"] = "application/json"
+    drifted.request = requests.Request("GET", f"{lightify.base}/v4/devices/x").prepare()
+    lightify.watch.hook(drifted)
+    assert lightify.watch.problems
+    lightify.watch.problems.clear()

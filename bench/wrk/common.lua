@@ -19,6 +19,10 @@ local function encode(v)
     return tostring(v)
   elseif t == "table" then
     local parts = {}
+    if #v > 0 then  -- a sequence: a JSON array
+      for _, x in ipairs(v) do parts[#parts + 1] = encode(x) end
+      return "[" .. table.concat(parts, ",") .. "]"
+    end
     for k, x in pairs(v) do
       parts[#parts + 1] = encode(tostring(k)) .. ":" .. encode(x)
     end

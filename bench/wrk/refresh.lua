@@ -2,11 +2,14 @@
 --
 -- Refresh tokens rotate: each refresh kills the token it used and returns a new
 -- one, so every chain must be strictly sequential. Each wrk thread gets its own
--- tokens (one per connection it drives) from the file named by BENCH_TOKENS_FILE,
--- one refresh token per line, all obtained up front through the real OAuth flow.
--- A thread keeps them in a queue: request() takes the oldest, response() parses
--- the rotated refresh token out of the body and puts it back. A connection has one
--- request in flight, so a token is never used twice and no chain is ever forked.
+-- tokens from the file named by BENCH_TOKENS_FILE (one refresh token per line, all
+-- obtained up front through the real OAuth flow; BENCH_TOKENS_PER_THREAD each):
+-- one per connection it drives plus one spare, because wrk calls request() once on
+-- the first thread to check the script and never sends that request. A thread
+-- keeps its tokens in a queue: request() takes the oldest, response() parses the
+-- rotated refresh token out of the body and appends it. A connection has one
+-- request in flight and a token re-enters the queue only once its refresh has
+-- answered, so a token is never used twice and no chain is ever forked.
 -- A response without a new token ends its chain: it is counted ("broken") and the
 -- next request with no token left is sent with an invalid one ("starved") so the
 -- failure shows in wrk's non-2xx count too.

@@ -13,6 +13,7 @@ Store kinds, per vendor ``v``: ``v.client``, ``v.user``, ``v.code``, ``v.token``
 from __future__ import annotations
 
 import hmac
+import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -374,6 +375,7 @@ class VendorAuthServer(AuthorizationServer):
                 payload = self._shape_token(payload)
             elif "error" in payload and self.profile.render_error:
                 return self.profile.render_error(status_code, payload, headers)
+            payload = json.dumps(payload, separators=(",", ":"))
         return super().handle_response(status_code, payload, headers)
 
     def _shape_token(self, token: dict[str, Any]) -> dict[str, Any]:

@@ -30,6 +30,7 @@ def not_found(what: str, ident: str) -> LightifyError:
 def render(status: int, code: str, message: str, headers: dict | list | None = None):
     resp = jsonify({"error": code, "error_description": message})
     resp.status_code = status
+    resp.content_type = "application/json; charset=utf-8"
     items = headers.items() if isinstance(headers, dict) else (headers or [])
     for k, v in items:
         if k.lower() not in ("content-type", "content-length"):
