@@ -32,7 +32,8 @@ pytest: $(STAMP)
 	$(PY) -m pytest -q
 
 contracts: $(STAMP)
-	$(PY) scripts/verify_real_samples.py
+	$(VENV)/bin/mockcloud contracts verify ../shared/real-samples/netatmo tests/data/qivivo \
+		fixtures/cassettes/lightify
 
 newman: $(STAMP) $(NODE_STAMP)
 	$(PY) scripts/run_newman.py

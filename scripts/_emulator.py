@@ -46,6 +46,12 @@ def say(msg: str) -> None:
 def run_main(main: Any) -> None:
     """Run ``main() -> int`` and exit with its status; ScriptError -> exit 1."""
     name = Path(sys.argv[0]).name
+
+    def terminate(signum: int, _frame: Any) -> None:
+        raise SystemExit(128 + signum)  # unwinds the ``with Emulator()`` blocks
+
+    signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGHUP, terminate)
     try:
         code = main()
     except ScriptError as exc:

@@ -18,7 +18,7 @@ from .clock import iso, parse_instant
 from .context import Ctx, current
 from .faults import Faults, parse_rule
 from .journal import Journal, to_cassette
-from .oauth import Token
+from .oauth import Token, revoke_doc
 from .quotas import QuotaConfig, Quotas
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -212,7 +212,7 @@ def make_admin(mc: Mockcloud) -> Blueprint:
                 "refresh_token": doc.get("refresh_token"), "client_id": doc["client_id"],
                 "user": doc.get("user_id"), "scope": doc.get("scope", ""),
                 "issued_at": doc["issued_at"], "expires_at": doc["issued_at"] + doc["expires_in"],
-                "state": state}
+                "state": state, "refresh_revoked": bool(doc.get("refresh_revoked"))}
 
     def find_token(value: Any) -> tuple[str, dict[str, Any]]:
         if not isinstance(value, str) or not value:
@@ -239,9 +239,7 @@ def make_admin(mc: Mockcloud) -> Blueprint:
         c = ctx()
 
         def mark(d):
-            if d is not None:
-                d["revoked"], d["revoked_at"] = True, c.now()
-            return d
+            return None if d is None else revoke_doc(d, c.now())
 
         doc = c.store.update(c.tenant, f"{vendor}.token", doc["access_token"], mark)
         return jsonify(token_view(vendor, doc))

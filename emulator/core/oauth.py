@@ -124,6 +124,7 @@ class AuthCode:
 class Token(TokenMixin):
     doc: dict[str, Any]
     now: float
+    matched: str = "access"          # which of the pair a lookup matched
 
     def check_client(self, client: Client) -> bool:
         return self.doc["client_id"] == client.get_client_id()
@@ -138,7 +139,10 @@ class Token(TokenMixin):
         return self.now >= self.doc["issued_at"] + self.doc["expires_in"]
 
     def is_revoked(self) -> bool:
-        return bool(self.doc.get("revoked"))
+        return bool(self.doc.get("access_revoked"))
+
+    def refresh_revoked(self) -> bool:
+        return bool(self.doc.get("refresh_revoked"))
 
     def refresh_expired(self) -> bool:
         ttl = self.doc.get("refresh_ttl")
@@ -160,6 +164,17 @@ class Token(TokenMixin):
 
 
 # ------------------------------------------------------------------- token registry
+
+def revoke_doc(doc: dict[str, Any], now: float, part: str = "grant") -> dict[str, Any]:
+    """Mark a token document revoked: the whole ``grant``, or its ``access`` or
+    ``refresh`` token alone."""
+    if part in ("grant", "access"):
+        doc["access_revoked"] = True
+    if part in ("grant", "refresh"):
+        doc["refresh_revoked"] = True
+    doc["revoked_at"] = now
+    return doc
+
 
 class Tokens:
     """Tokens of one vendor in one tenant's store."""
@@ -185,7 +200,8 @@ class Tokens:
             "issued_at": self.ctx.now(),
             "expires_in": token["expires_in"],
             "refresh_ttl": self.p.refresh_ttl,
-            "revoked": False,
+            "access_revoked": False,
+            "refresh_revoked": False,
         }
         s, t = self.ctx.store, self.ctx.tenant
         s.put(t, self.p.kind("token"), doc["access_token"], doc)
@@ -193,24 +209,16 @@ class Tokens:
             s.put(t, self.p.kind("refresh"), doc["refresh_token"],
                   {"access_token": doc["access_token"]})
 
-    def revoke(self, access: str) -> bool:
+    def revoke(self, access: str, part: str = "grant") -> bool:
+        """Revoke the whole grant, or only its ``access`` or ``refresh`` token."""
         def mark(doc):
-            if doc is not None:
-                doc["revoked"] = True
-                doc["revoked_at"] = self.ctx.now()
-            return doc
+            return None if doc is None else revoke_doc(doc, self.ctx.now(), part)
 
         return self.ctx.store.update(self.ctx.tenant, self.p.kind("token"), access,
                                      mark) is not None
 
     def all(self) -> list[dict[str, Any]]:
         return [d for _, d in self.ctx.store.list(self.ctx.tenant, self.p.kind("token"))]
-
-    def status(self, doc: dict[str, Any]) -> str:
-        tok = Token(doc, self.ctx.now())
-        if tok.is_revoked():
-            return "revoked"
-        return "expired" if tok.is_expired() else "active"
 
 
 def query_client(profile: AuthProfile, client_id: str) -> Client | None:
@@ -269,7 +277,7 @@ def _grant_classes(profile: AuthProfile) -> list[tuple[type, list]]:
 
         def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
             tok = Tokens(current(), p).by_refresh(refresh_token)
-            if tok is None or tok.is_revoked() or tok.refresh_expired():
+            if tok is None or tok.refresh_revoked() or tok.refresh_expired():
                 return None
             return tok
 
@@ -327,16 +335,13 @@ class _Revocation(RevocationEndpoint):
         for find in order:
             tok = find(token_string)
             if tok is not None:
+                tok.matched = "refresh" if find == tokens.by_refresh else "access"
                 return tok
         return None
 
     def revoke_token(self, token: Token, req) -> None:
-        tokens = Tokens(current(), self.profile)
-        if self.profile.revoke_whole_grant or req.form.get("token_type_hint") != "refresh_token":
-            tokens.revoke(token.doc["access_token"])
-        else:  # only the refresh token dies
-            current().store.delete(current().tenant, self.profile.kind("refresh"),
-                                   token.doc["refresh_token"])
+        part = "grant" if self.profile.revoke_whole_grant else token.matched
+        Tokens(current(), self.profile).revoke(token.doc["access_token"], part)
 
 
 class VendorAuthServer(AuthorizationServer):

@@ -17,6 +17,10 @@ from .errors import LightifyError, bad_request, not_found
 
 DEVICE, GROUP, SCENE = "lightify.device", "lightify.group", "lightify.scene"
 TYPES = ("GATEWAY", "LIGHT", "OUTLET")
+# what a world entry that names no model or firmware gets (the collection's values)
+DEFAULT_MODEL = {"GATEWAY": ("LightifyHub", "1.3.1.0, 2.1.0"),
+                 "LIGHT": ("Lightify Flex RGBW", "01020492"),
+                 "OUTLET": ("Lightify Switch", "01020492")}
 PROPERTIES = ("onOff", "brightness", "color", "colorTemperature", "colorRGBW")
 # The seven named colours of the collection, as RGBW (mapping INFERRED: CSS colours).
 COLORS: dict[str, dict[str, int]] = {

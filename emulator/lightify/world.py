@@ -51,6 +51,9 @@ def _device(where: str, raw: Any, owner: str, order: int, gateway_id: str) -> di
     dev.setdefault("online", True)
     if dev.get("type") not in m.TYPES:
         raise ValueError(f"{where}.type must be one of {', '.join(m.TYPES)}")
+    model, firmware = m.DEFAULT_MODEL[dev["type"]]
+    dev.setdefault("deviceModel", model)
+    dev.setdefault("firmwareVersion", firmware)
     if dev["type"] != "GATEWAY":
         dev.setdefault("onOff", "off")
         dev.setdefault("brightness", 100)
@@ -94,7 +97,7 @@ def _user(where: str, user: Any, seen: set[str]) -> list[tuple[str, str, dict]]:
     devices = []
     if gw:
         devices.append(_device(f"{where}.gateway", {
-            "type": "GATEWAY", "deviceModel": "LightifyHub", **gw, "id": gateway_id,
+            "type": "GATEWAY", **gw, "id": gateway_id,
         }, uid, 0, gateway_id))
     raw_devices = user.get("devices", [])
     if not isinstance(raw_devices, list):
