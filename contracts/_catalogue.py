@@ -263,5 +263,10 @@ def load_vendor(path: Path) -> tuple[Vendor, dict[str, Any]]:
     return Vendor(name, prefix, hosts, operations), doc
 
 
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
+
+
 def server_hosts(servers: list[dict[str, Any]]) -> set[str]:
-    return {h for s in servers if (h := (urlsplit(s.get("url", "")).hostname or "").lower())}
+    """Hosts that identify a vendor; a local emulator address identifies none."""
+    hosts = {(urlsplit(s.get("url", "")).hostname or "").lower() for s in servers}
+    return {h for h in hosts if h and h not in LOCAL_HOSTS}

@@ -60,7 +60,18 @@ def run_main(main: Any) -> None:
     except KeyboardInterrupt:
         say(f"{name}: interrupted")
         code = 130
+    except OSError as exc:  # includes requests' ConnectionError and Timeout
+        say(f"{name}: FAIL: {type(exc).__name__}: {exc}")
+        code = 1
     sys.exit(code)
+
+
+def local_env(**extra: str) -> dict[str, str]:
+    """The environment for child tools: no proxies (everything is on 127.0.0.1)."""
+    env = {k: v for k, v in os.environ.items()
+           if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
+    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost,::1"
+    return {**env, **extra}
 
 
 def http() -> Any:
@@ -104,8 +115,8 @@ class Emulator:
     def start(self) -> None:
         REPORTS.mkdir(exist_ok=True)
         self._home = tempfile.TemporaryDirectory(prefix="mockcloud-home-")
-        env = {**os.environ, "MOCKCLOUD_HOME": self._home.name, "PYTHONUNBUFFERED": "1",
-               **(self.env or {})}
+        env = local_env(MOCKCLOUD_HOME=self._home.name, PYTHONUNBUFFERED="1",
+                        **(self.env or {}))
         cmd = [sys.executable, "-m", "emulator.cli", "serve", "--host", "127.0.0.1",
                "--port", "0"] + (["--tls"] if self.tls else [])
         with open(self.log_path, "w", encoding="utf-8") as log:
@@ -216,6 +227,7 @@ def run_bounded(cmd: list[str], timeout: float, what: str, *, tee: Path | None =
     out = open(tee, "w", encoding="utf-8") if tee else None  # noqa: SIM115
     pipe = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True,
             "errors": "replace"} if out else {}
+    kw.setdefault("env", local_env())
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, start_new_session=True,
                             **pipe, **kw)
     expired: list[bool] = []

@@ -1,0 +1,505 @@
+"""The admin API (``/_mockcloud/``) against its own contract.
+
+* contracts/openapi/admin.yaml is a valid OpenAPI 3.1 document, it lists exactly the routes
+  the admin blueprint has, and every schema file in contracts/schemas/admin is a valid JSON
+  Schema 2020-12 that something references;
+* end to end, over HTTP, on a tenant of its own: every admin operation is called (with its
+  error cases) and every response body is validated against the schema the document names
+  for its method, path template, status and media type;
+* schemathesis fuzzes every operation (a few examples each, positive mode) on a tenant of
+  its own per operation, checking not_a_server_error, status_code_conformance and
+  response_schema_conformance.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import schemathesis
+import yaml
+from hypothesis import HealthCheck, settings
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from emulator.testing import Admin
+
+REPO = Path(__file__).resolve().parents[1]
+OPENAPI_PATH = REPO / "contracts" / "openapi" / "admin.yaml"
+SCHEMA_DIR = REPO / "contracts" / "schemas" / "admin"
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+TENANT_HEADER = "X-Mockcloud-Tenant"
+
+Json = Any
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@cache
+def openapi() -> dict[str, Json]:
+    return yaml.safe_load(OPENAPI_PATH.read_text(encoding="utf-8"))
+
+
+@cache
+def schema_files() -> dict[Path, dict[str, Json]]:
+    return {
+        path: json.loads(path.read_text(encoding="utf-8"))
+        for path in sorted(SCHEMA_DIR.glob("*.json"))
+    }
+
+
+@cache
+def registry() -> Registry:
+    """Every schema file, reachable by its file URI (the document's refs) and by its $id
+    (the refs between schema files)."""
+    resources = []
+    for path, schema in schema_files().items():
+        resource = Resource(contents=schema, specification=DRAFT202012)
+        resources += [(path.as_uri(), resource), (schema["$id"], resource)]
+    return Registry().with_resources(resources)
+
+
+@cache
+def _validator(schema_json: str) -> Draft202012Validator:
+    schema = {**json.loads(schema_json), "$id": OPENAPI_PATH.as_uri()}
+    return Draft202012Validator(schema, registry=registry())
+
+
+def validator(schema: dict[str, Json]) -> Draft202012Validator:
+    """A validator for a schema of the document: its relative $refs resolve against the
+    document's own location, like an OpenAPI reader resolves them."""
+    return _validator(json.dumps(schema, sort_keys=True))
+
+
+def resolve(node: dict[str, Json]) -> dict[str, Json]:
+    """Follow local references (#/components/...) to a concrete object."""
+    while isinstance(node.get("$ref"), str) and node["$ref"].startswith("#/"):
+        target: Json = openapi()
+        for part in node["$ref"][2:].split("/"):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        node = target
+    return node
+
+
+def operations() -> list[tuple[str, str, dict[str, Json]]]:
+    """(path template, method, operation) for every operation of the document."""
+    return [
+        (template, method, item[method])
+        for template, item in openapi()["paths"].items()
+        for method in HTTP_METHODS
+        if method in item
+    ]
+
+
+def _template_regex(template: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{[^}]+\})", template)
+    return re.compile(
+        "^" + "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts) + "$"
+    )
+
+
+def match_operation(method: str, path: str) -> tuple[str, dict[str, Json]]:
+    """The document's (template, operation) for a concrete admin path ('/faults/f1').
+    A literal template wins over a templated one (/openapi.yaml vs /openapi/{vendor}.yaml)."""
+    candidates = [
+        (template.count("{"), template, op)
+        for template, m, op in operations()
+        if m == method.lower() and _template_regex(template).match(path)
+    ]
+    if not candidates:
+        raise AssertionError(f"the document has no operation for {method} {path}")
+    _, template, op = min(candidates, key=lambda c: c[0])
+    return template, op
+
+
+def response_schema(method: str, path: str, status: int, media_type: str) -> dict[str, Json]:
+    template, op = match_operation(method, path)
+    responses = op["responses"]
+    assert str(status) in responses, (
+        f"{method} {template} answered {status}; the document declares {sorted(responses)}"
+    )
+    content = resolve(responses[str(status)]).get("content", {})
+    assert media_type in content, (
+        f"{method} {template} {status} answered {media_type}; declared: {sorted(content)}"
+    )
+    return content[media_type]["schema"]
+
+
+# --------------------------------------------------------------------------- the document
+
+
+def test_openapi_document_is_valid() -> None:
+    from openapi_spec_validator import validate
+
+    validate(openapi(), base_uri=OPENAPI_PATH.as_uri())
+    assert openapi()["openapi"].startswith("3.1")
+    assert openapi()["servers"][0]["url"] == "http://127.0.0.1:8080/_mockcloud"
+
+
+@pytest.mark.parametrize("path", sorted(SCHEMA_DIR.glob("*.json")), ids=lambda p: p.name)
+def test_schema_file_is_valid_2020_12(path: Path) -> None:
+    schema = schema_files()[path]
+    Draft202012Validator.check_schema(schema)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["$id"] == f"https://mockcloud.local/contracts/schemas/admin/{path.name}"
+    assert schema["title"] and schema["description"]
+    # No same-document refs: the emulator inlines schema files into a served document,
+    # where "#/..." would point into the OpenAPI document instead.
+    assert '"#' not in json.dumps(schema)
+
+
+def test_every_schema_file_is_referenced() -> None:
+    texts = [OPENAPI_PATH.read_text(encoding="utf-8")]
+    texts += [json.dumps(schema) for schema in schema_files().values()]
+    unused = [p.name for p in schema_files() if not any(f"{p.name}\"" in t for t in texts)]
+    assert not unused
+
+
+def test_every_reference_resolves() -> None:
+    for template, method, op in operations():
+        for status, response in op["responses"].items():
+            for media_type, content in resolve(response).get("content", {}).items():
+                validator(content["schema"]).is_valid(None)  # raises on a dangling $ref
+                assert media_type in ("application/json", "application/yaml"), (
+                    method, template, status)
+
+
+def test_document_lists_exactly_the_admin_routes() -> None:
+    from emulator.app import create_app
+
+    app = create_app().flask
+    routes = set()
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("admin."):
+            continue
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
+        path = path.removeprefix("/_mockcloud") or "/"
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            routes.add((method.lower(), path))
+    assert routes == {(method, template) for template, method, _ in operations()}
+
+
+@pytest.mark.parametrize(
+    ("template", "method", "operation"), operations(),
+    ids=[f"{m.upper()} {t}" for t, m, _ in operations()],
+)
+def test_operation_takes_the_tenant_and_declares_its_errors(
+        template: str, method: str, operation: dict[str, Json]) -> None:
+    params = [resolve(p) for p in openapi()["paths"][template].get("parameters", [])]
+    params += [resolve(p) for p in operation.get("parameters", [])]
+    tenant = [p for p in params if p["name"] == TENANT_HEADER]
+    assert tenant and tenant[0]["in"] == "header" and not tenant[0]["required"]
+    assert "400" in operation["responses"]  # invalid_tenant, at least
+    if "{" in template:
+        assert "404" in operation["responses"] or template == "/clock/{action}"
+    for status in operation["responses"]:
+        if status.startswith("4"):
+            schema = resolve(operation["responses"][status])["content"]["application/json"]
+            assert schema["schema"]["$ref"].endswith("/error.json")
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+class AdminHttp:
+    """Raw calls to one tenant's admin API; every answer is checked against the document."""
+
+    def __init__(self, admin: Admin) -> None:
+        self.base = admin.url() + "/_mockcloud"
+        self.http = requests.Session()
+        self.http.verify = False
+        self.seen: set[tuple[str, str, str]] = set()
+
+    def __call__(self, method: str, path: str, status: int, **kw: Any) -> Json:
+        resp = self.http.request(method, self.base + path.split("?")[0], timeout=30,
+                                 params=kw.pop("params", None) or _query(path), **kw)
+        assert resp.status_code == status, f"{method} {path}: {resp.status_code} {resp.text}"
+        media_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
+        template, _ = match_operation(method, path.split("?")[0])
+        schema = response_schema(method, path.split("?")[0], status, media_type)
+        body = resp.json() if media_type == "application/json" else yaml.safe_load(resp.text)
+        errors = sorted(validator(schema).iter_errors(body), key=lambda e: list(e.path))
+        assert not errors, f"{method} {path} {status}: " + "; ".join(
+            f"{list(e.path)}: {e.message}" for e in errors[:5])
+        self.seen.add((method.lower(), template, str(status)))
+        return body
+
+
+def _query(path: str) -> dict[str, str] | None:
+    if "?" not in path:
+        return None
+    return dict(pair.split("=", 1) for pair in path.split("?", 1)[1].split("&"))
+
+
+@pytest.fixture
+def admin_http(mockcloud: Admin) -> AdminHttp:
+    return AdminHttp(mockcloud)
+
+
+def test_admin_api_end_to_end(admin_http: AdminHttp, mockcloud: Admin, lightify) -> None:
+    call = admin_http
+    tenant = mockcloud.tenant
+
+    # meta
+    health = call("GET", "/health", 200)
+    assert health["tenant"] == tenant and "lightify" in health["vendors"]
+    assert call("GET", "/", 200)["tenant"] == tenant
+    admin_http.base = mockcloud.base + "/_mockcloud"  # header-chosen tenant, no prefix
+    assert call("GET", "/health", 200, headers={TENANT_HEADER: tenant})["tenant"] == tenant
+    err = call("GET", "/clock", 400, headers={TENANT_HEADER: "-bad"})
+    assert err["error"] == "invalid_tenant"
+    admin_http.base = mockcloud.url() + "/_mockcloud"
+    doc = call("GET", "/openapi.yaml", 200)
+    assert doc["paths"].keys() == openapi()["paths"].keys()
+    assert call("GET", "/openapi/lightify.yaml", 200)["servers"][0]["url"] == mockcloud.url(
+        "lightify")
+    assert call("GET", "/openapi/nobody.yaml", 404)["error"] == "not_found"
+
+    # clock
+    clock = call("GET", "/clock", 200)
+    assert clock["frozen"] is False
+    frozen = call("POST", "/clock/freeze", 200, json={"at": "2030-01-01T00:00:00Z"})
+    assert frozen == {**frozen, "frozen": True, "iso": "2030-01-01T00:00:00Z"}
+    assert call("POST", "/clock/advance", 200, json={"seconds": 3600})["iso"] == (
+        "2030-01-01T01:00:00Z")
+    assert call("POST", "/clock/advance?seconds=60", 200)["iso"] == "2030-01-01T01:01:00Z"
+    assert call("POST", "/clock", 200, json={"action": "advance", "seconds": "59"})["iso"] == (
+        "2030-01-01T01:01:59Z")
+    assert call("POST", "/clock/set", 200, json={"at": 1893456000})["now"] == 1893456000
+    assert call("POST", "/clock/freeze", 200)["now"] == 1893456000
+    assert call("POST", "/clock", 200, json={"action": "resume"})["frozen"] is False
+    assert call("POST", "/clock/resume", 200, data=b"")["frozen"] is False
+    for path, body in [
+        ("/clock", {}),                                    # no action
+        ("/clock", {"action": "rewind"}),                  # unknown action
+        ("/clock/rewind", {}),                             # unknown action in the path
+        ("/clock/advance", {}),                            # no seconds
+        ("/clock/advance", {"seconds": "soon"}),           # not a number
+        ("/clock/advance", {"seconds": True}),             # a boolean is not a number
+        ("/clock/set", {}),                                # no instant
+        ("/clock/set", {"at": "2030-01-01T00:00:00"}),     # no time zone
+        ("/clock/freeze", {"at": "yesterday"}),            # not an instant
+        ("/clock/advance", [1]),                           # not an object
+    ]:
+        assert call("POST", path, 400, json=body)["error"] == "invalid_request", (path, body)
+    assert call("POST", "/clock/set", 400, data=b"{nope")["error"] == "invalid_json"
+
+    # faults
+    assert call("GET", "/faults", 200) == {"faults": []}
+    added = call("POST", "/faults", 201, json={"vendor": "lightify", "method": "get",
+                                               "path": "/v4/scenes*", "status": 503})
+    rule = added["faults"][0]
+    assert rule["method"] == "GET" and rule["id"] == "f1"
+    both = call("POST", "/faults", 201, json=[{"latency_ms": 1, "path": "/nothing"},
+                                              {"drop": True, "path": "/nothing-either",
+                                               "start": "2030-01-01T00:00:00Z"}])
+    assert [r["id"] for r in both["faults"]] == ["f2", "f3"]
+    assert call("POST", "/faults", 201, json=[]) == {"faults": []}
+    assert len(call("GET", "/faults", 200)["faults"]) == 3
+    for body in [{}, {"status": 42}, {"status": 503, "colour": "red"}, {"status": 503.0},
+                 {"drop": "yes"}, {"status": 503, "probability": 2}, [{"status": 500}, 7]]:
+        assert call("POST", "/faults", 400, json=body)["error"] == "invalid_fault", body
+    assert call("POST", "/faults", 400, data=b"[")["error"] == "invalid_json"
+    assert len(call("GET", "/faults", 200)["faults"]) == 3  # all or nothing
+
+    # tokens, journal and quota counters need vendor traffic
+    token = lightify.login()
+    access, refresh = token["access_token"], token["refresh_token"]
+    assert lightify.api("GET", "/scenes", access).status_code == 503  # fault f1
+    assert call("DELETE", "/faults/f1", 200) == {"removed": "f1"}
+    assert call("DELETE", "/faults/f1", 404)["error"] == "not_found"
+    assert call("DELETE", "/faults", 200) == {"faults": []}
+    quota = call("PUT", "/quotas/lightify", 200,
+                 json={"rules": [{"key": "client", "limit": 1, "window": 60}]})
+    assert quota == {"enabled": True, "status": None, "rules": [
+        {"name": "client-1-per-60s", "key": "client", "limit": 1, "window": 60}]}
+    assert lightify.api("GET", "/devices", access).status_code == 200
+    assert lightify.api("GET", "/devices", access).status_code == 429
+
+    tokens = call("GET", "/tokens", 200)["tokens"]
+    assert [t["access_token"] for t in tokens] == [access]
+    assert call("GET", "/tokens?vendor=lightify&state=active", 200)["tokens"] == tokens
+    assert call("GET", "/tokens?state=revoked", 200) == {"tokens": []}
+    assert call("GET", "/tokens?vendor=nobody", 200) == {"tokens": []}
+    seen = call("POST", "/tokens/introspect", 200, json={"token": refresh})
+    assert seen["active"] is True and seen["access_token"] == access
+    assert call("POST", "/tokens/introspect", 200, json={"token": "nope"}) == {"active": False}
+    assert call("POST", "/tokens/introspect", 400, json={})["error"] == "invalid_request"
+    assert call("POST", "/tokens/introspect", 400, json="tok")["error"] == "invalid_request"
+    assert call("POST", "/tokens/introspect", 400, data=b"tok")["error"] == "invalid_json"
+    revoked = call("POST", "/tokens/revoke", 200, json={"token": access})
+    assert revoked["state"] == "revoked"
+    assert call("POST", "/tokens/introspect", 200, json={"token": access})["active"] is False
+    assert call("POST", "/tokens/revoke", 404, json={"token": "nope"})["error"] == "not_found"
+    assert call("POST", "/tokens/revoke", 400, json={"token": 7})["error"] == "invalid_request"
+    assert call("POST", "/tokens/revoke", 400, data=b"{")["error"] == "invalid_json"
+    assert call("GET", "/tokens?state=revoked", 200)["tokens"][0]["access_token"] == access
+
+    # quotas
+    quotas = call("GET", "/quotas", 200)
+    assert quotas["config"]["lightify"]["enabled"] is True
+    assert [c["count"] for c in quotas["counters"]] == [1]
+    assert call("DELETE", "/quotas", 200) == {"counters": []}
+    assert call("GET", "/quotas", 200)["counters"] == []
+    assert call("PUT", "/quotas/nobody", 404, json={})["error"] == "not_found"
+    for body in [{"enabled": "yes"}, {"rules": {}}, {"status": 200},
+                 {"rules": [{"key": "ip", "limit": 1, "window": 1}]},
+                 {"rules": [{"limit": 0, "window": 1}]}]:
+        assert call("PUT", "/quotas/lightify", 400, json=body)["error"] == "invalid_quota", body
+    assert call("PUT", "/quotas/lightify", 400, json=[])["error"] == "invalid_request"
+    assert call("PUT", "/quotas/lightify", 400, data=b"{")["error"] == "invalid_json"
+    assert call("PUT", "/quotas/lightify", 200, data=b"")["rules"] == []  # empty body = {}
+
+    # journal
+    entries = call("GET", "/journal", 200)["entries"]
+    assert [e["response"]["status"] for e in entries][-3:] == [503, 200, 429]
+    assert len(call("GET", "/journal?status=429", 200)["entries"]) == 1
+    assert len(call("GET", "/journal?limit=2&vendor=lightify", 200)["entries"]) == 2
+    assert call("GET", "/journal?path=/v4/scenes", 200)["entries"][0]["note"] == "fault f1"
+    last = entries[-1]["seq"]
+    assert call("GET", f"/journal?since={last}", 200) == {"entries": []}
+    for bad in ("status=teapot", "since=x", "limit=1.5"):
+        assert call("GET", f"/journal?{bad}", 400)["error"] == "invalid_request", bad
+        assert call("GET", f"/journal/cassette?{bad}", 400)["error"] == "invalid_request"
+    cassette = call("GET", "/journal/cassette?status=429", 200)
+    assert cassette["version"] == 1 and len(cassette["interactions"]) == 1
+    assert call("DELETE", "/journal", 200) == {"cleared": len(entries)}
+    assert call("GET", "/journal/cassette", 200) == {"interactions": [], "version": 1}
+
+    # world
+    world = call("GET", "/world", 200)
+    assert {a["client_id"] for a in world["lightify"]["apps"]} >= {"lightify-ci"}
+    assert call("GET", "/world?format=yaml", 200) == world
+    assert call("GET", "/world", 200, headers={"Accept": "application/yaml"}) == world
+    loaded = call("PUT", "/world", 200, data=yaml.safe_dump(world).encode(),
+                  headers={"Content-Type": "application/yaml"})
+    assert loaded["status"] == "loaded" and loaded["documents"]
+    assert call("POST", "/world", 200, json=world)["documents"] == loaded["documents"]
+    assert call("GET", "/tokens", 200) == {"tokens": []}  # a new world has no tokens
+    for text in ["lightify: [", "- a list", "nobody: {}", "lightify: 7",
+                 "lightify: {apps: [{client_id: x}]}",
+                 "lightify: {apps: [{client_id: x, client_secret: y, colour: red}]}",
+                 "lightify: {quotas: {enabled: maybe}}"]:
+        assert call("PUT", "/world", 400, data=text.encode())["error"] == "invalid_world", text
+    assert call("GET", "/world", 200) == world  # refused worlds changed nothing
+    assert call("PUT", "/world", 200, data=b"")["documents"] == {"meta": 1}
+    assert call("GET", "/world", 200) == {}
+
+    # reset
+    assert call("POST", "/reset", 200) == {"status": "reset", "tenant": tenant}
+    assert call("GET", "/world", 200) == world
+    assert call("GET", "/clock", 200)["frozen"] is False
+
+    missing = {
+        (method, template, status)
+        for template, method, op in operations()
+        for status in op["responses"]
+    } - admin_http.seen
+    # Unreachable on purpose: GET /openapi.yaml 404 (only when the file is not installed).
+    assert missing == {("get", "/openapi.yaml", "404")}, sorted(missing)
+
+
+def test_served_admin_document_matches_the_file(mockcloud: Admin) -> None:
+    resp = requests.get(mockcloud.url() + "/_mockcloud/openapi.yaml", timeout=30)
+    served = yaml.safe_load(resp.text)
+    assert {k: v for k, v in served.items() if k != "servers"} == {
+        k: v for k, v in openapi().items() if k != "servers"}
+    assert served["servers"][1:] == openapi()["servers"]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "reported: GET /_mockcloud/openapi.yaml prepends the server URL without /_mockcloud and "
+    "leaves the relative $refs to ../schemas/admin/*.json, which no remote reader can fetch "
+    "(admin.py _yaml_file(ADMIN_OPENAPI, None))"))
+def test_served_admin_document_is_usable_over_http(mockcloud: Admin) -> None:
+    url = mockcloud.url() + "/_mockcloud/openapi.yaml"
+    served = yaml.safe_load(requests.get(url, timeout=30).text)
+    assert served["servers"][0]["url"] == mockcloud.url() + "/_mockcloud"
+    assert "../schemas/" not in json.dumps(served)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "reported: the clock accepts instants time.gmtime() cannot convert (seconds=1e300, "
+    "'nan', at=1e20); every later request of the tenant then answers 500 until a reset"))
+@pytest.mark.parametrize(("path", "body"), [
+    ("/clock/advance", {"seconds": 1e300}),
+    ("/clock/advance", {"seconds": "nan"}),
+    ("/clock/set", {"at": 1e20}),
+])
+def test_clock_refuses_instants_out_of_range(mockcloud: Admin, path: str, body: dict) -> None:
+    base = mockcloud.url() + "/_mockcloud"
+    resp = requests.post(base + path, json=body, timeout=30)
+    after = requests.get(base + "/clock", timeout=30)
+    requests.post(base + "/reset", timeout=30)
+    assert resp.status_code == 400 and after.status_code == 200
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "reported: a YAML world with a non-string top-level key ('1: 2') is a 500 "
+    "(world.build joins the unknown section names, which are not all strings)"))
+def test_world_with_a_number_as_section_name_is_refused(mockcloud: Admin) -> None:
+    resp = requests.put(mockcloud.url() + "/_mockcloud/world", data=b"1: 2", timeout=30)
+    assert resp.status_code == 400 and resp.json()["error"] == "invalid_world"
+
+
+# --------------------------------------------------------------------------- fuzzing
+
+# Bounds the fuzzer keeps to until the clock refuses out-of-range instants (reported; see
+# test_clock_refuses_instants_out_of_range): year 1 .. 9999, and no NaN.
+_SANE_SECONDS = 250_000_000_000
+
+
+def _sane_instant(value: Json) -> bool:
+    if isinstance(value, bool) or value is None:
+        return True
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return True  # refused with 400 anyway
+    return math.isfinite(number) and abs(number) < _SANE_SECONDS
+
+
+FUZZ_SCHEMA = schemathesis.openapi.from_path(OPENAPI_PATH)
+FUZZ_SCHEMA.config.generation.update(max_examples=15, deterministic=True)
+
+
+@FUZZ_SCHEMA.hook("filter_body")
+def _clock_body_in_range(context, body: Json) -> bool:
+    if not isinstance(body, dict) or "/clock" not in context.operation.path:
+        return True
+    return all(_sane_instant(body.get(name)) for name in ("at", "seconds"))
+
+
+@FUZZ_SCHEMA.hook("filter_query")
+def _clock_query_in_range(context, query: Json) -> bool:
+    return not isinstance(query, dict) or _sane_instant(query.get("seconds"))
+
+
+@pytest.fixture
+def fuzz_base(mockcloud: Admin) -> str:
+    """A tenant of its own for each fuzzed operation."""
+    return mockcloud.url() + "/_mockcloud"
+
+
+@FUZZ_SCHEMA.parametrize()
+@settings(max_examples=15, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+def test_fuzz_admin_api(case, fuzz_base: str) -> None:
+    case.call_and_validate(
+        base_url=fuzz_base,
+        checks=[not_a_server_error, status_code_conformance, response_schema_conformance],
+        timeout=30,
+    )
