@@ -32,8 +32,7 @@ pytest: $(STAMP)
 	$(PY) -m pytest -q
 
 contracts: $(STAMP)
-	$(VENV)/bin/mockcloud contracts verify ../shared/real-samples/netatmo tests/data/qivivo \
-		fixtures/cassettes/lightify
+	$(PY) scripts/verify_real_samples.py tests/data/qivivo fixtures/cassettes/lightify
 
 newman: $(STAMP) $(NODE_STAMP)
 	$(PY) scripts/run_newman.py

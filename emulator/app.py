@@ -260,9 +260,6 @@ def _buffer_input(environ: dict[str, Any]) -> bytes:
     return raw
 
 
-_HIDDEN = {"authorization", "cookie"}
-
-
 def _request_headers(environ: dict[str, Any]) -> dict[str, str]:
     out = {}
     for k, v in environ.items():

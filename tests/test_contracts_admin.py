@@ -253,6 +253,8 @@ def test_admin_api_end_to_end(admin_http: AdminHttp, mockcloud: Admin, lightify)
     call = admin_http
     tenant = mockcloud.tenant
 
+    start_world = call("GET", "/world", 200)
+
     # meta
     health = call("GET", "/health", 200)
     assert health["tenant"] == tenant and "lightify" in health["vendors"]
@@ -395,13 +397,23 @@ def test_admin_api_end_to_end(admin_http: AdminHttp, mockcloud: Admin, lightify)
                  "lightify: {quotas: {enabled: maybe}}"]:
         assert call("PUT", "/world", 400, data=text.encode())["error"] == "invalid_world", text
     assert call("GET", "/world", 200) == world  # refused worlds changed nothing
-    assert call("PUT", "/world", 200, data=b"")["documents"] == {"meta": 1}
+    assert call("PUT", "/world", 200, data=b"")["documents"] == {}
     assert call("GET", "/world", 200) == {}
 
     # reset
     assert call("POST", "/reset", 200) == {"status": "reset", "tenant": tenant}
-    assert call("GET", "/world", 200) == world
+    assert call("GET", "/world", 200) == start_world
     assert call("GET", "/clock", 200)["frozen"] is False
+
+    # a bad tenant header is refused before routing, on every operation
+    admin_http.base = mockcloud.base + "/_mockcloud"
+    examples = {"{rule_id}": "f1", "{vendor}": "lightify", "{action}": "advance"}
+    for template, method, _ in operations():
+        path = template
+        for name, value in examples.items():
+            path = path.replace(name, value)
+        err = call(method.upper(), path, 400, headers={TENANT_HEADER: "../etc"}, json={})
+        assert err["error"] == "invalid_tenant", (method, template)
 
     missing = {
         (method, template, status)
@@ -412,23 +424,36 @@ def test_admin_api_end_to_end(admin_http: AdminHttp, mockcloud: Admin, lightify)
     assert missing == {("get", "/openapi.yaml", "404")}, sorted(missing)
 
 
-def test_served_admin_document_matches_the_file(mockcloud: Admin) -> None:
-    resp = requests.get(mockcloud.url() + "/_mockcloud/openapi.yaml", timeout=30)
-    served = yaml.safe_load(resp.text)
-    assert {k: v for k, v in served.items() if k != "servers"} == {
-        k: v for k, v in openapi().items() if k != "servers"}
+def test_served_admin_document_is_self_contained(mockcloud: Admin) -> None:
+    """GET /openapi.yaml is this document, bundled: valid, with every $ref local, the same
+    operations and statuses, and loadable by schemathesis over HTTP."""
+    from openapi_spec_validator import validate
+
+    url = mockcloud.url() + "/_mockcloud/openapi.yaml"
+    served = yaml.safe_load(requests.get(url, timeout=30).text)
+    validate(served)
+    refs = re.findall(r'"\$ref": "([^"]*)"', json.dumps(served))
+    assert refs and all(ref.startswith("#/") for ref in refs)
     assert served["servers"][1:] == openapi()["servers"]
+    assert {
+        (template, method, tuple(op["responses"]))
+        for template, item in served["paths"].items()
+        for method, op in item.items() if method in HTTP_METHODS
+    } == {(template, method, tuple(op["responses"])) for template, method, op in operations()}
+    loaded = schemathesis.openapi.from_url(url)
+    labels = {result.ok().label for result in loaded.get_all_operations()}
+    assert labels == {f"{m.upper()} {t}" for t, m, _ in operations()}
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "reported: GET /_mockcloud/openapi.yaml prepends the server URL without /_mockcloud and "
-    "leaves the relative $refs to ../schemas/admin/*.json, which no remote reader can fetch "
-    "(admin.py _yaml_file(ADMIN_OPENAPI, None))"))
-def test_served_admin_document_is_usable_over_http(mockcloud: Admin) -> None:
+    "reported: GET /_mockcloud/openapi.yaml prepends the server URL without /_mockcloud "
+    "(admin.py: _yaml_file(ADMIN_OPENAPI, None)), but the paths of this document are "
+    "relative to /_mockcloud, so a reader using servers[0] calls /clock instead of "
+    "/_mockcloud/clock"))
+def test_served_admin_document_points_at_the_admin_api(mockcloud: Admin) -> None:
     url = mockcloud.url() + "/_mockcloud/openapi.yaml"
     served = yaml.safe_load(requests.get(url, timeout=30).text)
     assert served["servers"][0]["url"] == mockcloud.url() + "/_mockcloud"
-    assert "../schemas/" not in json.dumps(served)
 
 
 @pytest.mark.xfail(strict=True, reason=(
@@ -453,6 +478,32 @@ def test_clock_refuses_instants_out_of_range(mockcloud: Admin, path: str, body: 
 def test_world_with_a_number_as_section_name_is_refused(mockcloud: Admin) -> None:
     resp = requests.put(mockcloud.url() + "/_mockcloud/world", data=b"1: 2", timeout=30)
     assert resp.status_code == 400 and resp.json()["error"] == "invalid_world"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "reported: a quota rule name (or a counted key) containing '|' makes GET /quotas a 500 "
+    "once a counter exists (Quotas.inspect splits the counter key on '|')"))
+def test_quota_rule_name_with_a_bar_is_inspectable(mockcloud: Admin, lightify) -> None:
+    mockcloud.set_quotas("lightify", [{"name": "a|b", "limit": 5, "window": 60}])
+    assert lightify.api("GET", "/devices", lightify.login()["access_token"]).status_code == 200
+    resp = requests.get(mockcloud.url() + "/_mockcloud/quotas", timeout=30)
+    assert resp.status_code == 200
+
+
+def _strict_json(text: str) -> Json:
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "reported: admin bodies are parsed with json.loads, which takes NaN/Infinity; a fault "
+    "rule body of NaN is stored and echoed as NaN, which is not JSON (RFC 8259)"))
+def test_admin_api_answers_only_strict_json(mockcloud: Admin) -> None:
+    resp = requests.post(mockcloud.url() + "/_mockcloud/faults", timeout=30,
+                         data=b'{"status": 503, "body": NaN}')
+    assert resp.status_code == 400 or _strict_json(resp.text)
 
 
 # --------------------------------------------------------------------------- fuzzing

@@ -209,3 +209,17 @@ def test_every_response_is_checked_against_the_contract(lightify, token):
     lightify.watch.hook(drifted)
     assert lightify.watch.problems
     lightify.watch.problems.clear()
+
+
+def test_served_openapi_is_self_contained(mockcloud):
+    import json
+
+    import yaml
+    from openapi_spec_validator import validate
+
+    text = requests.get(f"{mockcloud.url()}/_mockcloud/openapi/lightify.yaml").text
+    doc = yaml.safe_load(text)
+    validate(doc)
+    refs = [r for r in json.dumps(doc).split('"$ref": "')[1:]]
+    assert refs and all(r.startswith("#/") for r in refs)
+    assert doc["servers"][0]["url"].endswith(f"/_t/{mockcloud.tenant}/lightify")

@@ -219,3 +219,38 @@ def test_admin_token_introspection_and_revocation(lightify, mockcloud):
     assert lightify.api("GET", "/devices", tok["access_token"]).status_code == 401
     assert mockcloud.introspect(tok["access_token"])["state"] == "revoked"
     assert mockcloud.introspect("no-such-token") == {"active": False}
+
+
+# Regressions from fuzzing: odd characters must give 4xx, never 500.
+def test_non_ascii_client_secret(lightify):
+    resp = lightify.exchange("x", client=(CI_APP[0], "é"))
+    assert resp.status_code == 401 and resp.json()["error"] == "invalid_client"
+    basic = lightify.http.post(f"{lightify.base}/oauth2/access_token", auth=(CI_APP[0], "é"),
+                               data={"grant_type": "authorization_code", "code": "x"})
+    assert basic.status_code == 401
+
+
+def test_unknown_client_at_token_endpoint_is_401(lightify):
+    resp = lightify.exchange("x", client=("nobody", "nothing"))
+    assert resp.status_code == 401
+    assert "client_secret" in resp.json()["error_description"]
+
+
+@pytest.mark.parametrize("params", [{"response_type": "é"}, {"response_type": 'a"b'},
+                                    {"redirect_uri": "https://example.com/é"}])
+def test_odd_characters_on_authorize(lightify, params):
+    resp = lightify.authorize(DEMO, **params)
+    assert 400 <= resp.status_code < 500 or resp.status_code == 302
+
+
+def test_non_ascii_password_on_consent(lightify):
+    page = lightify.authorize(DEMO)
+    resp = lightify.http.post(page.url, data={"email": "demo@lightify.test", "password": "é",
+                                              "decision": "approve"})
+    assert resp.status_code == 200 and "Wrong email or password" in resp.text
+
+
+def test_revoke_with_odd_hint(lightify):
+    tok = lightify.login()
+    resp = lightify.revoke(tok["access_token"], "é")
+    assert resp.status_code == 400 and resp.json()["error"] == "unsupported_token_type"

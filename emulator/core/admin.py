@@ -301,33 +301,49 @@ def make_admin(mc: Mockcloud) -> Blueprint:
         base = request.host_url.rstrip("/") + request.script_root.replace("/_mockcloud", "")
         doc["servers"] = [{"url": base + (prefix or ""),
                            "description": "this mockcloud emulator"}] + doc.get("servers", [])
-        if prefix is not None:
-            _absolute_refs(doc, path.parent)
+        doc = bundle(doc, path.parent)
         return Response(yaml.safe_dump(doc, sort_keys=False), mimetype="application/yaml")
 
     return bp
 
 
-def _absolute_refs(node: Any, base: Path) -> None:
-    """Inline the JSON Schema files an OpenAPI document ``$ref``s, so a remote
-    reader (schemathesis over HTTP) needs nothing but this one document."""
-    if isinstance(node, dict):
+def bundle(doc: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Make an OpenAPI document self-contained for a remote reader (schemathesis over
+    HTTP): every JSON Schema file it ``$ref``s goes under ``components/schemas`` and
+    every reference, in the document and inside the schemas, points there."""
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    names: dict[Path, str] = {}
+
+    def include(path: Path) -> str:
+        if path not in names:
+            name = path.stem
+            while name in schemas and path not in names:
+                name += "_"
+            names[path] = name
+            schema = json.loads(path.read_text(encoding="utf-8"))
+            schema.pop("$id", None)
+            schema.pop("$schema", None)
+            schemas[name] = schema
+            schemas[name] = rewrite(schema, path)
+        return names[path]
+
+    def rewrite(node: Any, current: Path | None) -> Any:
+        if isinstance(node, list):
+            return [rewrite(v, current) for v in node]
+        if not isinstance(node, dict):
+            return node
+        out = {k: rewrite(v, current) for k, v in node.items()}
         ref = node.get("$ref")
-        if isinstance(ref, str) and not ref.startswith("#"):
+        if isinstance(ref, str):
             file_part, _, pointer = ref.partition("#")
-            target = (base / file_part).resolve()
-            schema = json.loads(target.read_text(encoding="utf-8"))
-            for part in [p for p in pointer.split("/") if p]:
-                schema = schema[part.replace("~1", "/").replace("~0", "~")]
-            if isinstance(schema, dict):
-                schema = {k: v for k, v in schema.items() if k not in ("$id", "$schema")}
-            _absolute_refs(schema, target.parent)
-            node.pop("$ref")
-            if isinstance(schema, dict):
-                node.update(schema)
-            return
-        for value in node.values():
-            _absolute_refs(value, base)
-    elif isinstance(node, list):
-        for value in node:
-            _absolute_refs(value, base)
+            if file_part:
+                folder = current.parent if current else base
+                out["$ref"] = f"#/components/schemas/{include((folder / file_part).resolve())}" \
+                    + pointer
+            elif current is not None:  # "#/$defs/x" inside a schema file
+                out["$ref"] = f"#/components/schemas/{names[current]}{pointer}"
+        return out
+
+    rewritten = rewrite({k: v for k, v in doc.items() if k != "components"}, None)
+    rewritten["components"] = rewrite(doc["components"], None)
+    return rewritten

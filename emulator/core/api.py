@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from authlib.oauth2 import OAuth2Error
-from flask import g
+from flask import g, request
 
 from .context import current
 from .oauth import VendorAuthServer, authenticate, describe_error
@@ -59,6 +59,7 @@ def guarded(vendor: Vendor, server: VendorAuthServer,
                                 f'Bearer realm="{server.profile.realm}", error="{code}", '
                                 f'error_description="{text}"')]
                 return vendor.render_error(status, code, text, headers)
+            request.environ["mockcloud.token"] = token  # for the journal
             limited = count_call(vendor, token.client_id, token.user_id)
             if limited is not None:
                 return limited

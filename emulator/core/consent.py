@@ -8,14 +8,13 @@ unregistered redirect URI gets an error page and no redirect (RFC 6749 §4.1.2.1
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from authlib.oauth2 import OAuth2Error
 from flask import render_template, request
 
 from .context import current
-from .oauth import VendorAuthServer, find_user
+from .oauth import VendorAuthServer, find_user, same_secret
 
 PARAMS = ("client_id", "redirect_uri", "state", "response_type", "scope",
           "code_challenge", "code_challenge_method")
@@ -46,6 +45,9 @@ def _validate(server: VendorAuthServer):
         if getattr(error, "redirect_uri", None) and error.error != "invalid_client":
             return None, server.handle_error_response(request, error)
         return None, _error_page(error)
+    except ValueError:  # Authlib refuses to echo unusual characters into a description
+        return None, _error_page("A parameter holds characters that are not allowed here; "
+                                 "check response_type, redirect_uri and scope.")
 
 
 def authorize(server: VendorAuthServer):
@@ -68,7 +70,7 @@ def authorize(server: VendorAuthServer):
         return _consent_page(server, grant, "Choose Approve or Deny.", 400)
     user = find_user(server.profile, request.form.get("email", ""))
     password = request.form.get("password", "")
-    if user is None or not hmac.compare_digest(str(user.get("password", "")), password):
+    if user is None or not same_secret(user.get("password", ""), password):
         return _consent_page(server, grant, "Wrong email or password.", 200)
     return server.create_authorization_response(grant=grant, grant_user={"id": user["id"]})
 

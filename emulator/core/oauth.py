@@ -60,6 +60,11 @@ class AuthProfile:
         return f"{self.vendor}.{name}"
 
 
+def same_secret(expected: Any, given: Any) -> bool:
+    """Constant-time comparison that takes any text (hmac refuses non-ASCII str)."""
+    return hmac.compare_digest(str(expected).encode(), str(given).encode())
+
+
 def random_token(length: int = 40) -> str:
     return secrets.token_urlsafe(length)[:length]
 
@@ -89,7 +94,7 @@ class Client(ClientMixin):
         return redirect_uri in (self.doc.get("redirect_uris") or [])
 
     def check_client_secret(self, client_secret: str) -> bool:
-        return hmac.compare_digest(str(self.doc.get("client_secret", "")), client_secret)
+        return same_secret(self.doc.get("client_secret", ""), client_secret)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         return method in CLIENT_AUTH
@@ -296,7 +301,7 @@ def _grant_classes(profile: AuthProfile) -> list[tuple[type, list]]:
 
         def authenticate_user(self, username: str, password: str) -> dict | None:
             user = find_user(p, username)
-            if user and hmac.compare_digest(str(user.get("password", "")), password):
+            if user and same_secret(user.get("password", ""), password):
                 return {"id": user["id"]}
             return None
 
@@ -326,7 +331,7 @@ class _Revocation(RevocationEndpoint):
         hint = req.form.get("token_type_hint")
         if hint and hint not in self.SUPPORTED_TOKEN_TYPES:
             raise UnsupportedTokenHint(
-                f"token_type_hint must be access_token or refresh_token, not {hint!r}.")
+                "token_type_hint must be access_token or refresh_token.")
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
         tokens = Tokens(current(), self.profile)
@@ -375,6 +380,11 @@ class VendorAuthServer(AuthorizationServer):
         Tokens(current(), self.profile).save(token, req.client.get_client_id(), user)
 
     def handle_response(self, status_code: int, payload: Any, headers: list):
+        if isinstance(payload, dict) and payload.get("error") == "invalid_client":
+            status_code = 401  # RFC 6749 §5.2, whichever way the client authenticated
+            payload = {**payload, "error_description": (
+                "Unknown client_id or wrong client_secret: send both in the form body "
+                "or with HTTP Basic.")}
         if isinstance(payload, dict):
             if "access_token" in payload:
                 payload = self._shape_token(payload)
