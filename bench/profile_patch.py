@@ -26,6 +26,8 @@ import argparse
 import cProfile
 import functools
 import importlib
+import json
+import pickle
 import pstats
 import statistics
 import sys
@@ -42,12 +44,14 @@ if str(ROOT) not in sys.path:
 from werkzeug.test import Client  # noqa: E402
 
 from emulator.app import create_app  # noqa: E402
+from emulator.core.store import MemoryStore  # noqa: E402
 from emulator.settings import Settings  # noqa: E402
 
 DEVICE = "123456-d01"
 BODY = b'{"onOff":"on","brightness":42}'
 CLIENT_ID, CLIENT_SECRET = "lightify-ci", "lightify-ci-secret"
 REDIRECT_URI = "https://example.com/callback"
+Setup = Callable[[], Callable[[], None]]   # apply a change, return its undo
 
 # (dotted owner, attribute, label, parent label): the tree of inclusive timers
 APP = "Mockcloud.__call__ (whole app)"
@@ -144,8 +148,44 @@ def _patch_attr(target: Any, attr: str, value: Any) -> Callable[[], None]:
     return lambda: setattr(target, attr, original)
 
 
-def what_ifs(app: Any) -> list[tuple[str, Callable[[], Callable[[], None]]]]:
-    """(label, apply -> undo): each removes or cheapens one cost, for an estimate."""
+class PickleStore(MemoryStore):
+    """MemoryStore keeping documents pickled instead of as JSON text (what-if only)."""
+
+    def get(self, tenant: str, kind: str, key: str) -> Any:
+        raw = self._data.get((tenant, kind), {}).get(key)
+        return None if raw is None else pickle.loads(raw)
+
+    def put(self, tenant: str, kind: str, key: str, doc: Any) -> None:
+        raw = pickle.dumps(doc, 5)
+        with self._lock:
+            self._data.setdefault((tenant, kind), {})[key] = raw
+
+    def list(self, tenant: str, kind: str) -> list[tuple[str, Any]]:
+        with self._lock:
+            items = list(self._data.get((tenant, kind), {}).items())
+        return [(k, pickle.loads(v)) for k, v in items]
+
+    def update(self, tenant: str, kind: str, key: str, fn: Any) -> Any:
+        with self._lock:
+            bucket = self._data.setdefault((tenant, kind), {})
+            raw = bucket.get(key)
+            new = fn(None if raw is None else pickle.loads(raw))
+            if new is None:
+                bucket.pop(key, None)
+            else:
+                bucket[key] = pickle.dumps(new, 5)
+            return new
+
+
+Variant = tuple[str, Callable[[], Any], Setup | None]
+
+
+def what_ifs(app: Any, patch: Callable[[], Any],
+             patcher: Callable[[Any], Callable[[], Any]]) -> list[Variant]:
+    """(label, call, apply -> undo): each removes or cheapens one cost, for an estimate.
+
+    ``patcher(store)`` builds another emulator on that store and returns its PATCH.
+    """
     import emulator.app as app_mod
     from emulator.lightify import routes
 
@@ -171,23 +211,7 @@ def what_ifs(app: Any) -> list[tuple[str, Callable[[], Callable[[], None]]]]:
 
         return _patch_attr(app_mod, "http_date", http_date)
 
-    def pickle_store():
-        import pickle
-
-        from emulator.core import store
-
-        json_loads = store._loads
-
-        def loads(raw):  # docs written before the switch are still JSON text
-            return pickle.loads(raw) if isinstance(raw, bytes) else json_loads(raw)
-
-        undo_dumps = _patch_attr(store, "_dumps", lambda doc: pickle.dumps(doc, 5))
-        undo_loads = _patch_attr(store, "_loads", loads)
-        return lambda: (undo_loads(), undo_dumps())
-
     def body_from_buffer():
-        import json
-
         from flask import request
 
         def json_body():  # Mockcloud.__call__ already buffered the body in a BytesIO
@@ -196,16 +220,20 @@ def what_ifs(app: Any) -> list[tuple[str, Callable[[], Callable[[], None]]]]:
         return _patch_attr(routes, "json_body", json_body)
 
     def combined():
-        undos = [f() for f in (no_journal, cached_date, pickle_store, body_from_buffer)]
+        undos = [f() for f in (no_journal, cached_date, body_from_buffer)]
         return lambda: [u() for u in reversed(undos)]
 
     return [
-        ("journal_size=0 (existing setting: entry still built, not stored)", journal_size_0),
-        ("no journal at all (upper bound of what a cheaper journal saves)", no_journal),
-        ("Date header formatted once per second (cache)", cached_date),
-        ("MemoryStore copies documents with pickle instead of JSON text", pickle_store),
-        ("json_body parses the bytes Mockcloud already buffered", body_from_buffer),
-        ("all four together (journal removed, pickle, Date cache, body)", combined),
+        ("journal_size=0 (existing setting: entry still built, not stored)", patch,
+         journal_size_0),
+        ("no journal at all (upper bound of what a cheaper journal saves)", patch,
+         no_journal),
+        ("Date header formatted once per second (cache)", patch, cached_date),
+        ("json_body parses the bytes Mockcloud already buffered", patch, body_from_buffer),
+        ("MemoryStore keeps documents pickled instead of as JSON text",
+         patcher(PickleStore()), None),
+        ("all four together (no journal, Date cache, body, pickle)",
+         patcher(PickleStore()), combined),
     ]
 
 
@@ -237,9 +265,6 @@ def loop(call: Callable[[], Any], n: int) -> float:
 
 
 BATCH = 50  # requests per timed batch; the variants take turns batch by batch
-
-Setup = Callable[[], Callable[[], None]]   # apply a change, return its undo
-
 
 def interleaved(fns: dict[str, tuple[Callable[[], Any], Setup | None]],
                 n: int) -> dict[str, list[float]]:
@@ -282,16 +307,23 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     n = args.n
 
-    app = create_app(Settings(state="memory"))
-    client = Client(app)
-    token = login(client)
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    path = f"/lightify/v4/devices/{DEVICE}"
+    def make_patch(store: Any = None) -> tuple[Any, Callable[[], None]]:
+        """An emulator (in-memory, default world) and a PATCH call with a fresh token."""
+        app = create_app(Settings(state="memory"), store=store)
+        client = Client(app)
+        headers = {"Authorization": f"Bearer {login(client)}",
+                   "Content-Type": "application/json"}
 
-    def patch():
-        r = client.patch(path, data=BODY, headers=headers)
-        if r.status_code != 200:
-            raise SystemExit(f"PATCH answered {r.status_code}: {r.get_data(as_text=True)}")
+        def patch() -> None:
+            r = client.patch(path, data=BODY, headers=headers)
+            if r.status_code != 200:
+                raise SystemExit(f"PATCH answered {r.status_code}: {r.get_data(as_text=True)}")
+
+        return app, patch
+
+    path = f"/lightify/v4/devices/{DEVICE}"
+    app, patch = make_patch()
+    headers = {"Content-Type": "application/json"}
 
     from bench.hello import app as hello_app
 
@@ -385,13 +417,13 @@ def main(argv: list[str] | None = None) -> int:
               "process\n(emulator code unchanged; all variants interleaved batch by batch "
               "with the\nbaseline; median CPU us/request, saving = median per-round "
               "difference):")
-        variants = what_ifs(app)
+        variants = what_ifs(app, patch, lambda store: make_patch(store)[1])
         fns: dict[str, tuple[Callable[[], Any], Setup | None]] = {"baseline": (patch, None)}
-        fns.update({label: (patch, apply) for label, apply in variants})
+        fns.update({label: (call, apply) for label, call, apply in variants})
         t = interleaved(fns, n)
         base = statistics.median(t["baseline"])
         print(f"  {'baseline (as shipped)':<64}{us(base)}")
-        for label, _apply in variants:
+        for label, _call, _apply in variants:
             saved = median_diff(t["baseline"], t[label])
             print(f"  {label:<64}{us(statistics.median(t[label]))}  saves {us(saved)} "
                   f"({saved / base:4.0%})")

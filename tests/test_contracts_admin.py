@@ -156,9 +156,6 @@ def test_schema_file_is_valid_2020_12(path: Path) -> None:
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["$id"] == f"https://mockcloud.local/contracts/schemas/admin/{path.name}"
     assert schema["title"] and schema["description"]
-    # No same-document refs: the emulator inlines schema files into a served document,
-    # where "#/..." would point into the OpenAPI document instead.
-    assert '"#' not in json.dumps(schema)
 
 
 def test_every_schema_file_is_referenced() -> None:

@@ -22,7 +22,11 @@ from typing import Any
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import ClientMixin, ResourceProtector, TokenMixin, grants
-from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
+from authlib.oauth2.rfc6749.errors import (
+    InvalidClientError,
+    InvalidGrantError,
+    InvalidRequestError,
+)
 from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
@@ -368,6 +372,21 @@ class VendorAuthServer(AuthorizationServer):
         if profile.revoke_path:
             endpoint = type("Revocation", (_Revocation,), {"profile": profile})
             self.register_endpoint(endpoint)
+
+    def create_token_response(self, request=None):
+        return self._undecodable_is_client_error(super().create_token_response, request)
+
+    def create_endpoint_response(self, name, request=None):
+        return self._undecodable_is_client_error(
+            lambda req: super(VendorAuthServer, self).create_endpoint_response(name, req),
+            request)
+
+    def _undecodable_is_client_error(self, respond, req):
+        try:
+            return respond(req)
+        except UnicodeError:  # Authlib decodes HTTP Basic credentials as UTF-8 blindly
+            error = InvalidClientError(description="HTTP Basic credentials are not UTF-8.")
+            return self.handle_error_response(req, error)
 
     def _make_access_token(self, client: Client, grant_type: str, user: Any,
                            scope: str) -> str:
