@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 from functools import cache
 from pathlib import Path
@@ -439,23 +438,16 @@ def test_served_admin_document_is_self_contained(mockcloud: Admin) -> None:
     } == {(template, method, tuple(op["responses"])) for template, method, op in operations()}
     loaded = schemathesis.openapi.from_url(url)
     labels = {result.ok().label for result in loaded.get_all_operations()}
-    assert labels == {f"{m.upper()} {t}" for t, m, _ in operations()}
+    # schemathesis leaves out the operation that serves the document it loaded
+    assert labels | {"GET /openapi.yaml"} == {f"{m.upper()} {t}" for t, m, _ in operations()}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "reported: GET /_mockcloud/openapi.yaml prepends the server URL without /_mockcloud "
-    "(admin.py: _yaml_file(ADMIN_OPENAPI, None)), but the paths of this document are "
-    "relative to /_mockcloud, so a reader using servers[0] calls /clock instead of "
-    "/_mockcloud/clock"))
 def test_served_admin_document_points_at_the_admin_api(mockcloud: Admin) -> None:
     url = mockcloud.url() + "/_mockcloud/openapi.yaml"
     served = yaml.safe_load(requests.get(url, timeout=30).text)
     assert served["servers"][0]["url"] == mockcloud.url() + "/_mockcloud"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "reported: the clock accepts instants time.gmtime() cannot convert (seconds=1e300, "
-    "'nan', at=1e20); every later request of the tenant then answers 500 until a reset"))
 @pytest.mark.parametrize(("path", "body"), [
     ("/clock/advance", {"seconds": 1e300}),
     ("/clock/advance", {"seconds": "nan"}),
@@ -469,17 +461,11 @@ def test_clock_refuses_instants_out_of_range(mockcloud: Admin, path: str, body: 
     assert resp.status_code == 400 and after.status_code == 200
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "reported: a YAML world with a non-string top-level key ('1: 2') is a 500 "
-    "(world.build joins the unknown section names, which are not all strings)"))
 def test_world_with_a_number_as_section_name_is_refused(mockcloud: Admin) -> None:
     resp = requests.put(mockcloud.url() + "/_mockcloud/world", data=b"1: 2", timeout=30)
     assert resp.status_code == 400 and resp.json()["error"] == "invalid_world"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "reported: a quota rule name (or a counted key) containing '|' makes GET /quotas a 500 "
-    "once a counter exists (Quotas.inspect splits the counter key on '|')"))
 def test_quota_rule_name_with_a_bar_is_inspectable(mockcloud: Admin, lightify) -> None:
     mockcloud.set_quotas("lightify", [{"name": "a|b", "limit": 5, "window": 60}])
     assert lightify.api("GET", "/devices", lightify.login()["access_token"]).status_code == 200
@@ -494,9 +480,6 @@ def _strict_json(text: str) -> Json:
     return json.loads(text, parse_constant=refuse)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "reported: admin bodies are parsed with json.loads, which takes NaN/Infinity; a fault "
-    "rule body of NaN is stored and echoed as NaN, which is not JSON (RFC 8259)"))
 def test_admin_api_answers_only_strict_json(mockcloud: Admin) -> None:
     resp = requests.post(mockcloud.url() + "/_mockcloud/faults", timeout=30,
                          data=b'{"status": 503, "body": NaN}')
@@ -505,35 +488,8 @@ def test_admin_api_answers_only_strict_json(mockcloud: Admin) -> None:
 
 # --------------------------------------------------------------------------- fuzzing
 
-# Bounds the fuzzer keeps to until the clock refuses out-of-range instants (reported; see
-# test_clock_refuses_instants_out_of_range): year 1 .. 9999, and no NaN.
-_SANE_SECONDS = 250_000_000_000
-
-
-def _sane_instant(value: Json) -> bool:
-    if isinstance(value, bool) or value is None:
-        return True
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return True  # refused with 400 anyway
-    return math.isfinite(number) and abs(number) < _SANE_SECONDS
-
-
 FUZZ_SCHEMA = schemathesis.openapi.from_path(OPENAPI_PATH)
 FUZZ_SCHEMA.config.generation.update(max_examples=15, deterministic=True)
-
-
-@FUZZ_SCHEMA.hook("filter_body")
-def _clock_body_in_range(context, body: Json) -> bool:
-    if not isinstance(body, dict) or "/clock" not in context.operation.path:
-        return True
-    return all(_sane_instant(body.get(name)) for name in ("at", "seconds"))
-
-
-@FUZZ_SCHEMA.hook("filter_query")
-def _clock_query_in_range(context, query: Json) -> bool:
-    return not isinstance(query, dict) or _sane_instant(query.get("seconds"))
 
 
 @pytest.fixture

@@ -38,9 +38,13 @@ def _body() -> Any:
     if not raw.strip():
         return {}
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_no_constant)
     except ValueError as exc:
         raise AdminError(400, "invalid_json", f"body is not valid JSON: {exc}") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _obj() -> dict[str, Any]:
@@ -50,14 +54,17 @@ def _obj() -> dict[str, Any]:
     return body
 
 
-def _int_arg(name: str, default: int | None = None) -> int | None:
+def _int_arg(name: str, default: int | None = None, minimum: int = 0) -> int | None:
     raw = request.args.get(name)
     if raw is None:
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise AdminError(400, "invalid_request", f"'{name}' must be an integer") from None
+    if value < minimum:
+        raise AdminError(400, "invalid_request", f"'{name}' must be at least {minimum}")
+    return value
 
 
 def make_admin(mc: Mockcloud) -> Blueprint:
@@ -285,7 +292,7 @@ def make_admin(mc: Mockcloud) -> Blueprint:
     # -------------------------------------------------------------- openapi
     @bp.get("/openapi.yaml")
     def admin_openapi():
-        return _yaml_file(ADMIN_OPENAPI, None)
+        return _yaml_file(ADMIN_OPENAPI, "/_mockcloud")
 
     @bp.get("/openapi/<vendor>.yaml")
     def vendor_openapi(vendor: str):

@@ -6,6 +6,7 @@ is the only place in mockcloud that reads the real time.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from email.utils import formatdate
@@ -50,7 +51,9 @@ class Clock:
     def _set(self, fn) -> ClockState:
         def apply(doc):
             st = ClockState(**doc) if doc else ClockState()
-            return fn(st, real_time()).to_doc()
+            new = fn(st, real_time())
+            check_instant(new.now(real_time()))
+            return new.to_doc()
 
         return ClockState(**self.store.update(self.tenant, KIND, KEY, apply))
 
@@ -88,6 +91,17 @@ class Clock:
         }
 
 
+EARLIEST, LATEST = 0.0, 253402300799.0    # 1970-01-01 .. 9999-12-31T23:59:59Z
+
+
+def check_instant(ts: float) -> float:
+    """Virtual time must stay a real, printable date (HTTP Date headers, ISO)."""
+    if not math.isfinite(ts) or not EARLIEST <= ts <= LATEST:
+        raise ValueError("the clock must stay between 1970-01-01 and 9999-12-31 "
+                         "(and be a finite number)")
+    return ts
+
+
 def iso(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
@@ -101,12 +115,12 @@ def parse_instant(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a number of seconds or an ISO-8601 instant")
     if isinstance(value, int | float):
-        return float(value)
+        return check_instant(float(value))
     if isinstance(value, str):
         from datetime import datetime
 
         try:
-            return float(value)
+            return check_instant(float(value))
         except ValueError:
             pass
         try:
@@ -115,5 +129,5 @@ def parse_instant(value: Any) -> float:
             raise ValueError(f"not an ISO-8601 instant: {value!r}") from exc
         if dt.tzinfo is None:
             raise ValueError(f"instant {value!r} needs a time zone (e.g. Z)")
-        return dt.timestamp()
+        return check_instant(dt.timestamp())
     raise ValueError("expected a number of seconds or an ISO-8601 instant")

@@ -103,10 +103,11 @@ class Quotas:
             reset = start + rule.window
             counter = f"{vendor}|{rule.name}|{who}|{int(start)}"
 
-            def bump(doc, start=start, rule=rule):
+            def bump(doc, start=start, rule=rule, who=who):
                 n = (doc or {"n": 0})["n"]
                 return {"n": n + 1 if n < rule.limit else n,
-                        "over": n >= rule.limit, "expires": start + rule.window}
+                        "over": n >= rule.limit, "expires": start + rule.window,
+                        "vendor": vendor, "rule": rule.name, "key": who, "start": start}
 
             doc = self.store.update(self.tenant, KIND, counter, bump)
             remaining = max(rule.limit - doc["n"], 0)
@@ -133,9 +134,9 @@ class Quotas:
             if doc["expires"] <= now:
                 self.store.delete(self.tenant, KIND, key)  # window over: forget it
                 continue
-            vendor, rule, who, start = key.split("|")
-            out.append({"vendor": vendor, "rule": rule, "key": who, "window_start": int(start),
-                        "count": doc["n"], "resets_at": doc["expires"]})
+            out.append({"vendor": doc["vendor"], "rule": doc["rule"], "key": doc["key"],
+                        "window_start": int(doc["start"]), "count": doc["n"],
+                        "resets_at": doc["expires"]})
         return out
 
     def reset(self) -> None:

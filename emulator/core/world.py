@@ -79,8 +79,8 @@ def _apps(vendor: Vendor, raw: Any) -> list[DocRow]:
 
 def build(data: dict[str, Any], vendors: dict[str, Vendor], seed: int) -> list[DocRow]:
     """All documents of a world, validated; nothing is written."""
-    unknown = set(data) - set(vendors) - {"seed"}
-    if unknown:
+    unknown = {str(k) for k in data} - set(vendors) - {"seed"}
+    if unknown or not all(isinstance(k, str) for k in data):
         raise WorldError(f"unknown world section(s): {', '.join(sorted(unknown))}; "
                          f"known: {', '.join(sorted(vendors))}")
     seed = data.get("seed", seed)
