@@ -461,6 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ncProfile, {n} PATCHes: {t_prof * 1e6:.1f} us/request profiled "
           f"(CPU; x{t_prof / t_patch:.1f} unprofiled). "
           f"Top {args.top} by own time, us/request:")
+    print("  (rows from werkzeug/test.py and urllib.parse are the test client's own work)")
     print(f"  {'own':>8}{'cumul':>9}{'calls':>7}  function")
     for tt, ct, nc, name in sorted(rows, reverse=True)[:args.top]:
         print(f"  {us(tt / n)}{us(ct / n):>9}{nc / n:>7.1f}  {name}")

@@ -46,6 +46,7 @@ import os
 import platform
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -218,6 +219,7 @@ class Run:
     failures: list[str] = field(default_factory=list)   # why the run is void
     ratio: float | None = None                            # rps / hello-world rps
     rps_all: list[float] = field(default_factory=list)    # every repeat's req/s
+    ratio_all: list[float] = field(default_factory=list)  # each repeat / its hello-world
     wrk_output: str = ""
 
     @property
@@ -327,7 +329,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--duration", type=float, default=8.0,
                    help="seconds per wrk run (default 8)")
     p.add_argument("--repeat", type=int, default=1,
-                   help="runs per cell, taking turns; the median is reported (default 1)")
+                   help="runs per cell, the cells taking turns; req/s is the median run, "
+                        "the ratio the median of each repeat over the hello-world run "
+                        "beside it (default 1)")
     p.add_argument("--warmup", type=float, default=1.0,
                    help="seconds of unrecorded load per server before measuring (default 1)")
     p.add_argument("--connections", default="1,8",
@@ -379,6 +383,9 @@ def main(argv: list[str] | None = None) -> int:
           f"load average before: {load_before[0]:.2f} on {os.cpu_count()} CPUs")
     if load_before[0] > 0.5 * (os.cpu_count() or 1):
         print("bench: WARNING: the machine is busy; figures will be low and noisy.")
+    env_settings = sorted(k for k in os.environ if k.startswith("MOCKCLOUD_"))
+    if env_settings:
+        print(f"bench: note: measuring with {', '.join(env_settings)} from the environment")
 
     def measure(url: str, script: str, conns: int, env: dict[str, str], endpoint: str,
                 server: str) -> Run:
@@ -446,8 +453,14 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(args.repeat):  # cells take turns, so drift hits all alike
                 for name, server, url, script, env in cells:
                     got[name].append(measure(url, script, conns, env(conns), name, server))
+            base = got[HELLO]
             for name, *_ in cells:
-                runs.append(median_run(got[name]))
+                run = median_run(got[name])
+                # ratio per repeat against the hello-world run next to it, then the median
+                run.ratio_all = [round(r.rps / b.rps, 4) if b.rps else 0.0
+                                 for r, b in zip(got[name], base, strict=True)]
+                run.ratio = statistics.median(run.ratio_all)
+                runs.append(run)
             hello[conns] = runs[-len(cells)]
 
         # the PATCH really landed (and the token still works after the load)
@@ -466,11 +479,6 @@ def main(argv: list[str] | None = None) -> int:
         emulator.stop()
         baseline.stop()
         tmp.cleanup()
-
-    for r in runs:
-        base = hello.get(r.connections)
-        if base is not None and base.rps:
-            r.ratio = r.rps / base.rps
 
     # the hello-world under the other servers, one at a time
     server_runs: list[Run] = [hello[c] for c in args.connections]
@@ -511,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
     for conns, r in patch.items():
         met = (not r.void) and r.ratio is not None and r.ratio >= TARGET
         verdicts[conns] = met
-        print(f"  {conns} connection(s): {r.rps:,.0f} vs {hello[conns].rps:,.0f} req/s = "
+        print(f"  {conns} connection(s): {r.rps:,.0f} vs {hello[conns].rps:,.0f} req/s: "
               f"{(r.ratio or 0):.0%}  -> {'MET' if met else 'NOT MET'}"
               + ("  (run void)" if r.void else ""))
     for conns, r in patch.items():
@@ -552,6 +560,7 @@ def main(argv: list[str] | None = None) -> int:
                     "waitress": package_version("waitress"),
                     "flask": package_version("flask")},
         "emulator": {"server": "granian", "workers": 1, "state": "memory",
+                     "env_settings": {k: os.environ[k] for k in env_settings},
                      "tenant": "default", "journal": "on (1000 entries/tenant)",
                      "quotas": "off (Lightify declares none)", "patch_body": PATCH_BODY,
                      "device": DEVICE},
