@@ -8,6 +8,7 @@ blueprint) -> journal. See DESIGN.md, "How a request travels".
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import re
@@ -15,13 +16,13 @@ import threading
 import time
 from typing import Any
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from . import lightify
 from .core import tenancy, world
 from .core.clock import Clock, http_date
-from .core.context import Ctx
+from .core.context import Ctx, current
 from .core.faults import Faults
 from .core.journal import Journal
 from .core.store import Store, open_store
@@ -72,19 +73,6 @@ class Mockcloud:
 
         app.register_blueprint(make_admin(self), url_prefix="/_mockcloud")
 
-        @app.before_request
-        def _context() -> None:
-            env = request.environ
-            g.mockcloud = env["mockcloud.ctx"]
-
-        @app.after_request
-        def _date(resp):
-            ctx: Ctx = g.mockcloud
-            resp.headers["Date"] = http_date(ctx.now())
-            for k, v in (getattr(g, "mockcloud_rate_headers", None) or {}).items():
-                resp.headers.setdefault(k, v)
-            return resp
-
         @app.errorhandler(HTTPException)
         def _http_error(exc: HTTPException):
             return self._render_error(exc.code or 500, _code_for(exc.code or 500),
@@ -109,7 +97,7 @@ class Mockcloud:
         return app
 
     def _render_error(self, status: int, code: str, message: str, headers: dict):
-        vendor = self.vendors.get(getattr(g, "mockcloud", None) and g.mockcloud.vendor or "")
+        vendor = self.vendors.get(current().vendor or "")
         if vendor is not None:
             return vendor.render_error(status, code, message, headers)
         resp = jsonify({"error": code, "message": message})
@@ -163,22 +151,28 @@ class Mockcloud:
         now = ctx.now()
         self.ensure_world(tenant, now)
         req_body = _buffer_input(environ)
+        environ["mockcloud.body"] = req_body
+        captured: dict[str, Any] = {}
+        extra = vendor.headers if vendor is not None else ()
+
+        def capture(status: str, headers: list, exc_info=None):
+            # Added here, not in Flask hooks: the Date of the virtual clock, the
+            # vendor's constant headers, and what the call earned (rate-limit headers).
+            names = {k.lower() for k, _ in headers}
+            headers.append(("Date", _date_header(int(ctx.now()))))
+            headers.extend(h for h in ctx.headers if h[0].lower() not in names)
+            headers.extend(h for h in extra if h[0].lower() not in names)
+            captured["status"], captured["headers"] = status, headers
+            return start_response(status, headers, exc_info)
 
         if vendor is None:  # admin API, index: not faulted, not journaled
-            return self.flask(environ, start_response)
+            return self.flask(environ, capture)
 
         vendor_path = environ["PATH_INFO"][len(vendor.prefix):] or "/"
         decision = Faults(self.store, tenant).decide(
             vendor.name, environ.get("REQUEST_METHOD", "GET"), vendor_path, now)
         if decision is not None and decision.latency_ms:
             time.sleep(decision.latency_ms / 1000)
-
-        captured: dict[str, Any] = {}
-
-        def capture(status: str, headers: list, exc_info=None):
-            captured["status"], captured["headers"] = status, headers
-            return start_response(status, headers, exc_info)
-
         if decision is not None and decision.drop:
             capture("200 OK", [("Content-Type", "application/json"),
                                ("Content-Length", "64")])
@@ -200,7 +194,6 @@ class Mockcloud:
 
     def _fault_response(self, environ, rule, start_response) -> bytes:
         with self.flask.request_context(environ):
-            g.mockcloud = environ["mockcloud.ctx"]
             if rule.body is None:
                 resp = self._render_error(rule.status, _code_for(rule.status),
                                           f"injected fault {rule.id}", rule.headers)
@@ -209,7 +202,6 @@ class Mockcloud:
                     else self.flask.response_class(rule.body, mimetype="text/plain")
                 resp.status_code = rule.status
                 resp.headers.update(rule.headers)
-            resp.headers["Date"] = http_date(g.mockcloud.now())
             resp.headers["X-Mockcloud-Fault"] = rule.id
             return b"".join(resp(environ, start_response))
 
@@ -243,6 +235,11 @@ class Mockcloud:
         }
         Journal(self.store, ctx.tenant, self.settings.journal_size,
                 self.settings.journal_bodies).record(entry, req_body, body)
+
+
+@functools.lru_cache(maxsize=4)
+def _date_header(second: int) -> str:
+    return http_date(second)
 
 
 def _buffer_input(environ: dict[str, Any]) -> bytes:

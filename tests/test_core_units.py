@@ -134,3 +134,15 @@ def test_generated_world_is_deterministic_and_valid():
     assert text != generate(homes=5, seed=4)
     rows = world.build(world.parse(text), {v.name: v for v in VENDORS}, 0)
     assert sum(1 for kind, _, _ in rows if kind == "lightify.user") == 5
+
+
+def test_ring_is_bounded_and_ordered(store):
+    for i in range(7):
+        assert store.ring_append("t", "j", {"i": i}, 3) == i + 1
+    items = store.ring_list("t", "j")
+    assert [e["i"] for e in items] == [4, 5, 6]
+    assert [e["seq"] for e in items] == [5, 6, 7]
+    assert store.ring_list("u", "j") == []
+    assert store.ring_clear("t", "j") == 3
+    assert store.ring_list("t", "j") == []
+    assert store.ring_append("t", "j", {"i": 9}, 3) == 8

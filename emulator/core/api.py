@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from authlib.oauth2 import OAuth2Error
-from flask import g, request
+from flask import request
 
 from .context import current
 from .oauth import VendorAuthServer, authenticate, describe_error
@@ -30,7 +30,7 @@ def count_call(vendor: Vendor, client_id: str | None, user_id: str | None):
     keys = {"client": client_id, "user": user_id,
             "app": f"{client_id}:{user_id}" if client_id and user_id else None}
     result = quotas.hit(vendor.name, cfg, keys, ctx.now())
-    g.mockcloud_rate_headers = result.headers
+    ctx.headers.extend(result.headers.items())
     if result.allowed:
         return None
     rule = result.rule

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flask import g
+from flask import request
 
 from .clock import Clock
 from .store import Store
@@ -26,6 +26,7 @@ class Ctx:
     vendor: str | None = None
     _now: float | None = field(default=None, repr=False)
     extra: dict[str, Any] = field(default_factory=dict)
+    headers: list[tuple[str, str]] = field(default_factory=list)  # added to the response
 
     @property
     def clock(self) -> Clock:
@@ -39,4 +40,4 @@ class Ctx:
 
 
 def current() -> Ctx:
-    return g.mockcloud
+    return request.environ["mockcloud.ctx"]

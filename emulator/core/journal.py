@@ -15,7 +15,6 @@ import yaml
 from .store import Store
 
 KIND = "journal"
-COUNTER_KIND = "journal.seq"
 
 
 def _body(raw: bytes, limit: int) -> dict[str, Any]:
@@ -36,21 +35,14 @@ class Journal:
     def record(self, entry: dict[str, Any], req_body: bytes, resp_body: bytes) -> None:
         if self.size <= 0:
             return
-        seq_doc = self.store.update(
-            self.tenant, COUNTER_KIND, "seq", lambda d: {"n": (d or {"n": 0})["n"] + 1}
-        )
-        seq = seq_doc["n"]
-        entry["seq"] = seq
         entry["request"]["body"] = _body(req_body, self.max_body)
         entry["response"]["body"] = _body(resp_body, self.max_body)
-        self.store.put(self.tenant, KIND, str(seq % self.size), entry)
+        self.store.ring_append(self.tenant, KIND, entry, self.size)
 
     def entries(self, vendor: str | None = None, status: int | None = None,
                 path: str | None = None, since: int = 0,
                 limit: int | None = None) -> list[dict[str, Any]]:
-        items = sorted((d for _, d in self.store.list(self.tenant, KIND)),
-                       key=lambda d: d["seq"])
-        out = [d for d in items
+        out = [d for d in self.store.ring_list(self.tenant, KIND)
                if d["seq"] > since
                and (vendor is None or d.get("vendor") == vendor)
                and (status is None or d["response"]["status"] == status)
@@ -58,10 +50,7 @@ class Journal:
         return out[-limit:] if limit else out
 
     def clear(self) -> int:
-        items = self.store.list(self.tenant, KIND)
-        for key, _ in items:
-            self.store.delete(self.tenant, KIND, key)
-        return len(items)
+        return self.store.ring_clear(self.tenant, KIND)
 
 
 def _cassette_body(body: dict[str, Any]) -> str | None:

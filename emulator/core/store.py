@@ -8,7 +8,10 @@ Two backends share one protocol:
 
 Documents are stored serialised, so a caller never aliases stored state and both
 backends behave the same. ``update`` is the atomic read-modify-write every counter,
-token and device change goes through.
+token and device change goes through. A *ring* (``ring_append``) is a bounded,
+append-only list of write-once entries (the journal): each entry gets the next
+sequence number in ``seq``, and the oldest falls out; MemoryStore keeps ring
+entries as they are given, so a caller must not change an entry after appending it.
 """
 
 from __future__ import annotations
@@ -16,16 +19,25 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+import orjson
+
 Doc = dict[str, Any]
 Updater = Callable[[Doc | None], Doc | None]
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_loads = json.loads
+_loads = orjson.loads
+
+
+def _dumps(doc: Doc) -> bytes:
+    try:
+        return orjson.dumps(doc)
+    except TypeError:  # e.g. an integer beyond 64 bits: the slower, unbounded encoder
+        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 class Store(Protocol):
@@ -35,6 +47,9 @@ class Store(Protocol):
     def list(self, tenant: str, kind: str) -> list[tuple[str, Doc]]: ...
     def count(self, tenant: str, kind: str) -> int: ...
     def update(self, tenant: str, kind: str, key: str, fn: Updater) -> Doc | None: ...
+    def ring_append(self, tenant: str, kind: str, entry: Doc, size: int) -> int: ...
+    def ring_list(self, tenant: str, kind: str) -> list[Doc]: ...
+    def ring_clear(self, tenant: str, kind: str) -> int: ...
     def clear(self, tenant: str) -> None: ...
     def tenants(self) -> list[str]: ...
     def close(self) -> None: ...
@@ -60,8 +75,34 @@ class MemoryStore:
     shared = False
 
     def __init__(self) -> None:
-        self._data: dict[tuple[str, str], dict[str, str]] = {}
+        self._data: dict[tuple[str, str], dict[str, bytes]] = {}
+        self._rings: dict[tuple[str, str], tuple[deque, list[int]]] = {}
         self._lock = threading.RLock()
+
+    def ring_append(self, tenant: str, kind: str, entry: Doc, size: int) -> int:
+        with self._lock:
+            ring, seq = self._rings.get((tenant, kind)) or (None, [0])
+            if ring is None or ring.maxlen != size:
+                ring = deque(ring or (), maxlen=size)
+                self._rings[(tenant, kind)] = (ring, seq)
+            seq[0] += 1
+            entry["seq"] = seq[0]
+            ring.append(entry)
+            return seq[0]
+
+    def ring_list(self, tenant: str, kind: str) -> list[Doc]:
+        with self._lock:
+            ring = self._rings.get((tenant, kind))
+            return list(ring[0]) if ring else []
+
+    def ring_clear(self, tenant: str, kind: str) -> int:
+        with self._lock:
+            ring = self._rings.get((tenant, kind))
+            if not ring:
+                return 0
+            n = len(ring[0])
+            ring[0].clear()
+            return n
 
     def get(self, tenant: str, kind: str, key: str) -> Doc | None:
         raw = self._data.get((tenant, kind), {}).get(key)
@@ -99,6 +140,8 @@ class MemoryStore:
         with self._lock:
             for k in [k for k in self._data if k[0] == tenant]:
                 del self._data[k]
+            for k in [k for k in self._rings if k[0] == tenant]:
+                del self._rings[k]
 
     def tenants(self) -> list[str]:
         with self._lock:
@@ -164,7 +207,8 @@ class SqliteStore:
     def put(self, tenant: str, kind: str, key: str, doc: Doc) -> None:
         with self._tx() as db:
             db.execute(
-                "INSERT OR REPLACE INTO docs VALUES (?,?,?,?)", (tenant, kind, key, _dumps(doc))
+                "INSERT OR REPLACE INTO docs VALUES (?,?,?,?)",
+                (tenant, kind, key, _dumps(doc).decode())
             )
 
     def delete(self, tenant: str, kind: str, key: str) -> bool:
@@ -198,9 +242,29 @@ class SqliteStore:
             else:
                 db.execute(
                     "INSERT OR REPLACE INTO docs VALUES (?,?,?,?)",
-                    (tenant, kind, key, _dumps(new)),
+                    (tenant, kind, key, _dumps(new).decode()),
                 )
             return new
+
+    def ring_append(self, tenant: str, kind: str, entry: Doc, size: int) -> int:
+        with self._tx() as db:
+            row = db.execute("SELECT doc FROM docs WHERE tenant=? AND kind=? AND key=?",
+                             (tenant, kind + ".seq", "seq")).fetchone()
+            seq = (_loads(row[0])["n"] if row else 0) + 1
+            entry["seq"] = seq
+            db.execute("INSERT OR REPLACE INTO docs VALUES (?,?,?,?)",
+                       (tenant, kind + ".seq", "seq", f'{{"n":{seq}}}'))
+            db.execute("INSERT OR REPLACE INTO docs VALUES (?,?,?,?)",
+                       (tenant, kind, str(seq % size), _dumps(entry).decode()))
+            return seq
+
+    def ring_list(self, tenant: str, kind: str) -> list[Doc]:
+        return sorted((d for _, d in self.list(tenant, kind)), key=lambda d: d["seq"])
+
+    def ring_clear(self, tenant: str, kind: str) -> int:
+        with self._tx() as db:
+            return db.execute("DELETE FROM docs WHERE tenant=? AND kind=?",
+                              (tenant, kind)).rowcount
 
     def clear(self, tenant: str) -> None:
         with self._tx() as db:

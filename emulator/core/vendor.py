@@ -32,6 +32,7 @@ class Vendor:
     render_error: Callable[..., Any]
     quotas: QuotaConfig = field(default_factory=QuotaConfig)
     collapse_slashes: bool = False                   # Qivivo clients send '//'
+    headers: tuple[tuple[str, str], ...] = ()        # on every reply (e.g. Server: nginx)
     openapi: Path | None = None
 
     def kind(self, name: str) -> str:

@@ -62,5 +62,8 @@ VENDOR = Vendor(
     export_world=world.export,
     render_error=errors.render,
     quotas=QuotaConfig(enabled=False),
+    # the one captured reply (Apply Scene) came from nginx with HSTS
+    headers=(("Server", "nginx"),
+             ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")),
     openapi=Path(__file__).resolve().parents[2] / "contracts" / "openapi" / "lightify.yaml",
 )

@@ -158,21 +158,20 @@ class Lightify:
 
     def patch_device(self, ident: str, body: Any) -> dict[str, Any]:
         changes = parse_changes(body)
-        self._get(DEVICE, "device", ident)
         refused: list[str] = []
 
         def change(doc):
-            if doc is None:
-                return None
+            if doc is None or doc["owner"] != self.user:
+                return doc
             missing = [k for k in changes if k not in doc.get("capabilities", [])]
             if missing:
                 refused.extend(missing)
-                return doc
-            apply_changes(doc, changes)
+            else:
+                apply_changes(doc, changes)
             return doc
 
         doc = self.store.update(self.tenant, DEVICE, ident, change)
-        if doc is None:
+        if doc is None or doc["owner"] != self.user:
             raise not_found("device", ident)
         if refused:
             raise bad_request(f"Device {ident} ({doc['type']}, {doc.get('deviceModel', '')}) "
