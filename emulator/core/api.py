@@ -30,8 +30,8 @@ def count_call(vendor: Vendor, client_id: str | None, user_id: str | None):
     keys = {"client": client_id, "user": user_id,
             "app": f"{client_id}:{user_id}" if client_id and user_id else None}
     result = quotas.hit(vendor.name, cfg, keys, ctx.now())
-    ctx.headers.extend(result.headers.items())
     if result.allowed:
+        ctx.headers.extend(result.headers.items())
         return None
     rule = result.rule
     return vendor.render_error(
