@@ -203,7 +203,9 @@ def make_admin(mc: Mockcloud) -> Blueprint:
 
     @bp.get("/journal/cassette")
     def journal_cassette():
-        return Response(to_cassette(journal_entries()), mimetype="application/yaml")
+        redact = request.args.get("redact", "true").lower() not in ("false", "0", "no")
+        return Response(to_cassette(journal_entries(), redact=redact),
+                        mimetype="application/yaml")
 
     # --------------------------------------------------------------- tokens
     def all_tokens():

@@ -59,8 +59,20 @@ def _cassette_body(body: dict[str, Any]) -> str | None:
     return base64.b64decode(body["base64"]).decode("latin-1")
 
 
-def to_cassette(entries: list[dict[str, Any]]) -> str:
-    """vcrpy's YAML cassette format (version 1)."""
+SECRET_HEADERS = {"authorization", "cookie", "proxy-authorization"}
+
+
+def _redact(name: str, value: str) -> str:
+    if name.lower() not in SECRET_HEADERS:
+        return value
+    scheme, _, rest = value.partition(" ")
+    return f"{scheme} REDACTED" if rest else "REDACTED"
+
+
+def to_cassette(entries: list[dict[str, Any]], redact: bool = True) -> str:
+    """vcrpy's YAML cassette format (version 1). Credentials in request headers are
+    replaced by ``REDACTED`` unless ``redact`` is false (vcrpy does not match on
+    headers by default, so replay still works)."""
     interactions = []
     for e in entries:
         req, resp = e["request"], e["response"]
@@ -69,7 +81,8 @@ def to_cassette(entries: list[dict[str, Any]]) -> str:
                 "method": req["method"],
                 "uri": req["url"],
                 "body": _cassette_body(req["body"]) or None,
-                "headers": {k: [v] for k, v in req["headers"].items()},
+                "headers": {k: [_redact(k, v) if redact else v]
+                            for k, v in req["headers"].items()},
             },
             "response": {
                 "status": {"code": resp["status"], "message": resp["reason"]},
