@@ -25,7 +25,7 @@ from .core import tenancy, world
 from .core.clock import Clock, http_date
 from .core.context import Ctx, current
 from .core.faults import Faults
-from .core.journal import Journal
+from .core.journal import Exchange, Journal
 from .core.store import Store, open_store
 from .core.vendor import Vendor
 from .settings import Settings
@@ -73,7 +73,8 @@ class Mockcloud:
         return apps
 
     def _new_flask(self, name: str) -> Flask:
-        app = Flask(name, template_folder="web/templates", root_path=str(_HERE))
+        app = Flask(name, template_folder="web/templates", root_path=str(_HERE),
+                    static_folder=None)
         app.url_map.strict_slashes = False
         app.config.update(PROPAGATE_EXCEPTIONS=False)
         app.json.sort_keys = False
@@ -226,34 +227,23 @@ class Mockcloud:
 
     def _journal(self, ctx: Ctx, environ, path: str, captured, req_body: bytes,
                  body: bytes, started: float, note: str | None = None) -> None:
-        status_line = captured.get("status", "500 Internal Server Error")
-        code, _, reason = status_line.partition(" ")
+        if self.settings.journal_size <= 0:
+            return
         query = environ.get("QUERY_STRING")
-        scheme = environ.get("wsgi.url_scheme", "http")
         host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "localhost")
-        script = environ.get("SCRIPT_NAME", "")
-        url = f"{scheme}://{host}{script}{path}" + (f"?{query}" if query else "")
-        entry = {
-            "time": ctx.now(),
-            "vendor": ctx.vendor,
-            "tenant": ctx.tenant,
-            "latency_ms": round((time.perf_counter() - started) * 1000, 3),
-            "client": getattr(environ.get("mockcloud.token"), "client_id", None),
-            "note": note,
-            "request": {
-                "method": environ.get("REQUEST_METHOD", "GET"),
-                "path": path,
-                "url": url,
-                "headers": _request_headers(environ),
-            },
-            "response": {
-                "status": int(code),
-                "reason": reason,
-                "headers": dict(captured.get("headers", [])),
-            },
-        }
-        Journal(self.store, ctx.tenant, self.settings.journal_size,
-                self.settings.journal_bodies).record(entry, req_body, body)
+        url = (f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
+               f"{environ.get('SCRIPT_NAME', '')}{path}" + (f"?{query}" if query else ""))
+        token = environ.get("mockcloud.token")
+        Journal(self.store, ctx.tenant, self.settings.journal_size).record(Exchange(
+            time=ctx.now(), vendor=ctx.vendor, tenant=ctx.tenant,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            client=token.client_id if token is not None else None, note=note,
+            method=environ.get("REQUEST_METHOD", "GET"), path=path, url=url,
+            req_headers=[(k, v) for k, v in environ.items()
+                         if k.startswith("HTTP_") or k == "CONTENT_TYPE"],
+            status_line=captured.get("status", "500 Internal Server Error"),
+            resp_headers=captured.get("headers", []),
+            req_body=req_body, resp_body=body, max_body=self.settings.journal_bodies))
 
 
 @functools.lru_cache(maxsize=4)
@@ -274,17 +264,6 @@ def _buffer_input(environ: dict[str, Any]) -> bytes:
     environ["wsgi.input"] = io.BytesIO(raw)
     environ["CONTENT_LENGTH"] = str(len(raw))
     return raw
-
-
-def _request_headers(environ: dict[str, Any]) -> dict[str, str]:
-    out = {}
-    for k, v in environ.items():
-        if k.startswith("HTTP_"):
-            name = k[5:].replace("_", "-").title()
-            out[name] = v
-    if environ.get("CONTENT_TYPE"):
-        out["Content-Type"] = environ["CONTENT_TYPE"]
-    return out
 
 
 def _code_for(status: int) -> str:

@@ -184,8 +184,7 @@ def make_admin(mc: Mockcloud) -> Blueprint:
 
     # -------------------------------------------------------------- journal
     def journal() -> Journal:
-        return Journal(ctx().store, ctx().tenant, mc.settings.journal_size,
-                       mc.settings.journal_bodies)
+        return Journal(ctx().store, ctx().tenant, mc.settings.journal_size)
 
     def journal_entries() -> list[dict[str, Any]]:
         return journal().entries(

@@ -8,6 +8,7 @@ binary) so an export can be replayed by vcrpy.
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -28,21 +29,64 @@ def _body(raw: bytes, limit: int) -> dict[str, Any]:
     return text
 
 
-class Journal:
-    def __init__(self, store: Store, tenant: str, size: int, max_body: int) -> None:
-        self.store, self.tenant, self.size, self.max_body = store, tenant, size, max_body
+@dataclass(slots=True)
+class Exchange:
+    """One request and its reply, kept raw; turned into a document only when read
+    (or when a store has to serialise it), so recording costs the hot path little."""
 
-    def record(self, entry: dict[str, Any], req_body: bytes, resp_body: bytes) -> None:
-        if self.size <= 0:
-            return
-        entry["request"]["body"] = _body(req_body, self.max_body)
-        entry["response"]["body"] = _body(resp_body, self.max_body)
-        self.store.ring_append(self.tenant, KIND, entry, self.size)
+    time: float
+    vendor: str | None
+    tenant: str
+    latency_ms: float
+    client: str | None
+    note: str | None
+    method: str
+    path: str
+    url: str
+    req_headers: list[tuple[str, str]]       # (environ key, value): HTTP_* and CONTENT_TYPE
+    status_line: str
+    resp_headers: list[tuple[str, str]]
+    req_body: bytes
+    resp_body: bytes
+    max_body: int
+    seq: int = 0
+
+    def to_doc(self) -> dict[str, Any]:
+        code, _, reason = self.status_line.partition(" ")
+        return {
+            "seq": self.seq, "time": self.time, "vendor": self.vendor, "tenant": self.tenant,
+            "latency_ms": round(self.latency_ms, 3), "client": self.client, "note": self.note,
+            "request": {
+                "method": self.method, "path": self.path, "url": self.url,
+                "headers": {_header_name(k): v for k, v in self.req_headers},
+                "body": _body(self.req_body, self.max_body),
+            },
+            "response": {
+                "status": int(code), "reason": reason, "headers": dict(self.resp_headers),
+                "body": _body(self.resp_body, self.max_body),
+            },
+        }
+
+
+def _header_name(environ_key: str) -> str:
+    key = environ_key[5:] if environ_key.startswith("HTTP_") else environ_key
+    return key.replace("_", "-").title()
+
+
+class Journal:
+    def __init__(self, store: Store, tenant: str, size: int) -> None:
+        self.store, self.tenant, self.size = store, tenant, size
+
+    def record(self, exchange: Exchange) -> None:
+        if self.size > 0:
+            self.store.ring_append(self.tenant, KIND, exchange, self.size)
 
     def entries(self, vendor: str | None = None, status: int | None = None,
                 path: str | None = None, since: int = 0,
                 limit: int | None = None) -> list[dict[str, Any]]:
-        out = [d for d in self.store.ring_list(self.tenant, KIND)
+        docs = (e if isinstance(e, dict) else e.to_doc()
+                for e in self.store.ring_list(self.tenant, KIND))
+        out = [d for d in docs
                if d["seq"] > since
                and (vendor is None or d.get("vendor") == vendor)
                and (status is None or d["response"]["status"] == status)

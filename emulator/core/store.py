@@ -10,8 +10,10 @@ Documents are stored serialised, so a caller never aliases stored state and both
 backends behave the same. ``update`` is the atomic read-modify-write every counter,
 token and device change goes through. A *ring* (``ring_append``) is a bounded,
 append-only list of write-once entries (the journal): each entry gets the next
-sequence number in ``seq``, and the oldest falls out; MemoryStore keeps ring
-entries as they are given, so a caller must not change an entry after appending it.
+sequence number in ``seq``, and the oldest falls out. An entry is a document or an
+object with a ``seq`` attribute and ``to_doc()``; MemoryStore keeps entries as they
+are given (a caller must not change one after appending it), SqliteStore stores
+``to_doc()``.
 """
 
 from __future__ import annotations
@@ -55,6 +57,13 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+def _set_seq(entry: Any, seq: int) -> None:
+    if isinstance(entry, dict):
+        entry["seq"] = seq
+    else:
+        entry.seq = seq
+
+
 def open_store(url: str) -> Store:
     """``memory`` or ``sqlite:///path/to/file.db`` (``sqlite://:memory:`` for tests)."""
     if url in ("memory", "memory://", ""):
@@ -86,7 +95,7 @@ class MemoryStore:
                 ring = deque(ring or (), maxlen=size)
                 self._rings[(tenant, kind)] = (ring, seq)
             seq[0] += 1
-            entry["seq"] = seq[0]
+            _set_seq(entry, seq[0])
             ring.append(entry)
             return seq[0]
 
@@ -251,7 +260,8 @@ class SqliteStore:
             row = db.execute("SELECT doc FROM docs WHERE tenant=? AND kind=? AND key=?",
                              (tenant, kind + ".seq", "seq")).fetchone()
             seq = (_loads(row[0])["n"] if row else 0) + 1
-            entry["seq"] = seq
+            _set_seq(entry, seq)
+            entry = entry if isinstance(entry, dict) else entry.to_doc()
             db.execute("INSERT OR REPLACE INTO docs VALUES (?,?,?,?)",
                        (tenant, kind + ".seq", "seq", f'{{"n":{seq}}}'))
             db.execute("INSERT OR REPLACE INTO docs VALUES (?,?,?,?)",
