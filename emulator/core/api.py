@@ -14,15 +14,16 @@ from typing import Any
 from authlib.oauth2 import OAuth2Error
 from flask import request
 
-from .context import current
+from .context import Ctx, current
 from .oauth import VendorAuthServer, authenticate, describe_error
 from .quotas import Quotas
 from .vendor import Vendor
 
 
-def count_call(vendor: Vendor, client_id: str | None, user_id: str | None):
+def count_call(vendor: Vendor, client_id: str | None, user_id: str | None,
+               ctx: Ctx | None = None):
     """Count one call; a vendor-shaped 429 (or configured status) response if over."""
-    ctx = current()
+    ctx = ctx or current()
     quotas = Quotas(ctx.store, ctx.tenant)
     cfg = quotas.config(vendor.name, vendor.quotas)
     if not cfg.enabled:
@@ -48,8 +49,9 @@ def guarded(vendor: Vendor, server: VendorAuthServer,
     def wrap(view: Callable) -> Callable:
         @functools.wraps(view)
         def inner(*args: Any, **kwargs: Any):
+            environ = request.environ
             try:
-                token = authenticate(rp, scopes)
+                token = authenticate(rp, scopes, environ)
             except OAuth2Error as error:
                 status, code, text, headers = describe_error(error)
                 if code in ("missing_authorization", "unsupported_token_type"):
@@ -59,8 +61,9 @@ def guarded(vendor: Vendor, server: VendorAuthServer,
                                 f'Bearer realm="{server.profile.realm}", error="{code}", '
                                 f'error_description="{text}"')]
                 return vendor.render_error(status, code, text, headers)
-            request.environ["mockcloud.token"] = token  # for the journal
-            limited = count_call(vendor, token.client_id, token.user_id)
+            environ["mockcloud.token"] = token  # for the journal
+            limited = count_call(vendor, token.client_id, token.user_id,
+                                 environ["mockcloud.ctx"])
             if limited is not None:
                 return limited
             return view(*args, token=token, **kwargs)

@@ -441,16 +441,23 @@ class VendorAuthServer(AuthorizationServer):
         return rp
 
 
-class _HeaderRequest:
-    __slots__ = ("headers",)
+class _EnvironRequest:
+    """What Authlib's resource protector reads of a request: its headers."""
 
-    def __init__(self, headers) -> None:
-        self.headers = headers
+    __slots__ = ("_environ", "headers")
+
+    def __init__(self, environ: dict[str, Any]) -> None:
+        self._environ = environ
+        self.headers = self  # .headers.get("Authorization") reads the WSGI environ
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._environ.get("HTTP_" + name.upper().replace("-", "_"), default)
 
 
-def authenticate(rp: ResourceProtector, scopes: list[str] | None = None) -> Token:
+def authenticate(rp: ResourceProtector, scopes: list[str] | None = None,
+                 environ: dict[str, Any] | None = None) -> Token:
     """The request's bearer token, valid now; raises Authlib's OAuth2Error."""
-    return rp.validate_request(scopes, _HeaderRequest(request.headers))
+    return rp.validate_request(scopes, _EnvironRequest(environ or request.environ))
 
 
 def describe_error(error: OAuth2Error) -> tuple[int, str, str, list]:

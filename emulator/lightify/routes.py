@@ -35,11 +35,14 @@ def express_etag(body: bytes) -> str:
 def reply(payload: Any, status: int = 200) -> Response:
     body = orjson.dumps(payload)
     etag = express_etag(body)
-    if request.method == "GET" and status == 200 and etag in request.environ.get(
+    environ = request.environ
+    if environ["REQUEST_METHOD"] == "GET" and status == 200 and etag in environ.get(
             "HTTP_IF_NONE_MATCH", ""):
-        return Response(status=304, headers=[("ETag", etag)])
-    return Response(body, status=status, headers=[("Content-Type", JSON_TYPE),
-                                                  ("ETag", etag)])
+        resp = Response(status=304)
+    else:
+        resp = Response(body, status=status, content_type=JSON_TYPE)
+    resp.headers.add("ETag", etag)
+    return resp
 
 
 def json_body() -> Any:
