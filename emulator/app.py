@@ -125,7 +125,7 @@ class Mockcloud:
     # ------------------------------------------------------------------- tenants
 
     def ensure_world(self, tenant: str, now: float) -> None:
-        if self.store.get(tenant, world.META_KIND, world.META_KEY) is not None:
+        if self.store.count(tenant, world.META_KIND):
             return
         with self._boot_lock:
             if self.store.get(tenant, world.META_KIND, world.META_KEY) is None:
@@ -239,8 +239,7 @@ class Mockcloud:
             latency_ms=(time.perf_counter() - started) * 1000,
             client=token.client_id if token is not None else None, note=note,
             method=environ.get("REQUEST_METHOD", "GET"), path=path, url=url,
-            req_headers=[(k, v) for k, v in environ.items()
-                         if k.startswith("HTTP_") or k == "CONTENT_TYPE"],
+            environ=environ,
             status_line=captured.get("status", "500 Internal Server Error"),
             resp_headers=captured.get("headers", []),
             req_body=req_body, resp_body=body, max_body=self.settings.journal_bodies))

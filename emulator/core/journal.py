@@ -43,7 +43,7 @@ class Exchange:
     method: str
     path: str
     url: str
-    req_headers: list[tuple[str, str]]       # (environ key, value): HTTP_* and CONTENT_TYPE
+    environ: dict[str, Any]                  # the request's WSGI environ (headers read late)
     status_line: str
     resp_headers: list[tuple[str, str]]
     req_body: bytes
@@ -58,7 +58,8 @@ class Exchange:
             "latency_ms": round(self.latency_ms, 3), "client": self.client, "note": self.note,
             "request": {
                 "method": self.method, "path": self.path, "url": self.url,
-                "headers": {_header_name(k): v for k, v in self.req_headers},
+                "headers": {_header_name(k): v for k, v in self.environ.items()
+                            if k.startswith("HTTP_") or k == "CONTENT_TYPE"},
                 "body": _body(self.req_body, self.max_body),
             },
             "response": {
