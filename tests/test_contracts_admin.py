@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +24,6 @@ import schemathesis
 import yaml
 from hypothesis import HealthCheck, settings
 from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
@@ -34,6 +31,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from emulator.testing import Admin
+from tests.contract_files import ContractFiles
 
 REPO = Path(__file__).resolve().parents[1]
 OPENAPI_PATH = REPO / "contracts" / "openapi" / "admin.yaml"
@@ -47,40 +45,11 @@ Json = Any
 # --------------------------------------------------------------------------- loading
 
 
-@cache
-def openapi() -> dict[str, Json]:
-    return yaml.safe_load(OPENAPI_PATH.read_text(encoding="utf-8"))
-
-
-@cache
-def schema_files() -> dict[Path, dict[str, Json]]:
-    return {
-        path: json.loads(path.read_text(encoding="utf-8"))
-        for path in sorted(SCHEMA_DIR.glob("*.json"))
-    }
-
-
-@cache
-def registry() -> Registry:
-    """Every schema file, reachable by its file URI (the document's refs) and by its $id
-    (the refs between schema files)."""
-    resources = []
-    for path, schema in schema_files().items():
-        resource = Resource(contents=schema, specification=DRAFT202012)
-        resources += [(path.as_uri(), resource), (schema["$id"], resource)]
-    return Registry().with_resources(resources)
-
-
-@cache
-def _validator(schema_json: str) -> Draft202012Validator:
-    schema = {**json.loads(schema_json), "$id": OPENAPI_PATH.as_uri()}
-    return Draft202012Validator(schema, registry=registry())
-
-
-def validator(schema: dict[str, Json]) -> Draft202012Validator:
-    """A validator for a schema of the document: its relative $refs resolve against the
-    document's own location, like an OpenAPI reader resolves them."""
-    return _validator(json.dumps(schema, sort_keys=True))
+FILES = ContractFiles("admin")
+openapi = FILES.openapi
+schema_files = FILES.schema_files
+registry = FILES.registry
+validator = FILES.validator
 
 
 def resolve(node: dict[str, Json]) -> dict[str, Json]:

@@ -33,10 +33,10 @@ import requests
 import vcr
 import yaml
 from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 from vcr.serialize import deserialize
 from vcr.serializers import yamlserializer
+
+from tests.contract_files import ContractFiles
 
 REPO = Path(__file__).resolve().parents[1]
 OPENAPI_PATH = REPO / "contracts" / "openapi" / "lightify.yaml"
@@ -73,40 +73,11 @@ Json = Any  # a decoded JSON value
 # --------------------------------------------------------------------------- loading
 
 
-@cache
-def openapi() -> dict[str, Json]:
-    return yaml.safe_load(OPENAPI_PATH.read_text(encoding="utf-8"))
-
-
-@cache
-def schema_files() -> dict[Path, dict[str, Json]]:
-    return {
-        path: json.loads(path.read_text(encoding="utf-8"))
-        for path in sorted(SCHEMA_DIR.glob("*.json"))
-    }
-
-
-@cache
-def registry() -> Registry:
-    """Every schema file, reachable by its file URI (OpenAPI refs) and by its $id."""
-    resources = []
-    for path, schema in schema_files().items():
-        resource = Resource(contents=schema, specification=DRAFT202012)
-        resources += [(path.as_uri(), resource), (schema["$id"], resource)]
-    return Registry().with_resources(resources)
-
-
-@cache
-def _validator(schema_json: str, base_uri: str) -> Draft202012Validator:
-    schema = {**json.loads(schema_json), "$id": base_uri}
-    return Draft202012Validator(schema, registry=registry())
-
-
-def validator(
-    schema: dict[str, Json], base_uri: str = OPENAPI_PATH.as_uri()
-) -> Draft202012Validator:
-    """A (cached) validator for a schema whose relative $refs resolve against base_uri."""
-    return _validator(json.dumps(schema, sort_keys=True), base_uri)
+FILES = ContractFiles("lightify")
+openapi = FILES.openapi
+schema_files = FILES.schema_files
+registry = FILES.registry
+validator = FILES.validator
 
 
 def schema_validator(file_name: str) -> Draft202012Validator:
