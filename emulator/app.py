@@ -31,6 +31,7 @@ from .core.vendor import Vendor
 from .settings import Settings
 
 log = logging.getLogger("mockcloud")
+ADMIN_MAX_BODY = 64 * 1024 * 1024   # world files can be big
 _HERE = Path(__file__).resolve().parent
 VENDORS: tuple[Vendor, ...] = (lightify.VENDOR,)
 _SLASHES = re.compile(r"//+")
@@ -167,7 +168,8 @@ class Mockcloud:
         environ["mockcloud.ctx"] = ctx
         now = ctx.now()
         self.ensure_world(tenant, now)
-        req_body = _buffer_input(environ)
+        limit = self.settings.max_body if vendor is not None else ADMIN_MAX_BODY
+        req_body = _buffer_input(environ, limit)
         environ["mockcloud.body"] = req_body
         captured: dict[str, Any] = {}
         extra = vendor.headers if vendor is not None else ()
@@ -185,7 +187,12 @@ class Mockcloud:
             return start_response(status, headers, exc_info)
 
         if vendor is None:  # admin API, index: not faulted, not journaled
+            if req_body is None:
+                return self._too_large(environ, capture, None, limit)
             return self.flask(environ, capture)
+
+        if req_body is None:
+            return self._too_large(environ, capture, vendor, limit)
 
         vendor_path = environ["PATH_INFO"][len(vendor.prefix):] or "/"
         decision = Faults(self.store, tenant).decide(
@@ -211,6 +218,15 @@ class Mockcloud:
         self._journal(ctx, environ, original_path, captured, req_body, body, started,
                       note=f"fault {decision.rule.id}" if decision else None)
         return [body]
+
+    def _too_large(self, environ, start_response, vendor: Vendor | None, limit: int):
+        app = self.vendor_apps[vendor.name] if vendor else self.flask
+        environ["CONTENT_LENGTH"] = "0"
+        environ["wsgi.input"] = io.BytesIO(b"")
+        with app.request_context(environ):
+            resp = self._render_error(413, "request_too_large",
+                                      f"The request body is over {limit} bytes.", {})
+            return resp(environ, start_response)
 
     def _fault_response(self, environ, rule, start_response) -> bytes:
         with self.vendor_apps[environ["mockcloud.ctx"].vendor].request_context(environ):
@@ -250,7 +266,8 @@ def _date_header(second: int) -> str:
     return http_date(second)
 
 
-def _buffer_input(environ: dict[str, Any]) -> bytes:
+def _buffer_input(environ: dict[str, Any], limit: int) -> bytes | None:
+    """The request body, read once and put back; None when it is over ``limit``."""
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -258,8 +275,12 @@ def _buffer_input(environ: dict[str, Any]) -> bytes:
     stream = environ.get("wsgi.input")
     if stream is None:
         return b""
+    if length > limit:
+        return None
     raw = stream.read(length) if length > 0 else (
-        stream.read() if environ.get("HTTP_TRANSFER_ENCODING") else b"")
+        stream.read(limit + 1) if environ.get("HTTP_TRANSFER_ENCODING") else b"")
+    if len(raw) > limit:
+        return None
     environ["wsgi.input"] = io.BytesIO(raw)
     environ["CONTENT_LENGTH"] = str(len(raw))
     return raw

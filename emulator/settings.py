@@ -29,6 +29,7 @@ class Settings:
     home: str = str(Path.home() / ".mockcloud")  # where the self-signed cert is kept
     journal_size: int = 1000             # exchanges kept per tenant
     journal_bodies: int = 65536          # bytes of each body kept in the journal
+    max_body: int = 1048576              # bytes a vendor request body may have (413 past)
     lightify_expires_in: int = 3600      # access-token lifetime (INFERRED default)
     lightify_code_ttl: int = 300         # authorization codes: "valid only for 5 minutes"
     log_level: str = "warning"

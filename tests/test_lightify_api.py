@@ -223,3 +223,14 @@ def test_served_openapi_is_self_contained(mockcloud):
     refs = [r for r in json.dumps(doc).split('"$ref": "')[1:]]
     assert refs and all(r.startswith("#/") for r in refs)
     assert doc["servers"][0]["url"].endswith(f"/_t/{mockcloud.tenant}/lightify")
+
+
+def test_oversized_body_is_413_and_changes_nothing(lightify, token):
+    huge = b'{"brightness": 5, "pad": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    resp = lightify.api("PATCH", "/devices/123456-d01", token, data=huge,
+                        headers={"Content-Type": "application/json"})
+    assert resp.status_code == 413
+    assert resp.json()["error"] == "request_too_large"
+    assert lightify.api("GET", "/devices/123456-d01", token).json()["brightness"] == 23
+    # the watch does not know 413 (not a Lightify status): it is the emulator's guard
+    lightify.watch.problems = [p for p in lightify.watch.problems if "-> 413" not in p]
