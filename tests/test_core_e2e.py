@@ -325,3 +325,9 @@ def test_bad_world_file_fails_fast(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "users must be a list" in proc.stderr
+
+
+def test_empty_tenant_prefix_is_refused(mockcloud_server):
+    resp = requests.get(f"{mockcloud_server}/_t//lightify/v4/devices")
+    assert resp.status_code == 400
+    assert resp.json()["error"] == "invalid_tenant"

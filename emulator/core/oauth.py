@@ -388,6 +388,12 @@ class VendorAuthServer(AuthorizationServer):
             error = InvalidClientError(description="HTTP Basic credentials are not UTF-8.")
             return self.handle_error_response(req, error)
 
+    def _explain(self, error: str) -> str:
+        grants = " or ".join(self.profile.grants)
+        if error == "unsupported_grant_type":
+            return f"grant_type must be {grants} (as a form field)."
+        return "The request is missing a parameter or has a malformed one."
+
     def _make_access_token(self, client: Client, grant_type: str, user: Any,
                            scope: str) -> str:
         if self.profile.token_factory:
@@ -399,6 +405,10 @@ class VendorAuthServer(AuthorizationServer):
         Tokens(current(), self.profile).save(token, req.client.get_client_id(), user)
 
     def handle_response(self, status_code: int, payload: Any, headers: list):
+        if isinstance(payload, dict) and payload.get("error") in (
+                "unsupported_grant_type", "invalid_request") and payload.get(
+                "error_description") in (None, "", payload["error"]):
+            payload = {**payload, "error_description": self._explain(payload["error"])}
         if isinstance(payload, dict) and payload.get("error") == "invalid_client":
             status_code = 401  # RFC 6749 §5.2, whichever way the client authenticated
             payload = {**payload, "error_description": (
@@ -469,7 +479,7 @@ def describe_error(error: OAuth2Error) -> tuple[int, str, str, list]:
         "insufficient_scope": "The access token lacks the scope this call needs.",
     }
     code = error.error or "invalid_request"
-    text = error.description or descriptions.get(code, code.replace("_", " "))
+    text = descriptions.get(code) or error.description or code.replace("_", " ")
     return error.status_code or 400, code, text, list(error.get_headers())
 
 

@@ -34,7 +34,7 @@ def resolve(environ: dict) -> str:
     if from_path is not None:
         environ["PATH_INFO"] = path
         environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + f"/_t/{from_path}"
-    name = from_path or environ.get(HEADER_ENVIRON) or DEFAULT
+    name = from_path if from_path is not None else environ.get(HEADER_ENVIRON) or DEFAULT
     if not valid(name):
         raise TenantError(
             f"invalid tenant name {name[:80]!r}: use 1-64 letters, digits, '.', '_' or '-'"
