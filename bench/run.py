@@ -65,7 +65,7 @@ if str(ROOT) not in sys.path:  # run as a script: make `emulator` importable
 
 import requests  # noqa: E402
 
-from emulator.testing import ServerProcess  # noqa: E402
+from emulator.testing import ServerProcess, stop_process  # noqa: E402
 
 WRK_DIR = ROOT / "bench" / "wrk"
 REPORTS = ROOT / "reports"
@@ -169,13 +169,7 @@ class HelloServer:
         raise RuntimeError(f"{self.name} did not start:\n" + "".join(self.tail))
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
 
 
 # ---------------------------------------------------------------------- OAuth

@@ -17,6 +17,17 @@ from typing import Any
 import requests
 
 
+def stop_process(proc: subprocess.Popen | None) -> None:
+    """Terminate a child politely, then for sure."""
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
 class ServerProcess:
     def __init__(self, *args: str, env: dict[str, str] | None = None,
                  timeout: float = 30.0) -> None:
@@ -58,13 +69,7 @@ class ServerProcess:
         raise RuntimeError(f"mockcloud at {self.url} never answered")
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
 
     def __enter__(self) -> ServerProcess:
         return self.start()
