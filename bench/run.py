@@ -65,6 +65,7 @@ if str(ROOT) not in sys.path:  # run as a script: make `emulator` importable
 
 import requests  # noqa: E402
 
+from emulator.settings import Settings  # noqa: E402
 from emulator.testing import ServerProcess, stop_process  # noqa: E402
 
 WRK_DIR = ROOT / "bench" / "wrk"
@@ -100,9 +101,9 @@ class Emulator:
 
     name = "mockcloud"
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int) -> None:
         self.proc = ServerProcess("--state", "memory", "--workers", "1",
-                                  "--log-level", "warning")
+                                  "--threads", str(threads), "--log-level", "warning")
         self.tail: collections.deque = collections.deque(maxlen=50)
         self.url = ""
 
@@ -122,10 +123,11 @@ def _bin(name: str) -> str:
     return str(here) if here.exists() else (shutil.which(name) or name)
 
 
-def hello_command(server: str, port: int) -> list[str]:
+def hello_command(server: str, port: int, threads: int) -> list[str]:
     target = "bench.hello:app"
     if server == "granian":  # as emulator/server.py runs the emulator
         return [_bin("granian"), "--interface", "wsgi", "--workers", "1",
+                "--blocking-threads", str(threads),
                 "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
                 "--no-access-log", "--working-dir", str(ROOT), target]
     if server == "gunicorn":  # one sync worker: gunicorn's default
@@ -141,8 +143,9 @@ def hello_command(server: str, port: int) -> list[str]:
 class HelloServer:
     """bench/hello.py under one WSGI server."""
 
-    def __init__(self, server: str) -> None:
+    def __init__(self, server: str, threads: int) -> None:
         self.server = server
+        self.threads = threads
         self.name = f"hello-world ({server})"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -152,9 +155,9 @@ class HelloServer:
     def start(self, timeout: float = 30) -> HelloServer:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
-        self.proc = subprocess.Popen(hello_command(self.server, self.port), cwd=ROOT, env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True)
+        cmd = hello_command(self.server, self.port, self.threads)
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
         threading.Thread(target=_drain, args=(self.proc.stdout, self.tail),
                          daemon=True).start()
         deadline = time.monotonic() + timeout
@@ -337,6 +340,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=os.cpu_count() or 2,
                    help="most wrk threads per run (default: CPU count); always divides "
                         "the connections")
+    p.add_argument("--server-threads", type=int, default=Settings().threads,
+                   help="Python threads of the emulator (mockcloud serve --threads) and of "
+                        "the granian hello-world beside it (default: the serve default)")
     p.add_argument("--output", type=Path, default=None,
                    help="JSON report path (default reports/bench-<UTC stamp>.json)")
     args = p.parse_args(argv)
@@ -392,14 +398,14 @@ def main(argv: list[str] | None = None) -> int:
 
     runs: list[Run] = []
     hello: dict[int, Run] = {}
-    emulator = Emulator()
-    baseline = HelloServer("granian")
+    emulator = Emulator(args.server_threads)
+    baseline = HelloServer("granian", args.server_threads)
     tmp = tempfile.TemporaryDirectory(prefix="mockcloud-bench-")
     try:
         emulator.start()
         baseline.start()
-        print(f"emulator {emulator.url} (granian, 1 worker, memory); "
-              f"hello-world {baseline.url} (granian, 1 worker)")
+        print(f"emulator {emulator.url} (granian, 1 worker, {args.server_threads} threads, "
+              f"memory); hello-world {baseline.url} (granian, 1 worker, same threads)")
         http = requests.Session()
         token = oauth_tokens(emulator.url, http)["access_token"]
         bearer = {"Authorization": f"Bearer {token}"}
@@ -480,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
         if name == "granian":
             continue
         print(f"\nhello-world under {name}:")
-        srv = HelloServer(name)
+        srv = HelloServer(name, args.server_threads)
         try:
             srv.start()
             if args.warmup > 0:

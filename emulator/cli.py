@@ -13,8 +13,8 @@ def serve(args: argparse.Namespace) -> int:
     from . import server
 
     overrides = {k: getattr(args, k) for k in
-                 ("host", "port", "state", "world", "seed", "workers", "tls", "cert", "key",
-                  "log_level")}
+                 ("host", "port", "state", "world", "seed", "workers", "threads", "tls", "cert",
+                  "key", "log_level")}
     try:
         settings = Settings.from_env(**overrides)
     except ValueError as exc:
@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--world", help="world file every new tenant starts from")
     s.add_argument("--seed", type=int, help="seed for ids, generated data and chaos")
     s.add_argument("--workers", type=int, help="server processes (>1 needs --state sqlite)")
+    s.add_argument("--threads", type=int,
+                   help="Python threads per worker (default 8; see README)")
     s.add_argument("--tls", action="store_true", default=None,
                    help="serve HTTPS (self-signed certificate unless --cert/--key)")
     s.add_argument("--cert", help="PEM certificate for --tls")

@@ -23,6 +23,7 @@ class Settings:
     world: str = str(DEFAULT_WORLD)      # world file every new tenant starts from
     seed: int = 0                        # seeds ids, tokens, faker data and chaos
     workers: int = 1                     # > 1 needs a shared store (sqlite)
+    threads: int = 8                     # Python threads per worker (see server.py)
     tls: bool = False                    # serve HTTPS (self-signed unless cert/key)
     cert: str = ""                       # PEM certificate for --tls
     key: str = ""                        # PEM private key for --tls
