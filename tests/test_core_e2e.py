@@ -331,3 +331,13 @@ def test_empty_tenant_prefix_is_refused(mockcloud_server):
     resp = requests.get(f"{mockcloud_server}/_t//lightify/v4/devices")
     assert resp.status_code == 400
     assert resp.json()["error"] == "invalid_tenant"
+
+
+@pytest.mark.parametrize("args,message", [(["--threads", "0"], "--threads"),
+                                          (["--state", "redis://x"], "unknown state backend"),
+                                          (["--cert", "/nope.pem"], "--cert and --key")])
+def test_bad_serve_options_are_refused(args, message):
+    proc = subprocess.run([sys.executable, "-m", "emulator.cli", "serve", *args],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert message in proc.stderr
