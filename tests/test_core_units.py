@@ -146,3 +146,39 @@ def test_ring_is_bounded_and_ordered(store):
     assert store.ring_clear("t", "j") == 3
     assert store.ring_list("t", "j") == []
     assert store.ring_append("t", "j", {"i": 9}, 3) == 8
+
+
+def test_dead_tokens_and_codes_are_swept(monkeypatch):
+    from urllib.parse import parse_qs, urlparse
+
+    from werkzeug.test import Client
+
+    from emulator.app import create_app
+    from emulator.core import oauth
+
+    monkeypatch.setattr(oauth, "SWEEP_EVERY", 3)
+    app = create_app(Settings())
+    c = Client(app)
+    h = {"X-Mockcloud-Tenant": "sweep"}
+    form = {"client_id": "lightify-ci", "client_secret": "lightify-ci-secret"}
+
+    def code() -> str:
+        resp = c.get("/lightify/oauth2/authorize?client_id=lightify-ci&state=s"
+                     "&response_type=code&redirect_uri=https://example.com/callback", headers=h)
+        return parse_qs(urlparse(resp.headers["Location"]).query)["code"][0]
+
+    c.post("/_mockcloud/clock/freeze", json={"at": 1_900_000_000}, headers=h)
+    code()  # never exchanged
+    tok = c.post("/lightify/oauth2/access_token", headers=h, data={
+        **form, "grant_type": "authorization_code", "code": code(),
+        "redirect_uri": "https://example.com/callback"}).get_json()
+    new = c.post("/lightify/oauth2/access_token", headers=h, data={
+        **form, "grant_type": "refresh_token", "refresh_token": tok["refresh_token"]}).get_json()
+    assert len(c.get("/_mockcloud/tokens", headers=h).get_json()["tokens"]) == 2
+    c.post("/_mockcloud/clock/advance", json={"seconds": 3601 + 3600}, headers=h)
+    c.post("/lightify/oauth2/access_token", headers=h, data={   # third grant: a sweep
+        **form, "grant_type": "refresh_token", "refresh_token": new["refresh_token"]})
+    left = c.get("/_mockcloud/tokens", headers=h).get_json()["tokens"]
+    assert tok["access_token"] not in {t["access_token"] for t in left}  # rotated away
+    assert new["access_token"] in {t["access_token"] for t in left}  # revoked just now
+    assert app.store.count("sweep", "lightify.code") == 0

@@ -35,6 +35,8 @@ from flask import request
 from .context import Ctx, current
 
 CLIENT_AUTH = ["client_secret_basic", "client_secret_post"]
+SWEEP_EVERY = 500          # token grants between two sweeps of dead tokens and codes
+DEAD_KEPT_FOR = 3600.0     # seconds a dead grant stays visible before it is forgotten
 
 
 @dataclass(frozen=True)
@@ -217,6 +219,32 @@ class Tokens:
         if doc["refresh_token"]:
             s.put(t, self.p.kind("refresh"), doc["refresh_token"],
                   {"access_token": doc["access_token"]})
+        issued = s.update(t, self.p.kind("sweep"), "count",
+                          lambda d: {"n": (d or {"n": 0})["n"] + 1})["n"]
+        if issued % SWEEP_EVERY == 0:
+            self.sweep()
+
+    def sweep(self) -> int:
+        """Forget what can never be used again, so a long run (a fuzzer refreshing for
+        hours) does not grow without bound: grants dead on both sides for a while
+        (they stay listed in the admin API meanwhile) and codes past their lifetime."""
+        s, t, now = self.ctx.store, self.ctx.tenant, self.ctx.now()
+        gone = 0
+        for key, doc in s.list(t, self.p.kind("token")):
+            tok = Token(doc, now)
+            dead = (tok.is_revoked() or tok.is_expired()) and (
+                tok.refresh_revoked() or tok.refresh_expired() or not doc["refresh_token"])
+            since = doc.get("revoked_at") or doc["issued_at"] + doc["expires_in"]
+            if dead and now - since > DEAD_KEPT_FOR:
+                s.delete(t, self.p.kind("token"), key)
+                if doc["refresh_token"]:
+                    s.delete(t, self.p.kind("refresh"), doc["refresh_token"])
+                gone += 1
+        for key, doc in s.list(t, self.p.kind("code")):
+            if now - doc["issued_at"] >= self.p.code_ttl:
+                s.delete(t, self.p.kind("code"), key)
+                gone += 1
+        return gone
 
     def revoke(self, access: str, part: str = "grant") -> bool:
         """Revoke the whole grant, or only its ``access`` or ``refresh`` token."""
