@@ -255,7 +255,8 @@ class Mockcloud:
             latency_ms=(time.perf_counter() - started) * 1000,
             client=token.client_id if token is not None else None, note=note,
             method=environ.get("REQUEST_METHOD", "GET"), path=path, url=url,
-            environ=environ,
+            req_headers=[(k, v) for k, v in environ.items()
+                         if k.startswith("HTTP_") or k == "CONTENT_TYPE"],
             status_line=captured.get("status", "500 Internal Server Error"),
             resp_headers=captured.get("headers", []),
             req_body=req_body, resp_body=body, max_body=self.settings.journal_bodies))

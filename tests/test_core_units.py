@@ -182,3 +182,21 @@ def test_dead_tokens_and_codes_are_swept(monkeypatch):
     assert tok["access_token"] not in {t["access_token"] for t in left}  # rotated away
     assert new["access_token"] in {t["access_token"] for t in left}  # revoked just now
     assert app.store.count("sweep", "lightify.code") == 0
+
+
+def test_journal_keeps_bodies_only_up_to_the_limit():
+    from emulator.core.journal import Exchange, Journal
+
+    store = MemoryStore()
+    ex = Exchange(time=1.0, vendor="lightify", tenant="t", latency_ms=1.0, client=None,
+                  note=None, method="PATCH", path="/v4/x", url="http://h/v4/x",
+                  req_headers=[("HTTP_AUTHORIZATION", "Bearer a"), ("CONTENT_TYPE", "x/y")],
+                  status_line="200 OK", resp_headers=[("ETag", "e")],
+                  req_body=b"a" * 100, resp_body=b"\xff" * 10, max_body=8)
+    assert len(ex.req_body) == 8
+    Journal(store, "t", 10).record(ex)
+    (doc,) = Journal(store, "t", 10).entries()
+    assert doc["request"]["body"] == {"text": "a" * 8, "truncated": 100}
+    assert doc["request"]["headers"] == {"Authorization": "Bearer a", "Content-Type": "x/y"}
+    assert doc["response"]["body"] == {"base64": "//////////8=", "truncated": 10}
+    assert doc["seq"] == 1 and doc["response"]["status"] == 200

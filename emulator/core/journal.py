@@ -18,14 +18,14 @@ from .store import Store
 KIND = "journal"
 
 
-def _body(raw: bytes, limit: int) -> dict[str, Any]:
-    cut = raw[:limit]
+def _body(kept: bytes, size: int) -> dict[str, Any]:
+    """A body as text (or base64), noting its full size when only a part was kept."""
     try:
-        text: dict[str, Any] = {"text": cut.decode("utf-8")}
+        text: dict[str, Any] = {"text": kept.decode("utf-8")}
     except UnicodeDecodeError:
-        text = {"base64": base64.b64encode(cut).decode()}
-    if len(raw) > limit:
-        text["truncated"] = len(raw)
+        text = {"base64": base64.b64encode(kept).decode()}
+    if size > len(kept):
+        text["truncated"] = size
     return text
 
 
@@ -43,13 +43,21 @@ class Exchange:
     method: str
     path: str
     url: str
-    environ: dict[str, Any]                  # the request's WSGI environ (headers read late)
+    req_headers: list[tuple[str, str]]       # (environ key, value): HTTP_* and CONTENT_TYPE
     status_line: str
     resp_headers: list[tuple[str, str]]
     req_body: bytes
     resp_body: bytes
     max_body: int
     seq: int = 0
+    req_size: int = 0
+    resp_size: int = 0
+
+    def __post_init__(self) -> None:
+        # keep no more than what will be shown: a journal of big bodies stays small
+        self.req_size, self.resp_size = len(self.req_body), len(self.resp_body)
+        self.req_body = self.req_body[:self.max_body]
+        self.resp_body = self.resp_body[:self.max_body]
 
     def to_doc(self) -> dict[str, Any]:
         code, _, reason = self.status_line.partition(" ")
@@ -58,13 +66,12 @@ class Exchange:
             "latency_ms": round(self.latency_ms, 3), "client": self.client, "note": self.note,
             "request": {
                 "method": self.method, "path": self.path, "url": self.url,
-                "headers": {_header_name(k): v for k, v in self.environ.items()
-                            if k.startswith("HTTP_") or k == "CONTENT_TYPE"},
-                "body": _body(self.req_body, self.max_body),
+                "headers": {_header_name(k): v for k, v in self.req_headers},
+                "body": _body(self.req_body, self.req_size),
             },
             "response": {
                 "status": int(code), "reason": reason, "headers": dict(self.resp_headers),
-                "body": _body(self.resp_body, self.max_body),
+                "body": _body(self.resp_body, self.resp_size),
             },
         }
 
