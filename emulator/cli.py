@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, help="seed for ids, generated data and chaos")
     s.add_argument("--workers", type=int, help="server processes (>1 needs --state sqlite)")
     s.add_argument("--threads", type=int,
-                   help="Python threads per worker (default 8; see README)")
+                   help="Python threads per worker (default 2 x CPUs + 1)")
     s.add_argument("--tls", action="store_true", default=None,
                    help="serve HTTPS (self-signed certificate unless --cert/--key)")
     s.add_argument("--cert", help="PEM certificate for --tls")

@@ -5,9 +5,10 @@ Chosen by measurement (``bench/run.py --servers granian,gunicorn,waitress``): on
 6,800-10,000 requests/s under granian (one worker) against about 3,500 under gunicorn
 (one sync worker) and 3,300 under waitress (4 threads). Settings reach the worker
 processes through MOCKCLOUD_* variables. ``--threads`` (granian's blocking threads)
-defaults to 8: measured at 1, 2, 4 and 8 threads, the PATCH throughput moved within the
-noise (4.2k-5.2k/s at 8 connections, best at 1 thread but with a 21 ms p99), and a few
-threads keep the server answering while ``latency_ms`` faults hold some of them.
+defaults to 2 x CPUs + 1, the most granian calls sane for WSGI: measured at 1, 2, 4 and 8
+threads, the PATCH throughput moved within the noise (4.2k-5.2k/s at 8 connections, best
+at 1 thread but with a 21 ms p99), and several threads keep the server answering while
+``latency_ms`` faults hold some of them.
 """
 
 from __future__ import annotations

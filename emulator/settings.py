@@ -7,12 +7,17 @@ worker processes re-read the environment, so the CLI exports what it was given.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_WORLD = ROOT / "fixtures" / "worlds" / "default.yaml"
+
+
+def default_threads() -> int:
+    """2 x CPUs + 1: what granian deems sane for WSGI (it warns past it)."""
+    return 2 * (os.cpu_count() or 1) + 1
 
 
 @dataclass
@@ -23,7 +28,7 @@ class Settings:
     world: str = str(DEFAULT_WORLD)      # world file every new tenant starts from
     seed: int = 0                        # seeds ids, tokens, faker data and chaos
     workers: int = 1                     # > 1 needs a shared store (sqlite)
-    threads: int = 8                     # Python threads per worker (see server.py)
+    threads: int = field(default_factory=lambda: default_threads())  # per worker, server.py
     tls: bool = False                    # serve HTTPS (self-signed unless cert/key)
     cert: str = ""                       # PEM certificate for --tls
     key: str = ""                        # PEM private key for --tls
