@@ -200,3 +200,22 @@ def test_journal_keeps_bodies_only_up_to_the_limit():
     assert doc["request"]["headers"] == {"Authorization": "Bearer a", "Content-Type": "x/y"}
     assert doc["response"]["body"] == {"base64": "//////////8=", "truncated": 10}
     assert doc["seq"] == 1 and doc["response"]["status"] == 200
+
+
+def test_auth_profile_shapes_token_replies_for_other_vendors():
+    """The knobs Netatmo and Qivivo will need, before they exist: scope as an array,
+    extra fields (Netatmo's misspelt expire_in), no token_type."""
+    from emulator.core.oauth import AuthProfile, VendorAuthServer
+
+    netatmo_like = AuthProfile(
+        vendor="x", token_path="/oauth2/token", scope_as_list=True,
+        token_type_in_response=False,
+        extra_token_fields=lambda t: {"expire_in": t["expires_in"]})
+    shaped = VendorAuthServer(netatmo_like)._shape_token({
+        "token_type": "Bearer", "access_token": "a", "expires_in": 10800,
+        "refresh_token": "r", "scope": "read_station read_thermostat"})
+    assert shaped == {"access_token": "a", "refresh_token": "r", "expires_in": 10800,
+                      "scope": ["read_station", "read_thermostat"], "expire_in": 10800}
+    plain = VendorAuthServer(AuthProfile(vendor="y", token_path="/t"))._shape_token({
+        "token_type": "Bearer", "access_token": "a", "expires_in": 1, "scope": ""})
+    assert plain == {"access_token": "a", "token_type": "Bearer", "expires_in": 1}
