@@ -219,3 +219,15 @@ def test_auth_profile_shapes_token_replies_for_other_vendors():
     plain = VendorAuthServer(AuthProfile(vendor="y", token_path="/t"))._shape_token({
         "token_type": "Bearer", "access_token": "a", "expires_in": 1, "scope": ""})
     assert plain == {"access_token": "a", "token_type": "Bearer", "expires_in": 1}
+
+
+@pytest.mark.parametrize("part,access_dead,refresh_dead", [
+    ("grant", True, True), ("access", True, False), ("refresh", False, True)])
+def test_revoking_a_grant_or_one_of_its_tokens(part, access_dead, refresh_dead):
+    from emulator.core.oauth import Token, revoke_doc
+
+    doc = {"access_token": "a", "refresh_token": "r", "issued_at": 0.0, "expires_in": 60,
+           "access_revoked": False, "refresh_revoked": False}
+    tok = Token(revoke_doc(doc, 5.0, part), now=10.0)
+    assert (tok.is_revoked(), tok.refresh_revoked()) == (access_dead, refresh_dead)
+    assert doc["revoked_at"] == 5.0
