@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import logging
 import re
 import threading
@@ -22,6 +23,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import lightify
 from .core import tenancy, world
+from .core.admin import make_admin
 from .core.clock import Clock, http_date
 from .core.context import Ctx, current
 from .core.faults import Faults
@@ -55,8 +57,8 @@ class Mockcloud:
         self.vendors = {v.name: v for v in VENDORS}
         self.by_host = {h: v for v in VENDORS for h in v.hosts}
         self.by_prefix = {v.prefix: v for v in VENDORS}
-        self.world_data = world.read_file(self.settings.world)
-        self.world_rows = world.build(self.world_data, self.vendors, self.settings.seed)
+        self.world_rows = world.build(world.read_file(self.settings.world), self.vendors,
+                                      self.settings.seed)
         self._boot_lock = threading.Lock()
         self.flask = self._make_flask()
         self.vendor_apps = self._make_vendor_apps()
@@ -99,8 +101,6 @@ class Mockcloud:
     def _make_flask(self) -> Flask:
         """The control app: the admin API and the index."""
         app = self._new_flask("emulator")
-        from .core.admin import make_admin
-
         app.register_blueprint(make_admin(self), url_prefix="/_mockcloud")
 
         @app.get("/")
@@ -129,7 +129,7 @@ class Mockcloud:
         if self.store.count(tenant, world.META_KIND):
             return
         with self._boot_lock:
-            if self.store.get(tenant, world.META_KIND, world.META_KEY) is None:
+            if not self.store.count(tenant, world.META_KIND):
                 world.install(self.store, tenant, self.world_rows, self.settings.world, now)
 
     def reset(self, tenant: str) -> None:
@@ -145,7 +145,6 @@ class Mockcloud:
         if vendor is not None:
             if not path.startswith(vendor.prefix + "/") and path != vendor.prefix:
                 environ["PATH_INFO"] = vendor.prefix + path
-                environ["mockcloud.host_mounted"] = True
             return vendor
         first = "/" + path.lstrip("/").split("/", 1)[0]
         return self.by_prefix.get(first)
@@ -155,7 +154,7 @@ class Mockcloud:
         try:
             tenant = tenancy.resolve(environ)
         except tenancy.TenantError as exc:
-            body = (f'{{"error":"invalid_tenant","message":{_json_str(str(exc))}}}').encode()
+            body = json.dumps({"error": "invalid_tenant", "message": str(exc)}).encode()
             start_response("400 Bad Request", [("Content-Type", "application/json"),
                                                ("Content-Length", str(len(body)))])
             return [body]
@@ -186,13 +185,10 @@ class Mockcloud:
             captured["status"], captured["headers"] = status, headers
             return start_response(status, headers, exc_info)
 
-        if vendor is None:  # admin API, index: not faulted, not journaled
-            if req_body is None:
-                return self._too_large(environ, capture, None, limit)
-            return self.flask(environ, capture)
-
         if req_body is None:
             return self._too_large(environ, capture, vendor, limit)
+        if vendor is None:  # admin API, index: not faulted, not journaled
+            return self.flask(environ, capture)
 
         vendor_path = environ["PATH_INFO"][len(vendor.prefix):] or "/"
         decision = Faults(self.store, tenant).decide(
@@ -303,12 +299,6 @@ def _message_for(exc: HTTPException) -> str:
         return f"{request.method} is not allowed here" + (
             f"; use {', '.join(allowed)}" if allowed else "")
     return exc.description or exc.name
-
-
-def _json_str(text: str) -> str:
-    import json
-
-    return json.dumps(text)
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> Mockcloud:

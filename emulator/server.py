@@ -55,12 +55,13 @@ def run(settings: Settings) -> int:
 
     if settings.port == 0:
         settings.port = _free_port(settings.host)
+    from .app import VENDORS, create_app
+
     cert = key = None
     if settings.tls:
-        cert, key = (Path(p) for p in tls.ensure_certificate(settings))
+        hosts = [h for v in VENDORS for h in v.hosts]
+        cert, key = (Path(p) for p in tls.ensure_certificate(settings, hosts))
     # fail fast, in this process, on a bad world or state URL
-    from .app import create_app
-
     try:
         create_app(settings).store.close()
     except (WorldError, ValueError) as exc:

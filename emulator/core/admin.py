@@ -18,7 +18,7 @@ from .clock import iso, parse_instant
 from .context import Ctx, current
 from .faults import Faults, parse_rule
 from .journal import Journal, to_cassette
-from .oauth import Token, revoke_doc
+from .oauth import Token, Tokens
 from .quotas import QuotaConfig, Quotas
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -207,60 +207,45 @@ def make_admin(mc: Mockcloud) -> Blueprint:
                         mimetype="application/yaml")
 
     # --------------------------------------------------------------- tokens
-    def all_tokens():
-        c = ctx()
-        for name in mc.vendors:
-            for _, doc in c.store.list(c.tenant, f"{name}.token"):
-                yield name, doc
-
-    def token_view(vendor: str, doc: dict[str, Any]) -> dict[str, Any]:
-        tok = Token(doc, ctx().now())
+    def token_view(vendor: str, tok: Token) -> dict[str, Any]:
+        doc = tok.doc
         state = "revoked" if tok.is_revoked() else "expired" if tok.is_expired() else "active"
         return {"vendor": vendor, "access_token": doc["access_token"],
                 "refresh_token": doc.get("refresh_token"), "client_id": doc["client_id"],
                 "user": doc.get("user_id"), "scope": doc.get("scope", ""),
                 "issued_at": doc["issued_at"], "expires_at": doc["issued_at"] + doc["expires_in"],
-                "state": state, "refresh_revoked": bool(doc.get("refresh_revoked"))}
+                "state": state, "refresh_revoked": tok.refresh_revoked()}
 
-    def find_token(value: Any) -> tuple[str, dict[str, Any]]:
+    def find_token(value: Any) -> tuple[str, Token]:
         if not isinstance(value, str) or not value:
             raise AdminError(400, "invalid_request", "'token' (a string) is required")
-        c = ctx()
         for name in mc.vendors:
-            doc = c.store.get(c.tenant, f"{name}.token", value)
-            if doc is None:
-                ref = c.store.get(c.tenant, f"{name}.refresh", value)
-                doc = ref and c.store.get(c.tenant, f"{name}.token", ref["access_token"])
-            if doc is not None:
-                return name, doc
+            tok = Tokens(ctx(), name).find(value)
+            if tok is not None:
+                return name, tok
         raise AdminError(404, "not_found", "no such access or refresh token in this tenant")
 
     @bp.get("/tokens")
     def tokens_list():
         want_vendor, want_state = request.args.get("vendor"), request.args.get("state")
-        views = [token_view(v, d) for v, d in all_tokens() if want_vendor in (None, v)]
+        views = [token_view(name, tok) for name in mc.vendors if want_vendor in (None, name)
+                 for tok in Tokens(ctx(), name).all()]
         return jsonify({"tokens": [t for t in views if want_state in (None, t["state"])]})
 
     @bp.post("/tokens/revoke")
     def tokens_revoke():
-        vendor, doc = find_token(_obj().get("token"))
-        c = ctx()
-
-        def mark(d):
-            return None if d is None else revoke_doc(d, c.now())
-
-        doc = c.store.update(c.tenant, f"{vendor}.token", doc["access_token"], mark)
-        return jsonify(token_view(vendor, doc))
+        vendor, tok = find_token(_obj().get("token"))
+        return jsonify(token_view(vendor, Tokens(ctx(), vendor).revoke(tok.doc["access_token"])))
 
     @bp.post("/tokens/introspect")
     def tokens_introspect():
         try:
-            vendor, doc = find_token(_obj().get("token"))
+            vendor, tok = find_token(_obj().get("token"))
         except AdminError as exc:
             if exc.status == 404:
                 return jsonify({"active": False})
             raise
-        view = token_view(vendor, doc)
+        view = token_view(vendor, tok)
         return jsonify({"active": view["state"] == "active", **view,
                         "exp": int(view["expires_at"]), "iat": int(view["issued_at"])})
 

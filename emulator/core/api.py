@@ -14,16 +14,14 @@ from typing import Any
 from authlib.oauth2 import OAuth2Error
 from flask import request
 
-from .context import Ctx, current
+from .context import Ctx
 from .oauth import VendorAuthServer, authenticate, describe_error
 from .quotas import Quotas
 from .vendor import Vendor
 
 
-def count_call(vendor: Vendor, client_id: str | None, user_id: str | None,
-               ctx: Ctx | None = None):
+def count_call(ctx: Ctx, vendor: Vendor, client_id: str | None, user_id: str | None):
     """Count one call; a vendor-shaped 429 (or configured status) response if over."""
-    ctx = ctx or current()
     quotas = Quotas(ctx.store, ctx.tenant)
     cfg = quotas.config(vendor.name, vendor.quotas)
     if not cfg.enabled:
@@ -62,8 +60,8 @@ def guarded(vendor: Vendor, server: VendorAuthServer,
                                 f'error_description="{text}"')]
                 return vendor.render_error(status, code, text, headers)
             environ["mockcloud.token"] = token  # for the journal
-            limited = count_call(vendor, token.client_id, token.user_id,
-                                 environ["mockcloud.ctx"])
+            limited = count_call(environ["mockcloud.ctx"], vendor, token.client_id,
+                                 token.user_id)
             if limited is not None:
                 return limited
             return view(*args, token=token, **kwargs)

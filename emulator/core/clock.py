@@ -81,13 +81,13 @@ class Clock:
         return self._set(fn)
 
     def describe(self) -> dict[str, Any]:
-        st = self.state()
-        now = st.now(real_time())
+        st, real = self.state(), real_time()
+        now = st.now(real)
         return {
             "now": now,
             "iso": iso(now),
             "frozen": st.frozen_at is not None,
-            "offset": round(now - real_time(), 6),
+            "offset": round(now - real, 6),
         }
 
 

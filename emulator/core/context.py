@@ -7,7 +7,7 @@ routes gets what it needs passed in, this only bridges Flask's request to it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from flask import request
 
@@ -25,7 +25,6 @@ class Ctx:
     settings: Settings
     vendor: str | None = None
     _now: float | None = field(default=None, repr=False)
-    extra: dict[str, Any] = field(default_factory=dict)
     headers: list[tuple[str, str]] = field(default_factory=list)  # added to the response
 
     @property

@@ -16,7 +16,7 @@ import hmac
 import json
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -54,7 +54,6 @@ class AuthProfile:
     rotate_refresh: bool = True                # refresh returns a new pair, old pair dies
     revoke_whole_grant: bool = True            # revoking either token kills both
     scopes_supported: tuple[str, ...] = ()
-    default_scope: str = ""
     scope_as_list: bool = False                # Netatmo answers scope as a JSON array
     token_type_in_response: bool = True
     extra_token_fields: Callable[[dict[str, Any]], dict[str, Any]] | None = None
@@ -188,20 +187,40 @@ def revoke_doc(doc: dict[str, Any], now: float, part: str = "grant") -> dict[str
 
 
 class Tokens:
-    """Tokens of one vendor in one tenant's store."""
+    """Tokens of one vendor in one tenant's store (the admin API reads them too)."""
 
-    def __init__(self, ctx: Ctx, profile: AuthProfile) -> None:
-        self.ctx, self.p = ctx, profile
+    def __init__(self, ctx: Ctx, vendor: str) -> None:
+        self.ctx, self.vendor = ctx, vendor
+
+    def kind(self, name: str) -> str:
+        return f"{self.vendor}.{name}"
 
     def by_access(self, access: str) -> Token | None:
-        doc = self.ctx.store.get(self.ctx.tenant, self.p.kind("token"), access)
+        doc = self.ctx.store.get(self.ctx.tenant, self.kind("token"), access)
         return None if doc is None else Token(doc, self.ctx.now())
 
     def by_refresh(self, refresh: str) -> Token | None:
-        ref = self.ctx.store.get(self.ctx.tenant, self.p.kind("refresh"), refresh)
-        return None if ref is None else self.by_access(ref["access_token"])
+        ref = self.ctx.store.get(self.ctx.tenant, self.kind("refresh"), refresh)
+        if ref is None:
+            return None
+        tok = self.by_access(ref["access_token"])
+        if tok is not None:
+            tok.matched = "refresh"
+        return tok
 
-    def save(self, token: dict[str, Any], client_id: str, user_id: str | None) -> None:
+    def find(self, value: str, hint: str | None = None) -> Token | None:
+        """The grant an access or refresh token belongs to; ``hint`` says which to try
+        first (RFC 7009's ``token_type_hint``)."""
+        order = (self.by_refresh, self.by_access) if hint == "refresh_token" \
+            else (self.by_access, self.by_refresh)
+        for lookup in order:
+            tok = lookup(value)
+            if tok is not None:
+                return tok
+        return None
+
+    def save(self, token: dict[str, Any], client_id: str, user_id: str | None,
+             profile: AuthProfile) -> None:
         doc = {
             "access_token": token["access_token"],
             "refresh_token": token.get("refresh_token"),
@@ -210,52 +229,54 @@ class Tokens:
             "scope": token.get("scope", ""),
             "issued_at": self.ctx.now(),
             "expires_in": token["expires_in"],
-            "refresh_ttl": self.p.refresh_ttl,
+            "refresh_ttl": profile.refresh_ttl,
             "access_revoked": False,
             "refresh_revoked": False,
         }
         s, t = self.ctx.store, self.ctx.tenant
-        s.put(t, self.p.kind("token"), doc["access_token"], doc)
+        s.put(t, self.kind("token"), doc["access_token"], doc)
         if doc["refresh_token"]:
-            s.put(t, self.p.kind("refresh"), doc["refresh_token"],
+            s.put(t, self.kind("refresh"), doc["refresh_token"],
                   {"access_token": doc["access_token"]})
-        issued = s.update(t, self.p.kind("sweep"), "count",
+        issued = s.update(t, self.kind("sweep"), "count",
                           lambda d: {"n": (d or {"n": 0})["n"] + 1})["n"]
         if issued % SWEEP_EVERY == 0:
-            self.sweep()
+            self.sweep(profile.code_ttl)
 
-    def sweep(self) -> int:
+    def sweep(self, code_ttl: float) -> int:
         """Forget what can never be used again, so a long run (a fuzzer refreshing for
         hours) does not grow without bound: grants dead on both sides for a while
         (they stay listed in the admin API meanwhile) and codes past their lifetime."""
         s, t, now = self.ctx.store, self.ctx.tenant, self.ctx.now()
         gone = 0
-        for key, doc in s.list(t, self.p.kind("token")):
+        for key, doc in s.list(t, self.kind("token")):
             tok = Token(doc, now)
             dead = (tok.is_revoked() or tok.is_expired()) and (
                 tok.refresh_revoked() or tok.refresh_expired() or not doc["refresh_token"])
             since = doc.get("revoked_at") or doc["issued_at"] + doc["expires_in"]
             if dead and now - since > DEAD_KEPT_FOR:
-                s.delete(t, self.p.kind("token"), key)
+                s.delete(t, self.kind("token"), key)
                 if doc["refresh_token"]:
-                    s.delete(t, self.p.kind("refresh"), doc["refresh_token"])
+                    s.delete(t, self.kind("refresh"), doc["refresh_token"])
                 gone += 1
-        for key, doc in s.list(t, self.p.kind("code")):
-            if now - doc["issued_at"] >= self.p.code_ttl:
-                s.delete(t, self.p.kind("code"), key)
+        for key, doc in s.list(t, self.kind("code")):
+            if now - doc["issued_at"] >= code_ttl:
+                s.delete(t, self.kind("code"), key)
                 gone += 1
         return gone
 
-    def revoke(self, access: str, part: str = "grant") -> bool:
+    def revoke(self, access: str, part: str = "grant") -> Token | None:
         """Revoke the whole grant, or only its ``access`` or ``refresh`` token."""
         def mark(doc):
             return None if doc is None else revoke_doc(doc, self.ctx.now(), part)
 
-        return self.ctx.store.update(self.ctx.tenant, self.p.kind("token"), access,
-                                     mark) is not None
+        doc = self.ctx.store.update(self.ctx.tenant, self.kind("token"), access, mark)
+        return None if doc is None else Token(doc, self.ctx.now())
 
-    def all(self) -> list[dict[str, Any]]:
-        return [d for _, d in self.ctx.store.list(self.ctx.tenant, self.p.kind("token"))]
+    def all(self) -> list[Token]:
+        now = self.ctx.now()
+        return [Token(d, now) for _, d in self.ctx.store.list(self.ctx.tenant,
+                                                                self.kind("token"))]
 
 
 def query_client(profile: AuthProfile, client_id: str) -> Client | None:
@@ -313,7 +334,7 @@ def _grant_classes(profile: AuthProfile) -> list[tuple[type, list]]:
         INCLUDE_NEW_REFRESH_TOKEN = p.rotate_refresh
 
         def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
-            tok = Tokens(current(), p).by_refresh(refresh_token)
+            tok = Tokens(current(), p.vendor).by_refresh(refresh_token)
             if tok is None or tok.refresh_revoked() or tok.refresh_expired():
                 return None
             return tok
@@ -323,7 +344,7 @@ def _grant_classes(profile: AuthProfile) -> list[tuple[type, list]]:
 
         def revoke_old_credential(self, refresh_token: Token) -> None:
             if p.rotate_refresh:
-                Tokens(current(), p).revoke(refresh_token.doc["access_token"])
+                Tokens(current(), p.vendor).revoke(refresh_token.doc["access_token"])
 
     class ClientCredentialsGrant(grants.ClientCredentialsGrant):
         TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH
@@ -366,19 +387,11 @@ class _Revocation(RevocationEndpoint):
                 "token_type_hint must be access_token or refresh_token.")
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
-        tokens = Tokens(current(), self.profile)
-        order = (tokens.by_refresh, tokens.by_access) if token_type_hint == "refresh_token" \
-            else (tokens.by_access, tokens.by_refresh)
-        for find in order:
-            tok = find(token_string)
-            if tok is not None:
-                tok.matched = "refresh" if find == tokens.by_refresh else "access"
-                return tok
-        return None
+        return Tokens(current(), self.profile.vendor).find(token_string, token_type_hint)
 
     def revoke_token(self, token: Token, req) -> None:
         part = "grant" if self.profile.revoke_whole_grant else token.matched
-        Tokens(current(), self.profile).revoke(token.doc["access_token"], part)
+        Tokens(current(), self.profile.vendor).revoke(token.doc["access_token"], part)
 
 
 class VendorAuthServer(AuthorizationServer):
@@ -416,11 +429,20 @@ class VendorAuthServer(AuthorizationServer):
             error = InvalidClientError(description="HTTP Basic credentials are not UTF-8.")
             return self.handle_error_response(req, error)
 
-    def _explain(self, error: str) -> str:
-        grants = " or ".join(self.profile.grants)
-        if error == "unsupported_grant_type":
-            return f"grant_type must be {grants} (as a form field)."
-        return "The request is missing a parameter or has a malformed one."
+    def _explain(self, status: int, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Authlib's error, said so a person can act on it."""
+        error, text = payload["error"], payload.get("error_description")
+        if error == "invalid_client":  # 401 (RFC 6749 §5.2), however the client authed
+            return 401, {**payload, "error_description": (
+                "Unknown client_id or wrong client_secret: send both in the form body "
+                "or with HTTP Basic.")}
+        if text in (None, "", error):
+            if error == "unsupported_grant_type":
+                text = f"grant_type must be {' or '.join(self.profile.grants)} " \
+                       "(as a form field)."
+            elif error == "invalid_request":
+                text = "The request is missing a parameter or has a malformed one."
+        return status, {**payload, "error_description": text} if text else payload
 
     def _make_access_token(self, client: Client, grant_type: str, user: Any,
                            scope: str) -> str:
@@ -430,23 +452,17 @@ class VendorAuthServer(AuthorizationServer):
 
     def _store_token(self, token: dict[str, Any], req) -> None:
         user = req.user["id"] if req.user else None
-        Tokens(current(), self.profile).save(token, req.client.get_client_id(), user)
+        Tokens(current(), self.profile.vendor).save(token, req.client.get_client_id(), user,
+                                                    self.profile)
 
     def handle_response(self, status_code: int, payload: Any, headers: list):
-        if isinstance(payload, dict) and payload.get("error") in (
-                "unsupported_grant_type", "invalid_request") and payload.get(
-                "error_description") in (None, "", payload["error"]):
-            payload = {**payload, "error_description": self._explain(payload["error"])}
-        if isinstance(payload, dict) and payload.get("error") == "invalid_client":
-            status_code = 401  # RFC 6749 §5.2, whichever way the client authenticated
-            payload = {**payload, "error_description": (
-                "Unknown client_id or wrong client_secret: send both in the form body "
-                "or with HTTP Basic.")}
         if isinstance(payload, dict):
             if "access_token" in payload:
                 payload = self._shape_token(payload)
-            elif "error" in payload and self.profile.render_error:
-                return self.profile.render_error(status_code, payload, headers)
+            elif "error" in payload:
+                status_code, payload = self._explain(status_code, payload)
+                if self.profile.render_error:
+                    return self.profile.render_error(status_code, payload, headers)
             payload = json.dumps(payload, separators=(",", ":"))
         return super().handle_response(status_code, payload, headers)
 
@@ -472,7 +488,7 @@ class VendorAuthServer(AuthorizationServer):
 
         class Validator(BearerTokenValidator):
             def authenticate_token(self, token_string: str) -> Token | None:
-                return Tokens(current(), profile).by_access(token_string)
+                return Tokens(current(), profile.vendor).by_access(token_string)
 
         rp = ResourceProtector()
         rp.register_token_validator(Validator(realm=profile.realm))
@@ -511,5 +527,5 @@ def describe_error(error: OAuth2Error) -> tuple[int, str, str, list]:
     return error.status_code or 400, code, text, list(error.get_headers())
 
 
-__all__ = ["AuthProfile", "VendorAuthServer", "Tokens", "authenticate", "describe_error",
-           "find_user", "query_client", "InvalidRequestError", "field"]
+__all__ = ["AuthProfile", "Token", "Tokens", "VendorAuthServer", "authenticate",
+           "describe_error", "find_user", "query_client", "revoke_doc", "same_secret"]

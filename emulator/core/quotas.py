@@ -76,6 +76,7 @@ class QuotaResult:
     headers: dict[str, str]
     retry_after: int = 0
     rule: QuotaRule | None = None
+    remaining: int = 0
 
 
 class Quotas:
@@ -94,7 +95,7 @@ class Quotas:
         """Count one call against every applicable rule; report the tightest."""
         if not cfg.enabled or not cfg.rules:
             return QuotaResult(True, {})
-        tightest: QuotaResult | None = None
+        results: list[QuotaResult] = []
         for rule in cfg.rules:
             who = keys.get(rule.key)
             if who is None:
@@ -112,18 +113,16 @@ class Quotas:
             doc = self.store.update(self.tenant, KIND, counter, bump)
             remaining = max(rule.limit - doc["n"], 0)
             retry = max(1, math.ceil(reset - now))
-            res = QuotaResult(
+            results.append(QuotaResult(
                 allowed=not doc["over"],
                 headers={"X-RateLimit-Limit": str(rule.limit),
                          "X-RateLimit-Remaining": str(remaining),
                          "X-RateLimit-Reset": str(int(reset))},
-                retry_after=retry, rule=rule)
-            if tightest is None or (not res.allowed and tightest.allowed) or (
-                    res.allowed == tightest.allowed and remaining < int(
-                        tightest.headers["X-RateLimit-Remaining"])):
-                tightest = res
-        if tightest is None:
+                retry_after=retry, rule=rule, remaining=remaining))
+        if not results:
             return QuotaResult(True, {})
+        # a refusing rule first, else the one with the fewest calls left
+        tightest = min(results, key=lambda r: (r.allowed, r.remaining))
         if not tightest.allowed:
             tightest.headers["Retry-After"] = str(tightest.retry_after)
         return tightest

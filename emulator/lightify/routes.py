@@ -57,73 +57,56 @@ def json_body() -> Any:
         raise bad_request(f"The request body is not valid JSON: {exc}") from None
 
 
+# the REST resources under /v4: path -> the model's (list, get, change) methods
+RESOURCES = {"devices": ("devices", "device", "patch_device"),
+             "groups": ("groups", "group", "patch_group"),
+             "scenes": ("scenes", "scene", "apply_scene")}
+
+
+def _model(token) -> Lightify:
+    ctx = current()
+    return Lightify(ctx.store, ctx.tenant, token.user_id)
+
+
 def make_blueprint(vendor: Vendor, server: VendorAuthServer) -> Blueprint:
     bp = Blueprint("lightify", __name__)
     api = guarded(vendor, server)
-
-    def model(token) -> Lightify:
-        ctx = current()
-        return Lightify(ctx.store, ctx.tenant, token.user_id)
+    auth = server.profile
 
     @bp.errorhandler(LightifyError)
     def _lightify_error(exc: LightifyError):
         return render(exc.status, exc.code, exc.message)
 
-    @bp.route("/oauth2/authorize", methods=["GET", "POST"])
+    @bp.route(auth.authorize_path, methods=["GET", "POST"])
     def authorize():
         return consent.authorize(server)
 
-    @bp.post("/oauth2/access_token")
+    @bp.post(auth.token_path)
     def access_token():
         return server.create_token_response()
 
-    @bp.post("/oauth2/revoke_token")
+    @bp.post(auth.revoke_path)
     def revoke_token():
         return server.create_endpoint_response("revocation")
 
-    @bp.get("/v4/devices")
-    @api
-    def list_devices(token):
-        return reply(model(token).devices())
-
-    @bp.get("/v4/devices/<ident>")
-    @api
-    def get_device(ident: str, token):
-        return reply(model(token).device(ident))
-
-    @bp.patch("/v4/devices/<ident>")
-    @api
-    def patch_device(ident: str, token):
-        return reply(model(token).patch_device(ident, json_body()))
-
-    @bp.get("/v4/groups")
-    @api
-    def list_groups(token):
-        return reply(model(token).groups())
-
-    @bp.get("/v4/groups/<ident>")
-    @api
-    def get_group(ident: str, token):
-        return reply(model(token).group(ident))
-
-    @bp.patch("/v4/groups/<ident>")
-    @api
-    def patch_group(ident: str, token):
-        return reply(model(token).patch_group(ident, json_body()))
-
-    @bp.get("/v4/scenes")
-    @api
-    def list_scenes(token):
-        return reply(model(token).scenes())
-
-    @bp.get("/v4/scenes/<ident>")
-    @api
-    def get_scene(ident: str, token):
-        return reply(model(token).scene(ident))
-
-    @bp.patch("/v4/scenes/<ident>")
-    @api
-    def apply_scene(ident: str, token):
-        return reply(model(token).apply_scene(ident, json_body()))
-
+    for path, methods in RESOURCES.items():
+        _mount_resource(bp, api, path, *methods)
     return bp
+
+
+def _mount_resource(bp: Blueprint, api, path: str, list_all: str, get_one: str,
+                    change: str) -> None:
+    """GET /v4/<path>, GET /v4/<path>/<id> and PATCH /v4/<path>/<id>."""
+    def list_view(token):
+        return reply(getattr(_model(token), list_all)())
+
+    def get_view(ident: str, token):
+        return reply(getattr(_model(token), get_one)(ident))
+
+    def patch_view(ident: str, token):
+        return reply(getattr(_model(token), change)(ident, json_body()))
+
+    bp.add_url_rule(f"/v4/{path}", f"list_{path}", api(list_view), methods=["GET"])
+    bp.add_url_rule(f"/v4/{path}/<ident>", f"get_{path}", api(get_view), methods=["GET"])
+    bp.add_url_rule(f"/v4/{path}/<ident>", f"patch_{path}", api(patch_view),
+                    methods=["PATCH"])
