@@ -22,14 +22,15 @@ $(NODE_STAMP): package.json
 run: $(STAMP)
 	$(VENV)/bin/mockcloud serve
 
+# pytest runs last so the run ends on its summary line (N passed); JUnit XML in reports/
 test: $(STAMP) $(NODE_STAMP)
-	$(MAKE) lint pytest contracts newman fuzz
+	$(MAKE) lint contracts newman fuzz pytest
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check emulator clients contracts tests bench scripts
 
 pytest: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --junitxml=reports/pytest-junit.xml
 
 contracts: $(STAMP)
 	$(PY) scripts/verify_real_samples.py tests/data/qivivo fixtures/cassettes/lightify

@@ -27,6 +27,7 @@ from .core.admin import make_admin
 from .core.clock import Clock, http_date
 from .core.context import Ctx, current
 from .core.faults import Faults
+from .core.flaskapp import MockcloudFlask
 from .core.journal import Exchange, Journal
 from .core.store import Store, open_store
 from .core.vendor import Vendor
@@ -76,7 +77,7 @@ class Mockcloud:
         return apps
 
     def _new_flask(self, name: str) -> Flask:
-        app = Flask(name, template_folder="web/templates", root_path=str(_HERE),
+        app = MockcloudFlask(name, template_folder="web/templates", root_path=str(_HERE),
                     static_folder=None)
         app.url_map.strict_slashes = False
         app.config.update(PROPAGATE_EXCEPTIONS=False)

@@ -14,11 +14,12 @@ import hashlib
 from typing import Any
 
 import orjson
-from flask import Blueprint, Response, request
+from flask import Blueprint, request
 
 from ..core import consent
 from ..core.api import guarded
 from ..core.context import current
+from ..core.flaskapp import MockResponse as Response
 from ..core.oauth import VendorAuthServer
 from ..core.vendor import Vendor
 from .errors import LightifyError, bad_request, render

@@ -1,0 +1,131 @@
+"""The Flask class every mockcloud app is made from: Flask, minus per-request waste.
+
+Three hooks Flask offers for this, and what each saves on every request (measured
+in-process by bench/profile_patch.py; about a quarter of a vendor call's time):
+
+* ``create_url_adapter``: Flask binds the URL map to each request through
+  ``Map.bind_to_environ``, which parses and checks the Host header twice and works
+  out a subdomain that mockcloud never routes on. ``RequestAdapter`` takes the path,
+  method and query from the environ as they are and works the host out only if a
+  redirect or an external URL needs it.
+* ``url_map_class``: werkzeug's matcher walks a state machine segment by segment on
+  every request. ``RouteMap`` remembers what a (path, method) matched, in a bounded
+  table that adding a rule empties; a lookup that raises (404, 405, redirect) is not
+  remembered and raises again the next time. Matching is a pure function of the map,
+  so this holds no state of the emulator (DESIGN.md: state lives in the store).
+* ``response_class``: an ordinary JSON or HTML reply (2xx but 204, body already
+  bytes, no Location to make absolute) goes to the server without the copy of its
+  headers and the closing iterator werkzeug builds for the general case.
+
+Behaviour is werkzeug's and Flask's: anything off the fast paths takes theirs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Request, Response
+from werkzeug.exceptions import BadHost
+from werkzeug.routing import Map, MapAdapter, Rule
+from werkzeug.wsgi import get_host
+
+ROUTE_CACHE_SIZE = 4096  # distinct (path, method) pairs remembered per app
+
+
+def _wsgi_str(value: str) -> str:
+    """A WSGI environ string (bytes as latin-1) as text, the way werkzeug reads it."""
+    return value if value.isascii() else value.encode("latin1").decode(errors="replace")
+
+
+class RouteMap(Map):
+    """A werkzeug Map that remembers successful matches."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.matched: dict[tuple[str, str], tuple[Rule, dict[str, Any]]] = {}
+
+    def add(self, rulefactory: Any) -> None:
+        super().add(rulefactory)
+        self.matched = {}
+
+
+class RequestAdapter(MapAdapter):
+    """A MapAdapter for one request, bound straight from its WSGI environ."""
+
+    def __init__(self, url_map: RouteMap, environ: dict[str, Any]) -> None:
+        # MapAdapter's own attributes, set as MapAdapter.__init__ would set them
+        # (werkzeug.routing.map.Map.bind_to_environ), but server_name, below
+        self.map = url_map
+        self.environ = environ
+        script_name = _wsgi_str(environ.get("SCRIPT_NAME") or "")
+        self.script_name = script_name if script_name.endswith("/") else script_name + "/"
+        self.subdomain = url_map.default_subdomain or ""
+        self.url_scheme = environ.get("wsgi.url_scheme", "http")
+        self.path_info = _wsgi_str(environ.get("PATH_INFO") or "")
+        self.default_method = environ.get("REQUEST_METHOD", "GET")
+        self.query_args = _wsgi_str(environ.get("QUERY_STRING") or "")
+        self.websocket = self.url_scheme in {"ws", "wss"}
+        self._server_name: str | None = None
+
+    @property
+    def server_name(self) -> str:
+        """The request's host as werkzeug's bind_to_environ works it out; only
+        redirects and external URLs read it."""
+        if self._server_name is None:
+            name, sep, port = get_host(self.environ).lower().partition(":")
+            try:
+                name = name.encode("idna").decode("ascii")
+            except UnicodeError as exc:  # werkzeug raises it at bind time; here when used
+                raise BadHost() from exc
+            self._server_name = f"{name}{sep}{port}"
+        return self._server_name
+
+    @server_name.setter
+    def server_name(self, value: str) -> None:
+        self._server_name = value
+
+    def match(self, path_info: str | None = None, method: str | None = None,
+              return_rule: bool = False, query_args: Any = None,
+              websocket: bool | None = None) -> tuple[Any, Any]:
+        if path_info is not None or method is not None or websocket is not None \
+                or query_args is not None or self.websocket:
+            return super().match(path_info, method, return_rule, query_args, websocket)
+        key = (self.path_info, self.default_method)
+        table = self.map.matched
+        hit = table.get(key)
+        if hit is None:
+            rule, args = super().match(return_rule=True)  # raises 404/405/redirects
+            if len(table) >= ROUTE_CACHE_SIZE:
+                table.clear()
+            table[key] = hit = (rule, dict(args))
+        rule, args = hit
+        return (rule if return_rule else rule.endpoint), dict(args)
+
+
+class MockResponse(Response):
+    def get_wsgi_response(self, environ: dict[str, Any]) -> tuple[Any, str, list]:
+        body = self.response
+        status = self.status_code
+        if (200 <= status < 300 and status != 204 and type(body) is list
+                and len(body) == 1 and type(body[0]) is bytes
+                and not self.direct_passthrough and not self._on_close
+                and environ.get("REQUEST_METHOD") != "HEAD"):
+            wsgi_headers = self.headers.to_wsgi_list()
+            names = {name.lower() for name, _ in wsgi_headers}
+            if "location" not in names and "content-location" not in names:
+                if "content-length" not in names:
+                    wsgi_headers.append(("Content-Length", str(len(body[0]))))
+                return body, self.status, wsgi_headers
+        return super().get_wsgi_response(environ)
+
+
+class MockcloudFlask(Flask):
+    url_map_class = RouteMap
+    response_class = MockResponse
+
+    def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
+        if request is None or self.config["SERVER_NAME"] is not None \
+                or self.config["TRUSTED_HOSTS"] is not None \
+                or self.url_map.host_matching or self.subdomain_matching:
+            return super().create_url_adapter(request)
+        return RequestAdapter(self.url_map, request.environ)  # type: ignore[arg-type]

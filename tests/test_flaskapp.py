@@ -1,0 +1,141 @@
+"""MockcloudFlask: the route cache, the request-bound adapter, the lean response.
+
+Each fast path must answer exactly as Flask and werkzeug do without it.
+"""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask, Response, jsonify, redirect, request
+from werkzeug.routing import Rule
+from werkzeug.test import Client
+
+from emulator.core import flaskapp
+from emulator.core.flaskapp import MockcloudFlask
+
+
+def make(cls: type[Flask] = MockcloudFlask) -> Flask:
+    app = cls("t")
+    app.url_map.strict_slashes = False
+
+    @app.get("/items/<ident>")
+    def item(ident: str):
+        return jsonify(id=ident, args=dict(request.view_args or {}))
+
+    @app.route("/items/<ident>", methods=["PATCH"])
+    def patch_item(ident: str):
+        request.view_args["ident"] = "mutated"  # a view may change its own view_args
+        return jsonify(id=ident)
+
+    @app.get("/empty")
+    def empty():
+        return Response(status=204)
+
+    @app.get("/go")
+    def go():
+        return redirect("/items/1")
+
+    @app.get("/created")
+    def created():
+        return Response(b"{}", status=201, headers={"Content-Location": "/items/\u00e9"},
+                        content_type="application/json")
+
+    return app
+
+
+def answers(app: Flask) -> list[tuple]:
+    """What a set of requests answer: status, body, headers that matter."""
+    c = Client(app)
+    out = []
+    for method, path, headers in [
+        ("GET", "/items/a", {}), ("GET", "/items/a", {}), ("GET", "/items/b/", {}),
+        ("PATCH", "/items/a", {}), ("PATCH", "/items/a", {}), ("GET", "/items/a", {}),
+        ("HEAD", "/items/a", {}), ("GET", "/nope", {}), ("GET", "/nope", {}),
+        ("DELETE", "/items/a", {}), ("DELETE", "/items/a", {}), ("GET", "/empty", {}),
+        ("GET", "/go", {"Host": "example.com:8080"}), ("GET", "/created", {}),
+        ("GET", "/items//a", {"Host": "Example.COM"}), ("GET", "/items//a", {}),
+        ("GET", "/items//a", {"Host": "a" * 70 + ".com"}),
+        ("GET", "/items/caf%C3%A9", {}), ("GET", "/items/%FF", {}),
+    ]:
+        r = c.open(path, method=method, headers=headers)
+        keep = {k: v for k, v in r.headers.items()
+                if k in ("Content-Length", "Location", "Content-Location", "Allow")}
+        out.append((method, path, r.status_code, r.get_data(), keep))
+    return out
+
+
+def test_same_answers_as_flask():
+    assert answers(make()) == answers(make(Flask))
+
+
+def test_matches_are_remembered_and_copied():
+    app = make()
+    c = Client(app)
+    assert c.get("/items/a").get_json() == {"id": "a", "args": {"ident": "a"}}
+    assert ("/items/a", "GET") in app.url_map.matched
+    c.patch("/items/a")
+    c.patch("/items/a")  # the first PATCH's mutation of view_args did not stick
+    assert app.url_map.matched[("/items/a", "PATCH")][1] == {"ident": "a"}
+    assert c.get("/items/a").get_json()["id"] == "a"
+
+
+def test_failed_matches_are_not_remembered():
+    app = make()
+    c = Client(app)
+    for _ in range(2):
+        assert c.get("/nope").status_code == 404
+        assert c.delete("/items/a").status_code == 405
+    assert not any(path in ("/nope",) or method == "DELETE"
+                   for path, method in app.url_map.matched)
+
+
+def test_the_table_is_bounded(monkeypatch):
+    monkeypatch.setattr(flaskapp, "ROUTE_CACHE_SIZE", 10)
+    app = make()
+    c = Client(app)
+    for i in range(35):
+        assert c.get(f"/items/{i}").get_json()["id"] == str(i)
+        assert len(app.url_map.matched) <= 10
+
+
+def test_a_new_rule_empties_the_table():
+    app = make()
+    c = Client(app)
+    c.get("/items/special")
+    assert app.url_map.matched
+
+    app.url_map.add(Rule("/items/special", endpoint="special", methods=["GET"]))
+    app.view_functions["special"] = lambda: "special"
+    assert not app.url_map.matched
+    assert c.get("/items/special").get_data() == b"special"
+
+
+def test_double_slash_redirect_names_the_host():
+    c = Client(make())
+    r = c.get("/items//a", headers={"Host": "Example.COM:8080"})
+    assert r.status_code == 308
+    assert r.headers["Location"] == "http://example.com:8080/items/a"
+    assert c.get("/items//a", headers={"Host": "a" * 70 + ".com"}).status_code == 400
+
+
+def test_lean_response_headers():
+    c = Client(make())
+    r = c.get("/items/a")
+    assert r.headers["Content-Length"] == str(len(r.get_data()))
+    head = c.head("/items/a")
+    assert head.get_data() == b"" and head.headers["Content-Length"] == r.headers[
+        "Content-Length"]
+    assert "Content-Length" not in c.get("/empty").headers
+    assert c.get("/go").headers["Location"] == "/items/1"  # as Flask leaves it
+
+
+@pytest.mark.parametrize("body", [b"x", [b"a", b"b"], "text"])
+def test_any_body_still_gets_a_length(body):
+    app = MockcloudFlask("t")
+
+    @app.get("/")
+    def index():
+        return Response(body)
+
+    r = Client(app).get("/")
+    assert r.headers["Content-Length"] == str(len(r.get_data()))
