@@ -28,7 +28,7 @@ from .core.clock import Clock, http_date
 from .core.context import Ctx, current
 from .core.faults import Faults
 from .core.flaskapp import MockcloudFlask
-from .core.journal import Exchange, Journal
+from .core.journal import Journal, exchange
 from .core.store import Store, open_store
 from .core.vendor import Vendor
 from .settings import Settings
@@ -240,23 +240,22 @@ class Mockcloud:
 
     def _journal(self, ctx: Ctx, environ, path: str, captured, req_body: bytes,
                  body: bytes, started: float, note: str | None = None) -> None:
-        if self.settings.journal_size <= 0:
+        size = self.settings.journal_size
+        if size <= 0:
             return
         query = environ.get("QUERY_STRING")
         host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "localhost")
         url = (f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
                f"{environ.get('SCRIPT_NAME', '')}{path}" + (f"?{query}" if query else ""))
         token = environ.get("mockcloud.token")
-        Journal(self.store, ctx.tenant, self.settings.journal_size).record(Exchange(
-            time=ctx.now(), vendor=ctx.vendor, tenant=ctx.tenant,
-            latency_ms=(time.perf_counter() - started) * 1000,
-            client=token.client_id if token is not None else None, note=note,
-            method=environ.get("REQUEST_METHOD", "GET"), path=path, url=url,
-            req_headers=[(k, v) for k, v in environ.items()
-                         if k.startswith("HTTP_") or k == "CONTENT_TYPE"],
-            status_line=captured.get("status", "500 Internal Server Error"),
-            resp_headers=captured.get("headers", []),
-            req_body=req_body, resp_body=body, max_body=self.settings.journal_bodies))
+        Journal(self.store, ctx.tenant, size).record(exchange(
+            ctx.now(), ctx.vendor, ctx.tenant, (time.perf_counter() - started) * 1000,
+            token.client_id if token is not None else None, note,
+            environ.get("REQUEST_METHOD", "GET"), path, url,
+            [(k, v) for k, v in environ.items()
+             if k.startswith("HTTP_") or k == "CONTENT_TYPE"],
+            captured.get("status", "500 Internal Server Error"), captured.get("headers", ()),
+            req_body, body, self.settings.journal_bodies))
 
 
 @functools.lru_cache(maxsize=4)

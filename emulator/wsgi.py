@@ -1,5 +1,18 @@
-"""WSGI entry point for servers: ``emulator.wsgi:app`` (settings from MOCKCLOUD_*)."""
+"""WSGI entry point for servers: ``emulator.wsgi:app`` (settings from MOCKCLOUD_*).
+
+granian builds each request's environ on a copy of the worker's ``os.environ`` (CGI
+style), so a server started with ``HTTP_PROXY=...`` in its environment would show
+every request a ``Proxy`` header that no client sent ("httpoxy"), and the journal and
+its cassettes would record it. The emulator makes no outbound HTTP, so its worker
+drops the ``HTTP_*`` variables once the settings are read, before the server takes
+its copy.
+"""
+
+import os
 
 from .app import create_app
 
 app = create_app()
+
+for _name in [n for n in os.environ if n.startswith("HTTP_")]:
+    del os.environ[_name]

@@ -218,7 +218,9 @@ def test_journal_records_and_exports_a_vcrpy_cassette(mockcloud, lightify, token
 
 
 def test_journal_is_bounded_and_clearable(mockcloud_server):
-    with ServerProcess(env={"MOCKCLOUD_JOURNAL_SIZE": "5"}) as server:
+    # HTTP_PROXY in the server's environment must not become a request header
+    with ServerProcess(env={"MOCKCLOUD_JOURNAL_SIZE": "5",
+                            "HTTP_PROXY": "http://proxy.invalid:3128"}) as server:
         admin = Admin(server.url, "bounded")
         api = _lightify(admin)
         tok = api.login()["access_token"]
@@ -226,6 +228,7 @@ def test_journal_is_bounded_and_clearable(mockcloud_server):
             api.api("GET", "/devices", tok)
         entries = admin.journal()
         assert len(entries) == 5
+        assert all("Proxy" not in e["request"]["headers"] for e in entries)
         assert [e["seq"] for e in entries] == sorted(e["seq"] for e in entries)
         requests.delete(f"{admin.url()}/_mockcloud/journal")
         assert admin.journal() == []

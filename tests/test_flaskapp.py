@@ -139,3 +139,46 @@ def test_any_body_still_gets_a_length(body):
 
     r = Client(app).get("/")
     assert r.headers["Content-Length"] == str(len(r.get_data()))
+
+
+def test_request_hooks_still_run():
+    app = make()
+    seen = []
+
+    @app.url_value_preprocessor
+    def pre(endpoint, values):
+        seen.append(("pre", endpoint))
+
+    @app.before_request
+    def before():
+        seen.append(("before", request.path))
+        if request.path == "/items/stop":
+            return "stopped by hook"
+        return None
+
+    c = Client(app)
+    assert c.get("/items/a").get_json()["id"] == "a"
+    assert c.get("/items/stop").get_data() == b"stopped by hook"
+    assert seen == [("pre", "item"), ("before", "/items/a"), ("pre", "item"),
+                    ("before", "/items/stop")]
+
+
+def test_sessions_are_empty_and_read_only():
+    from flask import session
+
+    app = make()
+
+    @app.get("/session")
+    def read():
+        return jsonify(dict(session))
+
+    @app.post("/session")
+    def write():
+        session["x"] = 1
+        return "written"
+
+    c = Client(app)
+    assert c.get("/session").get_json() == {}
+    assert c.post("/session").status_code == 500  # Flask: no secret key, no session
+    assert c.get("/session").get_json() == {} and "Set-Cookie" not in c.get(
+        "/session").headers

@@ -1,6 +1,6 @@
 """The Flask class every mockcloud app is made from: Flask, minus per-request waste.
 
-Three hooks Flask offers for this, and what each saves on every request (measured
+The hooks Flask offers for this, and what each saves on every request (measured
 in-process by bench/profile_patch.py; about a quarter of a vendor call's time):
 
 * ``create_url_adapter``: Flask binds the URL map to each request through
@@ -16,6 +16,8 @@ in-process by bench/profile_patch.py; about a quarter of a vendor call's time):
 * ``response_class``: an ordinary JSON or HTML reply (2xx but 204, body already
   bytes, no Location to make absolute) goes to the server without the copy of its
   headers and the closing iterator werkzeug builds for the general case.
+* ``session_interface``: no cookies, so no session to make per request; and
+  ``preprocess_request`` returns at once when no before-request hook exists.
 
 Behaviour is werkzeug's and Flask's: anything off the fast paths takes theirs.
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Request, Response
+from flask.sessions import NullSession, SessionInterface
 from werkzeug.exceptions import BadHost
 from werkzeug.routing import Map, MapAdapter, Rule
 from werkzeug.wsgi import get_host
@@ -119,9 +122,30 @@ class MockResponse(Response):
         return super().get_wsgi_response(environ)
 
 
+class NoSessions(SessionInterface):
+    """mockcloud sets no session cookies: every request shares one read-only empty
+    session (Flask's NullSession refuses writes), never saved."""
+
+    null = NullSession()
+
+    def open_session(self, app: Flask, request: Request) -> NullSession:
+        return self.null
+
+    def save_session(self, app: Flask, session: Any, response: Any) -> None:
+        pass
+
+
 class MockcloudFlask(Flask):
     url_map_class = RouteMap
     response_class = MockResponse
+    session_interface = NoSessions()
+
+    def preprocess_request(self) -> Any:
+        # Flask walks the blueprint chain looking for hooks even when none exist
+        if any(self.url_value_preprocessors.values()) or any(
+                self.before_request_funcs.values()):
+            return super().preprocess_request()
+        return None
 
     def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
         if request is None or self.config["SERVER_NAME"] is not None \

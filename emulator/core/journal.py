@@ -8,8 +8,7 @@ binary) so an export can be replayed by vcrpy.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -29,10 +28,14 @@ def _body(kept: bytes, size: int) -> dict[str, Any]:
     return text
 
 
-@dataclass(slots=True)
-class Exchange:
-    """One request and its reply, kept raw; turned into a document only when read
-    (or when a store has to serialise it), so recording costs the hot path little."""
+class Exchange(NamedTuple):
+    """One request and its reply, kept raw.
+
+    The journal stores the plain tuple (``record`` takes ``tuple(Exchange)``-ordered
+    values): a tuple of strings, numbers and bytes is not tracked by Python's garbage
+    collector, so a full ring costs the hot path nothing while it waits to be read.
+    It becomes a document only when read (or when a store has to serialise it).
+    """
 
     time: float
     vendor: str | None
@@ -43,37 +46,42 @@ class Exchange:
     method: str
     path: str
     url: str
-    req_headers: list[tuple[str, str]]       # (environ key, value): HTTP_* and CONTENT_TYPE
+    req_headers: tuple[tuple[str, str], ...]  # (environ key, value): HTTP_* and CONTENT_TYPE
     status_line: str
-    resp_headers: list[tuple[str, str]]
-    req_body: bytes
+    resp_headers: tuple[tuple[str, str], ...]
+    req_body: bytes        # the first max_body bytes
     resp_body: bytes
-    max_body: int
-    seq: int = 0
-    req_size: int = 0
-    resp_size: int = 0
+    req_size: int          # the whole body's size
+    resp_size: int
 
-    def __post_init__(self) -> None:
-        # keep no more than what will be shown: a journal of big bodies stays small
-        self.req_size, self.resp_size = len(self.req_body), len(self.resp_body)
-        self.req_body = self.req_body[:self.max_body]
-        self.resp_body = self.resp_body[:self.max_body]
 
-    def to_doc(self) -> dict[str, Any]:
-        code, _, reason = self.status_line.partition(" ")
-        return {
-            "seq": self.seq, "time": self.time, "vendor": self.vendor, "tenant": self.tenant,
-            "latency_ms": round(self.latency_ms, 3), "client": self.client, "note": self.note,
-            "request": {
-                "method": self.method, "path": self.path, "url": self.url,
-                "headers": {_header_name(k): v for k, v in self.req_headers},
-                "body": _body(self.req_body, self.req_size),
-            },
-            "response": {
-                "status": int(code), "reason": reason, "headers": dict(self.resp_headers),
-                "body": _body(self.resp_body, self.resp_size),
-            },
-        }
+def exchange(time: float, vendor: str | None, tenant: str, latency_ms: float,
+             client: str | None, note: str | None, method: str, path: str, url: str,
+             req_headers: Any, status_line: str, resp_headers: Any, req_body: bytes,
+             resp_body: bytes, max_body: int) -> tuple:
+    """The tuple ``record`` keeps; bodies cut to ``max_body`` bytes."""
+    return (time, vendor, tenant, latency_ms, client, note, method, path, url,
+            tuple(req_headers), status_line, tuple(resp_headers), req_body[:max_body],
+            resp_body[:max_body], len(req_body), len(resp_body))
+
+
+def to_doc(seq: int, entry: tuple) -> dict[str, Any]:
+    """A recorded exchange as the admin API shows it."""
+    e = Exchange._make(entry)
+    code, _, reason = e.status_line.partition(" ")
+    return {
+        "seq": seq, "time": e.time, "vendor": e.vendor, "tenant": e.tenant,
+        "latency_ms": round(e.latency_ms, 3), "client": e.client, "note": e.note,
+        "request": {
+            "method": e.method, "path": e.path, "url": e.url,
+            "headers": {_header_name(k): v for k, v in e.req_headers},
+            "body": _body(e.req_body, e.req_size),
+        },
+        "response": {
+            "status": int(code), "reason": reason, "headers": dict(e.resp_headers),
+            "body": _body(e.resp_body, e.resp_size),
+        },
+    }
 
 
 def _header_name(environ_key: str) -> str:
@@ -85,15 +93,15 @@ class Journal:
     def __init__(self, store: Store, tenant: str, size: int) -> None:
         self.store, self.tenant, self.size = store, tenant, size
 
-    def record(self, exchange: Exchange) -> None:
+    def record(self, entry: tuple) -> None:
+        """Keep an ``exchange(...)`` tuple."""
         if self.size > 0:
-            self.store.ring_append(self.tenant, KIND, exchange, self.size)
+            self.store.ring_append(self.tenant, KIND, entry, self.size, to_doc)
 
     def entries(self, vendor: str | None = None, status: int | None = None,
                 path: str | None = None, since: int = 0,
                 limit: int | None = None) -> list[dict[str, Any]]:
-        docs = (e if isinstance(e, dict) else e.to_doc()
-                for e in self.store.ring_list(self.tenant, KIND))
+        docs = self.store.ring_list(self.tenant, KIND, to_doc)
         out = [d for d in docs
                if d["seq"] > since
                and (vendor is None or d.get("vendor") == vendor)

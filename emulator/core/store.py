@@ -10,10 +10,11 @@ Documents are stored serialised, so a caller never aliases stored state and both
 backends behave the same. ``update`` is the atomic read-modify-write every counter,
 token and device change goes through. A *ring* (``ring_append``) is a bounded,
 append-only list of write-once entries (the journal): each entry gets the next
-sequence number in ``seq``, and the oldest falls out. An entry is a document or an
-object with a ``seq`` attribute and ``to_doc()``; MemoryStore keeps entries as they
-are given (a caller must not change one after appending it), SqliteStore stores
-``to_doc()``.
+sequence number, and the oldest falls out. An entry is a document (it gets a ``seq``
+field) or any value with a ``to_doc(seq, entry)`` that makes it one: MemoryStore
+keeps ``(seq, entry)`` as given (a caller must not change an entry after appending
+it) and makes documents when the ring is read, SqliteStore stores ``to_doc``'s
+document.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import orjson
 
 Doc = dict[str, Any]
 Updater = Callable[[Doc | None], Doc | None]
+ToDoc = Callable[[int, Any], Doc]
 
 _loads = orjson.loads
 
@@ -49,19 +51,17 @@ class Store(Protocol):
     def list(self, tenant: str, kind: str) -> list[tuple[str, Doc]]: ...
     def count(self, tenant: str, kind: str) -> int: ...
     def update(self, tenant: str, kind: str, key: str, fn: Updater) -> Doc | None: ...
-    def ring_append(self, tenant: str, kind: str, entry: Doc, size: int) -> int: ...
-    def ring_list(self, tenant: str, kind: str) -> list[Doc]: ...
+    def ring_append(self, tenant: str, kind: str, entry: Any, size: int,
+                    to_doc: ToDoc | None = None) -> int: ...
+    def ring_list(self, tenant: str, kind: str, to_doc: ToDoc | None = None) -> list[Doc]: ...
     def ring_clear(self, tenant: str, kind: str) -> int: ...
     def clear(self, tenant: str) -> None: ...
     def tenants(self) -> list[str]: ...
     def close(self) -> None: ...
 
 
-def _set_seq(entry: Any, seq: int) -> None:
-    if isinstance(entry, dict):
-        entry["seq"] = seq
-    else:
-        entry.seq = seq
+def _ring_doc(seq: int, entry: Any, to_doc: ToDoc | None) -> Doc:
+    return to_doc(seq, entry) if to_doc is not None else {**entry, "seq": seq}
 
 
 def open_store(url: str) -> Store:
@@ -88,21 +88,22 @@ class MemoryStore:
         self._rings: dict[tuple[str, str], tuple[deque, list[int]]] = {}
         self._lock = threading.RLock()
 
-    def ring_append(self, tenant: str, kind: str, entry: Doc, size: int) -> int:
+    def ring_append(self, tenant: str, kind: str, entry: Any, size: int,
+                    to_doc: ToDoc | None = None) -> int:
         with self._lock:
             ring, seq = self._rings.get((tenant, kind)) or (None, [0])
             if ring is None or ring.maxlen != size:
                 ring = deque(ring or (), maxlen=size)
                 self._rings[(tenant, kind)] = (ring, seq)
             seq[0] += 1
-            _set_seq(entry, seq[0])
-            ring.append(entry)
+            ring.append((seq[0], entry))
             return seq[0]
 
-    def ring_list(self, tenant: str, kind: str) -> list[Doc]:
+    def ring_list(self, tenant: str, kind: str, to_doc: ToDoc | None = None) -> list[Doc]:
         with self._lock:
             ring = self._rings.get((tenant, kind))
-            return list(ring[0]) if ring else []
+            items = list(ring[0]) if ring else []
+        return [_ring_doc(seq, entry, to_doc) for seq, entry in items]
 
     def ring_clear(self, tenant: str, kind: str) -> int:
         with self._lock:
@@ -255,20 +256,20 @@ class SqliteStore:
                 )
             return new
 
-    def ring_append(self, tenant: str, kind: str, entry: Doc, size: int) -> int:
+    def ring_append(self, tenant: str, kind: str, entry: Any, size: int,
+                    to_doc: ToDoc | None = None) -> int:
         with self._tx() as db:
             row = db.execute("SELECT doc FROM docs WHERE tenant=? AND kind=? AND key=?",
                              (tenant, kind + ".seq", "seq")).fetchone()
             seq = (_loads(row[0])["n"] if row else 0) + 1
-            _set_seq(entry, seq)
-            entry = entry if isinstance(entry, dict) else entry.to_doc()
+            entry = _ring_doc(seq, entry, to_doc)
             db.execute("INSERT OR REPLACE INTO docs VALUES (?,?,?,?)",
                        (tenant, kind + ".seq", "seq", f'{{"n":{seq}}}'))
             db.execute("INSERT OR REPLACE INTO docs VALUES (?,?,?,?)",
                        (tenant, kind, str(seq % size), _dumps(entry).decode()))
             return seq
 
-    def ring_list(self, tenant: str, kind: str) -> list[Doc]:
+    def ring_list(self, tenant: str, kind: str, to_doc: ToDoc | None = None) -> list[Doc]:
         return sorted((d for _, d in self.list(tenant, kind)), key=lambda d: d["seq"])
 
     def ring_clear(self, tenant: str, kind: str) -> int:
