@@ -80,6 +80,10 @@ class Mockcloud:
         app = MockcloudFlask(name, template_folder="web/templates", root_path=str(_HERE),
                     static_folder=None)
         app.url_map.strict_slashes = False
+        # a path is routed as sent: "//" is no endpoint (a vendor-shaped 404), not a
+        # redirect to the merged path with werkzeug's HTML body; vendors that fold
+        # slashes say so (Vendor.collapse_slashes)
+        app.url_map.merge_slashes = False
         app.config.update(PROPAGATE_EXCEPTIONS=False)
         app.json.sort_keys = False
         app.json.compact = True

@@ -37,6 +37,14 @@ def test_trailing_slash_and_json_content_type_on_get(lightify, token, path):
     assert resp.headers["Content-Type"] == "application/json; charset=utf-8"
 
 
+@pytest.mark.parametrize("path", ["//devices", "/devices//123456-d01", "/devices//"])
+def test_doubled_slashes_are_an_unknown_endpoint(lightify, token, path):
+    """Express routes paths as sent: no redirect to a merged path, a JSON 404."""
+    resp = lightify.api("GET", path, token)
+    assert resp.status_code == 404
+    assert resp.json()["error"] == "not_found"
+
+
 @pytest.mark.parametrize("change,expect", [
     ({"onOff": "off"}, {"onOff": "off"}),
     ({"brightness": 50}, {"brightness": 50}),
