@@ -16,6 +16,19 @@ from referencing.jsonschema import DRAFT202012
 
 REPO = Path(__file__).resolve().parents[1]
 Json = Any
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def check_schema_file(schema: dict[str, Json], area: str, name: str,
+                      titled: bool = True) -> None:
+    """A contract schema file: valid JSON Schema 2020-12 that says so, its $id ending in
+    ``/<area>/<file name>``, a description (and a title when ``titled``)."""
+    Draft202012Validator.check_schema(schema)
+    assert schema["$schema"] == DIALECT
+    assert schema["$id"].endswith(f"/{area}/{name}")
+    assert schema.get("description")
+    if titled:
+        assert schema.get("title")
 
 
 class ContractFiles:

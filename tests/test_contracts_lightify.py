@@ -36,7 +36,7 @@ from jsonschema import Draft202012Validator
 from vcr.serialize import deserialize
 from vcr.serializers import yamlserializer
 
-from tests.contract_files import ContractFiles
+from tests.contract_files import ContractFiles, check_schema_file
 
 REPO = Path(__file__).resolve().parents[1]
 OPENAPI_PATH = REPO / "contracts" / "openapi" / "lightify.yaml"
@@ -265,11 +265,7 @@ def test_openapi_loads_in_schemathesis() -> None:
 
 @pytest.mark.parametrize("path", sorted(SCHEMA_DIR.glob("*.json")), ids=lambda p: p.name)
 def test_schema_file_is_valid_2020_12(path: Path) -> None:
-    schema = schema_files()[path]
-    Draft202012Validator.check_schema(schema)
-    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert schema["$id"].endswith(f"/lightify/{path.name}")
-    assert schema["title"] and schema["description"]
+    check_schema_file(schema_files()[path], "lightify", path.name)
 
 
 def test_every_schema_file_is_referenced() -> None:
@@ -476,6 +472,10 @@ PATCH_BODIES: list[tuple[Json, bool]] = [
     ({"colorHSV": {"hue": 0, "saturation": 1, "brightness": 50}}, False),
     ({"onOff": "on", "name": "renamed"}, False),
 ]
+# a dimmable white light, as the device schema wants it
+BULB: Json = {"id": "1-d2", "name": "bulb", "type": "LIGHT", "online": True, "deviceModel": "m",
+              "firmwareVersion": "1", "onOff": "on", "brightness": 100}
+
 DECISIONS: list[tuple[str, Json, bool]] = [
     *(
         (schema, body, ok)
@@ -612,46 +612,19 @@ DECISIONS: list[tuple[str, Json, bool]] = [
     ),
     (
         "device.json",
-        {
-            "id": "1-d2",
-            "name": "bulb",
-            "type": "LIGHT",
-            "online": True,
-            "deviceModel": "m",
-            "firmwareVersion": "1",
-            "onOff": "on",
-            "brightness": 100,
-        },
+        BULB,
         True,
     ),
     (
         "device.json",
-        {
-            "id": "1-d2",
-            "name": "bulb",
-            "type": "SENSOR",
-            "online": True,
-            "deviceModel": "m",
-            "firmwareVersion": "1",
-            "onOff": "on",
-            "brightness": 100,
-        },
+        {**BULB, "type": "SENSOR"},
         False,
     ),
     (
         "device_list.json",
         {
             "devices": [
-                {
-                    "id": "1-d2",
-                    "name": "bulb",
-                    "type": "LIGHT",
-                    "online": True,
-                    "deviceModel": "m",
-                    "firmwareVersion": "1",
-                    "onOff": "on",
-                    "brightness": 100,
-                }
+                BULB
             ],
             "cursor": "",
         },
