@@ -1,43 +1,71 @@
 """The WSGI application: tenancy, vendor mounting, faults and journal around Flask.
 
-A request travels: tenant (header or ``/_t/<tenant>/``) -> vendor (Host header or
-path prefix; Flask always routes on ``/<vendor>/<the vendor's real path>``) ->
-fault rules (may answer, delay or drop first) -> Flask (admin API or the vendor's
-blueprint) -> journal. See DESIGN.md, "How a request travels".
+A request travels through small named steps (``Mockcloud.__call__``):
+
+1. ``tenant``: header ``X-Mockcloud-Tenant`` or ``/_t/<tenant>/`` (stripped);
+2. ``route``: the vendor from the Host header or the path prefix (Flask always routes
+   on ``/<vendor>/<the vendor's real path>``);
+3. ``context``: the per-request context, and the tenant's world on first use;
+4. ``buffer``: the body read once, refused past the size limit;
+5. ``headers``: what every reply gets (virtual ``Date``, the vendor's constant
+   headers, the rate-limit headers a call earned);
+6. ``fault``: a matching fault rule may delay, drop or answer first;
+7. ``journal``: the exchange is recorded.
+
+The admin API and the index skip 6 and 7. See DESIGN.md, "How a request travels".
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import io
-import json
 import logging
 import re
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
+import orjson
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from . import lightify
 from .core import tenancy, world
 from .core.admin import make_admin
+from .core.api import VendorAPI, oauth_blueprint
 from .core.clock import Clock, http_date
 from .core.context import Ctx, current
-from .core.faults import Faults
+from .core.errors import ADMIN, MockcloudError
+from .core.faults import Decision, Faults
 from .core.flaskapp import MockcloudFlask
 from .core.journal import Journal, exchange
+from .core.oauth import NOTE, VendorAuthServer
 from .core.store import Store, open_store
-from .core.vendor import Vendor
-from .settings import Settings
+from .core.vendor import NoSettings, Vendor
+from .settings import Settings, vendor_settings
 
 log = logging.getLogger("mockcloud")
 ADMIN_MAX_BODY = 64 * 1024 * 1024   # world files can be big
-_HERE = Path(__file__).resolve().parent
 VENDORS: tuple[Vendor, ...] = (lightify.VENDOR,)
 _SLASHES = re.compile(r"//+")
+_TEMPLATES = "web/templates"
+
+
+def load_vendors(settings: Settings) -> tuple[Vendor, ...]:
+    """The built-in vendors, plus those ``settings.vendors`` names ("module:attr", comma
+    separated): how a vendor in the making is served before it is built in."""
+    extra = []
+    for spec in filter(None, (s.strip() for s in settings.vendors.split(","))):
+        module, _, attr = spec.partition(":")
+        try:
+            vendor = getattr(importlib.import_module(module), attr or "VENDOR")
+        except (ImportError, AttributeError) as exc:
+            raise ValueError(f"cannot load vendor {spec!r}: {exc}") from exc
+        if not isinstance(vendor, Vendor):
+            raise ValueError(f"{spec!r} is not a mockcloud Vendor")
+        extra.append(vendor)
+    return VENDORS + tuple(extra)
 
 
 class DroppedConnection(Exception):
@@ -50,35 +78,42 @@ def _drop_body():
 
 
 class Mockcloud:
-    """The emulator as a WSGI callable; ``flask`` is the inner Flask app."""
+    """The emulator as a WSGI callable; ``flask`` is the control app (admin, index),
+    ``vendor_apps`` one Flask app per vendor, ``auth`` each vendor's OAuth server."""
 
-    def __init__(self, settings: Settings | None = None, store: Store | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, store: Store | None = None,
+                 vendors: tuple[Vendor, ...] | None = None) -> None:
         self.settings = settings or Settings.from_env()
+        vendors = vendors if vendors is not None else load_vendors(self.settings)
         self.store = store or open_store(self.settings.state)
-        self.vendors = {v.name: v for v in VENDORS}
-        self.by_host = {h: v for v in VENDORS for h in v.hosts}
-        self.by_prefix = {v.prefix: v for v in VENDORS}
+        self.vendors = {v.name: v for v in vendors}
+        self.by_host = {h: v for v in vendors for h in v.hosts}
+        self.by_prefix = {v.prefix: v for v in vendors}
+        self.vendor_settings = {
+            v.name: v.settings() if v.settings is NoSettings
+            else vendor_settings(v.settings, v.name) for v in vendors}
+        self.auth = {v.name: VendorAuthServer(v.auth(self.vendor_settings[v.name]), v.errors)
+                     for v in vendors}
         self.world_rows = world.build(world.read_file(self.settings.world), self.vendors,
                                       self.settings.seed)
         self._boot_lock = threading.Lock()
-        self.flask = self._make_flask()
-        self.vendor_apps = self._make_vendor_apps()
+        self.flask = self._control_app()
+        self.vendor_apps = {v.name: self._vendor_app(v) for v in vendors}
 
     # ------------------------------------------------------------------- Flask
 
-    def _make_vendor_apps(self) -> dict[str, Flask]:
+    def _vendor_app(self, vendor: Vendor) -> Flask:
         """One Flask app per vendor: fewer rules to match on the hot path."""
-        apps = {}
-        for vendor in self.vendors.values():
-            app = self._new_flask(f"emulator.{vendor.name}")
-            app.register_blueprint(vendor.make_blueprint(self.settings),
-                                   url_prefix=vendor.prefix)
-            apps[vendor.name] = app
-        return apps
+        app = self._new_flask(f"emulator.{vendor.name}")
+        server = self.auth[vendor.name]
+        app.register_blueprint(oauth_blueprint(server), url_prefix=vendor.prefix)
+        api = VendorAPI(vendor, server, self.vendor_settings[vendor.name])
+        app.register_blueprint(vendor.routes(api), url_prefix=vendor.prefix)
+        return app
 
     def _new_flask(self, name: str) -> Flask:
-        app = MockcloudFlask(name, template_folder="web/templates", root_path=str(_HERE),
-                    static_folder=None)
+        app = MockcloudFlask(name, template_folder=_TEMPLATES, static_folder=None,
+                             root_path=__file__.rsplit("/", 1)[0])
         app.url_map.strict_slashes = False
         # a path is routed as sent: "//" is no endpoint (a vendor-shaped 404), not a
         # redirect to the merged path with werkzeug's HTML body; vendors that fold
@@ -88,22 +123,25 @@ class Mockcloud:
         app.json.sort_keys = False
         app.json.compact = True
         app.extensions["mockcloud"] = self
-
-        @app.errorhandler(HTTPException)
-        def _http_error(exc: HTTPException):
-            return self._render_error(exc.code or 500, _code_for(exc.code or 500),
-                                      _message_for(exc), dict(exc.get_headers()))
-
-        @app.errorhandler(Exception)
-        def _crash(exc: Exception):
-            log.exception("unhandled error on %s %s", request.method, request.path)
-            return self._render_error(500, "internal_error",
-                                      "mockcloud hit a bug answering this request; "
-                                      "the server log has the traceback.", {})
-
+        app.register_error_handler(MockcloudError, self.render)
+        app.register_error_handler(HTTPException, self._http_error)
+        app.register_error_handler(Exception, self._crash)
         return app
 
-    def _make_flask(self) -> Flask:
+    def _http_error(self, exc: HTTPException):
+        status = exc.code or 500
+        err = MockcloudError.for_status(status, _message_for(exc),
+                                        headers=exc.get_headers())
+        if status == 404:
+            err.reason = "no_endpoint"
+        return self.render(err)
+
+    def _crash(self, exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return self.render(MockcloudError("internal", "mockcloud hit a bug answering this "
+                                          "request; the server log has the traceback."))
+
+    def _control_app(self) -> Flask:
         """The control app: the admin API and the index."""
         app = self._new_flask("emulator")
         app.register_blueprint(make_admin(self), url_prefix="/_mockcloud")
@@ -119,14 +157,10 @@ class Mockcloud:
 
         return app
 
-    def _render_error(self, status: int, code: str, message: str, headers: dict):
+    def render(self, err: MockcloudError):
+        """Any error, in the envelope of the API the request went to."""
         vendor = self.vendors.get(current().vendor or "")
-        if vendor is not None:
-            return vendor.render_error(status, code, message, headers)
-        resp = jsonify({"error": code, "message": message})
-        resp.status_code = status
-        resp.headers.extend({k: v for k, v in headers.items() if k.lower() != "content-type"})
-        return resp
+        return (vendor.errors if vendor is not None else ADMIN).render(err)
 
     # ------------------------------------------------------------------- tenants
 
@@ -143,44 +177,67 @@ class Mockcloud:
 
     # ---------------------------------------------------------------------- WSGI
 
-    def _vendor_for(self, environ: dict[str, Any]) -> Vendor | None:
-        host = (environ.get("HTTP_HOST") or "").split(":")[0].lower()
-        vendor = self.by_host.get(host)
-        path = environ.get("PATH_INFO") or "/"
-        if vendor is not None:
-            if not path.startswith(vendor.prefix + "/") and path != vendor.prefix:
-                environ["PATH_INFO"] = vendor.prefix + path
-            return vendor
-        first = "/" + path.lstrip("/").split("/", 1)[0]
-        return self.by_prefix.get(first)
-
     def __call__(self, environ: dict[str, Any], start_response):
         started = time.perf_counter()
         try:
-            tenant = tenancy.resolve(environ)
+            tenant = tenancy.resolve(environ)                       # 1
         except tenancy.TenantError as exc:
-            body = json.dumps({"error": "invalid_tenant", "message": str(exc)}).encode()
-            start_response("400 Bad Request", [("Content-Type", "application/json"),
-                                               ("Content-Length", str(len(body)))])
-            return [body]
+            return _plain_error(start_response, "400 Bad Request", "invalid_tenant", str(exc))
         original_path = environ.get("PATH_INFO") or "/"
-        vendor = self._vendor_for(environ)
+        vendor = self._route(environ)                               # 2
+        ctx = self._context(environ, tenant, vendor)                # 3
+        limit = self.settings.max_body if vendor is not None else ADMIN_MAX_BODY
+        req_body = _buffer_input(environ, limit)                    # 4
+        captured: dict[str, Any] = {}
+        respond = self._header_step(environ, ctx, vendor, captured, start_response)  # 5
+        if req_body is None:
+            return self._too_large(environ, respond, vendor, limit)
+        if vendor is None:  # admin API, index: not faulted, not journaled
+            return self.flask(environ, respond)
+        decision = self._fault(environ, ctx, vendor)                # 6
+        note = f"fault {decision.rule.id}" if decision else None
+        if decision is not None and decision.drop:
+            respond("200 OK", [("Content-Type", "application/json"), ("Content-Length", "64")])
+            self._journal(ctx, environ, original_path, captured, req_body, b"", started,
+                          f"dropped by fault {decision.rule.id}")
+            return _drop_body()
+        if decision is not None and decision.respond:
+            environ["mockcloud.fault"] = decision.rule.id
+            body = self._fault_response(environ, vendor, decision, respond)
+        else:
+            body = _joined(self.vendor_apps[vendor.name](environ, respond))
+        self._journal(ctx, environ, original_path, captured, req_body, body, started,  # 7
+                      note)
+        return [body]
+
+    def _route(self, environ: dict[str, Any]) -> Vendor | None:
+        """The vendor by Host header (its real paths get the prefix) or by prefix."""
+        host = (environ.get("HTTP_HOST") or "").split(":")[0].lower()
+        vendor = self.by_host.get(host)
+        path = environ.get("PATH_INFO") or "/"
+        if vendor is None:
+            vendor = self.by_prefix.get("/" + path.lstrip("/").split("/", 1)[0])
+        elif not path.startswith(vendor.prefix + "/") and path != vendor.prefix:
+            environ["PATH_INFO"] = path = vendor.prefix + path
         if vendor is not None and vendor.collapse_slashes:
-            environ["PATH_INFO"] = _SLASHES.sub("/", environ["PATH_INFO"])
+            environ["PATH_INFO"] = _SLASHES.sub("/", path)
+        return vendor
+
+    def _context(self, environ: dict[str, Any], tenant: str, vendor: Vendor | None) -> Ctx:
         ctx = Ctx(store=self.store, tenant=tenant, settings=self.settings,
                   vendor=vendor.name if vendor else None)
         environ["mockcloud.ctx"] = ctx
-        now = ctx.now()
-        self.ensure_world(tenant, now)
-        limit = self.settings.max_body if vendor is not None else ADMIN_MAX_BODY
-        req_body = _buffer_input(environ, limit)
-        environ["mockcloud.body"] = req_body
-        captured: dict[str, Any] = {}
+        self.ensure_world(tenant, ctx.now())
+        return ctx
+
+    @staticmethod
+    def _header_step(environ, ctx: Ctx, vendor: Vendor | None, captured: dict[str, Any],
+                     start_response):
+        """start_response, adding the virtual Date, the vendor's constant headers and
+        what the call earned (rate-limit headers); the reply is kept for the journal."""
         extra = vendor.headers if vendor is not None else ()
 
-        def capture(status: str, headers: list, exc_info=None):
-            # Added here, not in Flask hooks: the Date of the virtual clock, the
-            # vendor's constant headers, and what the call earned (rate-limit headers).
+        def respond(status: str, headers: list, exc_info=None):
             headers.append(("Date", _date_header(int(ctx.now()))))
             added = [*ctx.headers, *extra]
             if "mockcloud.fault" in environ:  # a rule's own headers win
@@ -190,63 +247,46 @@ class Mockcloud:
             captured["status"], captured["headers"] = status, headers
             return start_response(status, headers, exc_info)
 
-        if req_body is None:
-            return self._too_large(environ, capture, vendor, limit)
-        if vendor is None:  # admin API, index: not faulted, not journaled
-            return self.flask(environ, capture)
+        return respond
 
+    def _fault(self, environ, ctx: Ctx, vendor: Vendor) -> Decision | None:
         vendor_path = environ["PATH_INFO"][len(vendor.prefix):] or "/"
-        decision = Faults(self.store, tenant).decide(
-            vendor.name, environ.get("REQUEST_METHOD", "GET"), vendor_path, now)
+        decision = Faults(self.store, ctx.tenant).decide(
+            vendor.name, environ.get("REQUEST_METHOD", "GET"), vendor_path, ctx.now())
         if decision is not None and decision.latency_ms:
             time.sleep(decision.latency_ms / 1000)
-        if decision is not None and decision.drop:
-            capture("200 OK", [("Content-Type", "application/json"),
-                               ("Content-Length", "64")])
-            self._journal(ctx, environ, original_path, captured, req_body, b"", started,
-                          note=f"dropped by fault {decision.rule.id}")
-            return _drop_body()
-        if decision is not None and decision.respond:
-            environ["mockcloud.fault"] = decision.rule.id
-            chunks = [self._fault_response(environ, decision.rule, capture)]
-        else:
-            chunks = self.vendor_apps[vendor.name](environ, capture)
-        try:
-            body = b"".join(chunks)
-        finally:
-            if hasattr(chunks, "close"):
-                chunks.close()
-        self._journal(ctx, environ, original_path, captured, req_body, body, started,
-                      note=f"fault {decision.rule.id}" if decision else None)
-        return [body]
+        return decision
 
-    def _too_large(self, environ, start_response, vendor: Vendor | None, limit: int):
+    def _too_large(self, environ, respond, vendor: Vendor | None, limit: int):
         app = self.vendor_apps[vendor.name] if vendor else self.flask
         environ["CONTENT_LENGTH"] = "0"
         environ["wsgi.input"] = io.BytesIO(b"")
         with app.request_context(environ):
-            resp = self._render_error(413, "request_too_large",
-                                      f"The request body is over {limit} bytes.", {})
-            return resp(environ, start_response)
+            resp = self.render(MockcloudError("too_large",
+                                              f"The request body is over {limit} bytes."))
+            return resp(environ, respond)
 
-    def _fault_response(self, environ, rule, start_response) -> bytes:
-        with self.vendor_apps[environ["mockcloud.ctx"].vendor].request_context(environ):
+    def _fault_response(self, environ, vendor: Vendor, decision: Decision, respond) -> bytes:
+        rule = decision.rule
+        with self.vendor_apps[vendor.name].request_context(environ):
             if rule.body is None:
-                resp = self._render_error(rule.status, _code_for(rule.status),
-                                          f"injected fault {rule.id}", rule.headers)
+                resp = self.render(MockcloudError.for_status(
+                    rule.status, f"injected fault {rule.id}", headers=rule.headers))
             else:
                 resp = jsonify(rule.body) if not isinstance(rule.body, str) \
                     else self.flask.response_class(rule.body, mimetype="text/plain")
                 resp.status_code = rule.status
                 resp.headers.update(rule.headers)
             resp.headers["X-Mockcloud-Fault"] = rule.id
-            return b"".join(resp(environ, start_response))
+            return _joined(resp(environ, respond))
 
     def _journal(self, ctx: Ctx, environ, path: str, captured, req_body: bytes,
                  body: bytes, started: float, note: str | None = None) -> None:
         size = self.settings.journal_size
         if size <= 0:
             return
+        if environ.get(NOTE):
+            note = f"{note}; {environ[NOTE]}" if note else environ[NOTE]
         query = environ.get("QUERY_STRING")
         host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "localhost")
         url = (f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
@@ -267,6 +307,21 @@ def _date_header(second: int) -> str:
     return http_date(second)
 
 
+def _joined(chunks) -> bytes:
+    try:
+        return b"".join(chunks)
+    finally:
+        if hasattr(chunks, "close"):
+            chunks.close()
+
+
+def _plain_error(start_response, status: str, code: str, message: str) -> list[bytes]:
+    body = orjson.dumps({"error": code, "message": message})
+    start_response(status, [("Content-Type", "application/json"),
+                            ("Content-Length", str(len(body)))])
+    return [body]
+
+
 def _buffer_input(environ: dict[str, Any], limit: int) -> bytes | None:
     """The request body, read once and put back; None when it is over ``limit``."""
     try:
@@ -275,6 +330,7 @@ def _buffer_input(environ: dict[str, Any], limit: int) -> bytes | None:
         length = 0
     stream = environ.get("wsgi.input")
     if stream is None:
+        environ["mockcloud.body"] = b""
         return b""
     if length > limit:
         return None
@@ -284,15 +340,8 @@ def _buffer_input(environ: dict[str, Any], limit: int) -> bytes | None:
         return None
     environ["wsgi.input"] = io.BytesIO(raw)
     environ["CONTENT_LENGTH"] = str(len(raw))
+    environ["mockcloud.body"] = raw
     return raw
-
-
-def _code_for(status: int) -> str:
-    return {400: "invalid_request", 401: "invalid_token", 403: "forbidden",
-            404: "not_found", 405: "method_not_allowed", 409: "conflict",
-            413: "request_too_large", 415: "unsupported_media_type",
-            429: "rate_limited", 500: "internal_error", 502: "bad_gateway",
-            503: "service_unavailable", 504: "gateway_timeout"}.get(status, "error")
 
 
 def _message_for(exc: HTTPException) -> str:
@@ -305,5 +354,6 @@ def _message_for(exc: HTTPException) -> str:
     return exc.description or exc.name
 
 
-def create_app(settings: Settings | None = None, store: Store | None = None) -> Mockcloud:
-    return Mockcloud(settings, store)
+def create_app(settings: Settings | None = None, store: Store | None = None,
+               vendors: tuple[Vendor, ...] | None = None) -> Mockcloud:
+    return Mockcloud(settings, store, vendors)

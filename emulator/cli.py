@@ -14,7 +14,7 @@ def serve(args: argparse.Namespace) -> int:
 
     overrides = {k: getattr(args, k) for k in
                  ("host", "port", "state", "world", "seed", "workers", "threads", "tls", "cert",
-                  "key", "log_level")}
+                  "key", "log_level", "admin_token")}
     try:
         settings = Settings.from_env(**overrides)
     except ValueError as exc:
@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="serve HTTPS (self-signed certificate unless --cert/--key)")
     s.add_argument("--cert", help="PEM certificate for --tls")
     s.add_argument("--key", help="PEM private key for --tls")
+    s.add_argument("--admin-token", dest="admin_token",
+                   help="token the control plane (/_mockcloud/) requires (env "
+                        "MOCKCLOUD_ADMIN_TOKEN); needed off loopback")
     s.add_argument("--log-level", dest="log_level", help="debug, info, warning (default)")
     s.set_defaults(func=serve)
 

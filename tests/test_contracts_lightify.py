@@ -441,16 +441,9 @@ PATCH_BODIES: list[tuple[Json, bool]] = [
     ({"colorTemperature": 2000}, True),
     ({"colorTemperature": 6500}, True),
     ({"colorRGBW": {"red": 0, "green": 0, "blue": 0, "white": 255}}, True),
-    (
-        {
-            "onOff": "on",
-            "brightness": 5,
-            "color": "red",
-            "colorTemperature": 2700,
-            "colorRGBW": RGBW,
-        },
-        True,
-    ),
+    ({"onOff": "on", "brightness": 5, "color": "red", "colorTemperature": 2700}, True),
+    ({"onOff": "on", "brightness": 5, "colorTemperature": 2700, "colorRGBW": RGBW}, True),
+    ({"color": "red", "colorRGBW": RGBW}, False),  # the emulator refuses it too
     ({}, False),
     ([], False),
     ("on", False),

@@ -1,4 +1,15 @@
-"""The guard every vendor API route goes through: bearer token, then quota.
+"""What the core gives a vendor's routes: the OAuth routes, the guard, request bodies.
+
+``oauth_blueprint`` mounts the profile's authorize, token and revoke paths.
+``VendorAPI`` is what a vendor's ``routes(api)`` receives:
+
+* ``api.guard(scopes)``: the decorator every API view goes through: bearer token
+  (raising the reason it is refused: missing, malformed, unknown, expired, revoked,
+  insufficient scope), then the quota. The view gets ``token`` (an ``oauth.Token``).
+* ``api.json_body(schema)``: the request's JSON body, checked against the vendor's
+  JSON Schema (``contracts/schemas/<vendor>/<schema>.json``), so the contract and the
+  emulator refuse the same bodies; models keep only the semantic checks.
+* ``api.ctx()``: the request's tenant, store and clock.
 
 Quota keys: ``client`` counts all calls of one OAuth client (every user of an app),
 ``user`` all calls of one end user (whatever the app), ``app`` one client acting for
@@ -8,64 +19,155 @@ one user (the grant a token belongs to).
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from authlib.oauth2 import OAuth2Error
-from flask import request
+import orjson
+from flask import Blueprint, request
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
-from .context import Ctx
-from .oauth import VendorAuthServer, authenticate, describe_error
+from . import consent
+from .context import Ctx, current
+from .errors import MockcloudError
+from .oauth import VendorAuthServer
 from .quotas import Quotas
 from .vendor import Vendor
 
 
-def count_call(ctx: Ctx, vendor: Vendor, client_id: str | None, user_id: str | None):
-    """Count one call; a vendor-shaped 429 (or configured status) response if over."""
+def oauth_blueprint(server: VendorAuthServer) -> Blueprint:
+    """The vendor's OAuth endpoints, at the paths its profile names."""
+    p = server.profile
+    bp = Blueprint(f"{p.vendor}_oauth", __name__)
+    if p.authorize_path:
+        bp.add_url_rule(p.authorize_path, "authorize", lambda: consent.authorize(server),
+                        methods=["GET", "POST"])
+    bp.add_url_rule(p.token_path, "token", lambda: server.create_token_response(),
+                    methods=["POST"])
+    if p.revoke_path:
+        bp.add_url_rule(p.revoke_path, "revoke",
+                        lambda: server.create_endpoint_response("revocation"),
+                        methods=["POST"])
+    return bp
+
+
+def count_call(ctx: Ctx, vendor: Vendor, client_id: str | None, user_id: str | None) -> None:
+    """Count one call; raise ``rate_limited`` (with Retry-After) when over a quota."""
     quotas = Quotas(ctx.store, ctx.tenant)
     cfg = quotas.config(vendor.name, vendor.quotas)
     if not cfg.enabled:
-        return None
+        return
     keys = {"client": client_id, "user": user_id,
             "app": f"{client_id}:{user_id}" if client_id and user_id else None}
     result = quotas.hit(vendor.name, cfg, keys, ctx.now())
     if result.allowed:
         ctx.headers.extend(result.headers.items())
-        return None
+        return
     rule = result.rule
-    return vendor.render_error(
-        cfg.status or 429, "rate_limited",
-        f"Rate limit exceeded: {rule.limit} calls per {rule.window} s per {rule.key}; "
-        f"retry in {result.retry_after} s.", result.headers)
+    raise MockcloudError(
+        "rate_limited", f"Rate limit exceeded: {rule.limit} calls per {rule.window} s per "
+        f"{rule.key}; retry in {result.retry_after} s.", status=cfg.status,
+        headers=result.headers)
 
 
-def guarded(vendor: Vendor, server: VendorAuthServer,
-            scopes: list[str] | None = None) -> Callable:
-    """Decorator: the view gets ``token`` (an oauth.Token) as a keyword argument."""
-    rp = server.protector()
+class VendorAPI:
+    def __init__(self, vendor: Vendor, server: VendorAuthServer, settings: Any) -> None:
+        self.vendor, self.server, self.settings = vendor, server, settings
+        self._validators: dict[str, Draft202012Validator] = {}
 
-    def wrap(view: Callable) -> Callable:
-        @functools.wraps(view)
-        def inner(*args: Any, **kwargs: Any):
-            environ = request.environ
-            try:
-                token = authenticate(rp, scopes, environ)
-            except OAuth2Error as error:
-                status, code, text, headers = describe_error(error)
-                if code in ("missing_authorization", "unsupported_token_type"):
-                    status, code = 401, "invalid_token"
-                if status == 401:
-                    headers = [("WWW-Authenticate",
-                                f'Bearer realm="{server.profile.realm}", error="{code}", '
-                                f'error_description="{text}"')]
-                return vendor.render_error(status, code, text, headers)
-            environ["mockcloud.token"] = token  # for the journal
-            limited = count_call(environ["mockcloud.ctx"], vendor, token.client_id,
-                                 token.user_id)
-            if limited is not None:
-                return limited
-            return view(*args, token=token, **kwargs)
+    @staticmethod
+    def ctx() -> Ctx:
+        return current()
 
-        return inner
+    def guard(self, scopes: list[str] | None = None) -> Callable:
+        """Decorator: the view gets ``token`` (an oauth.Token) as a keyword argument."""
+        vendor, server = self.vendor, self.server
 
-    return wrap
+        def wrap(view: Callable) -> Callable:
+            @functools.wraps(view)
+            def inner(*args: Any, **kwargs: Any):
+                environ = request.environ
+                try:
+                    token = server.bearer(scopes, environ)
+                except MockcloudError as err:
+                    status, code = vendor.errors.status_code(err)
+                    if status == 401:
+                        err.headers.append((
+                            "WWW-Authenticate",
+                            f'Bearer realm="{server.profile.realm}", error="{code}", '
+                            f'error_description="{err.message}"'))
+                    raise
+                environ["mockcloud.token"] = token  # for the journal
+                count_call(environ["mockcloud.ctx"], vendor, token.client_id, token.user_id)
+                return view(*args, token=token, **kwargs)
+
+            return inner
+
+        return wrap
+
+    # -- request bodies --------------------------------------------------------------
+
+    def json_body(self, schema: str | None = None) -> Any:
+        """The JSON body (raises ``invalid_request`` when missing or malformed), valid
+        against the vendor's ``schema`` when one is named."""
+        raw = request.environ.get("mockcloud.body")
+        if raw is None:
+            raw = request.get_data(cache=True)
+        if not raw.strip():
+            raise MockcloudError("invalid_request",
+                                 "The request body is empty: send a JSON object.")
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise MockcloudError("invalid_request",
+                                 f"The request body is not valid JSON: {exc}") from None
+        if schema is not None:
+            check_body(self.validator(schema), body)
+        return body
+
+    def validator(self, schema: str) -> Draft202012Validator:
+        if schema not in self._validators:
+            if self.vendor.schemas is None:
+                raise LookupError(f"vendor {self.vendor.name} declares no schema folder")
+            self._validators[schema] = schema_validator(self.vendor.schemas, schema)
+        return self._validators[schema]
+
+
+@functools.lru_cache(maxsize=16)
+def _registry(folder: Path) -> Registry:
+    resources = []
+    for path in sorted(folder.glob("*.json")):
+        contents = json.loads(path.read_text(encoding="utf-8"))
+        resource = Resource.from_contents(contents, default_specification=DRAFT202012)
+        resources.append((path.resolve().as_uri(), resource))
+        if isinstance(contents, dict) and contents.get("$id"):
+            resources.append((contents["$id"], resource))
+    return Registry().with_resources(resources)
+
+
+def schema_validator(folder: Path, name: str) -> Draft202012Validator:
+    """A validator for ``<folder>/<name>.json``, its relative ``$ref``s resolved."""
+    uri = (folder / f"{name}.json").resolve().as_uri()
+    return Draft202012Validator({"$ref": uri}, registry=_registry(folder.resolve()))
+
+
+def check_body(validator: Draft202012Validator, body: Any) -> None:
+    """Raise ``invalid_request`` naming the first thing wrong in ``body``."""
+    error = best_match(validator.iter_errors(body))
+    if error is None:
+        return
+    where = ".".join(str(p) for p in error.absolute_path)
+    if error.validator == "not":
+        message = error.schema.get("description") or error.message
+    elif error.validator == "minProperties" and error.instance == {}:
+        names = ", ".join(error.schema.get("properties", {}))
+        message = "Nothing to change: the object is empty" + (
+            f"; send one or more of {names}." if names else ".")
+    else:
+        message = error.message
+    raise MockcloudError("invalid_request",
+                         f"Invalid request body{f' at {where!r}' if where else ''}: {message}")

@@ -20,6 +20,10 @@ in-process by bench/profile_patch.py; about a quarter of a vendor call's time):
   ``preprocess_request`` returns at once when no before-request hook exists.
 
 Behaviour is werkzeug's and Flask's: anything off the fast paths takes theirs.
+``RequestAdapter`` sets MapAdapter's attributes itself and ``MockResponse`` reads
+werkzeug's ``Response._on_close``, so pyproject.toml pins Flask and werkzeug to the
+minor versions tests/test_flaskapp.py covers: its side-by-side check (19 requests
+answered byte for byte as plain Flask) is what a new release must pass first.
 """
 
 from __future__ import annotations

@@ -4,39 +4,59 @@ Authlib does the RFC 6749/7009/7636 work: grants, client authentication, PKCE, e
 semantics. This module gives it models backed by the store (clients, users, codes
 and tokens per tenant, all on the virtual clock) and shapes responses per profile
 (token format, extra fields such as Netatmo's ``expire_in``, scope as an array,
-error rendering). It knows no vendor by name.
+error body). It knows no vendor by name. Grants and the revocation endpoint are
+written as Authlib's own example server writes them: classes at module level that
+read their vendor's profile from ``self.server``.
 
-Store kinds, per vendor ``v``: ``v.client``, ``v.user``, ``v.code``, ``v.token``
-(keyed by access token) and ``v.refresh`` (refresh token -> access token).
+Store kinds, per vendor ``v``: ``v.client``, ``v.user`` (keyed by lower-case login),
+``v.code``, ``v.token`` (keyed by access token) and ``v.refresh`` (refresh token ->
+access token).
+
+One step, atomic in every store (``Store.update``), both uses and spends a
+credential: an authorization code is claimed (marked used) before its tokens are
+made, a rotating refresh token is revoked, with its access token, as it is accepted.
+Two clients racing with one code or one refresh token: exactly one wins, the other
+gets ``invalid_grant``. A code used twice revokes every token issued from it,
+refreshed descendants included (RFC 6749 §4.1.2), and the journal says so.
 """
 
 from __future__ import annotations
 
 import hmac
-import json
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import ClientMixin, ResourceProtector, TokenMixin, grants
+from authlib.oauth2.rfc6749 import (
+    AuthorizationCodeMixin,
+    ClientMixin,
+    ResourceProtector,
+    TokenMixin,
+    grants,
+)
 from authlib.oauth2.rfc6749.errors import (
     InvalidClientError,
     InvalidGrantError,
     InvalidRequestError,
+    MissingAuthorizationError,
+    UnsupportedTokenTypeError,
 )
 from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
-from flask import request
+from flask import Response, request
 
 from .context import Ctx, current
+from .errors import ADMIN, Envelope, MockcloudError
 
 CLIENT_AUTH = ["client_secret_basic", "client_secret_post"]
 SWEEP_EVERY = 500          # token grants between two sweeps of dead tokens and codes
-DEAD_KEPT_FOR = 3600.0     # seconds a dead grant stays visible before it is forgotten
+DEAD_KEPT_FOR = 3600.0     # seconds a dead grant (or used code) stays before it is forgotten
+NOTE = "mockcloud.note"    # environ key: a line for the journal entry of this exchange
 
 
 @dataclass(frozen=True)
@@ -48,6 +68,10 @@ class AuthProfile:
     authorize_path: str | None = None
     revoke_path: str | None = None
     grants: tuple[str, ...] = ("authorization_code", "refresh_token")
+    # other spellings a vendor accepts for a grant, e.g. {"client_credential":
+    # "client_credentials"}; and the vendor's own Authlib grant classes
+    grant_aliases: Mapping[str, str] = field(default_factory=dict)
+    extra_grants: tuple[type, ...] = ()
     expires_in: int = 3600
     code_ttl: int = 300
     refresh_ttl: int | None = None             # None: refresh tokens never expire
@@ -58,7 +82,9 @@ class AuthProfile:
     token_type_in_response: bool = True
     extra_token_fields: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     token_factory: Callable[[dict[str, Any], dict[str, Any]], str] | None = None
-    render_error: Callable[[int, dict[str, Any], list], Any] | None = None
+    # the RFC 6749 error body {"error", "error_description"} -> the vendor's body
+    oauth_error_body: Callable[[dict[str, Any]], Any] | None = None
+    token_params: tuple[str, ...] = ()         # also take the bearer token from these
     realm: str = "api"
 
     def kind(self, name: str) -> str:
@@ -72,6 +98,11 @@ def same_secret(expected: Any, given: Any) -> bool:
 
 def random_token(length: int = 40) -> str:
     return secrets.token_urlsafe(length)[:length]
+
+
+def _note(text: str) -> None:
+    environ = request.environ
+    environ[NOTE] = f"{environ[NOTE]}; {text}" if environ.get(NOTE) else text
 
 
 # --------------------------------------------------------------------------- models
@@ -110,9 +141,14 @@ class Client(ClientMixin):
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type in self.doc.get("grants", [grant_type])
 
+    @property
+    def owner(self) -> str | None:
+        """The user a client acts for without one (client credentials)."""
+        return self.doc.get("owner")
+
 
 @dataclass
-class AuthCode:
+class AuthCode(AuthorizationCodeMixin):
     doc: dict[str, Any]
 
     def get_redirect_uri(self) -> str:
@@ -158,6 +194,10 @@ class Token(TokenMixin):
         ttl = self.doc.get("refresh_ttl")
         return ttl is not None and self.now >= self.doc["issued_at"] + ttl
 
+    def refresh_usable(self) -> bool:
+        return bool(self.doc.get("refresh_token")) and not (
+            self.refresh_revoked() or self.refresh_expired())
+
     def get_user(self) -> str:
         return self.doc["user_id"]
 
@@ -182,7 +222,7 @@ def revoke_doc(doc: dict[str, Any], now: float, part: str = "grant") -> dict[str
         doc["access_revoked"] = True
     if part in ("grant", "refresh"):
         doc["refresh_revoked"] = True
-    doc["revoked_at"] = now
+    doc.setdefault("revoked_at", now)
     return doc
 
 
@@ -220,7 +260,9 @@ class Tokens:
         return None
 
     def save(self, token: dict[str, Any], client_id: str, user_id: str | None,
-             profile: AuthProfile) -> None:
+             profile: AuthProfile, grant: str | None = None) -> None:
+        """Keep a new token pair; ``grant`` names the code (or first grant) it descends
+        from, so that a replayed code can revoke the whole chain."""
         doc = {
             "access_token": token["access_token"],
             "refresh_token": token.get("refresh_token"),
@@ -232,6 +274,7 @@ class Tokens:
             "refresh_ttl": profile.refresh_ttl,
             "access_revoked": False,
             "refresh_revoked": False,
+            "grant": grant or random_token(16),
         }
         s, t = self.ctx.store, self.ctx.tenant
         s.put(t, self.kind("token"), doc["access_token"], doc)
@@ -243,16 +286,43 @@ class Tokens:
         if issued % SWEEP_EVERY == 0:
             self.sweep(profile.code_ttl)
 
+    def claim_refresh(self, access: str) -> Token | None:
+        """Spend the refresh token of a pair, revoking the pair, in one atomic step;
+        None when someone spent (or revoked) it first."""
+        won: list[Token] = []
+        now = self.ctx.now()
+
+        def spend(doc):
+            if doc is not None and Token(doc, now).refresh_usable():
+                revoke_doc(doc, now)
+                won.append(Token(doc, now, "refresh"))
+            return doc
+
+        self.ctx.store.update(self.ctx.tenant, self.kind("token"), access, spend)
+        return won[0] if won else None
+
+    def revoke_grant(self, grant: str) -> int:
+        """Revoke every token descending from one grant (a replayed code)."""
+        s, t, now = self.ctx.store, self.ctx.tenant, self.ctx.now()
+        revoked = 0
+        for key, doc in s.list(t, self.kind("token")):
+            if doc.get("grant") == grant and not (doc["access_revoked"]
+                                                  and doc["refresh_revoked"]):
+                s.update(t, self.kind("token"), key,
+                         lambda d: None if d is None else revoke_doc(d, now))
+                revoked += 1
+        return revoked
+
     def sweep(self, code_ttl: float) -> int:
         """Forget what can never be used again, so a long run (a fuzzer refreshing for
         hours) does not grow without bound: grants dead on both sides for a while
-        (they stay listed in the admin API meanwhile) and codes past their lifetime."""
+        (they stay listed in the admin API meanwhile) and codes past their lifetime
+        (used codes are kept as long, so a late replay still revokes)."""
         s, t, now = self.ctx.store, self.ctx.tenant, self.ctx.now()
         gone = 0
         for key, doc in s.list(t, self.kind("token")):
             tok = Token(doc, now)
-            dead = (tok.is_revoked() or tok.is_expired()) and (
-                tok.refresh_revoked() or tok.refresh_expired() or not doc["refresh_token"])
+            dead = (tok.is_revoked() or tok.is_expired()) and not tok.refresh_usable()
             since = doc.get("revoked_at") or doc["issued_at"] + doc["expires_in"]
             if dead and now - since > DEAD_KEPT_FOR:
                 s.delete(t, self.kind("token"), key)
@@ -260,7 +330,7 @@ class Tokens:
                     s.delete(t, self.kind("refresh"), doc["refresh_token"])
                 gone += 1
         for key, doc in s.list(t, self.kind("code")):
-            if now - doc["issued_at"] >= code_ttl:
+            if now - doc["issued_at"] >= code_ttl + (DEAD_KEPT_FOR if doc.get("used") else 0):
                 s.delete(t, self.kind("code"), key)
                 gone += 1
         return gone
@@ -279,92 +349,131 @@ class Tokens:
                                                                 self.kind("token"))]
 
 
-def query_client(profile: AuthProfile, client_id: str) -> Client | None:
-    ctx = current()
-    doc = ctx.store.get(ctx.tenant, profile.kind("client"), client_id)
-    return None if doc is None else Client(doc)
-
-
 def find_user(profile: AuthProfile, login: str) -> dict[str, Any] | None:
+    """A user by login (case-insensitive) or by id."""
     ctx = current()
-    return ctx.store.get(ctx.tenant, profile.kind("user"), login.strip().lower())
+    user = ctx.store.get(ctx.tenant, profile.kind("user"), login.strip().lower())
+    if user is None:
+        user = next((u for _, u in ctx.store.list(ctx.tenant, profile.kind("user"))
+                     if u.get("id") == login), None)
+    return user
 
 
 # ------------------------------------------------------------------ Authlib grants
 
-def _grant_classes(profile: AuthProfile) -> list[tuple[type, list]]:
-    p = profile
+class CodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH
 
-    class CodeGrant(grants.AuthorizationCodeGrant):
-        TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH
+    @property
+    def profile(self) -> AuthProfile:
+        return self.server.profile
 
-        def save_authorization_code(self, code: str, req) -> None:
-            ctx = current()
-            payload = req.payload
-            ctx.store.put(ctx.tenant, p.kind("code"), code, {
-                "code": code,
-                "client_id": req.client.get_client_id(),
-                "redirect_uri": payload.redirect_uri or "",
-                "scope": req.scope or "",
-                "user_id": req.user["id"],
-                "code_challenge": payload.data.get("code_challenge"),
-                "code_challenge_method": payload.data.get("code_challenge_method"),
-                "issued_at": ctx.now(),
-            })
+    def save_authorization_code(self, code: str, req) -> None:
+        ctx = current()
+        payload = req.payload
+        ctx.store.put(ctx.tenant, self.profile.kind("code"), code, {
+            "code": code,
+            "client_id": req.client.get_client_id(),
+            "redirect_uri": payload.redirect_uri or "",
+            "scope": req.scope or "",
+            "user_id": req.user["id"],
+            "code_challenge": payload.data.get("code_challenge"),
+            "code_challenge_method": payload.data.get("code_challenge_method"),
+            "issued_at": ctx.now(),
+            "used": False,
+        })
 
-        def query_authorization_code(self, code: str, client: Client) -> AuthCode | None:
-            ctx = current()
-            doc = ctx.store.get(ctx.tenant, p.kind("code"), code)
-            if doc is None or doc["client_id"] != client.get_client_id():
-                return None
-            if ctx.now() - doc["issued_at"] >= p.code_ttl:
-                raise InvalidGrantError(
-                    f"The authorization code has expired (codes are valid {p.code_ttl} s).")
-            return AuthCode(doc)
-
-        def delete_authorization_code(self, authorization_code: AuthCode) -> None:
-            ctx = current()
-            ctx.store.delete(ctx.tenant, p.kind("code"), authorization_code.doc["code"])
-
-        def authenticate_user(self, authorization_code: AuthCode) -> dict | None:
-            return {"id": authorization_code.doc["user_id"]}
-
-    class RefreshGrant(grants.RefreshTokenGrant):
-        TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH
-        INCLUDE_NEW_REFRESH_TOKEN = p.rotate_refresh
-
-        def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
-            tok = Tokens(current(), p.vendor).by_refresh(refresh_token)
-            if tok is None or tok.refresh_revoked() or tok.refresh_expired():
-                return None
-            return tok
-
-        def authenticate_user(self, refresh_token: Token) -> dict:
-            return {"id": refresh_token.user_id}
-
-        def revoke_old_credential(self, refresh_token: Token) -> None:
-            if p.rotate_refresh:
-                Tokens(current(), p.vendor).revoke(refresh_token.doc["access_token"])
-
-    class ClientCredentialsGrant(grants.ClientCredentialsGrant):
-        TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH
-
-    class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):
-        TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH
-
-        def authenticate_user(self, username: str, password: str) -> dict | None:
-            user = find_user(p, username)
-            if user and same_secret(user.get("password", ""), password):
-                return {"id": user["id"]}
+    def query_authorization_code(self, code: str, client: Client) -> AuthCode | None:
+        ctx, p = current(), self.profile
+        doc = ctx.store.get(ctx.tenant, p.kind("code"), code)
+        if doc is None or doc["client_id"] != client.get_client_id():
             return None
+        if doc.get("used"):
+            self._replayed(code)
+        if ctx.now() - doc["issued_at"] >= p.code_ttl:
+            raise InvalidGrantError(
+                f"The authorization code has expired (codes are valid {p.code_ttl} s).")
+        return AuthCode(doc)
 
-    table: dict[str, tuple[type, list]] = {
-        "authorization_code": (CodeGrant, [CodeChallenge(required=False)]),
-        "refresh_token": (RefreshGrant, []),
-        "client_credentials": (ClientCredentialsGrant, []),
-        "password": (PasswordGrant, []),
-    }
-    return [table[g] for g in p.grants]
+    def _replayed(self, code: str) -> None:
+        ctx = current()
+        ctx.store.update(ctx.tenant, self.profile.kind("code"), code,
+                         lambda d: None if d is None else {**d, "replayed": True})
+        n = Tokens(ctx, self.profile.vendor).revoke_grant(code)
+        _note(f"authorization code replayed: revoked {n} token(s) issued from it")
+        raise InvalidGrantError("The authorization code was already used; the tokens "
+                                "issued from it are now revoked (RFC 6749, section 4.1.2).")
+
+    def authenticate_user(self, authorization_code: AuthCode) -> dict | None:
+        """Claim the code: the one step that makes it single-use."""
+        ctx, code = current(), authorization_code.doc["code"]
+        claimed: list[bool] = []
+
+        def claim(doc):
+            if doc is not None and not doc.get("used"):
+                doc["used"] = True
+                claimed.append(True)
+            return doc
+
+        ctx.store.update(ctx.tenant, self.profile.kind("code"), code, claim)
+        if not claimed:  # another exchange of this code got there first
+            self._replayed(code)
+        return {"id": authorization_code.doc["user_id"], "grant": code}
+
+    def delete_authorization_code(self, authorization_code: AuthCode) -> None:
+        """Used codes are kept (marked) until they expire, so a replay is recognised;
+        a replay that raced this exchange has flagged the code by now."""
+        ctx, code = current(), authorization_code.doc["code"]
+        doc = ctx.store.get(ctx.tenant, self.profile.kind("code"), code)
+        if doc is not None and doc.get("replayed"):
+            n = Tokens(ctx, self.profile.vendor).revoke_grant(code)
+            _note(f"authorization code replayed meanwhile: revoked {n} token(s)")
+
+
+class RefreshGrant(grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH
+
+    @property
+    def INCLUDE_NEW_REFRESH_TOKEN(self) -> bool:  # Authlib reads this name
+        return self.server.profile.rotate_refresh
+
+    def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
+        tok = Tokens(current(), self.server.profile.vendor).by_refresh(refresh_token)
+        return tok if tok is not None and tok.refresh_usable() else None
+
+    def authenticate_user(self, refresh_token: Token) -> dict:
+        """With rotation, accepting the refresh token spends it (one atomic step)."""
+        if self.server.profile.rotate_refresh:
+            won = Tokens(current(), self.server.profile.vendor).claim_refresh(
+                refresh_token.doc["access_token"])
+            if won is None:
+                raise InvalidGrantError("The refresh token was already used or revoked.")
+        return {"id": refresh_token.user_id, "grant": refresh_token.doc.get("grant")}
+
+    def revoke_old_credential(self, refresh_token: Token) -> None:
+        pass  # spent in authenticate_user, atomically
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH
+
+
+class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH
+
+    def authenticate_user(self, username: str, password: str) -> dict | None:
+        user = find_user(self.server.profile, username)
+        if user and same_secret(user.get("password", ""), password):
+            return {"id": user["id"]}
+        return None
+
+
+GRANTS: dict[str, tuple[type, Callable[[], list]]] = {
+    "authorization_code": (CodeGrant, lambda: [CodeChallenge(required=False)]),
+    "refresh_token": (RefreshGrant, list),
+    "client_credentials": (ClientCredentialsGrant, list),
+    "password": (PasswordGrant, list),
+}
 
 
 class UnsupportedTokenHint(OAuth2Error):
@@ -374,9 +483,8 @@ class UnsupportedTokenHint(OAuth2Error):
     status_code = 400
 
 
-class _Revocation(RevocationEndpoint):
+class Revocation(RevocationEndpoint):
     CLIENT_AUTH_METHODS = CLIENT_AUTH
-    profile: AuthProfile
 
     def check_params(self, req, client) -> None:
         if not req.form.get("token"):
@@ -387,32 +495,48 @@ class _Revocation(RevocationEndpoint):
                 "token_type_hint must be access_token or refresh_token.")
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
-        return Tokens(current(), self.profile.vendor).find(token_string, token_type_hint)
+        return Tokens(current(), self.server.profile.vendor).find(token_string,
+                                                                   token_type_hint)
 
     def revoke_token(self, token: Token, req) -> None:
-        part = "grant" if self.profile.revoke_whole_grant else token.matched
-        Tokens(current(), self.profile.vendor).revoke(token.doc["access_token"], part)
+        part = "grant" if self.server.profile.revoke_whole_grant else token.matched
+        Tokens(current(), self.server.profile.vendor).revoke(token.doc["access_token"], part)
 
+
+# ------------------------------------------------------------------------- server
 
 class VendorAuthServer(AuthorizationServer):
     """Authlib's Flask server with store-backed models and profile-shaped replies."""
 
-    def __init__(self, profile: AuthProfile) -> None:
-        super().__init__()
+    def __init__(self, profile: AuthProfile, envelope: Envelope | None = None) -> None:
+        super().__init__(query_client=self._find_client, save_token=self._store_token)
         self.profile = profile
-        self._query_client = lambda cid: query_client(profile, cid)
-        self._save_token = self._store_token
+        self.envelope = envelope or ADMIN
         self.scopes_supported = list(profile.scopes_supported) or None
         self.register_token_generator("default", BearerTokenGenerator(
             access_token_generator=self._make_access_token,
             refresh_token_generator=lambda **kw: random_token(48),
             expires_generator=lambda client, grant_type: profile.expires_in,
         ))
-        for cls, extensions in _grant_classes(profile):
-            self.register_grant(cls, extensions)
+        for name in profile.grants:
+            cls, extensions = GRANTS[name]
+            self.register_grant(cls, extensions())
+        for alias, name in profile.grant_aliases.items():
+            cls, extensions = GRANTS[name]
+            self.register_grant(type(f"{cls.__name__}_{alias}", (cls,),
+                                     {"GRANT_TYPE": alias}), extensions())
+        for cls in profile.extra_grants:
+            self.register_grant(cls)
         if profile.revoke_path:
-            endpoint = type("Revocation", (_Revocation,), {"profile": profile})
-            self.register_endpoint(endpoint)
+            self.register_endpoint(Revocation)
+        self.validator = BearerValidator(profile)
+        self.resource = ResourceProtector()
+        self.resource.register_token_validator(self.validator)
+
+    def _find_client(self, client_id: str) -> Client | None:
+        ctx = current()
+        doc = ctx.store.get(ctx.tenant, self.profile.kind("client"), client_id)
+        return None if doc is None else Client(doc)
 
     def create_token_response(self, request=None):
         return self._undecodable_is_client_error(super().create_token_response, request)
@@ -442,6 +566,9 @@ class VendorAuthServer(AuthorizationServer):
                        "(as a form field)."
             elif error == "invalid_request":
                 text = "The request is missing a parameter or has a malformed one."
+            elif error == "invalid_grant":
+                text = ("The code or refresh token is unknown, expired, already used or "
+                        "revoked, or was issued to another client.")
         return status, {**payload, "error_description": text} if text else payload
 
     def _make_access_token(self, client: Client, grant_type: str, user: Any,
@@ -451,9 +578,11 @@ class VendorAuthServer(AuthorizationServer):
         return random_token(40)
 
     def _store_token(self, token: dict[str, Any], req) -> None:
-        user = req.user["id"] if req.user else None
-        Tokens(current(), self.profile.vendor).save(token, req.client.get_client_id(), user,
-                                                    self.profile)
+        client = req.client
+        user = req.user["id"] if req.user else client.owner
+        grant = (req.user or {}).get("grant")
+        Tokens(current(), self.profile.vendor).save(token, client.get_client_id(), user,
+                                                    self.profile, grant)
 
     def handle_response(self, status_code: int, payload: Any, headers: list):
         if isinstance(payload, dict):
@@ -461,9 +590,12 @@ class VendorAuthServer(AuthorizationServer):
                 payload = self._shape_token(payload)
             elif "error" in payload:
                 status_code, payload = self._explain(status_code, payload)
-                if self.profile.render_error:
-                    return self.profile.render_error(status_code, payload, headers)
-            payload = json.dumps(payload, separators=(",", ":"))
+                if self.profile.oauth_error_body:
+                    payload = self.profile.oauth_error_body(payload)
+                headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
+                return Response(orjson.dumps(payload), status=status_code, headers=headers,
+                                content_type=self.envelope.content_type)
+            payload = orjson.dumps(payload).decode()
         return super().handle_response(status_code, payload, headers)
 
     def _shape_token(self, token: dict[str, Any]) -> dict[str, Any]:
@@ -481,18 +613,79 @@ class VendorAuthServer(AuthorizationServer):
             out.update(p.extra_token_fields(out))
         return out
 
+    # -- issuing without a flow (the admin API) -----------------------------------
+
+    def issue(self, client_id: str, user: str | None, scope: str | None = None) -> dict:
+        """A token pair for an app acting for a user (or for its owner), as the token
+        endpoint would answer it; for tests that need a token, not the flow."""
+        client = self._find_client(client_id)
+        if client is None:
+            raise MockcloudError("not_found", f"no {self.profile.vendor} app {client_id!r}")
+        login = user or client.owner
+        if not login:
+            raise MockcloudError("missing_argument", "give 'user' (a login or user id): "
+                                 f"app {client_id!r} has no owner to act for")
+        found = find_user(self.profile, login)
+        if found is None:
+            raise MockcloudError("not_found", f"no {self.profile.vendor} user {login!r}")
+        granted = client.get_allowed_scope(scope)
+        token = self.generate_token("authorization_code", client, {"id": found["id"]},
+                                    granted, include_refresh_token=True)
+        Tokens(current(), self.profile.vendor).save(token, client_id, found["id"],
+                                                    self.profile)
+        return self._shape_token(dict(token))
+
     # -- resource protection ------------------------------------------------------
 
-    def protector(self) -> ResourceProtector:
-        profile = self.profile
+    def bearer(self, scopes: list[str] | None, environ: dict[str, Any]) -> Token:
+        """The request's bearer token, valid now, carrying ``scopes``; raises a
+        MockcloudError with the reason (missing, malformed, unknown, expired,
+        revoked, insufficient scope)."""
+        req = _EnvironRequest(environ)
+        try:
+            return self.resource.validate_request(scopes, req)
+        except MissingAuthorizationError:
+            value = self._token_param()
+            if value is None:
+                raise MockcloudError("token_missing", "No access token: send "
+                                     "'Authorization: Bearer <token>'.") from None
+        except UnsupportedTokenTypeError:
+            raise MockcloudError("token_malformed", "The Authorization header must be "
+                                 "'Bearer <token>'.") from None
+        token = self.validator.authenticate_token(value)
+        self.validator.validate_token(token, scopes, req)
+        return token
 
-        class Validator(BearerTokenValidator):
-            def authenticate_token(self, token_string: str) -> Token | None:
-                return Tokens(current(), profile.vendor).by_access(token_string)
+    def _token_param(self) -> str | None:
+        for name in self.profile.token_params:
+            value = request.values.get(name)
+            if value:
+                return value
+        return None
 
-        rp = ResourceProtector()
-        rp.register_token_validator(Validator(realm=profile.realm))
-        return rp
+
+class BearerValidator(BearerTokenValidator):
+    """Authlib's bearer validation, saying which of its checks failed."""
+
+    def __init__(self, profile: AuthProfile) -> None:
+        super().__init__(realm=profile.realm)
+        self.profile = profile
+
+    def authenticate_token(self, token_string: str) -> Token | None:
+        return Tokens(current(), self.profile.vendor).by_access(token_string)
+
+    def validate_token(self, token: Token | None, scopes, request) -> None:
+        if token is None:
+            raise MockcloudError("token_unknown", "The access token is unknown here: it "
+                                 "was never issued in this tenant, or has been forgotten.")
+        if token.is_revoked():
+            raise MockcloudError("token_revoked", "The access token has been revoked.")
+        if token.is_expired():
+            raise MockcloudError("token_expired", "The access token has expired: refresh "
+                                 "it or sign in again.")
+        if self.scope_insufficient(token.get_scope(), scopes):
+            raise MockcloudError("insufficient_scope", "The access token lacks the scope "
+                                 f"this call needs: {' '.join(scopes or [])}.")
 
 
 class _EnvironRequest:
@@ -508,24 +701,5 @@ class _EnvironRequest:
         return self._environ.get("HTTP_" + name.upper().replace("-", "_"), default)
 
 
-def authenticate(rp: ResourceProtector, scopes: list[str] | None = None,
-                 environ: dict[str, Any] | None = None) -> Token:
-    """The request's bearer token, valid now; raises Authlib's OAuth2Error."""
-    return rp.validate_request(scopes, _EnvironRequest(environ or request.environ))
-
-
-def describe_error(error: OAuth2Error) -> tuple[int, str, str, list]:
-    """(status, code, human description, headers) of an Authlib error."""
-    descriptions = {
-        "missing_authorization": "No access token: send 'Authorization: Bearer <token>'.",
-        "unsupported_token_type": "The Authorization header must be 'Bearer <token>'.",
-        "invalid_token": "The access token is invalid, expired or revoked.",
-        "insufficient_scope": "The access token lacks the scope this call needs.",
-    }
-    code = error.error or "invalid_request"
-    text = descriptions.get(code) or error.description or code.replace("_", " ")
-    return error.status_code or 400, code, text, list(error.get_headers())
-
-
-__all__ = ["AuthProfile", "Token", "Tokens", "VendorAuthServer", "authenticate",
-           "describe_error", "find_user", "query_client", "revoke_doc", "same_secret"]
+__all__ = ["AuthProfile", "Token", "Tokens", "VendorAuthServer", "find_user",
+           "revoke_doc", "same_secret"]

@@ -4,8 +4,14 @@ A world file is YAML (or JSON) with one section per vendor::
 
     lightify:
       quotas: {enabled: false, rules: []}
-      apps:  [{client_id, client_secret, redirect_uris, scopes, auto_approve, name}]
-      users: [{email, password, ...vendor fields (gateways, devices...)}]
+      apps:  [{client_id, client_secret, redirect_uris, scopes, grants, auto_approve,
+               auto_approve_user, owner, name}]
+      users: [{email (or login), password, id, name, ...vendor fields (devices...)}]
+
+The core parses apps, users' logins and quotas; each vendor (``Vendor.world``)
+turns the rest of its section, and the vendor fields of each user, into documents.
+A user is stored under its lower-case login; its ``id`` defaults to that login. An
+app's ``owner`` (a login) is the user it acts for without one (client credentials).
 
 Loading is two-phase: every vendor turns its section into documents first (and may
 refuse it with a ValueError naming the bad entry), and only then is the tenant
@@ -21,12 +27,14 @@ import yaml
 
 from .quotas import RULES_KIND, QuotaConfig
 from .store import Store
-from .vendor import DocRow, Vendor
+from .vendor import DocRow, Vendor, WorldUser
 
 META_KIND = "meta"
 META_KEY = "world"
 APP_FIELDS = {"client_id", "client_secret", "redirect_uris", "scopes", "auto_approve",
-              "auto_approve_user", "name", "grants", "default_scope"}
+              "auto_approve_user", "name", "grants", "default_scope", "owner"}
+USER_FIELDS = ("id", "email", "login", "password", "name")
+CORE_KEYS = ("apps", "users", "quotas")
 
 
 class WorldError(ValueError):
@@ -53,7 +61,36 @@ def parse(text: str, source: str = "world") -> dict[str, Any]:
     return data
 
 
-def _apps(vendor: Vendor, raw: Any) -> list[DocRow]:
+def _users(vendor: Vendor, raw: Any) -> list[WorldUser]:
+    if not isinstance(raw, list):
+        raise WorldError(f"{vendor.name}.users must be a list")
+    users: list[WorldUser] = []
+    seen: set[str] = set()
+    for i, user in enumerate(raw):
+        where = f"{vendor.name}.users[{i}]"
+        if not isinstance(user, dict):
+            raise WorldError(f"{where} must be a mapping")
+        login = user.get("login", user.get("email"))
+        if not isinstance(login, str) or not login.strip():
+            raise WorldError(f"{where} needs a login (or email): a non-empty string")
+        login = login.strip().lower()
+        uid = user.get("id", login)
+        if not isinstance(uid, str | int) or isinstance(uid, bool) or not str(uid):
+            raise WorldError(f"{where}.id must be a non-empty string")
+        for ident in {login, str(uid)}:
+            if ident in seen:
+                raise WorldError(f"{where}: login or id {ident!r} is used twice")
+            seen.add(ident)
+        doc = {"id": str(uid), "login": login, "password": str(user.get("password", "")),
+               "name": str(user.get("name", login))}
+        if "email" in user:
+            doc["email"] = str(user["email"]).strip().lower()
+        users.append(WorldUser(doc, {k: v for k, v in user.items() if k not in USER_FIELDS},
+                               where))
+    return users
+
+
+def _apps(vendor: Vendor, raw: Any, users: list[WorldUser]) -> list[DocRow]:
     if not isinstance(raw, list):
         raise WorldError(f"{vendor.name}.apps must be a list")
     rows = []
@@ -73,6 +110,12 @@ def _apps(vendor: Vendor, raw: Any) -> list[DocRow]:
         doc = {"redirect_uris": uris, "auto_approve": False, **app}
         if not isinstance(doc["auto_approve"], bool):
             raise WorldError(f"{where}.auto_approve must be true or false")
+        if "owner" in app:
+            owner = next((u for u in users if str(app["owner"]).lower() in
+                          (u.doc["login"], u.id.lower())), None)
+            if owner is None:
+                raise WorldError(f"{where}.owner names no user of {vendor.name}")
+            doc["owner"] = owner.id
         rows.append((vendor.kind("client"), app["client_id"], doc))
     return rows
 
@@ -93,7 +136,9 @@ def build(data: dict[str, Any], vendors: dict[str, Vendor], seed: int) -> list[D
         if not isinstance(section, dict):
             raise WorldError(f"world section {name!r} must be a mapping")
         vendor = vendors[name]
-        rows += _apps(vendor, section.get("apps", []))
+        users = _users(vendor, section.get("users", []))
+        rows += [(vendor.kind("user"), u.doc["login"], u.doc) for u in users]
+        rows += _apps(vendor, section.get("apps", []), users)
         if "quotas" in section:
             try:
                 cfg = QuotaConfig.parse(section["quotas"])
@@ -101,7 +146,8 @@ def build(data: dict[str, Any], vendors: dict[str, Vendor], seed: int) -> list[D
                 raise WorldError(f"{name}.quotas: {exc}") from exc
             rows.append((RULES_KIND, name, cfg.to_doc()))
         try:
-            rows += list(vendor.build_world(section, seed))
+            rest = {k: v for k, v in section.items() if k not in CORE_KEYS}
+            rows += list(vendor.world.build(rest, users, seed))
         except WorldError:
             raise
         except ValueError as exc:
@@ -124,13 +170,30 @@ def export(store: Store, tenant: str, vendors: dict[str, Vendor]) -> dict[str, A
     out: dict[str, Any] = {}
     for name, vendor in vendors.items():
         section: dict[str, Any] = {}
-        apps = [d for _, d in store.list(tenant, vendor.kind("client"))]
+        users = [d for _, d in store.list(tenant, vendor.kind("user"))]
+        by_id = {u["id"]: u["login"] for u in users}
+        apps = [{**d, "owner": by_id.get(d["owner"], d["owner"])} if "owner" in d else d
+                for _, d in store.list(tenant, vendor.kind("client"))]
         if apps:
             section["apps"] = apps
         rules = store.get(tenant, RULES_KIND, name)
         if rules:
             section["quotas"] = rules
-        section.update(vendor.export_world(store, tenant))
+        per_user, rest = vendor.world.export(store, tenant, users)
+        if users:
+            section["users"] = [{**_user_entry(u), **per_user.get(u["id"], {})}
+                                for u in users]
+        section.update(rest)
         if section:
             out[name] = section
     return out
+
+
+def _user_entry(doc: dict[str, Any]) -> dict[str, Any]:
+    """A stored user as a world file writes it (no field that only repeats another)."""
+    entry = {"email": doc["email"]} if doc.get("email") == doc["login"] \
+        else {"login": doc["login"], **({"email": doc["email"]} if "email" in doc else {})}
+    entry.update(password=doc["password"], name=doc["name"])
+    if doc["id"] != doc["login"]:
+        entry["id"] = doc["id"]
+    return entry

@@ -22,48 +22,54 @@ where the record is silent (all INFERRED):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Blueprint
-
-from ..core.oauth import AuthProfile, VendorAuthServer
+from ..core.oauth import AuthProfile
 from ..core.quotas import QuotaConfig
 from ..core.vendor import Vendor
-from ..settings import Settings
-from . import errors, routes, world
+from . import routes, world
+from .errors import ENVELOPE
+
+CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 
 
-def profile(settings: Settings) -> AuthProfile:
+@dataclass
+class Settings:
+    """``MOCKCLOUD_LIGHTIFY_<FIELD>``."""
+
+    expires_in: int = 3600      # access-token lifetime, s (INFERRED)
+    code_ttl: int = 300         # authorization codes: "valid only for 5 minutes"
+
+
+def auth(settings: Settings) -> AuthProfile:
     return AuthProfile(
         vendor="lightify",
         authorize_path="/oauth2/authorize",
         token_path="/oauth2/access_token",
         revoke_path="/oauth2/revoke_token",
         grants=("authorization_code", "refresh_token"),
-        expires_in=settings.lightify_expires_in,
-        code_ttl=settings.lightify_code_ttl,
+        expires_in=settings.expires_in,
+        code_ttl=settings.code_ttl,
         rotate_refresh=True,
         revoke_whole_grant=True,
-        render_error=errors.render_oauth,
         realm="lightify",
     )
-
-
-def make_blueprint(settings: Settings) -> Blueprint:
-    return routes.make_blueprint(VENDOR, VendorAuthServer(profile(settings)))
 
 
 VENDOR = Vendor(
     name="lightify",
     prefix="/lightify",
     hosts=("emea.lightify-api.com", "na.lightify-api.com"),
-    make_blueprint=make_blueprint,
-    build_world=world.build,
-    export_world=world.export,
-    render_error=errors.render,
+    auth=auth,
+    routes=routes.routes,
+    errors=ENVELOPE,
+    world=world,
+    settings=Settings,
     quotas=QuotaConfig(enabled=False),
     # the one captured reply (Apply Scene) came from nginx with HSTS
     headers=(("Server", "nginx"),
              ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")),
-    openapi=Path(__file__).resolve().parents[2] / "contracts" / "openapi" / "lightify.yaml",
+    openapi=CONTRACTS / "openapi" / "lightify.yaml",
+    schemas=CONTRACTS / "schemas" / "lightify",
 )

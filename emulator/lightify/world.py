@@ -1,4 +1,4 @@
-"""Lightify's part of a world file: users, each with a gateway, devices, groups, scenes.
+"""Lightify's part of a world file: each user's gateway, devices, groups and scenes.
 
 ::
 
@@ -13,19 +13,39 @@
           scenes:  [{id: 123456-s01, name: away, groups: [...],
                      states: {123456-d01: {onOff: "off"}}}]
 
-A device's capabilities follow from what it carries (an OUTLET switches; a LIGHT
-dims, and has colour temperature / RGBW if its entry has them) unless it lists
-``capabilities`` itself. Every id a group or scene names must exist.
+The core parses the users' logins, passwords, ids and names (and the apps); this
+module the rest. A device's capabilities follow from what it carries (an OUTLET
+switches; a LIGHT dims, and has colour temperature / RGBW if its entry has them)
+unless it lists ``capabilities`` itself. A device's state and a scene's states are
+PATCH bodies, checked by the same JSON Schema as the API's. Every id a group or
+scene names must exist.
 """
 
 from __future__ import annotations
 
+import random
+from pathlib import Path
 from typing import Any
 
+from faker import Faker
+
+from ..core.api import check_body, schema_validator
+from ..core.errors import MockcloudError
 from ..core.store import Store
+from ..core.vendor import DocRow, WorldUser
 from . import models as m
 
-USER = "lightify.user"
+SCHEMAS = Path(__file__).resolve().parents[2] / "contracts" / "schemas" / "lightify"
+USER_KEYS = {"gateway", "devices", "groups", "scenes"}
+
+
+def check_state(where: str, state: Any) -> dict[str, Any]:
+    """A stored state (a device's, a scene's) is a PATCH body; validated the same way."""
+    try:
+        check_body(schema_validator(SCHEMAS, "device_patch_request"), state)
+        return m.parse_changes(state)
+    except MockcloudError as exc:
+        raise ValueError(f"{where}: {exc.message}") from exc
 
 
 def _req_str(where: str, doc: dict, key: str) -> str:
@@ -57,11 +77,7 @@ def _device(where: str, raw: Any, owner: str, order: int, gateway_id: str) -> di
     if dev["type"] != "GATEWAY":
         dev.setdefault("onOff", "off")
         dev.setdefault("brightness", 100)
-        state = {k: dev[k] for k in m.STATE_FIELDS if k in dev}
-        try:
-            m.parse_changes(state)
-        except m.LightifyError as exc:
-            raise ValueError(f"{where}: {exc.message}") from exc
+        check_state(where, {k: dev[k] for k in m.STATE_FIELDS if k in dev})
     caps = dev.get("capabilities")
     if caps is None:
         caps = m.capabilities_of(dev)
@@ -71,26 +87,22 @@ def _device(where: str, raw: Any, owner: str, order: int, gateway_id: str) -> di
     return dev
 
 
-def build(section: dict[str, Any], seed: int) -> list[tuple[str, str, dict]]:
-    users = section.get("users", [])
-    if not isinstance(users, list):
-        raise ValueError("users must be a list")
-    unknown = set(section) - {"users", "apps", "quotas"}
-    if unknown:
-        raise ValueError(f"unknown field(s) {', '.join(sorted(unknown))}")
-    rows: list[tuple[str, str, dict]] = []
+def build(section: dict[str, Any], users: list[WorldUser], seed: int) -> list[DocRow]:
+    if section:
+        raise ValueError(f"unknown field(s) {', '.join(sorted(section))}")
+    rows: list[DocRow] = []
     seen: set[str] = set()
-    for i, user in enumerate(users):
-        rows += _user(f"users[{i}]", user, seen)
+    for user in users:
+        rows += _user(user, seen)
     return rows
 
 
-def _user(where: str, user: Any, seen: set[str]) -> list[tuple[str, str, dict]]:
-    if not isinstance(user, dict):
-        raise ValueError(f"{where} must be a mapping")
-    email = _req_str(where, user, "email").lower()
-    uid = user.get("id") or email
-    gw = user.get("gateway") or {}
+def _user(user: WorldUser, seen: set[str]) -> list[DocRow]:
+    where, uid, raw = user.where, user.id, user.fields
+    unknown = set(raw) - USER_KEYS
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    gw = raw.get("gateway") or {}
     if not isinstance(gw, dict):
         raise ValueError(f"{where}.gateway must be a mapping")
     gateway_id = str(gw.get("id", ""))
@@ -99,20 +111,18 @@ def _user(where: str, user: Any, seen: set[str]) -> list[tuple[str, str, dict]]:
         devices.append(_device(f"{where}.gateway", {
             "type": "GATEWAY", **gw, "id": gateway_id,
         }, uid, 0, gateway_id))
-    raw_devices = user.get("devices", [])
+    raw_devices = raw.get("devices", [])
     if not isinstance(raw_devices, list):
         raise ValueError(f"{where}.devices must be a list")
-    for j, raw in enumerate(raw_devices):
-        devices.append(_device(f"{where}.devices[{j}]", raw, uid, j + 1, gateway_id))
-    rows: list[tuple[str, str, dict]] = [(USER, email, {
-        "id": uid, "email": email, "password": str(user.get("password", "")),
-        "name": user.get("name", email), "gateway": gateway_id})]
+    for j, item in enumerate(raw_devices):
+        devices.append(_device(f"{where}.devices[{j}]", item, uid, j + 1, gateway_id))
+    rows: list[DocRow] = []
     dev_ids = {d["id"] for d in devices}
     for dev in devices:
         _unique(seen, dev["id"], f"{where}: device")
         rows.append((m.DEVICE, dev["id"], dev))
-    groups = _records(f"{where}.groups", user.get("groups", []), uid, gateway_id)
-    scenes = _records(f"{where}.scenes", user.get("scenes", []), uid, gateway_id)
+    groups = _records(f"{where}.groups", raw.get("groups", []), uid, gateway_id)
+    scenes = _records(f"{where}.scenes", raw.get("scenes", []), uid, gateway_id)
     group_ids, scene_ids = {g["id"] for g in groups}, {s["id"] for s in scenes}
     for g in groups:
         _refs(f"group {g['id']}", _list_of_str(g["id"], g, "devices"), dev_ids, "device")
@@ -125,7 +135,7 @@ def _user(where: str, user: Any, seen: set[str]) -> list[tuple[str, str, dict]]:
         if not isinstance(states, dict):
             raise ValueError(f"scene {s['id']}.states must map device ids to states")
         _refs(f"scene {s['id']}.states", list(states), dev_ids, "device")
-        s["states"] = {d: m.check_state(f"scene {s['id']}.states.{d}", st)
+        s["states"] = {d: check_state(f"scene {s['id']}.states.{d}", st)
                        for d, st in states.items()}
         _unique(seen, s["id"], f"{where}: scene")
         rows.append((m.SCENE, s["id"], s))
@@ -157,18 +167,17 @@ def _unique(seen: set[str], ident: str, where: str) -> None:
     seen.add(ident)
 
 
-def export(store: Store, tenant: str) -> dict[str, Any]:
-    users = []
-    for _, u in store.list(tenant, USER):
+def export(store: Store, tenant: str, users: list[dict[str, Any]]
+           ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    per_user: dict[str, dict[str, Any]] = {}
+    for u in users:
         mine = {kind: sorted((d for _, d in store.list(tenant, kind) if d["owner"] == u["id"]),
                              key=lambda d: (d.get("order", 0), d["id"]))
                 for kind in (m.DEVICE, m.GROUP, m.SCENE)}
         strip = ("owner", "order", "gatewayId")
         devs = [{k: v for k, v in d.items() if k not in strip} for d in mine[m.DEVICE]]
         gateway = next((d for d in devs if d["type"] == "GATEWAY"), None)
-        entry = {"email": u["email"], "password": u["password"], "name": u["name"]}
-        if u["id"] != u["email"]:
-            entry["id"] = u["id"]
+        entry: dict[str, Any] = {}
         if gateway:
             entry["gateway"] = {k: v for k, v in gateway.items()
                                 if k not in ("type", "capabilities")}
@@ -177,5 +186,52 @@ def export(store: Store, tenant: str) -> dict[str, Any]:
                            for d in mine[m.GROUP]]
         entry["scenes"] = [{k: v for k, v in d.items() if k not in ("owner", "order")}
                            for d in mine[m.SCENE]]
-        users.append(entry)
-    return {"users": users} if users else {}
+        per_user[u["id"]] = entry
+    return per_user, {}
+
+
+# ------------------------------------------------------------------ world generate
+
+MODELS = [("LIGHT", "CLA60 RGBW", True, True), ("LIGHT", "CLA60 TW", True, False),
+          ("LIGHT", "Lightify Flex RGBW", True, True),
+          ("LIGHT", "CLASSIC A60 W CLEAR", False, False), ("OUTLET", "PLUG", False, False)]
+ROOMS = ["living room", "kitchen", "bedroom", "bathroom", "hall", "office", "porch", "garage"]
+
+
+def _generated_device(rng: random.Random, gw: str, n: int, room: str) -> dict[str, Any]:
+    kind, model, tunable, colour = rng.choice(MODELS)
+    dev: dict[str, Any] = {
+        "id": f"{gw}-d{n:02d}", "name": f"{room} {n}", "type": kind,
+        "online": rng.random() > 0.1, "onOff": rng.choice(["on", "off"]),
+        "brightness": 100 if kind == "OUTLET" else rng.randrange(0, 101),
+        "deviceModel": model, "firmwareVersion": f"0102{rng.randrange(0, 10**4):04d}",
+    }
+    if tunable:
+        dev["colorTemperature"] = rng.randrange(2000, 6501, 100)
+    if colour:
+        dev["colorRGBW"] = {k: rng.randrange(0, 256) for k in ("red", "green", "blue", "white")}
+    return dev
+
+
+def generate(fake: Faker, rng: random.Random, index: int) -> dict[str, Any]:
+    """One generated home: a gateway, lights and plugs in a few rooms, a group and an
+    evening scene per room."""
+    gw = f"{100000 + index * 7919 % 900000}"
+    rooms = rng.sample(ROOMS, rng.randrange(1, 4))
+    devices, groups, scenes = [], [], []
+    n = 1
+    for g_index, room in enumerate(rooms, start=1):
+        members = []
+        for _ in range(rng.randrange(1, 5)):
+            dev = _generated_device(rng, gw, n, room)
+            devices.append(dev)
+            members.append(dev["id"])
+            n += 1
+        scene_id = f"{gw}-s{g_index:02d}"
+        groups.append({"id": f"{gw}-g{g_index:02d}", "name": room.title(),
+                       "devices": members, "scenes": [scene_id]})
+        scenes.append({"id": scene_id, "name": f"{room} evening", "groups": [groups[-1]["id"]],
+                       "states": {m_: {"onOff": "on"} for m_ in members}})
+    return {"gateway": {"id": gw, "name": f"OSR{rng.randrange(16**8):08X}",
+                        "firmwareVersion": "1.3.1.0, 2.1.0"},
+            "devices": devices, "groups": groups, "scenes": scenes}
