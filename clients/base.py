@@ -1,37 +1,40 @@
-"""One OAuth 2.0 session for every vendor client, on ``requests.Session``.
+"""One OAuth 2.0 session for every vendor client, on Authlib's ``OAuth2Session``.
 
-``OAuth2Session`` does the vendor-neutral work (RFC 6749 code flow with PKCE S256,
-refresh, RFC 7009 revocation) and the API-call hygiene around it:
+Authlib (``authlib.integrations.requests_client``, a ``requests.Session``) does the
+protocol: authorization URL with PKCE S256, code exchange, refresh, RFC 7009
+revocation, client authentication, the bearer. This class adds the API-call hygiene:
 
-* the access token's expiry is computed from ``expires_in`` on the *client's* clock
-  (``now``, injectable), and the token is refreshed ``refresh_leeway`` seconds before;
+* expiry is decided on the *client's* clock (``now``, injectable), not ``time.time()``:
+  each token gets ``expires_at = now() + expires_in`` before Authlib stores it, and it
+  is refreshed ``refresh_leeway`` seconds (Authlib's ``leeway``) before that;
 * a 401 whose error is ``invalid_token`` triggers one refresh and one retry;
 * a 429 is retried up to ``max_retries`` times, waiting ``Retry-After`` (seconds or an
   HTTP date; capped at ``max_retry_wait``) through ``sleep`` (injectable);
 * every new token dict reaches ``on_token`` so the app can persist the rotated refresh
-  token; the dict carries ``expires_at`` (client clock) and can be passed back as
-  ``token=`` to a new session;
+  token; it carries ``expires_at`` and can be passed back as ``token=`` later;
 * failures raise ``ApiError`` (``AuthError`` for the token endpoints,
   ``RateLimitError`` once the 429 retries are spent) with the status, the vendor's
-  error code and its description.
+  error code and its description; only the vendor's API (``base_url``) sees the bearer.
 
 A vendor subclass sets the ``*_PATH`` class attributes and may override
 ``parse_error`` / ``is_token_error`` for its error envelope. Base URLs are parameters,
 so one client talks to the real cloud or to mockcloud (``http://127.0.0.1:PORT/lightify``).
+Two names predate Authlib and shadow its own: ``refresh_token`` is the current refresh
+token (refresh with ``refresh()``), and ``fetch_token`` takes a code and redirect URI.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import secrets
 import time
 from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
-from urllib.parse import parse_qs, quote, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import requests
+from authlib.integrations.requests_client import OAuth2Session as AuthlibOAuth2Session
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 TokenDict = dict[str, Any]
 
@@ -67,8 +70,7 @@ class RateLimitError(ApiError):
 def pkce_pair() -> tuple[str, str]:
     """A fresh (code_verifier, S256 code_challenge) pair (RFC 7636)."""
     verifier = secrets.token_urlsafe(64)  # 86 chars of [A-Za-z0-9_-]
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return verifier, create_s256_code_challenge(verifier)
 
 
 def _json_or_none(resp: requests.Response) -> Any:
@@ -95,7 +97,7 @@ def default_parse_error(resp: requests.Response) -> tuple[str, str]:
 
 # --------------------------------------------------------------------- session
 
-class OAuth2Session(requests.Session):
+class OAuth2Session(AuthlibOAuth2Session):
     """An OAuth 2.0 client session (authorization code + refresh) for one vendor."""
 
     AUTHORIZE_PATH: str = "/oauth2/authorize"
@@ -111,15 +113,18 @@ class OAuth2Session(requests.Session):
                  sleep: Callable[[float], None] = time.sleep,
                  max_retries: int = 3, max_retry_wait: float = 60.0,
                  refresh_leeway: float = 30.0, timeout: float = 30.0) -> None:
-        super().__init__()
-        self.client_id, self.client_secret = client_id, client_secret
         self.base_url = base_url.rstrip("/")
         self.auth_base_url = (auth_base_url or base_url).rstrip("/")
-        self.on_token, self.client_auth = on_token, client_auth
-        self.now, self.sleep = now, sleep
+        self.on_token, self.now, self.sleep = on_token, now, sleep
         self.max_retries, self.max_retry_wait = max_retries, max_retry_wait
-        self.refresh_leeway, self.timeout = refresh_leeway, timeout
-        self.token: TokenDict = dict(token or {})
+        auth_method = f"client_secret_{client_auth}"
+        super().__init__(
+            client_id, client_secret, token=self._stamp(token or {}),
+            token_endpoint_auth_method=auth_method,
+            revocation_endpoint_auth_method=auth_method,
+            code_challenge_method="S256", update_token=self._report,
+            leeway=refresh_leeway, default_timeout=timeout,
+            token_endpoint=self.auth_url(self.TOKEN_PATH))
 
     # -- token state ------------------------------------------------------------
 
@@ -127,7 +132,7 @@ class OAuth2Session(requests.Session):
     def access_token(self) -> str | None:
         return self.token.get("access_token")
 
-    @property
+    @property  # shadows Authlib's refresh_token() method on purpose: use refresh()
     def refresh_token(self) -> str | None:
         return self.token.get("refresh_token")
 
@@ -136,20 +141,45 @@ class OAuth2Session(requests.Session):
         return self.token.get("expires_at")
 
     def token_expired(self) -> bool:
-        """True when the access token expires within ``refresh_leeway`` (client clock)."""
-        return self.expires_at is not None and \
-            self.now() >= self.expires_at - self.refresh_leeway
+        """True when the access token expires within ``leeway`` (client clock)."""
+        return self.expires_at is not None and self.now() >= self.expires_at - self.leeway
 
-    def _set_token(self, body: Mapping[str, Any]) -> TokenDict:
-        token = dict(body)
-        if not token.get("refresh_token") and self.refresh_token:
-            token["refresh_token"] = self.refresh_token  # RFC 6749 §6: old one stays
-        if token.get("expires_in") is not None:
+    def _stamp(self, token: Mapping[str, Any], fresh: bool = False) -> TokenDict:
+        """A copy of ``token`` with ``expires_at`` on the client clock, so that Authlib
+        does not derive it from ``time.time()``. A fresh token always gets a new one."""
+        token = dict(token)
+        if token.get("expires_in") is not None and (fresh or token.get("expires_at") is None):
             token["expires_at"] = self.now() + float(token["expires_in"])
-        self.token = token
+        return token
+
+    def _report(self, token: Mapping[str, Any], **_: Any) -> None:
+        """Authlib's ``update_token`` callback (after a refresh), and after a code exchange."""
         if self.on_token:
             self.on_token(dict(token))
-        return token
+
+    def ensure_active_token(self, token: Any = None) -> bool:
+        """Authlib's hook before each bearer request: refresh when due on *our* clock."""
+        if self.token_expired() and self.refresh_token:
+            self.refresh()
+        return True  # an expired token without refresh token goes out; the API says 401
+
+    def parse_response_token(self, resp: requests.Response) -> Any:
+        """Authlib's hook for every token endpoint answer: our errors, our clock."""
+        if not resp.ok:
+            self._raise(resp, AuthError)
+        body = _json_or_none(resp)
+        if not isinstance(body, Mapping) or not body.get("access_token"):
+            raise AuthError(resp.status_code, "invalid_token_response",
+                            "the token endpoint answered no access_token", resp)
+        token_type = str(body.get("token_type", "Bearer"))
+        if token_type.lower() != "bearer":
+            raise AuthError(resp.status_code, "unsupported_token_type",
+                            f"token_type is {token_type!r}, not Bearer", resp)
+        token = self._stamp(body, fresh=True)
+        if not token.get("refresh_token"):
+            token.pop("refresh_token", None)  # so that a refresh keeps the old one
+        self.token = token
+        return self.token
 
     # -- URLs ---------------------------------------------------------------------
 
@@ -169,16 +199,10 @@ class OAuth2Session(requests.Session):
                           scope: str | None = None,
                           pkce: bool = True) -> tuple[str, str, str | None]:
         """(URL to send the user to, state, code_verifier or None)."""
-        state = state or secrets.token_urlsafe(16)
-        params = {"client_id": self.client_id, "response_type": "code",
-                  "redirect_uri": redirect_uri, "state": state}
-        if scope:
-            params["scope"] = scope
-        verifier = None
-        if pkce:
-            verifier, challenge = pkce_pair()
-            params |= {"code_challenge": challenge, "code_challenge_method": "S256"}
-        url = f"{self.auth_url(self.AUTHORIZE_PATH)}?{urlencode(params, quote_via=quote)}"
+        verifier = secrets.token_urlsafe(64) if pkce else None
+        url, state = self.create_authorization_url(
+            self.auth_url(self.AUTHORIZE_PATH), state=state, code_verifier=verifier,
+            redirect_uri=redirect_uri, scope=scope)
         return url, state, verifier
 
     @staticmethod
@@ -196,17 +220,15 @@ class OAuth2Session(requests.Session):
 
     def fetch_token(self, code: str, redirect_uri: str,
                     code_verifier: str | None = None) -> TokenDict:
-        data = {"grant_type": "authorization_code", "code": code,
-                "redirect_uri": redirect_uri}
-        if code_verifier:
-            data["code_verifier"] = code_verifier
-        return self._set_token(self._token_call(self.TOKEN_PATH, data))
+        token = super().fetch_token(grant_type="authorization_code", code=code,
+                                    redirect_uri=redirect_uri, code_verifier=code_verifier)
+        self._report(token)
+        return token
 
     def refresh(self) -> TokenDict:
         if not self.refresh_token:
             raise AuthError(400, "no_refresh_token", "this session holds no refresh token")
-        data = {"grant_type": "refresh_token", "refresh_token": self.refresh_token}
-        return self._set_token(self._token_call(self.TOKEN_PATH, data))
+        return super().refresh_token()  # reports through update_token
 
     def revoke(self) -> None:
         """Revoke the grant (the access token, or the refresh token once it has expired),
@@ -218,49 +240,26 @@ class OAuth2Session(requests.Session):
         value = self.token.get(hint)
         if not value:
             raise AuthError(400, "no_token", "this session holds no token to revoke")
-        self._token_call(self.REVOKE_PATH, {"token": value, "token_type_hint": hint})
-        self.token = {}
-
-    def _token_call(self, path: str, data: dict[str, str]) -> Any:
-        """POST to an OAuth endpoint with client authentication; the JSON answer."""
-        auth = None
-        if self.client_auth == "basic":
-            auth = (self.client_id, self.client_secret)
-        else:
-            data = {**data, "client_id": self.client_id, "client_secret": self.client_secret}
-        resp = self._send_with_retries("POST", self.auth_url(path), bearer=False,
-                                       data=data, auth=auth)
+        resp = self.revoke_token(self.auth_url(self.REVOKE_PATH), token=value,
+                                 token_type_hint=hint)
         if not resp.ok:
             self._raise(resp, AuthError)
-        body = _json_or_none(resp)
-        if path == self.TOKEN_PATH:
-            self._check_token_body(resp, body)
-        return body
-
-    def _check_token_body(self, resp: requests.Response, body: Any) -> None:
-        if not isinstance(body, Mapping) or not body.get("access_token"):
-            raise AuthError(resp.status_code, "invalid_token_response",
-                            "the token endpoint answered no access_token", resp)
-        token_type = str(body.get("token_type", "Bearer"))
-        if token_type.lower() != "bearer":
-            raise AuthError(resp.status_code, "unsupported_token_type",
-                            f"token_type is {token_type!r}, not Bearer", resp)
+        self.token = {}
 
     # -- API calls ------------------------------------------------------------------
 
     def request(self, method: str | bytes, url: str | bytes,
-                *args: Any, **kwargs: Any) -> requests.Response:
-        """A call with retries on 429. On the vendor's API (``base_url``) it also
-        carries the bearer, refreshes when due and once more on 401 invalid_token.
-        Returns the response whatever its status."""
+                withhold_token: bool = False, auth: Any = None,
+                **kwargs: Any) -> requests.Response:
+        """A call with retries on 429 (Authlib's own token calls too). On the vendor's
+        API (``base_url``) it also carries the bearer, refreshes when due and once more
+        on 401 invalid_token. Returns the response whatever its status."""
         url = self.api_url(url.decode() if isinstance(url, bytes) else url)
-        bearer = self.is_api_url(url)
-        if bearer and self.token_expired() and self.refresh_token:
+        bearer = auth is None and not withhold_token and self.is_api_url(url)
+        resp = self._send_with_retries(method, url, bearer, auth, **kwargs)
+        if bearer and self.refresh_token and self.is_token_error(resp):
             self.refresh()
-        resp = self._send_with_retries(method, url, bearer, *args, **kwargs)
-        if bearer and self.is_token_error(resp) and self.refresh_token:
-            self.refresh()
-            resp = self._send_with_retries(method, url, bearer, *args, **kwargs)
+            resp = self._send_with_retries(method, url, bearer, auth, **kwargs)
         return resp
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -270,22 +269,16 @@ class OAuth2Session(requests.Session):
             self._raise(resp, ApiError)
         return _json_or_none(resp)
 
-    def _send_with_retries(self, method: str | bytes, url: str, bearer: bool,
-                           *args: Any, **kwargs: Any) -> requests.Response:
+    def _send_with_retries(self, method: str | bytes, url: str, bearer: bool, auth: Any,
+                           **kwargs: Any) -> requests.Response:
         for attempt in range(self.max_retries + 1):
-            resp = self._send_once(method, url, bearer, *args, **kwargs)
+            # Authlib's token auth runs ensure_active_token, then signs with the bearer
+            signer = self.token_auth if bearer and self.access_token else auth
+            resp = super().request(method, url, withhold_token=True, auth=signer, **kwargs)
             if resp.status_code != 429 or attempt == self.max_retries:
                 return resp
             self.sleep(self.retry_delay(resp, attempt))
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def _send_once(self, method: str | bytes, url: str, bearer: bool,
-                   *args: Any, **kwargs: Any) -> requests.Response:
-        headers = dict(kwargs.pop("headers", None) or {})
-        if bearer and self.access_token:
-            headers["Authorization"] = f"Bearer {self.access_token}"
-        kwargs.setdefault("timeout", self.timeout)
-        return super().request(method, url, *args, headers=headers, **kwargs)
 
     def retry_delay(self, resp: requests.Response, attempt: int) -> float:
         """Seconds to wait before retrying a 429: ``Retry-After`` (delta or HTTP date),

@@ -345,6 +345,33 @@ def test_gives_up_when_the_retry_after_refresh_is_401_again(
     assert len(api_calls(mockcloud)) == 2 and len(tokens) == 2
 
 
+def test_refresh_leeway_is_measured_on_the_client_clock(
+        make_client: Callable[..., LightifyClient], clock: TestClock, mockcloud: Admin,
+        tokens: list[dict[str, Any]]) -> None:
+    client = make_client(refresh_leeway=120)
+    authorize(client)
+    clock.advance(EXPIRES_IN - 121)  # just outside the leeway: the token is kept
+    assert client.devices()
+    assert len(tokens) == 1
+    clock.advance(2)  # 119 s before expiry: refreshed up front
+    assert client.devices()
+    assert len(tokens) == 2 and tokens[1]["expires_at"] == clock() + EXPIRES_IN
+    assert api_calls(mockcloud, 401) == []
+
+
+def test_expiry_follows_the_injected_clock_not_time_time(
+        client: LightifyClient, mockcloud: Admin) -> None:
+    # expires_at lies decades in the past of time.time() but ahead of this client's clock
+    early = LightifyClient(*CI_APP, mockcloud.url("lightify"), now=lambda: 1000.0,
+                           token={**client.token, "expires_at": 1000 + EXPIRES_IN})
+    assert early.devices()
+    assert len(token_calls(mockcloud)) == 1  # no refresh
+    # a token handed over without expires_at gets one from expires_in on the client clock
+    bare = {k: v for k, v in client.token.items() if k != "expires_at"}
+    assert LightifyClient(*CI_APP, now=lambda: 1000.0, token=bare).expires_at == \
+        1000 + EXPIRES_IN
+
+
 def test_server_side_revocation_refreshes_once_then_fails(
         client: LightifyClient, mockcloud: Admin, tokens: list[dict[str, Any]]) -> None:
     # Lightify revokes the whole grant, so the refresh the 401 triggers fails too.
@@ -377,6 +404,32 @@ def test_revoke_uses_the_refresh_token_once_the_access_token_expired(
     assert mockcloud.introspect(refresh)["state"] == "revoked"
     body = mockcloud.journal(path="/oauth2/revoke_token")[0]["request"]["body"]["text"]
     assert "token_type_hint=refresh_token" in body
+
+
+def test_revoke_authenticates_like_the_token_endpoint(
+        make_client: Callable[..., LightifyClient], mockcloud: Admin) -> None:
+    client = make_client(client_auth="basic")
+    access = authorize(client)
+    client.revoke()
+    assert mockcloud.introspect(access)["active"] is False
+    entry = mockcloud.journal(path="/oauth2/revoke_token")[0]["request"]
+    assert {k.lower(): v for k, v in entry["headers"].items()}["authorization"].startswith(
+        "Basic ")
+    assert "token_type_hint=access_token" in entry["body"]["text"]
+
+
+def test_revoke_failures_are_auth_errors_and_keep_the_tokens(
+        client: LightifyClient, mockcloud: Admin) -> None:
+    mockcloud.add_fault(vendor="lightify", path="/oauth2/revoke_token", status=503,
+                        body={"error": "temporarily_unavailable", "error_description": "down"})
+    before = dict(client.token)
+    with pytest.raises(AuthError) as exc:
+        client.revoke()
+    assert (exc.value.status, exc.value.error, exc.value.description) == \
+        (503, "temporarily_unavailable", "down")
+    assert client.token == before
+    with pytest.raises(AuthError, match="no_token"):
+        LightifyClient(*CI_APP, mockcloud.url("lightify")).revoke()
 
 
 # ---------------------------------------------------------------------- quotas
@@ -429,6 +482,33 @@ def test_429_wait_is_capped(make_client: Callable[..., LightifyClient]) -> None:
     assert sleeps == [5.0, 5.0, 5.0]
 
 
+def test_waits_an_http_date_retry_after_on_the_client_clock(
+        client: LightifyClient, mockcloud: Admin) -> None:
+    in_42s = formatdate(START + 42, usegmt=True)
+    mockcloud.add_fault(vendor="lightify", path="/v4/devices*", status=429, first_n=1,
+                        headers={"Retry-After": in_42s},
+                        body={"error": "rate_limited", "error_description": "slow down"})
+    assert client.devices()
+    assert client.sleep == [42.0]
+    assert [e["response"]["status"] for e in api_calls(mockcloud)] == [429, 200]
+
+
+def test_token_endpoint_429_is_retried_then_raised(
+        make_client: Callable[..., LightifyClient], mockcloud: Admin) -> None:
+    sleeps = Sleeps()
+    client = make_client(sleep=sleeps, max_retries=1)
+    mockcloud.add_fault(vendor="lightify", path="/oauth2/access_token", status=429,
+                        first_n=1, headers={"Retry-After": "3"}, body={"error": "rate_limited"})
+    authorize(client)  # the first answer is a 429, the retry gets the token
+    assert sleeps == [3.0]
+    mockcloud.add_fault(vendor="lightify", path="/oauth2/access_token", status=429,
+                        headers={"Retry-After": "7"}, body={"error": "rate_limited"})
+    with pytest.raises(RateLimitError) as exc:
+        client.refresh()
+    assert (exc.value.status, exc.value.error, exc.value.retry_after) == (429, "rate_limited", 7)
+    assert sleeps == [3.0, 7.0]
+
+
 def _response(status: int, headers: dict[str, str]) -> requests.Response:
     resp = requests.Response()
     resp.status_code = status
@@ -447,9 +527,12 @@ def test_retry_delay_reads_http_dates_and_falls_back_to_backoff() -> None:
 
 
 def test_is_a_requests_session_that_keeps_the_bearer_home(
-        client: LightifyClient, mockcloud_server: str) -> None:
+        client: LightifyClient, mockcloud_server: str,
+        mockcloud_admin_token: str | None) -> None:
     resp = client.get("/v4/devices/")
     assert resp.status_code == 200 and resp.json()["devices"]
     assert resp.request.headers["Authorization"] == f"Bearer {client.access_token}"
-    foreign = client.get(f"{mockcloud_server}/_mockcloud/health")
+    # the control plane wants its own token, sent here without using Authorization
+    admin = {"X-Mockcloud-Admin-Token": mockcloud_admin_token} if mockcloud_admin_token else {}
+    foreign = client.get(f"{mockcloud_server}/_mockcloud/health", headers=admin)
     assert foreign.ok and "Authorization" not in foreign.request.headers
