@@ -53,7 +53,16 @@ def parse_changes(body: dict[str, Any]) -> dict[str, Any]:
     ``device_patch_request``) -> state changes. The one rule left is semantic."""
     if "color" in body and "colorRGBW" in body:  # also refused by the schema
         raise bad_request("Send either 'color' or 'colorRGBW', not both.")
-    return dict(body)
+    return {k: _whole(v) for k, v in body.items()}
+
+
+def _whole(value: Any) -> Any:
+    """JSON has one number type: 50.0 is the integer 50 (the schema says integer)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole(v) for k, v in value.items()}
+    return value
 
 
 def capabilities_of(dev: dict[str, Any]) -> list[str]:
