@@ -65,8 +65,8 @@ if str(ROOT) not in sys.path:  # run as a script: make `emulator` importable
 
 import requests  # noqa: E402
 
+from emulator.launcher import ServerProcess, stop_process  # noqa: E402
 from emulator.settings import Settings  # noqa: E402
-from emulator.testing import ServerProcess, stop_process  # noqa: E402
 
 WRK_DIR = ROOT / "bench" / "wrk"
 REPORTS = ROOT / "reports"
@@ -97,21 +97,23 @@ def _drain(stream, tail: collections.deque) -> None:
 
 
 class Emulator:
-    """``mockcloud serve`` (granian, one worker, in-memory) via emulator.testing."""
+    """``mockcloud serve`` (granian, one worker, in-memory) via emulator.launcher."""
 
     name = "mockcloud"
 
     def __init__(self, threads: int) -> None:
         self.proc = ServerProcess("--state", "memory", "--workers", "1",
                                   "--threads", str(threads), "--log-level", "warning")
-        self.tail: collections.deque = collections.deque(maxlen=50)
         self.url = ""
+
+    @property
+    def tail(self) -> list[str]:
+        """The last lines of the server's log (it writes to a file, never a pipe)."""
+        return self.proc.log_tail().splitlines(keepends=True)[-50:]
 
     def start(self) -> Emulator:
         self.proc.start()
         self.url = self.proc.url
-        threading.Thread(target=_drain, args=(self.proc.proc.stdout, self.tail),
-                         daemon=True).start()
         return self
 
     def stop(self) -> None:

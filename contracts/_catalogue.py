@@ -21,7 +21,9 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-CONTRACTS_DIR = Path(__file__).resolve().parent
+from contracts.files import contracts_dir
+
+CONTRACTS_DIR = contracts_dir()  # through the package: a checkout or an installed wheel
 METHODS = ("get", "post", "put", "delete", "patch")
 JSON_TYPES = ("application/json",)
 

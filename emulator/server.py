@@ -13,6 +13,7 @@ faults hold some of them, which is what a test injecting latency needs.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import sys
@@ -27,8 +28,71 @@ def _free_port(host: str) -> int:
         return s.getsockname()[1]
 
 
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _addresses(host: str, port: int) -> list[tuple[int, tuple]]:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    return [(family, addr) for family, _type, _proto, _name, addr in infos
+            if family in (socket.AF_INET, socket.AF_INET6)]
+
+
+def address_problem(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on, or None.
+
+    granian binds with SO_REUSEPORT, so a second server on a busy port would start and
+    share it with the first (requests alternating between two unrelated in-memory
+    clouds). So: something already answering there is refused, and so is an address a
+    plain socket (SO_REUSEADDR for TIME_WAIT leftovers, never SO_REUSEPORT) cannot bind.
+    """
+    try:
+        addresses = _addresses(host, port)
+    except (socket.gaierror, UnicodeError) as exc:
+        return f"unknown address ({exc})"
+    if not addresses:
+        return "no IPv4 or IPv6 address"
+    for family, addr in addresses:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(addr)
+            except OSError as exc:
+                reason = exc.strerror or str(exc)
+                return reason[:1].lower() + reason[1:]
+        if _listener_at(family, addr):
+            return "address already in use"
+    return None
+
+
+def _listener_at(family: int, addr: tuple) -> bool:
+    """Whether something accepts connections at addr (a wildcard address is tried on
+    the loopback)."""
+    if addr[1] == 0:
+        return False
+    target = list(addr)
+    if target[0] in ("0.0.0.0", "::", ""):
+        target[0] = "::1" if family == socket.AF_INET6 else "127.0.0.1"
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex(tuple(target)) == 0
+
+
+def is_loopback(host: str) -> bool:
+    """Whether every address ``host`` names is a loopback one (False if unknown)."""
+    try:
+        addresses = _addresses(host, 0)
+    except (socket.gaierror, UnicodeError):
+        return False
+    return bool(addresses) and all(
+        ipaddress.ip_address(addr[0].split("%", 1)[0]).is_loopback for _f, addr in addresses)
+
+
 def check(settings: Settings) -> str | None:
     """A reason the settings cannot be served, or None."""
+    port = settings.port
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        return f"--port must be from 0 to 65535 (0 picks a free port), not {port!r}"
     if settings.workers < 1:
         return "--workers must be at least 1"
     if settings.threads < 1:
@@ -53,8 +117,18 @@ def run(settings: Settings) -> int:
     from .core import tls
     from .core.world import WorldError
 
-    if settings.port == 0:
+    busy = address_problem(settings.host, settings.port)  # port 0: the host only
+    if not busy and settings.port == 0:
         settings.port = _free_port(settings.host)
+    if busy:
+        print(f"mockcloud: cannot listen on {_hostport(settings.host, settings.port)}: {busy}",
+              file=sys.stderr)
+        return 2
+    if not settings.admin_token and not is_loopback(settings.host):
+        print(f"mockcloud: WARNING: listening on {settings.host} without an admin token: the "
+              "control plane (/_mockcloud/: load worlds, read tokens, inject faults) is open "
+              "to anyone who can reach this address. Set --admin-token or "
+              "MOCKCLOUD_ADMIN_TOKEN.", file=sys.stderr, flush=True)
     from .app import VENDORS, create_app
 
     cert = key = None

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_WORLD = ROOT / "fixtures" / "worlds" / "default.yaml"
+# the world `mockcloud serve` starts with, shipped inside the package (found through
+# importlib.resources, so an installed wheel finds it as well as a checkout); a real
+# path, since the package is installed as files
+DEFAULT_WORLD = Path(str(files("emulator") / "worlds" / "default.yaml"))
 
 
 def default_threads() -> int:
@@ -36,8 +39,8 @@ class Settings:
     journal_size: int = 1000             # exchanges kept per tenant
     journal_bodies: int = 65536          # bytes of each body kept in the journal
     max_body: int = 1048576              # bytes a vendor request body may have (413 past)
-    lightify_expires_in: int = 3600      # access-token lifetime (INFERRED default)
-    lightify_code_ttl: int = 300         # authorization codes: "valid only for 5 minutes"
+    admin_token: str = ""                # required by /_mockcloud/ when set
+    vendors: str = ""                    # more vendors to mount: "package.module:VENDOR,..."
     log_level: str = "warning"
 
     @classmethod
@@ -54,6 +57,19 @@ class Settings:
     def to_env(self) -> dict[str, str]:
         return {f"MOCKCLOUD_{f.name.upper()}": _render(getattr(self, f.name))
                 for f in fields(self)}
+
+
+def vendor_settings(cls: type, vendor: str, env: dict[str, str] | None = None) -> Any:
+    """A vendor's own settings (a dataclass), each field from
+    ``MOCKCLOUD_<VENDOR>_<FIELD>`` or its default."""
+    env = dict(os.environ if env is None else env)
+    values = {}
+    for f in fields(cls):
+        name = f"{vendor}_{f.name}"
+        raw = env.get(f"MOCKCLOUD_{name.upper()}")
+        if raw is not None:
+            values[f.name] = _coerce(f.type, raw, name)
+    return cls(**values)
 
 
 def _coerce(kind: Any, raw: str, name: str) -> Any:

@@ -1,81 +1,19 @@
 """Drive a running mockcloud from Python: start a server, steer its control plane.
 
-``ServerProcess`` starts ``mockcloud serve`` on a free port in a child process (a
-real HTTP server, not Flask's test client); ``Admin`` wraps ``/_mockcloud/`` for
-one tenant: clock, faults, journal, tokens, quotas, world, reset.
+``ServerProcess`` (from :mod:`emulator.launcher`) starts ``mockcloud serve`` on a free
+port in a child process (a real HTTP server, not Flask's test client); ``Admin`` wraps
+``/_mockcloud/`` for one tenant: clock, faults, journal, tokens, quotas, world, reset.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-from pathlib import Path
 from typing import Any
 
 import requests
 
+from .launcher import ServerError, ServerProcess, stop_process
 
-def stop_process(proc: subprocess.Popen | None) -> None:
-    """Terminate a child politely, then for sure."""
-    if proc and proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
-class ServerProcess:
-    def __init__(self, *args: str, env: dict[str, str] | None = None,
-                 timeout: float = 30.0) -> None:
-        self.args = list(args)
-        self.env = {**os.environ, **(env or {})}
-        self.timeout = timeout
-        self.proc: subprocess.Popen | None = None
-        self.url = ""
-
-    def start(self) -> ServerProcess:
-        cmd = [sys.executable, "-m", "emulator.cli", "serve", "--port", "0", *self.args]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, env=self.env,
-                                     cwd=Path(__file__).resolve().parents[1])
-        deadline = time.monotonic() + self.timeout
-        assert self.proc.stdout is not None
-        lines = []
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if "listening on" in line:
-                self.url = line.split("listening on ", 1)[1].split()[0]
-                break
-        if not self.url:
-            self.stop()
-            raise RuntimeError("mockcloud did not start:\n" + "".join(lines))
-        self._wait_ready(deadline)
-        return self
-
-    def _wait_ready(self, deadline: float) -> None:
-        while time.monotonic() < deadline:
-            try:
-                requests.get(self.url + "/_mockcloud/health", timeout=2, verify=False)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError(f"mockcloud at {self.url} never answered")
-
-    def stop(self) -> None:
-        stop_process(self.proc)
-
-    def __enter__(self) -> ServerProcess:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
+__all__ = ["Admin", "AdminError", "ServerError", "ServerProcess", "stop_process"]
 
 
 class AdminError(AssertionError):
@@ -83,12 +21,16 @@ class AdminError(AssertionError):
 
 
 class Admin:
-    """The control plane of one tenant."""
+    """The control plane of one tenant. ``token``: the server's admin token (its
+    ``--admin-token``), sent as ``Authorization: Bearer`` on every call."""
+
+    WRITES = frozenset({"POST", "PUT", "PATCH"})
 
     def __init__(self, base_url: str, tenant: str = "default",
-                 session: requests.Session | None = None) -> None:
+                 session: requests.Session | None = None, token: str | None = None) -> None:
         self.base = base_url.rstrip("/")
         self.tenant = tenant
+        self.token = token
         self.http = session or requests.Session()
         self.http.verify = False
 
@@ -96,8 +38,20 @@ class Admin:
         """Base URL of a vendor for this tenant, e.g. ``url('lightify')``."""
         return f"{self.base}/_t/{self.tenant}" + (f"/{vendor}" if vendor else "")
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """What the control plane wants on every call: the admin token, if any (for
+        requests of your own to ``/_mockcloud/``)."""
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
     def _call(self, method: str, path: str, **kw: Any) -> Any:
-        resp = self.http.request(method, f"{self.url()}/_mockcloud{path}", timeout=30, **kw)
+        """One admin call, sent as a real client does: the admin token (if any), and a
+        JSON Content-Type on every write (also with no body)."""
+        headers = {**self.headers, **(kw.pop("headers", None) or {})}
+        if method in self.WRITES and "json" not in kw:
+            headers.setdefault("Content-Type", "application/json")
+        resp = self.http.request(method, f"{self.url()}/_mockcloud{path}", timeout=30,
+                                 headers=headers, **kw)
         if resp.status_code >= 400:
             raise AdminError(f"{method} {path}: {resp.status_code} {resp.text}")
         ctype = resp.headers.get("Content-Type", "")
@@ -123,6 +77,9 @@ class Admin:
     def add_fault(self, **rule: Any) -> dict:
         return self._call("POST", "/faults", json=rule)["faults"][0]
 
+    def faults(self) -> list[dict]:
+        return self._call("GET", "/faults")["faults"]
+
     def clear_faults(self) -> None:
         self._call("DELETE", "/faults")
 
@@ -135,13 +92,24 @@ class Admin:
         return self._call("GET", "/quotas")
 
     def journal(self, **filters: Any) -> list[dict]:
+        """Recorded exchanges; secrets are REDACTED unless ``redact="false"``."""
         return self._call("GET", "/journal", params=filters)["entries"]
 
     def cassette(self, **filters: Any) -> str:
+        """The journal as a vcrpy cassette; secrets REDACTED unless ``redact="false"``."""
         return self._call("GET", "/journal/cassette", params=filters)
 
     def tokens(self, **filters: Any) -> list[dict]:
         return self._call("GET", "/tokens", params=filters)["tokens"]
+
+    def issue_token(self, vendor: str, client_id: str, user: str | None,
+                    scope: str | None = None) -> dict:
+        """A token pair for ``client_id`` acting for ``user`` (a login or user id; None:
+        the app's owner), as the vendor's token endpoint answers it, without the flow."""
+        body: dict[str, Any] = {"vendor": vendor, "client_id": client_id, "user": user}
+        if scope is not None:
+            body["scope"] = scope
+        return self._call("POST", "/tokens", json=body)
 
     def revoke(self, token: str) -> dict:
         return self._call("POST", "/tokens/revoke", json={"token": token})
@@ -149,8 +117,12 @@ class Admin:
     def introspect(self, token: str) -> dict:
         return self._call("POST", "/tokens/introspect", json={"token": token})
 
-    def load_world(self, text: str) -> dict:
-        return self._call("PUT", "/world", data=text.encode())
+    def load_world(self, world: str | dict) -> dict:
+        """Replace the tenant's world: YAML text, or a mapping (sent as JSON)."""
+        if isinstance(world, dict):
+            return self._call("PUT", "/world", json=world)
+        return self._call("PUT", "/world", data=world.encode(),
+                          headers={"Content-Type": "application/yaml"})
 
     def export_world(self) -> dict:
         return self._call("GET", "/world")

@@ -1,10 +1,11 @@
 """Shared helpers for the ``make test`` scripts: paths, a live emulator, OAuth tokens.
 
-``Emulator`` starts ``python -m emulator.cli serve --port 0`` in its own process group,
-with a temporary ``MOCKCLOUD_HOME`` (so the self-signed TLS certificate never touches
-the user's home) and its output in a log file (never an unread pipe that could fill
-up and stall the server). ``authorize_code`` / ``tokens`` walk the emulator's real
-OAuth 2.0 authorization-code flow, with or without the HTML consent form.
+``Emulator`` starts ``python -m emulator.cli serve --port 0`` through the package's one
+launcher (``emulator.launcher.ServerProcess``): its own process group, a temporary
+``MOCKCLOUD_HOME`` (so the self-signed TLS certificate never touches the user's home)
+and its output in a log file under reports/ (never an unread pipe that could fill up
+and stall the server). ``authorize_code`` / ``tokens`` walk the emulator's real OAuth
+2.0 authorization-code flow, with or without the HTML consent form.
 
 Everything talks to 127.0.0.1 only.
 """
@@ -16,9 +17,7 @@ import shlex
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,9 +26,13 @@ from urllib.parse import parse_qs, urlsplit
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 REPORTS = ROOT / "reports"
+if str(ROOT) not in sys.path:  # run as a script: make `emulator` importable
+    sys.path.insert(1, str(ROOT))
+
+from emulator.launcher import ServerError, ServerProcess, stop_process  # noqa: E402
 
 REDIRECT_URI = "https://example.com/callback"
-# apps and user of fixtures/worlds/default.yaml
+# apps and user of the default world (emulator/worlds/default.yaml)
 DEMO_APP = ("lightify-demo", "lightify-demo-secret")  # shows the consent page
 CI_APP = ("lightify-ci", "lightify-ci-secret")  # auto-approves as the demo user
 DEMO_USER = ("demo@lightify.test", "demo")
@@ -97,9 +100,12 @@ class Emulator:
 
     def __post_init__(self) -> None:
         self.url = ""
-        self.proc: subprocess.Popen | None = None
-        self._home: tempfile.TemporaryDirectory | None = None
+        self.server: ServerProcess | None = None
         self.log_path = REPORTS / self.log_name
+
+    @property
+    def proc(self) -> subprocess.Popen | None:
+        return self.server.proc if self.server is not None else None
 
     def __enter__(self) -> Emulator:
         try:
@@ -113,55 +119,19 @@ class Emulator:
         self.stop()
 
     def start(self) -> None:
-        REPORTS.mkdir(exist_ok=True)
-        self._home = tempfile.TemporaryDirectory(prefix="mockcloud-home-")
-        env = local_env(MOCKCLOUD_HOME=self._home.name, PYTHONUNBUFFERED="1",
-                        **(self.env or {}))
-        cmd = [sys.executable, "-m", "emulator.cli", "serve", "--host", "127.0.0.1",
-               "--port", "0"] + (["--tls"] if self.tls else [])
-        with open(self.log_path, "w", encoding="utf-8") as log:
-            self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline and not self.url:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
-            if "listening on " in text:
-                self.url = text.split("listening on ", 1)[1].split()[0]
-                break
-            if self.proc.poll() is not None:
-                raise ScriptError(f"the emulator exited with status {self.proc.returncode}:\n"
-                                  + text[-3000:])
-            time.sleep(0.1)
-        if not self.url:
-            raise ScriptError(f"the emulator did not start within {self.start_timeout:.0f} s; "
-                              f"see {self.log_path}")
-        self._wait_ready(deadline)
-
-    def _wait_ready(self, deadline: float) -> None:
-        import requests
-
-        s = http()
-        while time.monotonic() < deadline:
-            try:
-                if s.get(self.url + "/_mockcloud/health", timeout=3).ok:
-                    return
-            except requests.RequestException:
-                pass
-            if self.proc is not None and self.proc.poll() is not None:
-                raise ScriptError(f"the emulator exited with status {self.proc.returncode} "
-                                  f"right after announcing {self.url}:\n" + self.log_tail(3000))
-            time.sleep(0.1)
-        raise ScriptError(f"the emulator at {self.url} never answered /_mockcloud/health; "
-                          f"see {self.log_path}")
+        self.server = ServerProcess(*(["--tls"] if self.tls else []), base_env=local_env(),
+                                    env=self.env, timeout=self.start_timeout,
+                                    log_path=self.log_path, cwd=ROOT)
+        try:
+            self.server.start()
+        except ServerError as exc:
+            raise ScriptError(f"the emulator did not start: {exc}") from None
+        self.url = self.server.url
 
     def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is not None:
-            kill_group(proc)  # the server (granian) has worker children: stop the group
-        if self._home is not None:
-            self._home.cleanup()
-            self._home = None
+        server, self.server = self.server, None
+        if server is not None:
+            server.stop()  # the server (granian) has worker children: it stops the group
 
     def log_tail(self, chars: int = 4000) -> str:
         try:
@@ -257,17 +227,7 @@ def run_bounded(cmd: list[str], timeout: float, what: str, *, tee: Path | None =
 
 def kill_group(proc: subprocess.Popen) -> None:
     """Stop a child we started, and its children (it leads its own process group)."""
-    if proc.poll() is not None:
-        return
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-            proc.wait(10)
-            return
-        except ProcessLookupError:
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    stop_process(proc, group=True)
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:

@@ -225,7 +225,8 @@ def test_served_openapi_is_self_contained(mockcloud):
     import yaml
     from openapi_spec_validator import validate
 
-    text = requests.get(f"{mockcloud.url()}/_mockcloud/openapi/lightify.yaml").text
+    text = requests.get(f"{mockcloud.url()}/_mockcloud/openapi/lightify.yaml",
+                        headers={"Authorization": f"Bearer {mockcloud.token}"}).text
     doc = yaml.safe_load(text)
     validate(doc)
     refs = [r for r in json.dumps(doc).split('"$ref": "')[1:]]

@@ -23,7 +23,8 @@ where the record is silent (all INFERRED):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+
+from contracts.files import contracts_dir
 
 from ..core.oauth import AuthProfile
 from ..core.quotas import QuotaConfig
@@ -31,7 +32,7 @@ from ..core.vendor import Vendor
 from . import routes, world
 from .errors import ENVELOPE
 
-CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
+CONTRACTS = contracts_dir()
 
 
 @dataclass

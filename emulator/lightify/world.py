@@ -24,10 +24,11 @@ scene names must exist.
 from __future__ import annotations
 
 import random
-from pathlib import Path
 from typing import Any
 
 from faker import Faker
+
+from contracts.files import contracts_dir
 
 from ..core.api import check_body, schema_validator
 from ..core.errors import MockcloudError
@@ -35,7 +36,7 @@ from ..core.store import Store
 from ..core.vendor import DocRow, WorldUser
 from . import models as m
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "contracts" / "schemas" / "lightify"
+SCHEMAS = contracts_dir() / "schemas" / "lightify"
 USER_KEYS = {"gateway", "devices", "groups", "scenes"}
 
 
