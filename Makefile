@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test pytest contracts newman fuzz lint bench clean
+.PHONY: run test services pytest wheel-check contracts newman fuzz lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -23,14 +23,23 @@ run: $(STAMP)
 	$(VENV)/bin/mockcloud serve
 
 # pytest runs last so the run ends on its summary line (N passed); JUnit XML in reports/
-test: $(STAMP) $(NODE_STAMP)
-	$(MAKE) lint contracts newman fuzz pytest
+test: services $(STAMP) $(NODE_STAMP)
+	$(MAKE) lint contracts newman fuzz wheel-check pytest
+
+# system services the tests need (Chromium); installs them from Debian packages as root
+services:
+	$(PYTHON) scripts/ensure_services.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check emulator clients contracts tests bench scripts
 
 pytest: $(STAMP)
-	$(PY) -m pytest -q --junitxml=reports/pytest-junit.xml
+	$(PY) -m pytest -q -rs --junitxml=reports/pytest-junit.xml
+
+# the built wheel in a fresh virtualenv outside the checkout: serve, contracts verify, and
+# the pytest plugin in an outside project (scripts/check_wheel.py; prints its timings)
+wheel-check: $(STAMP)
+	$(PY) scripts/check_wheel.py
 
 contracts: $(STAMP)
 	$(PY) scripts/verify_real_samples.py tests/data/qivivo fixtures/cassettes/lightify

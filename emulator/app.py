@@ -21,6 +21,7 @@ import functools
 import importlib
 import io
 import logging
+import os
 import re
 import threading
 import time
@@ -46,6 +47,10 @@ from .core.vendor import NoSettings, Vendor
 from .settings import Settings, vendor_settings
 
 log = logging.getLogger("mockcloud")
+# An emulator serves plain HTTP on any name it is reached by (a container's service
+# name, a vendor host mapped in /etc/hosts); Authlib allows OAuth over plain HTTP only
+# on localhost unless told so by its documented switch.
+os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
 ADMIN_MAX_BODY = 64 * 1024 * 1024   # world files can be big
 VENDORS: tuple[Vendor, ...] = (lightify.VENDOR,)
 _SLASHES = re.compile(r"//+")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlparse
+from html.parser import HTMLParser
+from urllib.parse import parse_qs, urljoin, urlparse
 
 import pytest
 
@@ -157,17 +158,64 @@ def test_token_endpoint_errors(lightify, form, error):
     assert body["error_description"]
 
 
+class _ConsentForm(HTMLParser):
+    """The page's form as a browser sees it: its action and its fields."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action: str | None = None
+        self.fields: dict[str, str] = {}
+        self.buttons: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.action = a.get("action", "")
+        elif tag == "input" and a.get("name"):
+            self.fields[a["name"]] = a.get("value", "")
+        elif tag == "button" and a.get("name"):
+            self.buttons[a.get("value", "")] = a["name"]
+
+
+def post_consent(lightify, page, decision: str, **fields: str):
+    """Post the consent form the way a browser does: every field of the form (hidden
+    ones included, email and password even when empty), the clicked button's name and
+    value, to the form's action resolved against the page's URL."""
+    form = _ConsentForm()
+    form.feed(page.text)
+    assert form.action is not None, "no <form> on the page"
+    action = urljoin(page.url, form.action)  # action="" would be the page URL, query too
+    data = {**form.fields, **fields, form.buttons[decision]: decision}
+    return lightify.http.post(action, data=data, allow_redirects=False)
+
+
+def test_consent_form_posts_to_the_authorize_url_without_its_query(lightify):
+    page = lightify.authorize(DEMO, code_challenge="x" * 43, code_challenge_method="S256")
+    form = _ConsentForm()
+    form.feed(page.text)
+    assert urljoin(page.url, form.action) == f"{lightify.base}/oauth2/authorize"
+    assert form.fields == {"client_id": DEMO[0], "redirect_uri": REDIRECT, "state": "S-1",
+                           "response_type": "code", "code_challenge": "x" * 43,
+                           "code_challenge_method": "S256", "email": "", "password": ""}
+
+
+def test_consent_and_error_pages_refuse_framing(lightify):
+    for resp in (lightify.authorize(DEMO), lightify.authorize(("nobody", ""))):
+        assert "text/html" in resp.headers["Content-Type"]
+        assert resp.headers["X-Frame-Options"] == "DENY"
+        assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
+        assert resp.headers["Cache-Control"] == "no-store"
+        assert resp.headers["Referrer-Policy"] == "no-referrer"
+
+
 def test_consent_page_login_and_approve(lightify):
     page = lightify.authorize(DEMO)
     assert page.status_code == 200
     assert "text/html" in page.headers["Content-Type"]
     assert 'name="password"' in page.text and "Approve" in page.text
-    url = page.url
-    wrong = lightify.http.post(url, data={"email": "demo@lightify.test", "password": "x",
-                                          "decision": "approve"}, allow_redirects=False)
+    wrong = post_consent(lightify, page, "approve", email="demo@lightify.test", password="x")
     assert wrong.status_code == 200 and "Wrong email or password" in wrong.text
-    ok = lightify.http.post(url, data={"email": "demo@lightify.test", "password": "demo",
-                                       "decision": "approve"}, allow_redirects=False)
+    ok = post_consent(lightify, wrong, "approve", email="demo@lightify.test", password="demo")
     assert ok.status_code == 302
     q = _query(ok)
     assert q["state"] == "S-1" and ok.headers["Location"].startswith(REDIRECT + "?")
@@ -176,7 +224,7 @@ def test_consent_page_login_and_approve(lightify):
 
 def test_consent_deny_redirects_access_denied(lightify):
     page = lightify.authorize(DEMO)
-    resp = lightify.http.post(page.url, data={"decision": "deny"}, allow_redirects=False)
+    resp = post_consent(lightify, page, "deny")
     assert resp.status_code == 302
     assert _query(resp) == {"error": "access_denied", "state": "S-1"} | {
         k: v for k, v in _query(resp).items() if k == "error_description"}
@@ -245,8 +293,7 @@ def test_odd_characters_on_authorize(lightify, params):
 
 def test_non_ascii_password_on_consent(lightify):
     page = lightify.authorize(DEMO)
-    resp = lightify.http.post(page.url, data={"email": "demo@lightify.test", "password": "é",
-                                              "decision": "approve"})
+    resp = post_consent(lightify, page, "approve", email="demo@lightify.test", password="é")
     assert resp.status_code == 200 and "Wrong email or password" in resp.text
 
 

@@ -4,14 +4,31 @@ GET shows the page (or redirects at once for apps flagged ``auto_approve``);
 POST checks the user's login and password against the world and redirects back
 with ``code`` and ``state``, or ``error=access_denied``. An unknown client or an
 unregistered redirect URI gets an error page and no redirect (RFC 6749 §4.1.2.1).
+
+The form posts the authorization request's parameters as hidden fields to the
+authorize URL *without* its query string: a form with no ``action`` would post to
+the page's own URL, query included, and Authlib would then see every parameter
+twice (``Multiple 'response_type' in request``). The action is relative to the
+page ("./authorize"), so the browser resolves it against the URL it really used,
+whichever way it came: ``/lightify/oauth2/authorize``, ``/_t/<tenant>/...``, or
+``/oauth2/authorize`` on a vendor host name (where Flask sees the prefixed path).
+
+Pages that take or show credentials (the consent page and the error page) are
+sent with headers that keep them out of frames (clickjacking), out of caches and
+out of Referer headers; their CSP allows only their own inline ``<style>``, by hash.
 """
 
 from __future__ import annotations
 
+import base64
+import functools
+import hashlib
+import re
 from typing import Any
+from urllib.parse import quote
 
 from authlib.oauth2 import OAuth2Error
-from flask import render_template, request
+from flask import Response, make_response, render_template, request
 
 from .context import current
 from .oauth import VendorAuthServer, find_user, same_secret
@@ -19,22 +36,63 @@ from .oauth import VendorAuthServer, find_user, same_secret
 PARAMS = ("client_id", "redirect_uri", "state", "response_type", "scope",
           "code_challenge", "code_challenge_method")
 
+# No ``form-action``: browsers apply it to the redirect that follows the POST too,
+# and that redirect goes to the app's redirect URI on another origin.
+CSP = ("default-src 'none'; style-src {styles}; base-uri 'none'; "
+       "frame-ancestors 'none'")
+PAGE_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+_STYLE = re.compile(r"<style>(.*?)</style>", re.S)
 
-def _error_page(error: OAuth2Error | str, status: int = 400):
+
+@functools.lru_cache(maxsize=16)
+def _style_hash(css: str) -> str:
+    digest = hashlib.sha256(css.encode()).digest()
+    return f"'sha256-{base64.b64encode(digest).decode()}'"
+
+
+def content_security_policy(html: str) -> str:
+    """A CSP that lets exactly the page's inline ``<style>`` blocks apply."""
+    styles = " ".join(_style_hash(css) for css in _STYLE.findall(html)) or "'none'"
+    return CSP.format(styles=styles)
+
+
+def html_page(template: str, status: int, **context: Any) -> Response:
+    """Render a credentials page with the headers that keep it unframed and uncached."""
+    html = render_template(template, **context)
+    resp = make_response(html, status)
+    resp.headers.update(PAGE_HEADERS)
+    resp.headers["Content-Security-Policy"] = content_security_policy(html)
+    return resp
+
+
+def form_action(path: str) -> str:
+    """The authorize URL without its query, relative to the page at ``path``."""
+    last = path.rsplit("/", 1)[-1]
+    return "./" + quote(last) if last else "."
+
+
+def _error_page(error: OAuth2Error | str, status: int = 400) -> Response:
     text = error if isinstance(error, str) else (error.description or error.error)
     code = "invalid_request" if isinstance(error, str) else error.error
-    return render_template("oauth_error.html", error=code, description=text), status
+    return html_page("oauth_error.html", status, error=code, description=text)
 
 
-def _consent_page(server: VendorAuthServer, grant, message: str = "", status: int = 200):
+def _consent_page(server: VendorAuthServer, grant, message: str = "",
+                  status: int = 200) -> Response:
     client = grant.request.client
     scope = grant.request.scope or ""
     hidden = {k: request.values.get(k) for k in PARAMS if request.values.get(k) is not None}
-    return render_template(
-        "consent.html", vendor=server.profile.vendor, client=client.doc,
+    return html_page(
+        "consent.html", status, vendor=server.profile.vendor, client=client.doc,
         scopes=scope.split(), hidden=hidden, message=message,
-        login=request.form.get("email", ""),
-    ), status
+        login=request.form.get("email", ""), action=form_action(request.path),
+    )
 
 
 def _validate(server: VendorAuthServer):

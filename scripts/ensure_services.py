@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Make sure the system services the tests need are on this machine.
+
+One line per service: ``found``, ``installed`` or ``MISSING`` and why. A missing
+service is installed from Debian packages when this runs as root, ``apt-get`` is
+there and ``MOCKCLOUD_INSTALL_SERVICES`` is not ``0``: ``apt-get update`` once, then
+``apt-get install -y --no-install-recommends <packages>``, non-interactive and
+bounded in time. Tests that need a missing service skip with the reason, unless
+``MOCKCLOUD_REQUIRE_SERVICES=1`` (CI), where they fail; this script then exits 1
+too, so the run stops at the cause rather than at the first test that needed it.
+
+Standard library only: it runs before the virtualenv exists. A new service is one
+more entry in SERVICES, e.g. ``Service("redis", "...", ("redis-server",),
+("redis-server",))``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+UPDATE_TIMEOUT = 300      # seconds for `apt-get update`
+INSTALL_TIMEOUT = 1200    # seconds for one `apt-get install`
+LOCK_TIMEOUT = 120        # seconds apt waits for another apt/dpkg to let go of its lock
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    needed_by: str
+    executables: tuple[str, ...]   # absolute paths or names looked up on PATH, in order
+    packages: tuple[str, ...]      # the Debian packages that provide it
+
+    def find(self) -> str | None:
+        for exe in self.executables:
+            if os.path.isabs(exe):
+                if os.path.isfile(exe) and os.access(exe, os.X_OK):
+                    return exe
+            elif found := shutil.which(exe):
+                return found
+        return None
+
+
+SERVICES: tuple[Service, ...] = (
+    Service("chromium", "the browser tests (tests/test_browser_consent.py)",
+            ("/usr/bin/chromium", "chromium", "chromium-browser"),
+            ("chromium", "chromium-driver")),
+)
+
+
+class Apt:
+    """apt-get, run non-interactively; `update` at most once per run."""
+
+    def __init__(self) -> None:
+        self.updated = False
+        self.env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+
+    def why_not(self) -> str | None:
+        """Why this process cannot install packages, or None when it can."""
+        if os.environ.get("MOCKCLOUD_INSTALL_SERVICES", "1") == "0":
+            return "installing is turned off (MOCKCLOUD_INSTALL_SERVICES=0)"
+        if shutil.which("apt-get") is None:
+            return "there is no apt-get on this machine"
+        if not hasattr(os, "geteuid") or os.geteuid() != 0:
+            return "installing needs root"
+        return None
+
+    def _run(self, args: Sequence[str], timeout: int) -> str | None:
+        """None on success, else the reason (with the tail of apt's output)."""
+        cmd = ["apt-get", "-q", "-o", f"DPkg::Lock::Timeout={LOCK_TIMEOUT}", *args]
+        try:
+            done = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True, env=self.env,
+                                  timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            return f"`{' '.join(cmd)}` took over {timeout} s"
+        if done.returncode != 0:
+            tail = "\n".join("    " + line for line in done.stdout.splitlines()[-15:])
+            return f"`{' '.join(cmd)}` exited {done.returncode}:\n{tail}"
+        return None
+
+    def install(self, packages: Sequence[str]) -> str | None:
+        if not self.updated:
+            failure = self._run(["update"], UPDATE_TIMEOUT)
+            if failure:
+                return failure
+            self.updated = True
+        return self._run(["install", "-y", "--no-install-recommends", *packages],
+                         INSTALL_TIMEOUT)
+
+
+def ensure(service: Service, apt: Apt) -> tuple[bool, str]:
+    """(present now, the line to print)."""
+    path = service.find()
+    if path:
+        return True, f"{service.name}: found ({path})"
+    hint = f"apt-get install {' '.join(service.packages)}"
+    reason = apt.why_not()
+    if reason:
+        return False, (f"{service.name}: MISSING: {reason}; {service.needed_by} will skip. "
+                       f"Install it with `{hint}`")
+    print(f"{service.name}: not found, installing {' '.join(service.packages)} ...",
+          flush=True)
+    failure = apt.install(service.packages)
+    path = service.find()
+    if path:
+        return True, f"{service.name}: installed ({path})"
+    reason = failure or f"{hint} succeeded but none of {', '.join(service.executables)} is there"
+    return False, f"{service.name}: MISSING: could not install it: {reason}"
+
+
+def main() -> int:
+    apt = Apt()
+    missing = []
+    for service in SERVICES:
+        ok, line = ensure(service, apt)
+        print(line, flush=True)
+        if not ok:
+            missing.append(service.name)
+    if missing and os.environ.get("MOCKCLOUD_REQUIRE_SERVICES") == "1":
+        print(f"MOCKCLOUD_REQUIRE_SERVICES=1 and missing: {', '.join(missing)}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
