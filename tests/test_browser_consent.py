@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import html
 import os
-import shutil
 import ssl
 import threading
 import time
@@ -41,7 +40,6 @@ from tests.conftest import DEMO, ROOT, pkce_pair
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-CHROMIUM_PATHS = ("/usr/bin/chromium", "chromium", "chromium-browser")
 APP_HOST, ATTACKER_HOST, VENDOR_HOST = "example.com", "attacker.test", "emea.lightify-api.com"
 REDIRECT = f"https://{APP_HOST}/callback"
 USER = ("demo@lightify.test", "demo")
@@ -50,13 +48,15 @@ TIMEOUT_MS = 15_000
 
 
 def find_chromium() -> str | None:
-    for exe in CHROMIUM_PATHS:
-        if os.path.isabs(exe):
-            if os.path.isfile(exe) and os.access(exe, os.X_OK):
-                return exe
-        elif found := shutil.which(exe):
-            return found
-    return None
+    """Where scripts/ensure_services.py finds (or installed) Chromium."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("ensure_services",
+                                                  ROOT / "scripts" / "ensure_services.py")
+    module = sys.modules.setdefault("ensure_services", importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(module)
+    return next(s for s in module.SERVICES if s.name == "chromium").find()
 
 
 def _unavailable(reason: str) -> None:
