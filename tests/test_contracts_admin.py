@@ -4,8 +4,9 @@
   the admin blueprint has, and every schema file in contracts/schemas/admin is a valid JSON
   Schema 2020-12 that something references;
 * end to end, over HTTP, on a tenant of its own: every admin operation is called (with its
-  error cases) and every response body is validated against the schema the document names
-  for its method, path template, status and media type;
+  error cases, and the lock: foreign Origin and Host 403, non-JSON writes 415, and 401 on
+  a server started with an admin token) and every response body is validated against the
+  schema the document names for its method, path template, status and media type;
 * schemathesis fuzzes every operation (a few examples each, positive mode) on a tenant of
   its own per operation, checking not_a_server_error, status_code_conformance and
   response_schema_conformance.
@@ -29,14 +30,16 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from emulator.testing import Admin
+from emulator.testing import Admin, ServerProcess
 from tests.contract_files import ContractFiles, check_schema_file
 
 REPO = Path(__file__).resolve().parents[1]
 OPENAPI_PATH = REPO / "contracts" / "openapi" / "admin.yaml"
 SCHEMA_DIR = REPO / "contracts" / "schemas" / "admin"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+WRITES = ("post", "put", "patch")
 TENANT_HEADER = "X-Mockcloud-Tenant"
+ADMIN_TOKEN = "contract-admin-token"
 
 Json = Any
 
@@ -177,17 +180,23 @@ def test_operation_takes_the_tenant_and_declares_its_errors(
 
 
 class AdminHttp:
-    """Raw calls to one tenant's admin API; every answer is checked against the document."""
+    """Raw calls to one tenant's admin API; every answer is checked against the document.
+    Writes say their body is JSON, as a real client does, unless the call says otherwise."""
 
-    def __init__(self, admin: Admin) -> None:
+    def __init__(self, admin: Admin, seen: set[tuple[str, str, str]] | None = None) -> None:
         self.base = admin.url() + "/_mockcloud"
         self.http = requests.Session()
         self.http.verify = False
-        self.seen: set[tuple[str, str, str]] = set()
+        self.http.headers.update(admin.headers)  # the admin token, when the server has one
+        self.seen: set[tuple[str, str, str]] = set() if seen is None else seen
 
     def __call__(self, method: str, path: str, status: int, **kw: Any) -> Json:
+        headers = dict(kw.pop("headers", None) or {})
+        if method.lower() in WRITES and "json" not in kw:
+            headers.setdefault("Content-Type", "application/json")
         resp = self.http.request(method, self.base + path.split("?")[0], timeout=30,
-                                 params=kw.pop("params", None) or _query(path), **kw)
+                                 params=kw.pop("params", None) or _query(path),
+                                 headers=headers, **kw)
         assert resp.status_code == status, f"{method} {path}: {resp.status_code} {resp.text}"
         media_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
         template, _ = match_operation(method, path.split("?")[0])
@@ -211,7 +220,25 @@ def admin_http(mockcloud: Admin) -> AdminHttp:
     return AdminHttp(mockcloud)
 
 
-def test_admin_api_end_to_end(admin_http: AdminHttp, mockcloud: Admin, lightify) -> None:
+@pytest.fixture(scope="module")
+def locked_server(mockcloud_server: str, mockcloud_admin_token: str | None):
+    """A server that wants an admin token: the plugin's, or one of our own."""
+    if mockcloud_admin_token:
+        yield mockcloud_server
+        return
+    with ServerProcess("--admin-token", ADMIN_TOKEN) as server:
+        yield server.url
+
+
+def _example_path(template: str) -> str:
+    examples = {"{rule_id}": "f1", "{vendor}": "lightify", "{action}": "advance"}
+    for name, value in examples.items():
+        template = template.replace(name, value)
+    return template
+
+
+def test_admin_api_end_to_end(admin_http: AdminHttp, mockcloud: Admin, lightify,
+                              locked_server: str) -> None:
     call = admin_http
     tenant = mockcloud.tenant
 
@@ -220,6 +247,10 @@ def test_admin_api_end_to_end(admin_http: AdminHttp, mockcloud: Admin, lightify)
     # meta
     health = call("GET", "/health", 200)
     assert health["tenant"] == tenant and "lightify" in health["vendors"]
+    if mockcloud.token:  # only a caller with the admin token sees every tenant
+        assert tenant in health["tenants"] and "tenants_note" not in health
+    else:
+        assert "tenants" not in health and "--admin-token" in health["tenants_note"]
     assert call("GET", "/", 200)["tenant"] == tenant
     admin_http.base = mockcloud.base + "/_mockcloud"  # header-chosen tenant, no prefix
     assert call("GET", "/health", 200, headers={TENANT_HEADER: tenant})["tenant"] == tenant
@@ -312,6 +343,23 @@ def test_admin_api_end_to_end(admin_http: AdminHttp, mockcloud: Admin, lightify)
     assert call("POST", "/tokens/revoke", 400, data=b"{")["error"] == "invalid_json"
     assert call("GET", "/tokens?state=revoked", 200)["tokens"][0]["access_token"] == access
 
+    # a token without the flow
+    issued = call("POST", "/tokens", 201, json={"vendor": "lightify", "client_id": "lightify-ci",
+                                                "user": "demo@lightify.test"})
+    assert issued["token_type"] == "Bearer" and issued["refresh_token"]
+    seen = call("POST", "/tokens/introspect", 200, json={"token": issued["access_token"]})
+    assert seen["active"] is True and seen["client_id"] == "lightify-ci"
+    for body in [{}, {"vendor": "lightify"}, {"vendor": "lightify", "client_id": ""},
+                 {"vendor": "lightify", "client_id": "lightify-ci", "user": 7},
+                 {"vendor": "lightify", "client_id": "lightify-ci", "colour": "red"},
+                 ["lightify"]]:
+        assert call("POST", "/tokens", 400, json=body)["error"] == "invalid_request", body
+    assert call("POST", "/tokens", 400, data=b"{")["error"] == "invalid_json"
+    for body in [{"vendor": "nobody", "client_id": "lightify-ci", "user": "demo@lightify.test"},
+                 {"vendor": "lightify", "client_id": "nope", "user": "demo@lightify.test"},
+                 {"vendor": "lightify", "client_id": "lightify-ci", "user": "ghost@x.test"}]:
+        assert call("POST", "/tokens", 404, json=body)["error"] == "not_found", body
+
     # quotas
     quotas = call("GET", "/quotas", 200)
     assert quotas["config"]["lightify"]["enabled"] is True
@@ -340,6 +388,11 @@ def test_admin_api_end_to_end(admin_http: AdminHttp, mockcloud: Admin, lightify)
         assert call("GET", f"/journal/cassette?{bad}", 400)["error"] == "invalid_request"
     cassette = call("GET", "/journal/cassette?status=429", 200)
     assert cassette["version"] == 1 and len(cassette["interactions"]) == 1
+    exchange = call("GET", "/journal?path=/oauth2/access_token", 200)["entries"][0]
+    assert "client_secret=REDACTED" in exchange["request"]["body"]["text"]
+    assert '"access_token":"REDACTED"' in exchange["response"]["body"]["text"]
+    raw = call("GET", "/journal?path=/oauth2/access_token&redact=false", 200)["entries"][0]
+    assert access in raw["response"]["body"]["text"]
     assert call("DELETE", "/journal", 200) == {"cleared": len(entries)}
     assert call("GET", "/journal/cassette", 200) == {"interactions": [], "version": 1}
 
@@ -357,7 +410,8 @@ def test_admin_api_end_to_end(admin_http: AdminHttp, mockcloud: Admin, lightify)
                  "lightify: {apps: [{client_id: x}]}",
                  "lightify: {apps: [{client_id: x, client_secret: y, colour: red}]}",
                  "lightify: {quotas: {enabled: maybe}}"]:
-        assert call("PUT", "/world", 400, data=text.encode())["error"] == "invalid_world", text
+        assert call("PUT", "/world", 400, data=text.encode(),
+                    headers={"Content-Type": "application/yaml"})["error"] == "invalid_world", text
     assert call("GET", "/world", 200) == world  # refused worlds changed nothing
     assert call("PUT", "/world", 200, data=b"")["documents"] == {}
     assert call("GET", "/world", 200) == {}
@@ -369,13 +423,25 @@ def test_admin_api_end_to_end(admin_http: AdminHttp, mockcloud: Admin, lightify)
 
     # a bad tenant header is refused before routing, on every operation
     admin_http.base = mockcloud.base + "/_mockcloud"
-    examples = {"{rule_id}": "f1", "{vendor}": "lightify", "{action}": "advance"}
     for template, method, _ in operations():
-        path = template
-        for name, value in examples.items():
-            path = path.replace(name, value)
+        path = _example_path(template)
         err = call(method.upper(), path, 400, headers={TENANT_HEADER: "../etc"}, json={})
         assert err["error"] == "invalid_tenant", (method, template)
+
+    # the lock, on every operation: a web page of another origin, a Host that is not a
+    # loopback name (DNS rebinding), a write that is not JSON, a call without the token
+    admin_http.base = mockcloud.url() + "/_mockcloud"
+    locked = AdminHttp(Admin(locked_server, tenant), seen=admin_http.seen)  # no token
+    for template, method, _ in operations():
+        path, verb = _example_path(template), method.upper()
+        err = call(verb, path, 403, headers={"Origin": "https://evil.example"}, json={})
+        assert err["error"] == "forbidden", (method, template)
+        err = call(verb, path, 403, headers={"Host": "evil.example:8080"}, json={})
+        assert err["error"] == "forbidden", (method, template)
+        if method in WRITES:
+            err = call(verb, path, 415, data=b"{}", headers={"Content-Type": "text/plain"})
+            assert err["error"] == "unsupported_media_type", (method, template)
+        assert locked(verb, path, 401, json={})["error"] == "unauthorized", (method, template)
 
     missing = {
         (method, template, status)
@@ -392,7 +458,7 @@ def test_served_admin_document_is_self_contained(mockcloud: Admin) -> None:
     from openapi_spec_validator import validate
 
     url = mockcloud.url() + "/_mockcloud/openapi.yaml"
-    served = yaml.safe_load(requests.get(url, timeout=30).text)
+    served = yaml.safe_load(requests.get(url, headers=mockcloud.headers, timeout=30).text)
     validate(served)
     refs = re.findall(r'"\$ref": "([^"]*)"', json.dumps(served))
     assert refs and all(ref.startswith("#/") for ref in refs)
@@ -402,7 +468,7 @@ def test_served_admin_document_is_self_contained(mockcloud: Admin) -> None:
         for template, item in served["paths"].items()
         for method, op in item.items() if method in HTTP_METHODS
     } == {(template, method, tuple(op["responses"])) for template, method, op in operations()}
-    loaded = schemathesis.openapi.from_url(url)
+    loaded = schemathesis.openapi.from_url(url, headers=mockcloud.headers)
     labels = {result.ok().label for result in loaded.get_all_operations()}
     # schemathesis leaves out the operation that serves the document it loaded
     assert labels | {"GET /openapi.yaml"} == {f"{m.upper()} {t}" for t, m, _ in operations()}
@@ -410,7 +476,7 @@ def test_served_admin_document_is_self_contained(mockcloud: Admin) -> None:
 
 def test_served_admin_document_points_at_the_admin_api(mockcloud: Admin) -> None:
     url = mockcloud.url() + "/_mockcloud/openapi.yaml"
-    served = yaml.safe_load(requests.get(url, timeout=30).text)
+    served = yaml.safe_load(requests.get(url, headers=mockcloud.headers, timeout=30).text)
     assert served["servers"][0]["url"] == mockcloud.url() + "/_mockcloud"
 
 
@@ -421,21 +487,24 @@ def test_served_admin_document_points_at_the_admin_api(mockcloud: Admin) -> None
 ])
 def test_clock_refuses_instants_out_of_range(mockcloud: Admin, path: str, body: dict) -> None:
     base = mockcloud.url() + "/_mockcloud"
-    resp = requests.post(base + path, json=body, timeout=30)
-    after = requests.get(base + "/clock", timeout=30)
-    requests.post(base + "/reset", timeout=30)
+    auth = mockcloud.headers
+    resp = requests.post(base + path, json=body, headers=auth, timeout=30)
+    after = requests.get(base + "/clock", headers=auth, timeout=30)
+    requests.post(base + "/reset", json={}, headers=auth, timeout=30)
     assert resp.status_code == 400 and after.status_code == 200
 
 
 def test_world_with_a_number_as_section_name_is_refused(mockcloud: Admin) -> None:
-    resp = requests.put(mockcloud.url() + "/_mockcloud/world", data=b"1: 2", timeout=30)
+    resp = requests.put(mockcloud.url() + "/_mockcloud/world", data=b"1: 2", timeout=30,
+                        headers={**mockcloud.headers, "Content-Type": "application/yaml"})
     assert resp.status_code == 400 and resp.json()["error"] == "invalid_world"
 
 
 def test_quota_rule_name_with_a_bar_is_inspectable(mockcloud: Admin, lightify) -> None:
     mockcloud.set_quotas("lightify", [{"name": "a|b", "limit": 5, "window": 60}])
     assert lightify.api("GET", "/devices", lightify.login()["access_token"]).status_code == 200
-    resp = requests.get(mockcloud.url() + "/_mockcloud/quotas", timeout=30)
+    resp = requests.get(mockcloud.url() + "/_mockcloud/quotas", headers=mockcloud.headers,
+                        timeout=30)
     assert resp.status_code == 200
 
 
@@ -448,7 +517,8 @@ def _strict_json(text: str) -> Json:
 
 def test_admin_api_answers_only_strict_json(mockcloud: Admin) -> None:
     resp = requests.post(mockcloud.url() + "/_mockcloud/faults", timeout=30,
-                         data=b'{"status": 503, "body": NaN}')
+                         data=b'{"status": 503, "body": NaN}',
+                         headers={**mockcloud.headers, "Content-Type": "application/json"})
     assert resp.status_code == 400 or _strict_json(resp.text)
 
 
@@ -467,9 +537,9 @@ def fuzz_base(mockcloud: Admin) -> str:
 @FUZZ_SCHEMA.parametrize()
 @settings(max_examples=15, deadline=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
-def test_fuzz_admin_api(case, fuzz_base: str) -> None:
+def test_fuzz_admin_api(case, fuzz_base: str, mockcloud: Admin) -> None:
     case.call_and_validate(
-        base_url=fuzz_base,
+        base_url=fuzz_base, headers=mockcloud.headers,
         checks=[not_a_server_error, status_code_conformance, response_schema_conformance],
         timeout=30,
     )

@@ -34,8 +34,9 @@ def _lightify(admin: Admin) -> Lightify:
 
 # ----------------------------------------------------------------- tenancy
 
-def test_tenants_are_isolated(mockcloud_server, lightify, token):
-    other = _lightify(Admin(mockcloud_server, f"iso-{uuid.uuid4().hex[:8]}"))
+def test_tenants_are_isolated(mockcloud_server, mockcloud_admin_token, lightify, token):
+    other = _lightify(Admin(mockcloud_server, f"iso-{uuid.uuid4().hex[:8]}",
+                            token=mockcloud_admin_token))
     lightify.api("PATCH", "/devices/123456-d01", token, json={"brightness": 5})
     assert lightify.api("GET", "/devices/123456-d01", token).json()["brightness"] == 5
     assert other.api("GET", "/devices", token).status_code == 401  # tokens are per tenant
@@ -78,7 +79,8 @@ def test_date_header_follows_virtual_clock(mockcloud, lightify, token):
                                   {"action": "warp"}, {"action": "set", "at": "yesterday"},
                                   {"action": "set", "at": "2030-01-01T00:00:00"}])
 def test_clock_bad_input(mockcloud, body):
-    resp = requests.post(f"{mockcloud.url()}/_mockcloud/clock", json=body)
+    resp = requests.post(f"{mockcloud.url()}/_mockcloud/clock", json=body,
+                         headers=mockcloud.headers)
     assert resp.status_code == 400
     assert resp.json()["message"]
 
@@ -128,9 +130,11 @@ def test_fault_latency(mockcloud, lightify, token):
     assert resp.elapsed.total_seconds() >= 0.15
 
 
-def test_fault_probability_is_deterministic_under_a_seed(mockcloud_server, token):
+def test_fault_probability_is_deterministic_under_a_seed(mockcloud_server, mockcloud_admin_token,
+                                                         token):
     def run() -> list[int]:
-        admin = Admin(mockcloud_server, f"chaos-{uuid.uuid4().hex[:8]}")
+        admin = Admin(mockcloud_server, f"chaos-{uuid.uuid4().hex[:8]}",
+                      token=mockcloud_admin_token)
         api = _lightify(admin)
         tok = api.login()["access_token"]
         admin.add_fault(path="/v4/devices", status=500, probability=0.5, seed=42)
@@ -155,9 +159,11 @@ def test_fault_window_on_virtual_clock(mockcloud, lightify, token):
                                   {"status": 500, "method": "FETCH"}, {"status": 500, "x": 1},
                                   [{"drop": "yes"}]])
 def test_fault_bad_rules(mockcloud, rule):
-    resp = requests.post(f"{mockcloud.url()}/_mockcloud/faults", json=rule)
+    resp = requests.post(f"{mockcloud.url()}/_mockcloud/faults", json=rule,
+                         headers=mockcloud.headers)
     assert resp.status_code == 400
-    assert requests.get(f"{mockcloud.url()}/_mockcloud/faults").json() == {"faults": []}
+    assert resp.json()["error"] == "invalid_fault" and resp.json()["message"]
+    assert mockcloud.faults() == []
 
 
 # ------------------------------------------------------------------ quotas
@@ -191,10 +197,12 @@ def test_quota_per_user_spans_apps_and_status_is_configurable(mockcloud, lightif
 
 
 def test_quota_bad_config(mockcloud):
-    resp = requests.put(f"{mockcloud.url()}/_mockcloud/quotas/lightify",
+    base, auth = f"{mockcloud.url()}/_mockcloud", mockcloud.headers
+    resp = requests.put(f"{base}/quotas/lightify", headers=auth,
                         json={"rules": [{"key": "planet", "limit": 1, "window": 1}]})
     assert resp.status_code == 400
-    assert requests.put(f"{mockcloud.url()}/_mockcloud/quotas/nope", json={}).status_code == 404
+    assert "'rules[0].key'" in resp.json()["message"]
+    assert requests.put(f"{base}/quotas/nope", json={}, headers=auth).status_code == 404
 
 
 # ----------------------------------------------------------------- journal
@@ -221,7 +229,7 @@ def test_journal_is_bounded_and_clearable(mockcloud_server):
     # HTTP_PROXY in the server's environment must not become a request header
     with ServerProcess(env={"MOCKCLOUD_JOURNAL_SIZE": "5",
                             "HTTP_PROXY": "http://proxy.invalid:3128"}) as server:
-        admin = Admin(server.url, "bounded")
+        admin = Admin(server.url, "bounded", token=server.admin_token)
         api = _lightify(admin)
         tok = api.login()["access_token"]
         for _ in range(12):
@@ -230,7 +238,7 @@ def test_journal_is_bounded_and_clearable(mockcloud_server):
         assert len(entries) == 5
         assert all("Proxy" not in e["request"]["headers"] for e in entries)
         assert [e["seq"] for e in entries] == sorted(e["seq"] for e in entries)
-        requests.delete(f"{admin.url()}/_mockcloud/journal")
+        requests.delete(f"{admin.url()}/_mockcloud/journal", headers=admin.headers)
         assert admin.journal() == []
 
 
@@ -283,11 +291,11 @@ def test_reset_restores_the_default_world(mockcloud, lightify, token):
 def test_sqlite_state_survives_a_restart(tmp_path):
     url = f"sqlite:///{tmp_path}/state.db"
     with ServerProcess("--state", url) as server:
-        api = _lightify(Admin(server.url, "persist"))
+        api = _lightify(Admin(server.url, "persist", token=server.admin_token))
         tok = api.login()
         api.api("PATCH", "/devices/123456-d01", tok["access_token"], json={"color": "blue"})
     with ServerProcess("--state", url) as server:
-        api = _lightify(Admin(server.url, "persist"))
+        api = _lightify(Admin(server.url, "persist", token=server.admin_token))
         dev = api.api("GET", "/devices/123456-d01", tok["access_token"]).json()
         assert dev["colorRGBW"]["blue"] == 255
         assert api.refresh(tok["refresh_token"]).status_code == 200
@@ -295,7 +303,7 @@ def test_sqlite_state_survives_a_restart(tmp_path):
 
 def test_sqlite_with_two_workers_shares_state(tmp_path):
     with ServerProcess("--state", f"sqlite:///{tmp_path}/w.db", "--workers", "2") as server:
-        api = _lightify(Admin(server.url, "workers"))
+        api = _lightify(Admin(server.url, "workers", token=server.admin_token))
         tok = api.login()["access_token"]
         for level in range(10, 30):
             assert api.api("PATCH", "/devices/123456-d01", tok,
@@ -313,11 +321,13 @@ def test_memory_with_workers_is_refused():
 def test_tls_serves_https(tmp_path):
     with ServerProcess("--tls", env={"MOCKCLOUD_HOME": str(tmp_path)}) as server:
         assert server.url.startswith("https://")
-        resp = requests.get(server.url + "/_mockcloud/health", verify=False)
+        resp = requests.get(server.url + "/_mockcloud/health", headers=server.headers,
+                            verify=False)
         assert resp.json()["status"] == "ok"
         cert = tmp_path / "tls" / "cert.pem"
         assert cert.exists()
-        resp = requests.get(server.url + "/_mockcloud/health", verify=str(cert))
+        resp = requests.get(server.url + "/_mockcloud/health", headers=server.headers,
+                            verify=str(cert))
         assert resp.status_code == 200
 
 

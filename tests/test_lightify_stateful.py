@@ -52,7 +52,7 @@ class LightifyMachine(RuleBasedStateMachine):
         self.tenant = f"prop-{id(self)}"
         self.client = Client(APP)
         h = {"X-Mockcloud-Tenant": self.tenant}
-        self.client.post("/_mockcloud/reset", headers=h)
+        assert self.client.post("/_mockcloud/reset", headers=h, json={}).status_code == 200
         self.grant()
         self.devices = {d["id"]: d for d in self._get("/devices")["devices"]}
         self.groups = {g: self._get(f"/groups/{g}") for g in GROUPS}

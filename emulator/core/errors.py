@@ -12,6 +12,7 @@ say otherwise: Netatmo answers an expired token 403/3 where Lightify answers 401
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,8 +103,12 @@ class Envelope:
 
     def render(self, err: MockcloudError) -> Response:
         status, code = self.status_code(err)
-        resp = Response(orjson.dumps(self.body(status, code, err.message, err)),
-                        status=status, content_type=self.content_type)
+        body = self.body(status, code, err.message, err)
+        try:
+            data = orjson.dumps(body)
+        except TypeError:  # text that is not UTF-8 (a lone surrogate echoed back)
+            data = json.dumps(body, ensure_ascii=True, default=str).encode()
+        resp = Response(data, status=status, content_type=self.content_type)
         for k, v in err.headers:
             if k.lower() not in ("content-type", "content-length"):
                 resp.headers[k] = v

@@ -2,13 +2,17 @@
 
 Entries live in the store as a ring: slot ``seq % size``; a counter doc holds the
 next sequence number. Bodies are kept up to ``max_body`` bytes (text, or base64 when
-binary) so an export can be replayed by vcrpy.
+binary) so an export can be replayed by vcrpy. Entries are kept as they were; what
+the admin API shows or exports has its secrets ``REDACTED`` (``redact_entry``).
 """
 
 from __future__ import annotations
 
 import base64
+import json
+import re
 from typing import Any, NamedTuple
+from urllib.parse import unquote_plus
 
 import yaml
 
@@ -119,30 +123,127 @@ def _cassette_body(body: dict[str, Any]) -> str | None:
     return base64.b64decode(body["base64"]).decode("latin-1")
 
 
-SECRET_HEADERS = {"authorization", "cookie", "proxy-authorization"}
+# ------------------------------------------------------------------ redaction
+
+REDACTED = "REDACTED"
+# request headers whose value is a credential; the scheme of "Bearer <token>" is kept
+SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+# parameters and JSON fields whose (string) value is a secret, wherever they appear:
+# form bodies, JSON bodies at any depth, query strings and fragments of URLs
+SECRET_FIELDS = frozenset({"client_secret", "code", "access_token", "refresh_token",
+                           "password", "id_token", "code_verifier"})
+_SECRET_JSON = re.compile(
+    r'("(?:' + "|".join(sorted(SECRET_FIELDS)) + r')"\s*:\s*)"(?:[^"\\]|\\.)*"?')
 
 
-def _redact(name: str, value: str) -> str:
+def _redact_header(name: str, value: str) -> str:
     if name.lower() not in SECRET_HEADERS:
         return value
     scheme, _, rest = value.partition(" ")
-    return f"{scheme} REDACTED" if rest else "REDACTED"
+    return f"{scheme} {REDACTED}" if rest else REDACTED
+
+
+def redact_pairs(text: str) -> str:
+    """``a=1&code=xyz`` -> ``a=1&code=REDACTED``: a form body or a query string, every
+    other byte kept as it was."""
+    parts = text.split("&")
+    for i, part in enumerate(parts):
+        key, eq, value = part.partition("=")
+        if eq and value and unquote_plus(key) in SECRET_FIELDS:
+            parts[i] = f"{key}={REDACTED}"
+    return "&".join(parts)
+
+
+def redact_url(url: str) -> str:
+    """Secret parameters of a URL's query string and fragment."""
+    rest, hash_, fragment = url.partition("#")
+    base, q, query = rest.partition("?")
+    out = base + q + redact_pairs(query) if q else base
+    return out + hash_ + redact_pairs(fragment) if hash_ else out
+
+
+def _redact_json(value: Any) -> tuple[Any, bool]:
+    if isinstance(value, dict):
+        changed, out = False, {}
+        for k, v in value.items():
+            if k in SECRET_FIELDS and isinstance(v, str) and v != REDACTED:
+                out[k], changed = REDACTED, True
+            else:
+                out[k], sub = _redact_json(v)
+                changed = changed or sub
+        return out, changed
+    if isinstance(value, list):
+        items = [_redact_json(v) for v in value]
+        return [v for v, _ in items], any(c for _, c in items)
+    return value, False
+
+
+def redact_text(text: str, content_type: str | None) -> str:
+    """A body's text with its secrets replaced: JSON (any depth; a cut-off JSON body
+    by pattern) or form-encoded. Other text is kept, and so is an unchanged body."""
+    ctype = (content_type or "").lower()
+    if "x-www-form-urlencoded" in ctype:
+        return redact_pairs(text)
+    if text.lstrip()[:1] in ("{", "["):
+        try:
+            doc = json.loads(text)
+        except (ValueError, RecursionError):
+            return _SECRET_JSON.sub(rf'\1"{REDACTED}"', text)
+        try:
+            doc, changed = _redact_json(doc)
+        except RecursionError:
+            return _SECRET_JSON.sub(rf'\1"{REDACTED}"', text)
+        return json.dumps(doc, ensure_ascii=False, separators=(",", ":")) if changed else text
+    if not ctype and "=" in text:
+        return redact_pairs(text)
+    return text
+
+
+def _redact_body(body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+    if "text" not in body:
+        return body  # binary, kept as base64
+    ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
+    return {**body, "text": redact_text(body["text"], ctype)}
+
+
+def redact_entry(doc: dict[str, Any]) -> dict[str, Any]:
+    """A journal entry (``to_doc``) with its secrets ``REDACTED``: credential headers,
+    secret parameters of the URL and the ``Location`` header, secret fields of both
+    bodies, ``Set-Cookie``."""
+    req, resp = doc["request"], doc["response"]
+    resp_headers = {}
+    for k, v in resp["headers"].items():
+        name = k.lower()
+        resp_headers[k] = (redact_url(v) if name == "location"
+                           else REDACTED if name == "set-cookie" else v)
+    return {**doc,
+            "request": {**req, "url": redact_url(req["url"]),
+                        "headers": {k: _redact_header(k, v) for k, v in req["headers"].items()},
+                        "body": _redact_body(req["body"], req["headers"])},
+            "response": {**resp, "headers": resp_headers,
+                         "body": _redact_body(resp["body"], resp["headers"])}}
 
 
 def to_cassette(entries: list[dict[str, Any]], redact: bool = True) -> str:
-    """vcrpy's YAML cassette format (version 1). Credentials in request headers are
-    replaced by ``REDACTED`` unless ``redact`` is false (vcrpy does not match on
-    headers by default, so replay still works)."""
+    """vcrpy's YAML cassette format (version 1). Unless ``redact`` is false, secrets
+    are replaced by ``REDACTED`` (``redact_entry``): credential headers, secret fields
+    of both bodies, secret parameters of the URL and of ``Location``.
+
+    It still replays with vcrpy's default matching (method, scheme, host, port, path,
+    query): headers and bodies are not matched, and a URL only carries a secret the
+    client got from an earlier reply, which the cassette gives it redacted too (an
+    authorization code read from ``Location`` comes back as ``REDACTED``, and so it is
+    sent)."""
     interactions = []
     for e in entries:
-        req, resp = e["request"], e["response"]
+        shown = redact_entry(e) if redact else e
+        req, resp = shown["request"], shown["response"]
         interactions.append({
             "request": {
                 "method": req["method"],
                 "uri": req["url"],
                 "body": _cassette_body(req["body"]) or None,
-                "headers": {k: [_redact(k, v) if redact else v]
-                            for k, v in req["headers"].items()},
+                "headers": {k: [v] for k, v in req["headers"].items()},
             },
             "response": {
                 "status": {"code": resp["status"], "message": resp["reason"]},

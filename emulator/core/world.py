@@ -54,6 +54,8 @@ def parse(text: str, source: str = "world") -> dict[str, Any]:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise WorldError(f"{source} is not valid YAML/JSON: {exc}") from exc
+    except RecursionError:
+        raise WorldError(f"{source} is nested too deeply to be a world") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -30,7 +30,7 @@ from faker import Faker
 
 from contracts.files import contracts_dir
 
-from ..core.api import check_body, schema_validator
+from ..core import bodies
 from ..core.errors import MockcloudError
 from ..core.store import Store
 from ..core.vendor import DocRow, WorldUser
@@ -43,7 +43,7 @@ USER_KEYS = {"gateway", "devices", "groups", "scenes"}
 def check_state(where: str, state: Any) -> dict[str, Any]:
     """A stored state (a device's, a scene's) is a PATCH body; validated the same way."""
     try:
-        check_body(schema_validator(SCHEMAS, "device_patch_request"), state)
+        bodies.schema(SCHEMAS, "device_patch_request").check(state)
         return m.parse_changes(state)
     except MockcloudError as exc:
         raise ValueError(f"{where}: {exc.message}") from exc

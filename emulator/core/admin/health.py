@@ -1,0 +1,40 @@
+"""``GET /health`` (and ``GET /``): is the emulator up; ``POST /reset``: the tenant back
+to its start world and real time."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+
+from ..clock import iso
+from ._base import ctx, mockcloud
+
+bp = Blueprint("health", __name__)
+
+TENANTS_NOTE = ("tenant names are listed only to a caller that sends the admin token: "
+                "start mockcloud with --admin-token <token> (or MOCKCLOUD_ADMIN_TOKEN) and "
+                "send 'Authorization: Bearer <token>'")
+
+
+@bp.get("/")
+@bp.get("/health")
+def health() -> Response:
+    c, mc = ctx(), mockcloud()
+    body = {
+        "status": "ok", "tenant": c.tenant, "vendors": sorted(mc.vendors),
+        "state": "sqlite" if getattr(c.store, "shared", False) else "memory",
+        "now": c.now(), "now_iso": iso(c.now()),
+    }
+    # the lock has let only callers with the token through when one is set
+    if mc.settings.admin_token:
+        body["tenants"] = c.store.tenants()
+    else:
+        body["tenants_note"] = TENANTS_NOTE
+    return jsonify(body)
+
+
+@bp.post("/reset")
+def reset() -> Response:
+    """The body (JSON, if any) is ignored."""
+    c = ctx()
+    mockcloud().reset(c.tenant)
+    return jsonify({"status": "reset", "tenant": c.tenant})
