@@ -128,4 +128,7 @@ def lightify(mockcloud: Admin):
 
 @pytest.fixture
 def token(lightify: Lightify) -> str:
-    return lightify.login()["access_token"]
+    """A token for the demo user through the lightify-ci app, issued by the admin API
+    (the OAuth flow itself is tested in test_lightify_oauth.py and the browser test)."""
+    return lightify.admin.issue_token("lightify", CI_APP[0], "demo@lightify.test")[
+        "access_token"]

@@ -72,6 +72,7 @@ def count_call(ctx: Ctx, vendor: Vendor, client_id: str | None, user_id: str | N
 class VendorAPI:
     def __init__(self, vendor: Vendor, server: VendorAuthServer, settings: Any) -> None:
         self.vendor, self.server, self.settings = vendor, server, settings
+        self._schemas: dict[str, bodies.BodySchema] = {}
 
     @staticmethod
     def ctx() -> Ctx:
@@ -120,7 +121,10 @@ class VendorAPI:
             raise MockcloudError("invalid_request",
                                  f"The request body is not valid JSON: {exc}") from None
         if schema is not None:
-            if self.vendor.schemas is None:
-                raise LookupError(f"vendor {self.vendor.name} declares no schema folder")
-            bodies.schema(self.vendor.schemas, schema).check(body)
+            checker = self._schemas.get(schema)
+            if checker is None:
+                if self.vendor.schemas is None:
+                    raise LookupError(f"vendor {self.vendor.name} declares no schema folder")
+                checker = self._schemas[schema] = bodies.schema(self.vendor.schemas, schema)
+            checker.check(body)
         return body
