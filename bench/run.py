@@ -158,8 +158,12 @@ class HelloServer:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
         cmd = hello_command(self.server, self.port, self.threads)
+        # its own session, as emulator.launcher starts the emulator: with the kernel's
+        # autogroup scheduling a session is a CPU group, so both servers then compete
+        # with wrk on the same terms
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
+                                     stderr=subprocess.STDOUT, text=True,
+                                     start_new_session=True)
         threading.Thread(target=_drain, args=(self.proc.stdout, self.tail),
                          daemon=True).start()
         deadline = time.monotonic() + timeout
@@ -174,7 +178,7 @@ class HelloServer:
         raise RuntimeError(f"{self.name} did not start:\n" + "".join(self.tail))
 
     def stop(self) -> None:
-        stop_process(self.proc)
+        stop_process(self.proc, group=True)
 
 
 # ---------------------------------------------------------------------- OAuth

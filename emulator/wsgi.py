@@ -5,7 +5,9 @@ style), so a server started with ``HTTP_PROXY=...`` in its environment would sho
 every request a ``Proxy`` header that no client sent ("httpoxy"), and the journal and
 its cassettes would record it. The emulator makes no outbound HTTP, so its worker
 drops the ``HTTP_*`` variables once the settings are read, before the server takes
-its copy.
+its copy; and the ``MOCKCLOUD_*`` ones, read by then (``create_app``), which would
+otherwise be copied into every request's environ (about a quarter of its keys) and
+walked by the journal on every call.
 """
 
 import os
@@ -14,5 +16,5 @@ from .app import create_app
 
 app = create_app()
 
-for _name in [n for n in os.environ if n.startswith("HTTP_")]:
+for _name in [n for n in os.environ if n.startswith(("HTTP_", "MOCKCLOUD_"))]:
     del os.environ[_name]
