@@ -43,7 +43,7 @@ from .core.flaskapp import MockcloudFlask
 from .core.journal import Journal, exchange
 from .core.oauth import NOTE, VendorAuthServer
 from .core.store import Store, open_store
-from .core.vendor import NoSettings, Vendor
+from .core.vendor import Vendor
 from .settings import Settings, vendor_settings
 
 log = logging.getLogger("mockcloud")
@@ -94,9 +94,7 @@ class Mockcloud:
         self.vendors = {v.name: v for v in vendors}
         self.by_host = {h: v for v in vendors for h in v.hosts}
         self.by_prefix = {v.prefix: v for v in vendors}
-        self.vendor_settings = {
-            v.name: v.settings() if v.settings is NoSettings
-            else vendor_settings(v.settings, v.name) for v in vendors}
+        self.vendor_settings = {v.name: vendor_settings(v.settings, v.name) for v in vendors}
         self.auth = {v.name: VendorAuthServer(v.auth(self.vendor_settings[v.name]), v.errors)
                      for v in vendors}
         self.world_rows = world.build(world.read_file(self.settings.world), self.vendors,
@@ -118,7 +116,7 @@ class Mockcloud:
 
     def _new_flask(self, name: str) -> Flask:
         app = MockcloudFlask(name, template_folder=_TEMPLATES, static_folder=None,
-                             root_path=__file__.rsplit("/", 1)[0])
+                             root_path=os.path.dirname(__file__))
         app.url_map.strict_slashes = False
         # a path is routed as sent: "//" is no endpoint (a vendor-shaped 404), not a
         # redirect to the merged path with werkzeug's HTML body; vendors that fold

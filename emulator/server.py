@@ -13,7 +13,6 @@ faults hold some of them, which is what a test injecting latency needs.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import socket
 import sys
@@ -78,16 +77,6 @@ def _listener_at(family: int, addr: tuple) -> bool:
         return s.connect_ex(tuple(target)) == 0
 
 
-def is_loopback(host: str) -> bool:
-    """Whether every address ``host`` names is a loopback one (False if unknown)."""
-    try:
-        addresses = _addresses(host, 0)
-    except (socket.gaierror, UnicodeError):
-        return False
-    return bool(addresses) and all(
-        ipaddress.ip_address(addr[0].split("%", 1)[0]).is_loopback for _f, addr in addresses)
-
-
 def check(settings: Settings) -> str | None:
     """A reason the settings cannot be served, or None."""
     port = settings.port
@@ -115,6 +104,7 @@ def run(settings: Settings) -> int:
     from granian.constants import Interfaces
 
     from .core import tls
+    from .core.admin.lock import binds_loopback
     from .core.world import WorldError
 
     busy = address_problem(settings.host, settings.port)  # port 0: the host only
@@ -124,7 +114,7 @@ def run(settings: Settings) -> int:
         print(f"mockcloud: cannot listen on {_hostport(settings.host, settings.port)}: {busy}",
               file=sys.stderr)
         return 2
-    if not settings.admin_token and not is_loopback(settings.host):
+    if not settings.admin_token and not binds_loopback(settings.host):
         print(f"mockcloud: WARNING: listening on {settings.host} without an admin token: the "
               "control plane (/_mockcloud/: load worlds, read tokens, inject faults) is open "
               "to anyone who can reach this address. Set --admin-token or "

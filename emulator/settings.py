@@ -45,12 +45,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
-        env = dict(os.environ if env is None else env)
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            raw = env.get(f"MOCKCLOUD_{f.name.upper()}")
-            if raw is not None:
-                values[f.name] = _coerce(f.type, raw, f.name)
+        values = _from_env(cls, "", env)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -62,14 +57,19 @@ class Settings:
 def vendor_settings(cls: type, vendor: str, env: dict[str, str] | None = None) -> Any:
     """A vendor's own settings (a dataclass), each field from
     ``MOCKCLOUD_<VENDOR>_<FIELD>`` or its default."""
-    env = dict(os.environ if env is None else env)
-    values = {}
+    return cls(**_from_env(cls, f"{vendor}_", env))
+
+
+def _from_env(cls: type, prefix: str, env: dict[str, str] | None) -> dict[str, Any]:
+    """The fields of dataclass ``cls`` that ``MOCKCLOUD_<PREFIX><FIELD>`` sets."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
     for f in fields(cls):
-        name = f"{vendor}_{f.name}"
+        name = f"{prefix}{f.name}"
         raw = env.get(f"MOCKCLOUD_{name.upper()}")
         if raw is not None:
             values[f.name] = _coerce(f.type, raw, name)
-    return cls(**values)
+    return values
 
 
 def _coerce(kind: Any, raw: str, name: str) -> Any:

@@ -12,7 +12,6 @@ say otherwise: Netatmo answers an expired token 403/3 where Lightify answers 401
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,12 +102,11 @@ class Envelope:
 
     def render(self, err: MockcloudError) -> Response:
         status, code = self.status_code(err)
-        body = self.body(status, code, err.message, err)
-        try:
-            data = orjson.dumps(body)
-        except TypeError:  # text that is not UTF-8 (a lone surrogate echoed back)
-            data = json.dumps(body, ensure_ascii=True, default=str).encode()
-        resp = Response(data, status=status, content_type=self.content_type)
+        # a message may quote what the caller sent, lone surrogates too (a JSON "\ud800"
+        # escape, YAML): shown escaped, as no UTF-8 (nor orjson) takes them
+        message = err.message.encode("utf-8", "backslashreplace").decode("utf-8")
+        resp = Response(orjson.dumps(self.body(status, code, message, err)),
+                        status=status, content_type=self.content_type)
         for k, v in err.headers:
             if k.lower() not in ("content-type", "content-length"):
                 resp.headers[k] = v

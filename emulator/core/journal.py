@@ -186,12 +186,8 @@ def redact_text(text: str, content_type: str | None) -> str:
         return redact_pairs(text)
     if text.lstrip()[:1] in ("{", "["):
         try:
-            doc = json.loads(text)
-        except (ValueError, RecursionError):
-            return _SECRET_JSON.sub(rf'\1"{REDACTED}"', text)
-        try:
-            doc, changed = _redact_json(doc)
-        except RecursionError:
+            doc, changed = _redact_json(json.loads(text))
+        except (ValueError, RecursionError):  # cut off, or too deep: by pattern
             return _SECRET_JSON.sub(rf'\1"{REDACTED}"', text)
         return json.dumps(doc, ensure_ascii=False, separators=(",", ":")) if changed else text
     if not ctype and "=" in text:

@@ -69,6 +69,7 @@ class WorldPart(Protocol):
         ...
 
 
+@dataclass
 class NoSettings:
     """For a vendor without knobs of its own."""
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flask import Blueprint, Response
+from flask import Blueprint
 
 from ..errors import ADMIN, MockcloudError
 from . import clock, faults, health, journal, lock, openapi, quotas, tokens, world
@@ -40,14 +40,7 @@ def make_admin(mc: Mockcloud) -> Blueprint:
     emulator the views will serve; they find it through ``current_app``."""
     admin = Blueprint("admin", __name__)
     admin.before_request(lock.check)
-    admin.register_error_handler(MockcloudError, _render)
+    admin.register_error_handler(MockcloudError, ADMIN.render)
     for area in AREAS:
         admin.register_blueprint(area.bp)
     return admin
-
-
-def _render(err: MockcloudError) -> Response:
-    # a message may quote what the caller sent, lone surrogates too (JSON "\ud800"
-    # escapes, YAML): shown escaped, as no UTF-8 (nor orjson) takes them
-    err.message = err.message.encode("utf-8", "backslashreplace").decode("utf-8")
-    return ADMIN.render(err)

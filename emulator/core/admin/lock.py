@@ -24,8 +24,10 @@ Checked before every admin view, in this order:
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
+import socket
 
 from flask import current_app, request
 
@@ -63,6 +65,22 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=16)
+def binds_loopback(bound: str) -> bool:
+    """Whether listening on ``bound`` (the ``host`` setting) reaches this machine only: a
+    loopback name or address, or a name every address of which is loopback (resolved
+    once). The admin Host check and serve's open-bind warning both ask this."""
+    if is_loopback(bound):
+        return True
+    try:
+        infos = socket.getaddrinfo(bound.strip("[]"), 0, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return False
+    addresses = [info[4][0].split("%", 1)[0] for info in infos
+                 if info[0] in (socket.AF_INET, socket.AF_INET6)]
+    return bool(addresses) and all(ipaddress.ip_address(a).is_loopback for a in addresses)
+
+
 def split_host(host: str) -> tuple[str, str]:
     """(name, port) of a Host header value: ``[::1]:8080`` -> ``("[::1]", "8080")``."""
     host = host.strip()
@@ -76,7 +94,7 @@ def split_host(host: str) -> tuple[str, str]:
 
 
 def check_host(bound: str, host: str) -> None:
-    if not is_loopback(bound):
+    if not binds_loopback(bound):
         return
     name, _ = split_host(host)
     if not is_loopback(name):
