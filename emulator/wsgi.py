@@ -8,8 +8,14 @@ drops the ``HTTP_*`` variables once the settings are read, before the server tak
 its copy; and the ``MOCKCLOUD_*`` ones, read by then (``create_app``), which would
 otherwise be copied into every request's environ (about a quarter of its keys) and
 walked by the journal on every call.
+
+Once the app is built, everything it allocated (Flask, Authlib, jsonschema, the loaded
+world) is moved out of the garbage collector's generations (``gc.freeze``): those
+objects live as long as the worker, and each full collection would walk them all again.
+Measured with ``bench/ab.py``: about 4 % more PATCH/s at 8 connections.
 """
 
+import gc
 import os
 
 from .app import create_app
@@ -18,3 +24,6 @@ app = create_app()
 
 for _name in [n for n in os.environ if n.startswith(("HTTP_", "MOCKCLOUD_"))]:
     del os.environ[_name]
+
+gc.collect()
+gc.freeze()
