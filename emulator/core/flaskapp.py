@@ -16,6 +16,8 @@ in-process by bench/profile_patch.py; about a quarter of a vendor call's time):
 * ``response_class``: an ordinary JSON or HTML reply (2xx but 204, body already
   bytes, no Location to make absolute) goes to the server without the copy of its
   headers and the closing iterator werkzeug builds for the general case.
+* ``ensure_sync``: Flask asks ``inspect.iscoroutinefunction`` of the view on every
+  request; mockcloud's views are plain functions, so the answer is kept per view.
 * ``session_interface``: no cookies, so no session to make per request; and
   ``preprocess_request`` returns at once when no before-request hook exists.
 
@@ -144,12 +146,25 @@ class MockcloudFlask(Flask):
     response_class = MockResponse
     session_interface = NoSessions()
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sync_views: dict[Any, Any] = {}  # view -> what ensure_sync made of it
+
     def preprocess_request(self) -> Any:
         # Flask walks the blueprint chain looking for hooks even when none exist
         if any(self.url_value_preprocessors.values()) or any(
                 self.before_request_funcs.values()):
             return super().preprocess_request()
         return None
+
+    def ensure_sync(self, func: Any) -> Any:
+        try:
+            return self._sync_views[func]
+        except KeyError:
+            sync = self._sync_views[func] = super().ensure_sync(func)
+            return sync
+        except TypeError:  # an unhashable callable: ask every time, as Flask does
+            return super().ensure_sync(func)
 
     def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
         if request is None or self.config["SERVER_NAME"] is not None \
