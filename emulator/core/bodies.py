@@ -108,6 +108,8 @@ def describe(error: ValidationError) -> str:
     where = _where(list(error.absolute_path))
     schema_ = error.schema if isinstance(error.schema, dict) else {}
     explained = schema_.get("description")
+    if error.validator == "not" and isinstance(error.validator_value, dict):
+        explained = error.validator_value.get("description") or explained  # the rule's own
     if error.validator in ("anyOf", "oneOf", "pattern", "not") \
             and isinstance(explained, str) and explained:
         return f"{where} is not valid ({_short(error.instance)}): {explained}"
