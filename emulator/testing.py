@@ -2,12 +2,14 @@
 
 ``ServerProcess`` (from :mod:`emulator.launcher`) starts ``mockcloud serve`` on a free
 port in a child process (a real HTTP server, not Flask's test client); ``Admin`` wraps
-``/_mockcloud/`` for one tenant: clock, faults, journal, tokens, quotas, world, reset.
+``/_mockcloud/`` for one tenant: clock, faults, journal, tokens, quotas, devices, world,
+reset.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -116,6 +118,23 @@ class Admin:
 
     def introspect(self, token: str) -> dict:
         return self._call("POST", "/tokens/introspect", json={"token": token})
+
+    # devices under control
+    def devices(self, vendor: str) -> list[dict]:
+        """Every device of ``vendor`` in the tenant, with its state and overrides."""
+        return self._call("GET", f"/devices/{vendor}")["devices"]
+
+    def device(self, vendor: str, device_id: str) -> dict:
+        """One device: ``state`` (as the vendor's API shows it now), ``overrides`` in
+        force now, ``events`` recorded, ``accepts`` (what it can be given)."""
+        return self._call("GET", f"/devices/{vendor}/{quote(device_id, safe='')}")
+
+    def override_device(self, vendor: str, device_id: str, **changes: Any) -> dict:
+        """Override a device's state at the tenant's virtual now: ``online`` (or
+        ``reachable``), ``battery_percent``, ``window_open``, ``weather={...}``; a value
+        of None drops that override; ``clear=True`` drops them all first."""
+        return self._call("PATCH", f"/devices/{vendor}/{quote(device_id, safe='')}",
+                          json=changes)
 
     def load_world(self, world: str | dict) -> dict:
         """Replace the tenant's world: YAML text, or a mapping (sent as JSON)."""

@@ -231,7 +231,8 @@ def locked_server(mockcloud_server: str, mockcloud_admin_token: str | None):
 
 
 def _example_path(template: str) -> str:
-    examples = {"{rule_id}": "f1", "{vendor}": "lightify", "{action}": "advance"}
+    examples = {"{rule_id}": "f1", "{vendor}": "lightify", "{action}": "advance",
+                "{device_id}": "123456-d01"}
     for name, value in examples.items():
         template = template.replace(name, value)
     return template
@@ -395,6 +396,37 @@ def test_admin_api_end_to_end(admin_http: AdminHttp, mockcloud: Admin, lightify,
     assert access in raw["response"]["body"]["text"]
     assert call("DELETE", "/journal", 200) == {"cleared": len(entries)}
     assert call("GET", "/journal/cassette", 200) == {"interactions": [], "version": 1}
+
+    # devices: read, override, see it in the vendor's API, refuse what a device has not
+    devices = call("GET", "/devices/lightify", 200)["devices"]
+    assert {d["id"] for d in devices} >= {"123456", "123456-d01"}
+    assert all(d["overrides"] == {} and d["events"] == [] for d in devices)
+    assert call("GET", "/devices/nobody", 404)["error"] == "not_found"
+    light = call("GET", "/devices/lightify/123456-d01", 200)
+    assert light["accepts"] == ["online"] and light["state"]["online"] is True
+    now = call("POST", "/clock/freeze", 200)["now"]
+    off = call("PATCH", "/devices/lightify/123456-d01", 200, json={"reachable": False})
+    assert off["overrides"] == {"online": False} and off["state"]["online"] is False
+    assert off["events"][0]["at"] == now
+    assert call("GET", "/devices/lightify/nope", 404)["error"] == "not_found"
+    assert call("PATCH", "/devices/lightify/nope", 404, json={"online": False})[
+        "error"] == "not_found"
+    assert call("PATCH", "/devices/nobody/x", 404, json={"online": False})[
+        "error"] == "not_found"
+    for body in [{}, {"online": "no"}, {"battery_percent": 101}, {"battery_percent": 5.0},
+                 {"weather": {"snow": 1}}, {"online": True, "reachable": True},
+                 {"colour": "red"}, {"battery_percent": 50}, {"window_open": True},
+                 {"weather": {"temperature": 3}}]:
+        assert call("PATCH", "/devices/lightify/123456-d01", 400, json=body)[
+            "error"] == "invalid_override", body
+    assert call("PATCH", "/devices/lightify/123456-d01", 400, json=[])[
+        "error"] == "invalid_request"
+    assert call("PATCH", "/devices/lightify/123456-d01", 400, data=b"{")[
+        "error"] == "invalid_json"
+    back = call("PATCH", "/devices/lightify/123456-d01", 200, json={"clear": True})
+    assert back["overrides"] == {} and back["state"]["online"] is True
+    assert len(back["events"]) == 2
+    call("POST", "/clock/resume", 200)
 
     # world
     world = call("GET", "/world", 200)

@@ -143,3 +143,16 @@ def test_world_generate_asks_the_vendor():
 
 def test_the_toy_vendor_is_small():
     assert len((HERE / "toy_vendor.py").read_text().splitlines()) < 150
+
+
+def test_a_vendor_without_devices_under_control_is_400_on_the_device_routes(toy):
+    """The toy gives no ``Vendor.devices``: the admin device routes say so (a vendor
+    with them, Lightify, is on the same server)."""
+    for method, path in [("GET", "/devices/toy"), ("GET", "/devices/toy/l1"),
+                         ("PATCH", "/devices/toy/l1")]:
+        resp = requests.request(method, f"{toy.url()}/_mockcloud{path}", timeout=30,
+                                json={"online": False})
+        assert resp.status_code == 400, (method, path, resp.text)
+        assert resp.json()["error"] == "invalid_request"
+        assert "no devices the admin API can control" in resp.json()["message"]
+    assert toy.devices("lightify")

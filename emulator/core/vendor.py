@@ -11,7 +11,9 @@ document, and loads and exports its part of a world. The vendor writes:
 * ``errors``: an ``Envelope`` (reason -> status and code, and the body's shape);
 * ``world``: a ``WorldPart`` (build, export, generate);
 * ``auth(settings) -> AuthProfile`` and, optionally, ``settings``: a dataclass of its
-  own knobs, read from ``MOCKCLOUD_<VENDOR>_<FIELD>``.
+  own knobs, read from ``MOCKCLOUD_<VENDOR>_<FIELD>``;
+* optionally ``devices``: a ``core.devices.DeviceControl``, its devices under the admin
+  API's control (offline, battery, open window, weather overrides).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from flask import Blueprint
 
     from .api import VendorAPI
+    from .devices import DeviceControl
     from .oauth import AuthProfile
     from .store import Store
 
@@ -89,6 +92,9 @@ class Vendor:
     headers: tuple[tuple[str, str], ...] = ()        # on every reply (e.g. Server: nginx)
     openapi: Path | None = None
     schemas: Path | None = None                      # its JSON Schemas (request bodies)
+    # its devices under the admin API's control (/_mockcloud/devices/<vendor>): None,
+    # a vendor without them (the routes answer 400); see core.devices
+    devices: DeviceControl | None = None
 
     def kind(self, name: str) -> str:
         return f"{self.name}.{name}"

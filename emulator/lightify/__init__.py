@@ -17,7 +17,9 @@ where the record is silent (all INFERRED):
   group silently skips the members that cannot; named colours map to CSS RGB
   values (models.COLORS); colour temperature is 2000-6500 K;
 * PATCHing an offline device is accepted and stored (the gateway would apply it on
-  reconnection).
+  reconnection). A device is offline by the world (``online: false``) or by the admin
+  API (``PATCH /_mockcloud/devices/lightify/<id>`` with ``online``/``reachable``; see
+  ``devices.py``); batteries, windows and weather Lightify devices have not (400).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from contracts.files import contracts_dir
 from ..core.oauth import AuthProfile
 from ..core.quotas import QuotaConfig
 from ..core.vendor import Vendor
-from . import routes, world
+from . import devices, routes, world
 from .errors import ENVELOPE
 
 CONTRACTS = contracts_dir()
@@ -73,4 +75,5 @@ VENDOR = Vendor(
              ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")),
     openapi=CONTRACTS / "openapi" / "lightify.yaml",
     schemas=CONTRACTS / "schemas" / "lightify",
+    devices=devices.CONTROL,
 )

@@ -3,7 +3,9 @@
 Documents (kinds ``lightify.device``, ``lightify.group``, ``lightify.scene``) carry
 their owner's user id; a user sees only their own. A device document keeps what it
 can do (``capabilities``) apart from its state, so a group PATCH can skip devices
-that do not support a property, as the collection says.
+that do not support a property, as the collection says. The admin API's overrides
+(``core.devices``, kind ``lightify.override``) are laid over a device's ``online`` as
+they are in force at the request's virtual instant; the document keeps the world's.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
+from ..core.devices import Overrides
 from ..core.errors import MockcloudError
 from ..core.store import Store
 
@@ -95,8 +98,14 @@ def apply_changes(dev: dict[str, Any], changes: dict[str, Any]) -> list[str]:
     return applied
 
 
-def public_device(dev: dict[str, Any]) -> dict[str, Any]:
-    return {k: dev[k] for k in PUBLIC if k in dev}
+def public_device(dev: dict[str, Any], overrides: dict[str, Any] | None = None
+                  ) -> dict[str, Any]:
+    """The device as the API shows it, with the admin API's overrides in force
+    (``core.devices``: only ``online`` applies to Lightify)."""
+    out = {k: dev[k] for k in PUBLIC if k in dev}
+    if overrides and "online" in overrides:
+        out["online"] = overrides["online"]
+    return out
 
 
 def public(doc: dict[str, Any], fields: Iterable[str]) -> dict[str, Any]:
@@ -110,10 +119,12 @@ SCENE_FIELDS = ("id", "name", "groups", "gatewayId")
 # -------------------------------------------------------------------- the model
 
 class Lightify:
-    """One user's view of the Lightify cloud in one tenant."""
+    """One user's view of the Lightify cloud in one tenant at the virtual instant
+    ``now`` (the admin API's device overrides in force then are shown)."""
 
-    def __init__(self, store: Store, tenant: str, user_id: str) -> None:
-        self.store, self.tenant, self.user = store, tenant, user_id
+    def __init__(self, store: Store, tenant: str, user_id: str, now: float) -> None:
+        self.store, self.tenant, self.user, self.now = store, tenant, user_id, now
+        self.overrides = Overrides(store, tenant, "lightify")
 
     def _owned(self, kind: str) -> list[dict[str, Any]]:
         docs = [d for _, d in self.store.list(self.tenant, kind) if d["owner"] == self.user]
@@ -129,10 +140,13 @@ class Lightify:
     def devices(self) -> dict[str, Any]:
         devs = self._owned(DEVICE)
         cursor = hashlib.sha1(f"{self.tenant}:{self.user}".encode()).hexdigest()[:8]
-        return {"devices": [public_device(d) for d in devs], "cursor": cursor}
+        overrides = self.overrides.all_at(self.now)
+        return {"devices": [public_device(d, overrides.get(d["id"])) for d in devs],
+                "cursor": cursor}
 
     def device(self, ident: str) -> dict[str, Any]:
-        return public_device(self._get(DEVICE, "device", ident))
+        return public_device(self._get(DEVICE, "device", ident),
+                             self.overrides.at(ident, self.now))
 
     def patch_device(self, ident: str, body: Any) -> dict[str, Any]:
         changes = parse_changes(body)
@@ -154,7 +168,7 @@ class Lightify:
         if refused:
             raise bad_request(f"Device {ident} ({doc['type']}, {doc.get('deviceModel', '')}) "
                               f"does not support {', '.join(refused)}.")
-        return public_device(doc)
+        return public_device(doc, self.overrides.at(ident, self.now))
 
     # groups
     def groups(self) -> dict[str, Any]:

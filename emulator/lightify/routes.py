@@ -60,7 +60,7 @@ def _mount_resource(bp: Blueprint, api: VendorAPI, path: str, list_all: str, get
     """GET /v4/<path>, GET /v4/<path>/<id> and PATCH /v4/<path>/<id>."""
     def model(token) -> Lightify:
         ctx = api.ctx()
-        return Lightify(ctx.store, ctx.tenant, token.user_id)
+        return Lightify(ctx.store, ctx.tenant, token.user_id, ctx.now())
 
     def list_view(token):
         return reply(getattr(model(token), list_all)())

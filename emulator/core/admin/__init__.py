@@ -7,6 +7,7 @@
 * ``journal`` ``GET``, ``DELETE /journal``, ``GET /journal/cassette``
 * ``tokens``  ``GET``, ``POST /tokens``, ``POST /tokens/revoke``, ``/tokens/introspect``
 * ``quotas``  ``GET``, ``DELETE /quotas``, ``PUT /quotas/<vendor>``
+* ``devices`` ``GET /devices/<vendor>``, ``GET``, ``PATCH /devices/<vendor>/<device_id>``
 * ``openapi`` ``GET /openapi.yaml``, ``GET /openapi/<vendor>.yaml``
 
 Per tenant, like everything. Views reach the emulator through
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 from flask import Blueprint
 
 from ..errors import ADMIN, MockcloudError
-from . import clock, faults, health, journal, lock, openapi, quotas, tokens, world
+from . import clock, devices, faults, health, journal, lock, openapi, quotas, tokens, world
 from .openapi import bundle
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,7 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["AREAS", "bundle", "make_admin"]
 
-AREAS = (health, world, clock, faults, journal, tokens, quotas, openapi)
+AREAS = (health, world, clock, faults, journal, tokens, quotas, devices, openapi)
 
 
 def make_admin(mc: Mockcloud) -> Blueprint:
