@@ -1,0 +1,1204 @@
+"""Netatmo weather stations and Home Coaches: world entries, bodies and measures.
+
+Pure functions (no Flask, no store, no clock): the caller passes the stored documents,
+the instant ``now`` and the world ``seed``.
+
+World file (per Netatmo user)::
+
+    stations:
+      - id: "70:ee:50:22:a3:00"          # MAC of the NAMain (default: derived)
+        station_name: Home               # default "Station <n>"
+        module_name: Indoor              # default "Indoor"
+        home_name: Home                  # default: station_name (lnetatmo reads it)
+        place: {city: Lyon, country: FR, timezone: Europe/Paris,
+                lat: 45.76, lon: 4.83, altitude: 170}     # default: Paris
+        date_setup: 2019-01-01           # epoch seconds, ISO date or date-time (UTC)
+        firmware: 181
+        wifi_status: 56
+        reachable: true                  # false: offline since last_seen (or always)
+        last_seen: 1700000000            # with reachable: false, when it went quiet
+        co2_calibrating: false
+        favorite: false                  # someone else's station this user follows
+        modules:                         # default: one NAModule1 "Outdoor"
+          - {id: "02:00:00:22:a3:01", type: NAModule1, module_name: Outdoor}
+          - {id: "06:00:00:22:a3:02", type: NAModule2, module_name: Wind}
+          - {id: "05:00:00:22:a3:03", type: NAModule3, module_name: Rain}
+          - {id: "03:00:00:22:a3:04", type: NAModule4, module_name: Bedroom,
+             date_setup: 2020-03-01, firmware: 51, rf_status: 70, reachable: true,
+             battery_installed: 2023-10-01, battery_lifetime_days: 730}
+        state: {}                        # admin overrides, below
+    homecoaches:
+      - id: "70:ee:50:22:b1:00"
+        station_name: Bedroom
+        place: {...}                     # same keys and defaults as a station's
+        date_setup: 2019-06-01
+        firmware: 61
+        wifi_status: 48
+        reachable: true
+
+Overrides (``doc["state"]``, laid on by the caller from the admin API's device
+overrides): a map from a device or module id to one override state, or to a timeline
+of them. Each entry is the *whole* override state in force from its ``since`` (epoch
+seconds; ``at`` is an alias; default: always) until the next entry's, so a measure of
+the past never changes because of something done later; a key an entry lacks is back
+to what the world says::
+
+    state:
+      "02:00:00:22:a3:01":
+        - {since: 1700000000, reachable: false}
+        - {since: 1700003600, battery_percent: 4, weather: {temperature: 35, rain: 2.5}}
+
+Keys: ``reachable`` (``online`` is an alias), ``battery_percent`` (0..100),
+``weather`` (the ``adjust`` of :func:`emulator.physics.weather.outdoor`: absolute
+values, ``<field>_offset`` offsets; ``null`` values are dropped); ``window_open`` is
+accepted and ignored (no window here). ``weather`` on a station's own id applies to
+all its modules (a module's own entry wins key by key). An unreachable station takes
+its modules with it. Unreachable devices and modules have no ``dashboard_data`` and
+no measures while they are off.
+
+The numbers:
+
+- Each sensor reads on its own 5-minute grid (a seeded phase), the native step of
+  ``getmeasure`` ``scale=max``; the dashboard shows the last grid reading, with the
+  same rounding, so a measure at ``time_utc`` equals the dashboard.
+- Outdoor values come from the physics weather at the station's place with the world
+  seed (one weather for every device at a place); indoor ones from
+  :mod:`emulator.physics.indoor` with a per-device seed.
+- Day minimum/maximum: over the readings since local midnight (at most 288).
+  Trends: against the reading three hours before; ``up``/``down`` beyond 0.3 °C or
+  1 hPa (INFERRED thresholds). ``Rain``: mm in the last 5 minutes; ``sum_rain_1``: the
+  last hour; ``sum_rain_24``: since local midnight (INFERRED, as the Netatmo app's "today").
+- ``getmeasure`` (:func:`measure`): ``max`` returns the native readings. Coarser
+  scales aggregate buckets: 30min and 1hour aligned on UTC, 3hours/1day/1week/1month on
+  the station's local calendar (weeks from Monday). A bucket's plain values are means
+  (angles: circular mean; rain: sum), ``min_*/max_*/date_*`` its extremes. Buckets
+  longer than 4 hours sample every k-th reading so that no bucket reads more than 48
+  (1day: every 30 minutes; 1week: every 3.5 hours; 1month: every 15.5 hours), which
+  bounds a call at 1024 x 48 readings; so a long bucket's min/max may miss a short
+  extreme. Rain sums are exact.
+  Time stamps: with ``real_time=false`` (the default) a bucket is stamped at its
+  middle (start + scale/2), with ``real_time=true`` at its start, as Netatmo's
+  reference says of ``real_time`` (INFERRED for the month, stamped at half its length).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import math
+import re
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from functools import cache, lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ..core.errors import MockcloudError
+from ..physics import indoor
+from ..physics.battery import battery
+from ..physics.weather import (
+    Place,
+    absolute_pressure,
+    diurnal,
+    mix,
+    outdoor,
+    rain_total,
+    smooth_noise,
+    unit,
+)
+
+STEP = 300                      # native measure step, seconds
+DAY = 86400
+EPOCH_2019 = 1546300800         # default installation date (2019-01-01T00:00Z)
+MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+STATION_KIND, HOMECOACH_KIND = "netatmo.station", "netatmo.homecoach"
+DEFAULT_PLACE = {"city": "Paris", "country": "FR", "timezone": "Europe/Paris",
+                 "lat": 48.8566, "lon": 2.3522, "altitude": 35}
+
+
+@dataclass(frozen=True)
+class Kind:
+    data_type: tuple[str, ...]
+    fields: tuple[str, ...]          # the dashboard readings
+    prefix: str                      # MAC prefix of generated ids
+    firmware: int
+    name: str                        # default module_name
+    battery_days: int = 0            # 0: mains powered
+
+
+KINDS: dict[str, Kind] = {
+    "NAMain": Kind(("Temperature", "CO2", "Humidity", "Noise", "Pressure"),
+                   ("Temperature", "CO2", "Humidity", "Noise", "Pressure", "AbsolutePressure"),
+                   "70:ee:50", 181, "Indoor"),
+    "NAModule1": Kind(("Temperature", "Humidity"), ("Temperature", "Humidity"),
+                      "02:00:00", 50, "Outdoor", 730),
+    "NAModule2": Kind(("Wind",), ("WindStrength", "WindAngle", "GustStrength", "GustAngle"),
+                      "06:00:00", 25, "Wind gauge", 730),
+    "NAModule3": Kind(("Rain",), ("Rain",), "05:00:00", 12, "Rain gauge", 730),
+    "NAModule4": Kind(("Temperature", "CO2", "Humidity"), ("Temperature", "CO2", "Humidity"),
+                      "03:00:00", 51, "Room", 730),
+    "NHC": Kind(("Temperature", "CO2", "Humidity", "Noise", "Pressure", "health_idx"),
+                ("Temperature", "CO2", "Humidity", "Noise", "Pressure", "AbsolutePressure",
+                 "health_idx"), "70:ee:50", 61, "Home Coach"),
+}
+MODULE_TYPES = ("NAModule1", "NAModule2", "NAModule3", "NAModule4")
+
+
+# ==== world entries ==========================================================
+STATION_KEYS = {"id", "station_name", "module_name", "home_id", "home_name", "place",
+                "date_setup", "installed", "last_upgrade", "firmware", "wifi_status",
+                "reachable", "last_seen", "co2_calibrating", "favorite", "read_only",
+                "modules", "state"}
+HOMECOACH_KEYS = STATION_KEYS - {"modules", "favorite", "read_only", "home_id", "home_name"}
+MODULE_KEYS = {"id", "type", "module_name", "date_setup", "installed", "firmware",
+               "rf_status", "reachable", "last_seen", "battery_installed",
+               "battery_lifetime_days"}
+PLACE_KEYS = {"city", "country", "timezone", "lat", "lon", "altitude", "street"}
+OVERRIDE_KEYS = {"since", "at", "reachable", "online", "battery_percent", "weather",
+                 "window_open"}
+ALIASES = {"at": "since", "online": "reachable"}
+
+
+def _epoch(where: str, value: Any) -> int:
+    """Epoch seconds from an int, a float, an ISO string or a YAML date (UTC)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{where}: must be a date (epoch seconds or ISO 8601), not {value!r}")
+    if isinstance(value, int | float) and math.isfinite(value) and value >= 0:
+        return int(value)
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"{where}: {value!r} is not an ISO 8601 date") from None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return int(value.timestamp())
+    if isinstance(value, date):
+        return int(datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp())
+    raise ValueError(f"{where}: must be a date (epoch seconds or ISO 8601), not {value!r}")
+
+
+def _num(where: str, value: Any, lo: float, hi: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{where}: must be a number, not {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{where}: {value} is out of range {lo}..{hi}")
+    return value
+
+
+def _int(where: str, value: Any, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{where}: must be an integer, not {value!r}")
+    return int(_num(where, value, lo, hi))
+
+
+def _str(where: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{where}: must be a non-empty string, not {value!r}")
+    return value
+
+
+def _bool(where: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{where}: must be true or false, not {value!r}")
+    return value
+
+
+def _keys(where: str, raw: Any, known: set[str]) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where}: must be a mapping, not {type(raw).__name__}")
+    unknown = sorted(str(k) for k in raw if k not in known)
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}; "
+                         f"known: {', '.join(sorted(known))}")
+    return raw
+
+
+def _mac(where: str, value: Any) -> str:
+    v = _str(where, value).lower()
+    if not MAC.match(v):
+        raise ValueError(f"{where}: {value!r} is not a MAC address like 70:ee:50:22:a3:00")
+    return v
+
+
+def _derived_mac(prefix: str, *parts: Any) -> str:
+    h = zlib.crc32(repr(parts).encode()) & 0xFFFFFF
+    return f"{prefix}:{h >> 16:02x}:{(h >> 8) & 0xff:02x}:{h & 0xff:02x}"
+
+
+@cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _place(where: str, raw: Any) -> dict[str, Any]:
+    if raw is None:
+        return dict(DEFAULT_PLACE)
+    raw = _keys(where, raw, PLACE_KEYS)
+    p = {**DEFAULT_PLACE, **raw}
+    p["lat"] = _num(f"{where}.lat", p["lat"], -90, 90)
+    p["lon"] = _num(f"{where}.lon", p["lon"], -180, 180)
+    p["altitude"] = _num(f"{where}.altitude", p["altitude"], -500, 9000)
+    for k in ("city", "country", "timezone") + (("street",) if "street" in p else ()):
+        p[k] = _str(f"{where}.{k}", p[k])
+    try:
+        _zone(p["timezone"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{where}.timezone: unknown time zone {p['timezone']!r} "
+                         "(an IANA name such as Europe/Paris)") from None
+    return p
+
+
+def _overrides(where: str, raw: Any) -> dict[str, list[dict[str, Any]]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where}: must be a mapping of device/module id to overrides")
+    out: dict[str, list[dict[str, Any]]] = {}
+    for ident, entries in raw.items():
+        w = f"{where}.{ident}"
+        items = entries if isinstance(entries, list) else [entries]
+        checked = []
+        for j, e in enumerate(items):
+            wj = f"{w}[{j}]" if isinstance(entries, list) else w
+            e = {ALIASES.get(k, k): v for k, v in _keys(wj, e, OVERRIDE_KEYS).items()
+                 if v is not None and k != "window_open"}
+            if "since" in e:
+                e["since"] = _epoch(f"{wj}.since", e["since"])
+            if "reachable" in e:
+                _bool(f"{wj}.reachable", e["reachable"])
+            if "battery_percent" in e:
+                _int(f"{wj}.battery_percent", e["battery_percent"], 0, 100)
+            if "weather" in e:
+                if not isinstance(e["weather"], dict):
+                    raise ValueError(f"{wj}.weather: must be a mapping of adjustments")
+                e["weather"] = {k: v for k, v in e["weather"].items() if v is not None}
+                try:
+                    outdoor(Place(0, 0), 0, 0, e["weather"])
+                except (ValueError, TypeError, AttributeError) as exc:
+                    raise ValueError(f"{wj}.weather: {exc}") from None
+            checked.append(e)
+        out[_mac(w, ident)] = sorted(checked, key=lambda e: e.get("since", -1))
+    return out
+
+
+def _common(where: str, raw: dict[str, Any], kind: str, owner: str, n: int,
+            ) -> dict[str, Any]:
+    k = KINDS[kind]
+    ident = _mac(f"{where}.id", raw["id"]) if "id" in raw \
+        else _derived_mac(k.prefix, owner, kind, n)
+    setup = _epoch(f"{where}.date_setup", raw.get("date_setup", raw.get("installed",
+                                                                       EPOCH_2019)))
+    doc: dict[str, Any] = {
+        "id": ident,
+        "type": kind,
+        "station_name": _str(f"{where}.station_name", raw.get(
+            "station_name", f"{'Station' if kind == 'NAMain' else 'Home Coach'} {n + 1}")),
+        "place": _place(f"{where}.place", raw.get("place")),
+        "date_setup": setup,
+        "last_upgrade": _epoch(f"{where}.last_upgrade", raw.get("last_upgrade", setup)),
+        "firmware": _int(f"{where}.firmware", raw.get("firmware", k.firmware), 0, 10**6),
+        "wifi_status": _int(f"{where}.wifi_status",
+                            raw.get("wifi_status", 40 + zlib.crc32(ident.encode()) % 40),
+                            0, 255),
+        "reachable": _bool(f"{where}.reachable", raw.get("reachable", True)),
+        "co2_calibrating": _bool(f"{where}.co2_calibrating", raw.get("co2_calibrating", False)),
+    }
+    if "module_name" in raw or kind == "NAMain":
+        doc["module_name"] = _str(f"{where}.module_name", raw.get("module_name", k.name))
+    if "last_seen" in raw:
+        doc["last_seen"] = _epoch(f"{where}.last_seen", raw["last_seen"])
+    doc["state"] = _overrides(f"{where}.state", raw.get("state"))
+    return doc
+
+
+def _module(where: str, raw: Any, station: dict[str, Any], j: int) -> dict[str, Any]:
+    raw = _keys(where, raw, MODULE_KEYS)
+    kind = raw.get("type", "NAModule1")
+    if kind not in MODULE_TYPES:
+        raise ValueError(f"{where}.type: {kind!r} is not one of {', '.join(MODULE_TYPES)}")
+    k = KINDS[kind]
+    ident = _mac(f"{where}.id", raw["id"]) if "id" in raw \
+        else f"{k.prefix}:{station['id'][9:14]}:{j + 1:02x}"
+    setup = _epoch(f"{where}.date_setup", raw.get("date_setup", raw.get(
+        "installed", station["date_setup"])))
+    m: dict[str, Any] = {
+        "id": ident, "type": kind,
+        "module_name": _str(f"{where}.module_name", raw.get("module_name", k.name)),
+        "date_setup": setup,
+        "firmware": _int(f"{where}.firmware", raw.get("firmware", k.firmware), 0, 10**6),
+        "rf_status": _int(f"{where}.rf_status",
+                          raw.get("rf_status", 55 + zlib.crc32(ident.encode()) % 35), 0, 255),
+        "reachable": _bool(f"{where}.reachable", raw.get("reachable", True)),
+        "battery_lifetime_days": _num(f"{where}.battery_lifetime_days",
+                                      raw.get("battery_lifetime_days", k.battery_days),
+                                      1, 100000),
+    }
+    if "battery_installed" in raw:
+        m["battery_installed"] = _epoch(f"{where}.battery_installed", raw["battery_installed"])
+    if "last_seen" in raw:
+        m["last_seen"] = _epoch(f"{where}.last_seen", raw["last_seen"])
+    return m
+
+
+def _entries(entries: Any, where: str) -> list[Any]:
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        raise ValueError(f"{where}: must be a list, not {type(entries).__name__}")
+    return entries
+
+
+def _unique(seen: dict[str, str], ident: str, where: str) -> None:
+    if ident in seen:
+        raise ValueError(f"{where}: id {ident} is already used by {seen[ident]}")
+    seen[ident] = where
+
+
+def build_stations(entries: list, owner: str, where: str, seed: int
+                   ) -> list[tuple[str, str, dict]]:
+    """Rows ("netatmo.station", id, doc) for a user's ``stations:`` list."""
+    rows, seen = [], {}
+    for i, raw in enumerate(_entries(entries, where)):
+        w = f"{where}[{i}]"
+        raw = _keys(w, raw, STATION_KEYS)
+        doc = _common(w, raw, "NAMain", owner, i)
+        _unique(seen, doc["id"], w)
+        doc["owner"] = owner
+        home = f"{mix(seed, zlib.crc32(doc['id'].encode())):016x}{zlib.crc32(w.encode()):08x}"
+        doc["home_id"] = _str(f"{w}.home_id", raw.get("home_id", home))
+        doc["home_name"] = _str(f"{w}.home_name", raw.get("home_name", doc["station_name"]))
+        doc["favorite"] = _bool(f"{w}.favorite", raw.get("favorite", False))
+        doc["read_only"] = _bool(f"{w}.read_only", raw.get("read_only", doc["favorite"]))
+        mods = raw.get("modules")
+        mods = [{"type": "NAModule1"}] if mods is None else _entries(mods, f"{w}.modules")
+        doc["modules"] = []
+        for j, m in enumerate(mods):
+            mod = _module(f"{w}.modules[{j}]", m, doc, j)
+            _unique(seen, mod["id"], f"{w}.modules[{j}]")
+            doc["modules"].append(mod)
+        known = {doc["id"], *(m["id"] for m in doc["modules"])}
+        for ident in doc["state"]:
+            if ident not in known:
+                raise ValueError(f"{w}.state: {ident} is neither the station nor one of its "
+                                 "modules")
+        rows.append((STATION_KIND, doc["id"], doc))
+    return rows
+
+
+def build_homecoaches(entries: list, owner: str, where: str, seed: int
+                      ) -> list[tuple[str, str, dict]]:
+    """Rows ("netatmo.homecoach", id, doc) for a user's ``homecoaches:`` list."""
+    rows, seen = [], {}
+    for i, raw in enumerate(_entries(entries, where)):
+        w = f"{where}[{i}]"
+        doc = _common(w, _keys(w, raw, HOMECOACH_KEYS), "NHC", owner, i)
+        _unique(seen, doc["id"], w)
+        doc["owner"] = owner
+        for ident in doc["state"]:
+            if ident != doc["id"]:
+                raise ValueError(f"{w}.state: {ident} is not this Home Coach's id")
+        rows.append((HOMECOACH_KIND, doc["id"], doc))
+    return rows
+
+
+def _export(doc: dict[str, Any]) -> dict[str, Any]:
+    out = {k: copy.deepcopy(v) for k, v in doc.items() if k not in ("owner", "type")}
+    if not out.get("state"):
+        out.pop("state", None)
+    return out
+
+
+def export_station(doc: dict) -> dict:
+    """The world-file entry of a stored station (builds back to the same document)."""
+    return _export(doc)
+
+
+def export_homecoach(doc: dict) -> dict:
+    """The world-file entry of a stored Home Coach."""
+    return _export(doc)
+
+
+# ---- generation --------------------------------------------------------------------------------
+ROOMS = ["Bedroom", "Kitchen", "Office", "Kids room", "Cellar", "Living room"]
+
+
+def _generated_place(fake: Any, rng: Any) -> dict[str, Any]:
+    lat, lon, city, country, tz = fake.location_on_land()
+    return {"city": city, "country": country, "timezone": tz,
+            "lat": round(float(lat) + rng.uniform(-0.02, 0.02), 5),
+            "lon": round(float(lon) + rng.uniform(-0.02, 0.02), 5),
+            "altitude": rng.randrange(0, 600)}
+
+
+def _mac_for(prefix: str, index: int, n: int) -> str:
+    return f"{prefix}:{(index >> 8) & 0xff:02x}:{index & 0xff:02x}:{n & 0xff:02x}"
+
+
+def generate_stations(fake: Any, rng: Any, index: int) -> list[dict]:
+    """One station (rarely none) with an outdoor module and maybe wind, rain, rooms."""
+    if rng.random() < 0.15:
+        return []
+    place = _generated_place(fake, rng)
+    setup = EPOCH_2019 + rng.randrange(0, 3 * 365) * DAY
+    modules = [{"id": _mac_for("02:00:00", index, 1), "type": "NAModule1",
+                "module_name": "Outdoor"}]
+    if rng.random() < 0.4:
+        modules.append({"id": _mac_for("05:00:00", index, 2), "type": "NAModule3",
+                        "module_name": "Rain gauge"})
+    if rng.random() < 0.25:
+        modules.append({"id": _mac_for("06:00:00", index, 3), "type": "NAModule2",
+                        "module_name": "Wind gauge"})
+    for n, room in enumerate(rng.sample(ROOMS, rng.randrange(0, 3)), start=4):
+        modules.append({"id": _mac_for("03:00:00", index, n), "type": "NAModule4",
+                        "module_name": room})
+    name = f"{fake.last_name()} {rng.choice(['home', 'house', 'flat', 'cottage'])}"
+    return [{"id": _mac_for("70:ee:50", index, 0), "station_name": name,
+             "module_name": "Indoor", "place": place, "date_setup": setup,
+             "firmware": rng.choice([178, 181, 183]), "wifi_status": rng.randrange(30, 90),
+             "modules": modules}]
+
+
+def generate_homecoaches(fake: Any, rng: Any, index: int) -> list[dict]:
+    """Zero to two Home Coaches in the user's rooms."""
+    n = rng.choices([0, 1, 2], weights=[6, 3, 1])[0]
+    if not n:
+        return []
+    place = _generated_place(fake, rng)
+    return [{"id": _mac_for("70:ee:50", index, 0x80 + i), "station_name": room,
+             "place": place, "date_setup": EPOCH_2019 + rng.randrange(0, 3 * 365) * DAY,
+             "firmware": rng.choice([45, 61]), "wifi_status": rng.randrange(30, 90)}
+            for i, room in enumerate(rng.sample(ROOMS, n))]
+
+
+# ==== sensors ==========================================================
+@dataclass(frozen=True)
+class Sensor:
+    """One thing that reads: a NAMain, a module or a Home Coach, with what it needs."""
+
+    kind: str
+    id: str
+    place: Place
+    tz: ZoneInfo
+    seed: int                       # the world seed (weather)
+    dseed: int                      # the device's own seed (indoor air, phase)
+    installed: int
+    phase: int
+    events: tuple[tuple[float, bool], ...]        # (from, reachable), in time order
+    weather: tuple[tuple[float, Mapping[str, float]], ...] = field(default=())
+
+    def grid_floor(self, t: float) -> int:
+        return int((t - self.phase) // STEP) * STEP + self.phase
+
+    def grid_ceil(self, t: float) -> int:
+        return -int((self.phase - t) // STEP) * STEP + self.phase
+
+    def reachable(self, t: float) -> bool:
+        ok = True
+        for since, value in self.events:
+            if since > t:
+                break
+            ok = value
+        return ok
+
+    def available(self, t: float) -> bool:
+        return t >= self.installed and self.reachable(t)
+
+    def adjust(self, t: float) -> Mapping[str, float] | None:
+        adj: Mapping[str, float] | None = None
+        for since, value in self.weather:
+            if since > t:
+                break
+            adj = value
+        return adj
+
+    def intervals(self, a: float, b: float) -> list[tuple[float, float]]:
+        """The spans of [a, b] in which the sensor reads."""
+        a = max(a, self.installed)
+        out: list[tuple[float, float]] = []
+        start = a if self.reachable(a) else None
+        for since, value in self.events:
+            if since <= a or since > b:
+                continue
+            if value and start is None:
+                start = since
+            elif not value and start is not None:
+                out.append((start, since - 1e-6))
+                start = None
+        if start is not None and start <= b:
+            out.append((start, b))
+        return out
+
+    def last_reading(self, now: float) -> int | None:
+        """The latest grid instant <= now with a reading, or None."""
+        spans = self.intervals(self.installed, now)
+        for lo, hi in reversed(spans):
+            t = self.grid_floor(hi)
+            if t >= lo:
+                return t
+        return None
+
+    def utc_offset(self, t: float) -> int:
+        off = datetime.fromtimestamp(t, self.tz).utcoffset()
+        return int(off.total_seconds()) if off else 0
+
+    def local_midnight(self, t: float) -> int:
+        d = datetime.fromtimestamp(t, self.tz)
+        return int(d.replace(hour=0, minute=0, second=0, microsecond=0).timestamp())
+
+
+def _snapshot(entries: list[dict[str, Any]], t: float) -> dict[str, Any]:
+    """The override state in force at t (entries sorted by since)."""
+    snap: dict[str, Any] = {}
+    for e in entries:
+        if e.get("since", -math.inf) > t:
+            break
+        snap = e
+    return snap
+
+
+def _reachable(doc: dict[str, Any], entries: list[dict[str, Any]], t: float) -> bool:
+    snap = _snapshot(entries, t)
+    if "reachable" in snap:
+        return bool(snap["reachable"])
+    return doc.get("reachable", True) or t < doc.get("last_seen", -math.inf)
+
+
+def _changes(*parts: tuple[dict[str, Any], list[dict[str, Any]]]) -> list[float]:
+    """Every instant at which an override state or a world reachability changes."""
+    out = {-math.inf}
+    for doc, entries in parts:
+        out.update(float(e.get("since", -math.inf)) for e in entries)
+        if not doc.get("reachable", True) and "last_seen" in doc:
+            out.add(float(doc["last_seen"]))
+    return sorted(out)
+
+
+def _timelines(parts: list[tuple[dict[str, Any], list[dict[str, Any]]]]
+               ) -> tuple[tuple[tuple[float, bool], ...], tuple[tuple[float, Any], ...]]:
+    """(reachability events, weather-adjust events) of a sensor whose readings pass
+    through every (doc, override entries) part (the station, then the module)."""
+    instants = _changes(*parts)
+    reach = tuple((x, all(_reachable(d, e, x) for d, e in parts)) for x in instants)
+    weather: list[tuple[float, Any]] = []
+    if any("weather" in e for _, es in parts for e in es):
+        for x in instants:
+            adj: dict[str, float] = {}
+            for _, es in parts:
+                adj.update(_snapshot(es, x).get("weather") or {})
+            weather.append((x, adj or None))
+    return reach, tuple(weather)
+
+
+def _place_of(doc: dict[str, Any]) -> Place:
+    p = doc["place"]
+    return Place(lat=p["lat"], lon=p["lon"], altitude=p.get("altitude", 0),
+                 timezone=p.get("timezone", "UTC"))
+
+
+def _dseed(seed: int, ident: str) -> int:
+    return mix(seed, zlib.crc32(ident.encode()))
+
+
+def sensors(doc: dict[str, Any], seed: int) -> dict[str, Sensor]:
+    """Every sensor of a station or Home Coach document, by id (the device first)."""
+    state = doc.get("state") or {}
+    place, tz = _place_of(doc), _zone(doc["place"].get("timezone", "UTC"))
+    own = (doc, _entries_of(state, doc["id"]))
+
+    def make(m: dict[str, Any], parts: list) -> Sensor:
+        ds = _dseed(seed, m["id"])
+        reach, weather = _timelines(parts)
+        return Sensor(kind=m["type"], id=m["id"], place=place, tz=tz, seed=seed, dseed=ds,
+                      installed=m["date_setup"], phase=ds % STEP, events=reach,
+                      weather=weather)
+    out = {doc["id"]: make(doc, [own])}
+    for m in doc.get("modules", []):
+        out[m["id"]] = make(m, [own, (m, _entries_of(state, m["id"]))])
+    return out
+
+
+def _entries_of(state: Mapping[str, Any], ident: str) -> list[dict[str, Any]]:
+    """The override timeline of one id (a single state is in force always)."""
+    raw = state.get(ident) or []
+    items = raw if isinstance(raw, list) else [raw]
+    return sorted(items, key=lambda e: e.get("since", -math.inf))
+
+
+# ---- readings ------------------------------------------------------------------------------------
+def _indoor_temperature(s: Sensor, t: float, out_temp: float, offset_s: int) -> float:
+    hour = ((t + offset_s) / 3600.0) % 24.0
+    return (19.6 + (unit(s.dseed, 201) - 0.5) * 2.0 + 0.35 * max(0.0, out_temp - 18.0)
+            + 0.7 * diurnal((hour - 4.0) % 24.0) + 0.5 * smooth_noise(s.dseed, 202, t, 3 * 3600.0))
+
+
+def reading(s: Sensor, t: float) -> dict[str, float]:
+    """The dashboard values of a sensor at instant t, rounded as Netatmo shows them."""
+    adj = s.adjust(t)
+    if s.kind == "NAModule3":
+        return {"Rain": round(rain_total(s.place, s.seed, t - STEP, t, adj), 3)}
+    w = outdoor(s.place, s.seed, t, adj)
+    if s.kind == "NAModule1":
+        return {"Temperature": round(w.temperature, 1), "Humidity": int(round(w.humidity))}
+    if s.kind == "NAModule2":
+        return {"WindStrength": int(round(w.wind_strength)), "WindAngle": w.wind_angle,
+                "GustStrength": int(round(w.gust_strength)), "GustAngle": w.gust_angle}
+    off = s.utc_offset(t)
+    a = indoor.air(s.dseed, t, off)
+    temp = round(_indoor_temperature(s, t, w.temperature, off), 1)
+    r: dict[str, float] = {"Temperature": temp, "CO2": a.co2, "Humidity": a.humidity}
+    if s.kind == "NAModule4":
+        return r
+    r["Noise"] = a.noise
+    r["Pressure"] = round(w.pressure, 1)
+    r["AbsolutePressure"] = round(absolute_pressure(w.pressure, s.place.altitude), 1)
+    if s.kind == "NHC":
+        r["health_idx"] = indoor.health_idx(temp, a.humidity, a.co2)
+    return r
+
+
+def _samples(s: Sensor, a: float, b: float, every: int = 1) -> Iterator[int]:
+    """Grid instants in [a, b] with a reading (every k-th grid point, globally aligned)."""
+    step = STEP * every
+    for lo, hi in s.intervals(a, b):
+        t = s.grid_ceil(lo)
+        k = (t - s.phase) // STEP
+        if k % every:
+            t += (every - k % every) * STEP
+        while t <= hi:
+            yield t
+            t += step
+
+
+def _trend(now_v: float, before: float | None, threshold: float) -> str:
+    if before is None or abs(now_v - before) < threshold:
+        return "stable"
+    return "up" if now_v > before else "down"
+
+
+def dashboard(s: Sensor, ts: int) -> dict[str, Any]:
+    """dashboard_data of a sensor whose last reading is at ts."""
+    r = reading(s, ts)
+    d: dict[str, Any] = {"time_utc": ts, **r}
+    midnight = s.local_midnight(ts)
+    if "Temperature" in r:
+        day = [(t, reading(s, t)["Temperature"]) for t in _samples(s, midnight, ts)]
+        lo = min(day, key=lambda x: x[1])
+        hi = max(day, key=lambda x: x[1])
+        d.update(min_temp=lo[1], max_temp=hi[1], date_min_temp=lo[0], date_max_temp=hi[0])
+    earlier = ts - 3 * 3600
+    old = reading(s, earlier) if s.available(earlier) else None
+    if "Temperature" in r and s.kind != "NHC":
+        d["temp_trend"] = _trend(r["Temperature"], old and old["Temperature"], 0.3)
+    if "Pressure" in r and s.kind == "NAMain":
+        d["pressure_trend"] = _trend(r["Pressure"], old and old["Pressure"], 1.0)
+    if s.kind == "NAModule2":
+        day = [(t, reading(s, t)) for t in _samples(s, midnight, ts)]
+        t_max, r_max = max(day, key=lambda x: x[1]["WindStrength"])
+        d.update(max_wind_str=r_max["WindStrength"], max_wind_angle=r_max["WindAngle"],
+                 date_max_wind_str=t_max)
+    if s.kind == "NAModule3":
+        d["sum_rain_1"] = round(_rain_between(s, ts - 3600, ts), 3)
+        d["sum_rain_24"] = round(_rain_between(s, midnight, ts), 3)
+    return d
+
+
+def _rain_between(s: Sensor, a: float, b: float) -> float:
+    """Rain recorded in [a, b] (only while the gauge reads; adjustments honoured)."""
+    total = 0.0
+    for lo, hi in s.intervals(a, b):
+        cuts = [lo] + [x for x, _ in s.weather if lo < x < hi] + [hi]
+        for x, y in zip(cuts, cuts[1:], strict=False):
+            total += rain_total(s.place, s.seed, x, y, s.adjust(x))
+    return total
+
+
+# ==== getstationsdata / gethomecoachsdata ==========================================
+def _cipher(ident: str) -> str:
+    raw = b"".join(mix(zlib.crc32(ident.encode()), i).to_bytes(8, "big") for i in range(6))
+    return "enc:16:" + base64.b64encode(raw).decode()
+
+
+def _place_out(p: dict[str, Any]) -> dict[str, Any]:
+    out = {"altitude": p["altitude"], "city": p["city"], "country": p["country"],
+           "timezone": p["timezone"], "location": [p["lon"], p["lat"]]}
+    if "street" in p:
+        out["street"] = p["street"]
+    return out
+
+
+def _battery_fields(m: dict[str, Any], entries: list[dict[str, Any]], now: float,
+                    seed: int) -> dict[str, int]:
+    pct = _snapshot(entries, now).get("battery_percent")
+    life = m["battery_lifetime_days"] * DAY
+    installed = m.get("battery_installed")
+    if installed is None:
+        # no date given: the owner changes the cells every 0.8 lifetime (battery()
+        # spreads lifetimes by +-15 %, so at least 6 % is left when they are changed)
+        cycle = 0.8 * life
+        installed = m["date_setup"] + max(0.0, (now - m["date_setup"]) // cycle) * cycle
+    b = battery(installed, now, life, _dseed(seed, m["id"]), 6000, 3600, percent=pct)
+    return {"battery_vp": b.vp, "battery_percent": b.percent}
+
+
+def _device_out(doc: dict[str, Any], s: Sensor, now: float) -> dict[str, Any]:
+    last = s.last_reading(now)
+    reachable = s.available(now) and last is not None
+    seen = last if last is not None else doc["date_setup"]
+    dev: dict[str, Any] = {
+        "_id": doc["id"], "cipher_id": _cipher(doc["id"]), "date_setup": doc["date_setup"],
+        "last_setup": doc["date_setup"], "type": doc["type"],
+        "last_status_store": int(min(now, seen + 8)) if reachable else seen,
+    }
+    if "module_name" in doc:
+        dev["module_name"] = doc["module_name"]
+    dev.update(firmware=doc["firmware"], last_upgrade=doc["last_upgrade"],
+               wifi_status=doc["wifi_status"], reachable=reachable,
+               co2_calibrating=doc["co2_calibrating"], station_name=doc["station_name"],
+               data_type=list(KINDS[doc["type"]].data_type), place=_place_out(doc["place"]))
+    if reachable and last is not None:
+        dev["dashboard_data"] = dashboard(s, last)
+    return dev
+
+
+def _user_out(user: dict[str, Any], docs: list[dict[str, Any]]) -> dict[str, Any]:
+    country = docs[0]["place"]["country"] if docs else "FR"
+    admin = {"lang": "en-US", "reg_locale": "en-US", "country": country, "unit": 0,
+             "windunit": 0, "pressureunit": 0, "feel_like_algo": 0}
+    admin.update(user.get("administrative") or {})
+    mail = user.get("mail") or user.get("login") or user.get("email") or ""
+    return {"mail": mail, "administrative": admin}
+
+
+def _select(docs: list[dict[str, Any]], device_id: str | None, what: str
+            ) -> list[dict[str, Any]]:
+    if device_id is None:
+        return docs
+    wanted = device_id.replace(" ", "").lower()
+    found = [d for d in docs if d["id"] == wanted]
+    if not found:
+        raise MockcloudError("not_found", f"device_id {device_id!r}: no such {what}")
+    return found
+
+
+def stations_body(docs: list[dict], user: dict, now: float, seed: int, *,
+                  favorites: bool = False, device_id: str | None = None) -> dict:
+    """The getstationsdata body for a user's station documents."""
+    chosen = _select(docs, device_id, "weather station")
+    if device_id is None and not favorites:
+        chosen = [d for d in chosen if not d.get("favorite")]
+    devices = []
+    for doc in chosen:
+        ss = sensors(doc, seed)
+        dev = _device_out(doc, ss[doc["id"]], now)
+        if doc.get("home_id"):
+            dev["home_id"] = doc["home_id"]
+        if doc.get("home_name"):
+            dev["home_name"] = doc["home_name"]
+        if doc.get("favorite"):
+            dev.pop("wifi_status", None)
+            dev["favorite"] = True
+        if doc.get("read_only"):
+            dev["read_only"] = True
+        dev["modules"] = [_module_out(doc, m, ss[m["id"]], now, seed) for m in doc["modules"]]
+        devices.append(dev)
+    return {"devices": devices, "user": _user_out(user, docs)}
+
+
+def _module_out(doc: dict[str, Any], m: dict[str, Any], s: Sensor, now: float,
+                seed: int) -> dict[str, Any]:
+    last = s.last_reading(now)
+    reachable = s.available(now) and last is not None
+    seen = last if last is not None else m["date_setup"]
+    out: dict[str, Any] = {"_id": m["id"], "type": m["type"], "module_name": m["module_name"],
+                           "data_type": list(KINDS[m["type"]].data_type),
+                           "last_setup": m["date_setup"], "reachable": reachable}
+    if reachable and last is not None:
+        out["dashboard_data"] = dashboard(s, last)
+    entries = _entries_of(doc.get("state") or {}, m["id"])
+    out.update(firmware=m["firmware"], last_message=int(min(now, seen + 8)), last_seen=seen,
+               rf_status=m["rf_status"], **_battery_fields(m, entries, now, seed))
+    return out
+
+
+def homecoach_body(docs: list[dict], user: dict, now: float, seed: int,
+                   device_id: str | None = None) -> dict:
+    """The gethomecoachsdata body for a user's Home Coach documents."""
+    devices = [_device_out(doc, sensors(doc, seed)[doc["id"]], now)
+               for doc in _select(docs, device_id, "Home Coach")]
+    return {"devices": devices, "user": _user_out(user, docs)}
+
+
+# ==== getmeasure ==========================================================
+SCALES = {"max": STEP, "30min": 1800, "1hour": 3600, "3hours": 10800, "1day": DAY,
+          "1week": 7 * DAY, "1month": 31 * DAY}
+PLAIN = {"temperature": "Temperature", "humidity": "Humidity", "co2": "CO2",
+         "noise": "Noise", "pressure": "Pressure", "health_idx": "health_idx",
+         "windstrength": "WindStrength", "windangle": "WindAngle",
+         "guststrength": "GustStrength", "gustangle": "GustAngle", "rain": "Rain"}
+SHORT = {"temp": "Temperature", "hum": "Humidity", "co2": "CO2", "noise": "Noise",
+         "pressure": "Pressure"}
+AGGREGATES: dict[str, tuple[str, str]] = {"sum_rain": ("sum", "Rain"),
+                                          "date_max_gust": ("date_max", "GustStrength")}
+for _short, _field in SHORT.items():
+    for _op in ("min", "max", "date_min", "date_max"):
+        AGGREGATES[f"{_op}_{_short}"] = (_op, _field)
+MAX_PER_BUCKET = 48
+LIMIT = 1024
+
+
+def _bucket(scale: str, tz: ZoneInfo, t: float) -> tuple[int, int]:
+    """[start, end) of the bucket of ``scale`` holding t."""
+    size = SCALES[scale]
+    if scale in ("30min", "1hour"):
+        start = int(t // size) * size
+        return start, start + size
+    d = datetime.fromtimestamp(t, tz)
+    if scale == "3hours":
+        a = d.replace(hour=d.hour // 3 * 3, minute=0, second=0, microsecond=0)
+        b = a + timedelta(hours=3)
+    elif scale == "1day":
+        a = d.replace(hour=0, minute=0, second=0, microsecond=0)
+        b = a + timedelta(days=1)
+    elif scale == "1week":
+        a = (d - timedelta(days=d.weekday())).replace(hour=0, minute=0, second=0,
+                                                      microsecond=0)
+        b = a + timedelta(days=7)
+    else:
+        a = d.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        b = a.replace(year=a.year + (a.month == 12), month=a.month % 12 + 1)
+    # wall-clock arithmetic, then back to instants (a DST change makes a day 23 or 25 h)
+    start = int(a.replace(tzinfo=None).replace(tzinfo=tz).timestamp())
+    end = int(b.replace(tzinfo=None).replace(tzinfo=tz).timestamp())
+    return start, max(end, start + 1)
+
+
+def _circular_mean(angles: list[float]) -> int:
+    x = sum(math.cos(math.radians(a)) for a in angles)
+    y = sum(math.sin(math.radians(a)) for a in angles)
+    return int(round(math.degrees(math.atan2(y, x)))) % 360
+
+
+def _mean(name: str, values: list[float]) -> float:
+    if name in ("WindAngle", "GustAngle"):
+        return _circular_mean(values)
+    m = sum(values) / len(values)
+    if name in ("Temperature", "Pressure"):
+        return round(m, 1)
+    return int(round(m))
+
+
+def _parse_types(types: Any, kind: str, scale: str) -> list[str]:
+    if isinstance(types, str):
+        types = [types]
+    if not types:
+        raise MockcloudError("missing_argument", "type is missing: give one or more measure "
+                             "types, comma-separated (e.g. temperature,humidity)")
+    names = [x.strip().lower() for t in types for x in str(t).split(",") if x.strip()]
+    if not names:
+        raise MockcloudError("missing_argument", "type is missing")
+    fields = set(KINDS[kind].fields)
+    known = [n for n, f in PLAIN.items() if f in fields] + \
+        [n for n, (_, f) in AGGREGATES.items() if f in fields]
+    for n in names:
+        if n not in known:
+            raise MockcloudError("invalid_argument", f"type {n!r} is not measured by a {kind}; "
+                                 f"known: {', '.join(known)}")
+        if n in AGGREGATES and scale == "max":
+            raise MockcloudError("invalid_argument", f"type {n!r} needs a scale of 30min or "
+                                 "more (scale=max gives raw readings)")
+    return names
+
+
+def _bucket_values(s: Sensor, names: list[str], a: int, b: int, now: float
+                   ) -> list[float | int | None] | None:
+    hi = min(b - 1e-6, now)
+    every = max(1, math.ceil((b - a) / STEP / MAX_PER_BUCKET))
+    need_read = [n for n in names if n != "rain" and n != "sum_rain"]
+    rows = [(t, reading(s, t)) for t in _samples(s, a, hi, every)] if need_read else []
+    rain = None
+    if "rain" in names or "sum_rain" in names:
+        if not s.intervals(a, hi):
+            return None
+        rain = round(_rain_between(s, a, hi), 3)
+    elif not rows:
+        return None
+    out: list[float | int | None] = []
+    for n in names:
+        if n in ("rain", "sum_rain"):
+            out.append(rain)
+            continue
+        if n in PLAIN:
+            out.append(_mean(PLAIN[n], [r[PLAIN[n]] for _, r in rows]))
+            continue
+        op, f = AGGREGATES[n]
+        pick = min if op.endswith("min") else max
+        t_best, r_best = pick(rows, key=lambda x: x[1][f])
+        out.append(t_best if op.startswith("date") else r_best[f])
+    return out
+
+
+def _number(name: str, value: Any, *, required: bool = False) -> float | None:
+    if value is None or value == "":
+        if required:
+            raise MockcloudError("missing_argument", f"{name} is missing")
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise MockcloudError("invalid_argument", f"{name} must be a number, not {value!r}"
+                             ) from None
+    if not math.isfinite(v) or v < 0:
+        raise MockcloudError("invalid_argument", f"{name} must be a finite epoch time >= 0, "
+                             f"not {value!r}")
+    return v
+
+
+def measure(doc: dict, module_id: str | None, scale: str, types: list[str],
+            date_begin: float | None, date_end: float | None, limit: int | None,
+            optimize: bool, real_time: bool, now: float, seed: int) -> Any:
+    """The getmeasure body of a station, one of its modules, or a Home Coach."""
+    if not scale:
+        raise MockcloudError("missing_argument", "scale is missing: one of "
+                             + ", ".join(SCALES))
+    scale = str(scale).strip().lower()
+    if scale not in SCALES:
+        raise MockcloudError("invalid_argument", f"scale {scale!r} is not one of "
+                             + ", ".join(SCALES))
+    ss = sensors(doc, seed)
+    ident = (module_id or doc["id"]).replace(" ", "").lower()
+    if ident not in ss:
+        raise MockcloudError("not_found", f"module_id {module_id!r} is not a module of "
+                             f"device {doc['id']}")
+    s = ss[ident]
+    names = _parse_types(types, s.kind, scale)
+    if limit is None or limit == "":
+        lim = LIMIT
+    else:
+        try:
+            lim = int(limit)
+        except (TypeError, ValueError):
+            raise MockcloudError("invalid_argument", f"limit must be an integer, not {limit!r}"
+                                 ) from None
+        if not 1 <= lim <= LIMIT:
+            raise MockcloudError("invalid_argument", f"limit must be 1..{LIMIT}, not {lim}")
+    end = _number("date_end", date_end)
+    end = now if end is None else min(end, now)
+    begin = _number("date_begin", date_begin)
+    if begin is None:
+        begin = end - lim * SCALES[scale]
+    elif date_end is not None and begin > float(date_end):
+        raise MockcloudError("invalid_argument", "date_begin is after date_end")
+    points = _points(s, scale, names, max(begin, 0), end, lim, now, real_time)
+    return _shape(points, optimize)
+
+
+def _points(s: Sensor, scale: str, names: list[str], begin: float, end: float, lim: int,
+            now: float, real_time: bool) -> list[tuple[int, list[Any]]]:
+    points: list[tuple[int, list[Any]]] = []
+    if end < begin:
+        return points
+    if scale == "max":
+        for t in _samples(s, begin, end):
+            r = reading(s, t)
+            points.append((t, [r[PLAIN[n]] for n in names]))
+            if len(points) >= lim:
+                break
+        return points
+    a, b = _bucket(scale, s.tz, max(begin, s.installed))
+    while a <= end and len(points) < lim:
+        vals = _bucket_values(s, names, a, b, now)
+        if vals is not None:
+            points.append((a if real_time else a + (b - a) // 2, vals))
+            a, b = _bucket(scale, s.tz, b)
+            continue
+        spans = s.intervals(b, end)             # jump over a silent stretch
+        if not spans:
+            break
+        a, b = _bucket(scale, s.tz, max(b, spans[0][0]))
+    return points
+
+
+def _shape(points: list[tuple[int, list[Any]]], optimize: bool) -> Any:
+    if not optimize:
+        return {str(t): v for t, v in points}
+    runs: list[dict[str, Any]] = []
+    prev: int | None = None
+    for t, v in points:
+        run = runs[-1] if runs else None
+        if run is not None and prev is not None and (
+                ("step_time" not in run and len(run["value"]) == 1)
+                or t - prev == run.get("step_time")):
+            run.setdefault("step_time", t - prev)
+            run["value"].append(v)
+        else:
+            runs.append({"beg_time": t, "value": [v]})
+        prev = t
+    return runs
+
+
+# ==== getpublicdata ==========================================================
+CELL = 0.1                      # degrees: public stations are fixed per (seed, cell)
+MAX_CELLS = 20000               # cells read per answer (more: a stride, see public_data)
+MAX_PUBLIC = 1000
+REQUIRED = {"temperature", "humidity", "pressure", "rain", "wind"}
+
+
+@cache
+def _land() -> dict[tuple[int, int], list[tuple[float, float, str, str, str]]]:
+    """Faker's list of real places, binned by 2-degree squares (city, country, tz)."""
+    from faker.providers.geo import Provider
+    bins: dict[tuple[int, int], list[tuple[float, float, str, str, str]]] = {}
+    for lat, lon, city, cc, tz in Provider.land_coords:
+        la, lo = float(lat), float(lon)
+        bins.setdefault((math.floor(la / 2), math.floor(lo / 2)), []).append(
+            (la, lo, city, cc, tz))
+    return bins
+
+
+@lru_cache(maxsize=1 << 16)
+def _nearest(ci: int, cj: int) -> tuple[float, float, str, str, str] | None:
+    """The nearest known place within ~2 degrees of a cell, or None (sea, desert)."""
+    lat, lon = (ci + 0.5) * CELL, (cj + 0.5) * CELL
+    bi, bj = math.floor(lat / 2), math.floor(lon / 2)
+    best, best_d = None, 4.0
+    for di in (-1, 0, 1):
+        for dj in (-1, 0, 1):
+            for p in _land().get((bi + di, bj + dj), ()):
+                d = (p[0] - lat) ** 2 + ((p[1] - lon) * math.cos(math.radians(lat))) ** 2
+                if d < best_d:
+                    best, best_d = p, d
+    return best
+
+
+def _coord(name: str, value: Any, lim: float) -> float:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise MockcloudError("missing_argument", f"{name} is missing")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise MockcloudError("invalid_argument", f"{name} must be a number, not {value!r}"
+                             ) from None
+    if not math.isfinite(v) or not -lim <= v <= lim:
+        raise MockcloudError("invalid_argument", f"{name} must be within -{lim:g}..{lim:g}, "
+                             f"not {value!r}")
+    return v
+
+
+def _public_station(seed: int, ci: int, cj: int, k: int, near: tuple, now: float
+                    ) -> dict[str, Any]:
+    h = mix(seed, 0x9B, ci, cj, k)
+    mac = f"70:ee:50:{(h >> 8) & 0xff:02x}:{(h >> 16) & 0xff:02x}:{(h >> 24) & 0xff:02x}"
+
+    def sub(prefix: str, n: int) -> str:
+        x = mix(h, n)
+        return f"{prefix}:{x & 0xff:02x}:{(x >> 8) & 0xff:02x}:{(x >> 16) & 0xff:02x}"
+    lat = (ci + unit(h, 1)) * CELL
+    lon = (cj + unit(h, 2)) * CELL
+    alt = int(unit(h, 3) * 400)
+    place = Place(lat, lon, alt, near[4])
+    faulty = unit(h, 4) < 0.05
+
+    def stamp(n: int) -> int:
+        phase = mix(h, n, 7) % STEP
+        return int((now - phase) // STEP) * STEP + phase
+    outdoor_id = sub("02:00:00", 1)
+    t1, t0 = stamp(1), stamp(0)
+    w1, w0 = outdoor(place, seed, t1), outdoor(place, seed, t0)
+    temp = round(w1.temperature + (8.0 if faulty else 0.0), 1)
+    measures: dict[str, Any] = {
+        outdoor_id: {"res": {str(t1): [temp, int(round(w1.humidity))]},
+                     "type": ["temperature", "humidity"]},
+        mac: {"res": {str(t0): [round(w0.pressure, 1)]}, "type": ["pressure"]},
+    }
+    types = {outdoor_id: "NAModule1"}
+    if unit(h, 5) < 0.4:
+        rid, t3 = sub("05:00:00", 3), stamp(3)
+        measures[rid] = {"rain_60min": round(rain_total(place, seed, t3 - 3600, t3), 3),
+                         "rain_24h": round(rain_total(place, seed, t3 - DAY, t3), 3),
+                         "rain_live": round(outdoor(place, seed, t3).rain, 3),
+                         "rain_timeutc": t3}
+        types[rid] = "NAModule3"
+    if unit(h, 6) < 0.2:
+        wid, t2 = sub("06:00:00", 2), stamp(2)
+        w2 = outdoor(place, seed, t2)
+        measures[wid] = {"wind_strength": int(round(w2.wind_strength)),
+                         "wind_angle": w2.wind_angle,
+                         "gust_strength": int(round(w2.gust_strength)),
+                         "gust_angle": w2.gust_angle, "wind_timeutc": t2}
+        types[wid] = "NAModule2"
+    return {"_id": mac,
+            "place": {"location": [round(lon, 6), round(lat, 6)], "timezone": near[4],
+                      "country": near[3], "altitude": alt, "city": near[2]},
+            "mark": 1 if faulty else 7 + int(unit(h, 8) * 8),
+            "measures": measures, "modules": list(types), "module_types": types,
+            "_faulty": faulty}
+
+
+def public_data(seed: int, lat_ne: Any, lon_ne: Any, lat_sw: Any, lon_sw: Any,
+                required_data: str | None, filtering: bool, now: float) -> list[dict]:
+    """getpublicdata: the public stations in a box.
+
+    The field is fixed per (seed, 0.1-degree cell): 0 to 2 stations a cell, only in cells
+    within about 2 degrees of a place Faker knows (so none at sea), with that place's
+    city, country and time zone. A sub-box gives a subset of a box. Bounded: a box of
+    more than 20 000 cells reads every n-th cell in both directions (n the same for all
+    boxes of that size class, aligned on the global grid), and an answer stops at 1000
+    stations. ``filtering`` drops the 5 % of stations whose sensor is faulty (they read
+    8 °C too warm in the sun); ``required_data`` keeps stations that measure it."""
+    nlat = _coord("lat_ne", lat_ne, 85)
+    elon = _coord("lon_ne", lon_ne, 180)
+    slat = _coord("lat_sw", lat_sw, 85)
+    wlon = _coord("lon_sw", lon_sw, 180)
+    if nlat <= slat or elon <= wlon:
+        raise MockcloudError("invalid_argument", "the box needs lat_ne > lat_sw and "
+                             "lon_ne > lon_sw")
+    want = (required_data or "").strip().lower() or None
+    if want is not None and want not in REQUIRED:
+        raise MockcloudError("invalid_argument", f"required_data {required_data!r} is not "
+                             f"one of {', '.join(sorted(REQUIRED))}")
+    i0, i1 = math.floor(slat / CELL), math.floor(nlat / CELL)
+    j0, j1 = math.floor(wlon / CELL), math.floor(elon / CELL)
+    cells = (i1 - i0 + 1) * (j1 - j0 + 1)
+    stride = 1
+    while cells / (stride * stride) > MAX_CELLS:
+        stride *= 2
+    out: list[dict[str, Any]] = []
+    for ci in range(i0 + (-i0) % stride, i1 + 1, stride):
+        for cj in range(j0 + (-j0) % stride, j1 + 1, stride):
+            near = _nearest(ci, cj)
+            if near is None:
+                continue
+            u = unit(seed, 0x9A, ci, cj)
+            for k in range(0 if u < 0.5 else 1 if u < 0.85 else 2):
+                st = _public_station(seed, ci, cj, k, near, now)
+                lon, lat = st["place"]["location"]
+                if not (slat <= lat <= nlat and wlon <= lon <= elon):
+                    continue
+                if filtering and st["_faulty"]:
+                    continue
+                if not _has(st, want):
+                    continue
+                del st["_faulty"]
+                out.append(st)
+                if len(out) >= MAX_PUBLIC:
+                    return out
+    return out
+
+
+def _has(st: dict[str, Any], want: str | None) -> bool:
+    if want is None:
+        return True
+    for m in st["measures"].values():
+        if want in m.get("type", ()) or (want == "rain" and "rain_live" in m) \
+                or (want == "wind" and "wind_strength" in m):
+            return True
+    return False
+
+
+__all__ = ["build_homecoaches", "build_stations", "export_homecoach", "export_station",
+           "generate_homecoaches", "generate_stations", "homecoach_body", "measure",
+           "public_data", "reading", "sensors", "stations_body"]
