@@ -29,7 +29,7 @@ from flask import Blueprint, request
 from . import bodies, consent
 from .context import Ctx, current
 from .errors import MockcloudError
-from .oauth import VendorAuthServer
+from .oauth import Tokens, VendorAuthServer
 from .quotas import Quotas
 from .vendor import Vendor
 
@@ -58,7 +58,8 @@ def count_call(ctx: Ctx, vendor: Vendor, client_id: str | None, user_id: str | N
         return
     keys = {"client": client_id, "user": user_id,
             "app": f"{client_id}:{user_id}" if client_id and user_id else None}
-    result = quotas.hit(vendor.name, cfg, keys, ctx.now())
+    result = quotas.hit(vendor.name, cfg, keys, ctx.now(),
+                        users=lambda: app_users(ctx, vendor, client_id))
     if result.allowed:
         ctx.headers.extend(result.headers.items())
         return
@@ -67,6 +68,13 @@ def count_call(ctx: Ctx, vendor: Vendor, client_id: str | None, user_id: str | N
         "rate_limited", f"Rate limit exceeded: {rule.limit} calls per {rule.window} s per "
         f"{rule.key}; retry in {result.retry_after} s.", status=cfg.status,
         headers=result.headers)
+
+
+def app_users(ctx: Ctx, vendor: Vendor, client_id: str | None) -> int:
+    """How many users an app has: the users it holds tokens for (live or not yet
+    swept). Read only when a quota window of a ``per_user`` rule opens."""
+    return len({t.user_id for t in Tokens(ctx, vendor.name).all()
+                if t.client_id == client_id and t.user_id})
 
 
 class VendorAPI:

@@ -82,6 +82,8 @@ class AuthProfile:
     token_type_in_response: bool = True
     extra_token_fields: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     token_factory: Callable[[dict[str, Any], dict[str, Any]], str] | None = None
+    # (client doc, user) -> refresh token, as token_factory for access tokens
+    refresh_token_factory: Callable[[dict[str, Any], dict[str, Any]], str] | None = None
     # the RFC 6749 error body {"error", "error_description"} -> the vendor's body
     oauth_error_body: Callable[[dict[str, Any]], Any] | None = None
     token_params: tuple[str, ...] = ()         # also take the bearer token from these
@@ -515,7 +517,7 @@ class VendorAuthServer(AuthorizationServer):
         self.scopes_supported = list(profile.scopes_supported) or None
         self.register_token_generator("default", BearerTokenGenerator(
             access_token_generator=self._make_access_token,
-            refresh_token_generator=lambda **kw: random_token(48),
+            refresh_token_generator=self._make_refresh_token,
             expires_generator=lambda client, grant_type: profile.expires_in,
         ))
         for name in profile.grants:
@@ -576,6 +578,12 @@ class VendorAuthServer(AuthorizationServer):
         if self.profile.token_factory:
             return self.profile.token_factory(client.doc, user or {})
         return random_token(40)
+
+    def _make_refresh_token(self, client: Client, grant_type: str, user: Any,
+                            scope: str) -> str:
+        if self.profile.refresh_token_factory:
+            return self.profile.refresh_token_factory(client.doc, user or {})
+        return random_token(48)
 
     def _store_token(self, token: dict[str, Any], req) -> None:
         client = req.client

@@ -4,11 +4,16 @@ A rule counts calls per key (``client``, ``user`` or ``app``) in fixed windows o
 ``window`` seconds aligned on the epoch of virtual time. Counters live in the store.
 Rules come from the vendor's declaration, overridden per tenant through the admin API
 or the world file. A vendor decides how an exceeded quota is rendered.
+
+A ``client`` rule may grow with the app: with ``per_user`` set, its limit in a window
+is ``max(limit, per_user x the users the client has tokens for)``, counted once, when
+the window opens (Netatmo: 200 calls / 10 s per app, or 2 x users past 100 users).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -25,6 +30,7 @@ class QuotaRule:
     key: str            # client | user | app
     limit: int
     window: int         # seconds
+    per_user: int = 0   # client rules: the limit is at least per_user x the app's users
 
     @classmethod
     def parse(cls, raw: Any) -> QuotaRule:
@@ -40,7 +46,12 @@ class QuotaRule:
         name = raw.get("name") or f"{key}-{limit}-per-{window}s"
         if not isinstance(name, str):
             raise ValueError("quota name must be a string")
-        return cls(name=name, key=key, limit=limit, window=window)
+        per_user = raw.get("per_user") or 0
+        if isinstance(per_user, bool) or not isinstance(per_user, int) or per_user < 0:
+            raise ValueError("quota per_user must be a non-negative integer")
+        if per_user and key != "client":
+            raise ValueError("quota per_user applies to client rules only")
+        return cls(name=name, key=key, limit=limit, window=window, per_user=per_user)
 
 
 @dataclass
@@ -50,8 +61,9 @@ class QuotaConfig:
     status: int | None = None     # override the vendor's status for "exceeded"
 
     def to_doc(self) -> dict[str, Any]:
-        return {"enabled": self.enabled, "rules": [asdict(r) for r in self.rules],
-                "status": self.status}
+        rules = [{k: v for k, v in asdict(r).items() if v or k != "per_user"}
+                 for r in self.rules]  # per_user only where set
+        return {"enabled": self.enabled, "rules": rules, "status": self.status}
 
     @classmethod
     def parse(cls, raw: Any) -> QuotaConfig:
@@ -91,8 +103,9 @@ class Quotas:
         self.store.put(self.tenant, RULES_KIND, vendor, cfg.to_doc())
 
     def hit(self, vendor: str, cfg: QuotaConfig, keys: dict[str, str | None],
-            now: float) -> QuotaResult:
-        """Count one call against every applicable rule; report the tightest."""
+            now: float, users: Callable[[], int] | None = None) -> QuotaResult:
+        """Count one call against every applicable rule; report the tightest.
+        ``users()``: how many users the calling client has (``per_user`` rules)."""
         if not cfg.enabled or not cfg.rules:
             return QuotaResult(True, {})
         results: list[QuotaResult] = []
@@ -105,17 +118,21 @@ class Quotas:
             counter = f"{vendor}|{rule.name}|{who}|{int(start)}"
 
             def bump(doc, start=start, rule=rule, who=who):
-                n = (doc or {"n": 0})["n"]
-                return {"n": n + 1 if n < rule.limit else n,
-                        "over": n >= rule.limit, "expires": start + rule.window,
-                        "vendor": vendor, "rule": rule.name, "key": who, "start": start}
+                n, limit = (doc["n"], doc.get("limit", rule.limit)) if doc else (0, rule.limit)
+                return {"n": n + 1 if n < limit else n,
+                        "over": n >= limit, "expires": start + rule.window,
+                        "vendor": vendor, "rule": rule.name, "key": who, "start": start,
+                        **({"limit": doc["limit"]} if doc and "limit" in doc else {})}
 
             doc = self.store.update(self.tenant, KIND, counter, bump)
-            remaining = max(rule.limit - doc["n"], 0)
+            if rule.per_user and "limit" not in doc and users is not None:
+                doc = self._scale(counter, max(rule.limit, rule.per_user * users()))
+            limit = doc.get("limit", rule.limit)
+            remaining = max(limit - doc["n"], 0)
             retry = max(1, math.ceil(reset - now))
             results.append(QuotaResult(
                 allowed=not doc["over"],
-                headers={"X-RateLimit-Limit": str(rule.limit),
+                headers={"X-RateLimit-Limit": str(limit),
                          "X-RateLimit-Remaining": str(remaining),
                          "X-RateLimit-Reset": str(int(reset))},
                 retry_after=retry, rule=rule, remaining=remaining))
@@ -126,6 +143,11 @@ class Quotas:
         if not tightest.allowed:
             tightest.headers["Retry-After"] = str(tightest.retry_after)
         return tightest
+
+    def _scale(self, counter: str, limit: int) -> dict[str, Any]:
+        """Fix a window's limit (a per_user rule, once per window)."""
+        return self.store.update(self.tenant, KIND, counter,
+                                 lambda d: {**d, "limit": d.get("limit", limit)})
 
     def inspect(self, now: float) -> list[dict[str, Any]]:
         out = []

@@ -92,6 +92,10 @@ class Vendor:
     headers: tuple[tuple[str, str], ...] = ()        # on every reply (e.g. Server: nginx)
     openapi: Path | None = None
     schemas: Path | None = None                      # its JSON Schemas (request bodies)
+    app_fields: tuple[str, ...] = ()                 # app fields of its own in a world
+    # the id of a world user whose entry gives none: (login, world seed) -> id;
+    # None: the login itself
+    user_id: Callable[[str, int], str] | None = None
     # its devices under the admin API's control (/_mockcloud/devices/<vendor>): None,
     # a vendor without them (the routes answer 400); see core.devices
     devices: DeviceControl | None = None

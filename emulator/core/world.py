@@ -10,7 +10,8 @@ A world file is YAML (or JSON) with one section per vendor::
 
 The core parses apps, users' logins and quotas; each vendor (``Vendor.world``)
 turns the rest of its section, and the vendor fields of each user, into documents.
-A user is stored under its lower-case login; its ``id`` defaults to that login. An
+A user is stored under its lower-case login; its ``id`` defaults to that login (or to
+what the vendor's ``Vendor.user_id`` makes of it, e.g. Netatmo's 24-hex ids). An
 app's ``owner`` (a login) is the user it acts for without one (client credentials).
 
 Loading is two-phase: every vendor turns its section into documents first (and may
@@ -63,7 +64,7 @@ def parse(text: str, source: str = "world") -> dict[str, Any]:
     return data
 
 
-def _users(vendor: Vendor, raw: Any) -> list[WorldUser]:
+def _users(vendor: Vendor, raw: Any, seed: int) -> list[WorldUser]:
     if not isinstance(raw, list):
         raise WorldError(f"{vendor.name}.users must be a list")
     users: list[WorldUser] = []
@@ -76,7 +77,8 @@ def _users(vendor: Vendor, raw: Any) -> list[WorldUser]:
         if not isinstance(login, str) or not login.strip():
             raise WorldError(f"{where} needs a login (or email): a non-empty string")
         login = login.strip().lower()
-        uid = user.get("id", login)
+        uid = user["id"] if "id" in user else (
+            vendor.user_id(login, seed) if vendor.user_id else login)
         if not isinstance(uid, str | int) or isinstance(uid, bool) or not str(uid):
             raise WorldError(f"{where}.id must be a non-empty string")
         for ident in {login, str(uid)}:
@@ -100,7 +102,7 @@ def _apps(vendor: Vendor, raw: Any, users: list[WorldUser]) -> list[DocRow]:
         where = f"{vendor.name}.apps[{i}]"
         if not isinstance(app, dict):
             raise WorldError(f"{where} must be a mapping")
-        unknown = set(app) - APP_FIELDS
+        unknown = set(app) - APP_FIELDS - set(vendor.app_fields)
         if unknown:
             raise WorldError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
         for key in ("client_id", "client_secret"):
@@ -138,7 +140,7 @@ def build(data: dict[str, Any], vendors: dict[str, Vendor], seed: int) -> list[D
         if not isinstance(section, dict):
             raise WorldError(f"world section {name!r} must be a mapping")
         vendor = vendors[name]
-        users = _users(vendor, section.get("users", []))
+        users = _users(vendor, section.get("users", []), seed)
         rows += [(vendor.kind("user"), u.doc["login"], u.doc) for u in users]
         rows += _apps(vendor, section.get("apps", []), users)
         if "quotas" in section:

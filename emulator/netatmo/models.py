@@ -1,0 +1,146 @@
+"""Netatmo's shared domain: a user's account and homes, and the ``homesdata`` topology.
+
+Lookups go through the account document (``world.ACCOUNT``), which lists what a user
+owns, so a request reads its own documents only, whatever the size of the world.
+A home that is not the caller's is answered as the cloud answers an unknown one:
+``invalid_argument`` "Invalid id" (400/21, sample archive__home_status_error_invalid_id).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core.context import Ctx
+from ..core.errors import MockcloudError
+from .world import ACCOUNT, HOME, META
+
+# homesdata's "user", from the account (SEEN field names in homesdata.json)
+USER_FIELDS = ("email", "language", "locale", "feel_like_algorithm", "unit_pressure",
+               "unit_system", "unit_wind", "id")
+
+
+def account(ctx: Ctx, user_id: str) -> dict[str, Any]:
+    doc = ctx.store.get(ctx.tenant, ACCOUNT, user_id)
+    if doc is None:  # a user with no Netatmo fields: an empty account
+        doc = {"id": user_id, "email": "", "homes": [], "stations": [], "homecoaches": []}
+    return doc
+
+
+def world_seed(ctx: Ctx) -> int:
+    doc = ctx.store.get(ctx.tenant, META, "world")
+    return int(doc["seed"]) if doc else ctx.settings.seed
+
+
+def homes(ctx: Ctx, user_id: str) -> list[dict[str, Any]]:
+    docs = (ctx.store.get(ctx.tenant, HOME, h) for h in account(ctx, user_id)["homes"])
+    return [d for d in docs if d is not None and d.get("owner") == user_id]
+
+
+def home(ctx: Ctx, user_id: str, home_id: str) -> dict[str, Any]:
+    """The caller's home ``home_id``, or ``invalid_argument`` "Invalid id"."""
+    doc = ctx.store.get(ctx.tenant, HOME, home_id)
+    if doc is None or doc.get("owner") != user_id:
+        raise MockcloudError("invalid_argument", "Invalid id")
+    return doc
+
+
+def documents(ctx: Ctx, refs: list[list[str]]) -> list[dict[str, Any]]:
+    """The documents an account lists as ``[[kind, key], ...]`` (stations, coaches)."""
+    docs = (ctx.store.get(ctx.tenant, kind, key) for kind, key in refs)
+    return [d for d in docs if d is not None]
+
+
+def weather_user(acc: dict[str, Any]) -> dict[str, Any]:
+    """getstationsdata's and gethomecoachsdata's "user" (SEEN field names)."""
+    return {"mail": acc.get("email", ""), "administrative": {
+        "lang": acc.get("language", "en-US"), "reg_locale": acc.get("locale", "en-US"),
+        "country": acc.get("country", "FR"), "unit": acc.get("unit_system", 0),
+        "windunit": acc.get("unit_wind", 0), "pressureunit": acc.get("unit_pressure", 0),
+        "feel_like_algo": acc.get("feel_like_algorithm", 0)}}
+
+
+# ------------------------------------------------------------------------- homesdata
+
+def user_body(acc: dict[str, Any]) -> dict[str, Any]:
+    out = {k: acc[k] for k in USER_FIELDS if k in acc}
+    out.update(all_linked=False, type="netatmo")
+    return out
+
+
+def keep_modules(modules: list[dict[str, Any]], types: list[str] | None
+                 ) -> list[dict[str, Any]]:
+    """Modules of the given gateway (or device) types and the modules they bridge."""
+    if not types:
+        return modules
+    kept = {m["id"] for m in modules if m["type"] in types}
+    return [m for m in modules if m["id"] in kept or m.get("bridge") in kept]
+
+
+def topology(doc: dict[str, Any], gateway_types: list[str] | None = None
+             ) -> dict[str, Any]:
+    """One home as homesdata shows it (samples homesdata.json, homesdata_emtpy_home)."""
+    modules = keep_modules(doc["modules"], gateway_types)
+    in_room: dict[str, list[str]] = {}
+    bridged: dict[str, list[str]] = {}
+    for mod in modules:
+        if "room_id" in mod:
+            in_room.setdefault(mod["room_id"], []).append(mod["id"])
+        if "bridge" in mod:
+            bridged.setdefault(mod["bridge"], []).append(mod["id"])
+    out: dict[str, Any] = {k: doc[k] for k in ("id", "name", "altitude", "coordinates",
+                                               "country", "timezone")}
+    out["rooms"] = [{**r, "module_ids": in_room[r["id"]]} if r["id"] in in_room else r
+                    for r in doc["rooms"]]
+    if modules:
+        out["modules"] = [_module(m, bridged.get(m["id"])) for m in modules]
+    for key in ("temperature_control_mode", "cooling_mode"):
+        if key in doc:
+            out[key] = doc[key]
+    out["therm_mode"] = doc["therm_mode"]
+    out["therm_setpoint_default_duration"] = doc["therm_setpoint_default_duration"]
+    out["schedules"] = [_schedule(s) for s in doc["schedules"]]
+    return out
+
+
+def _module(mod: dict[str, Any], bridged: list[str] | None) -> dict[str, Any]:
+    out = {k: mod[k] for k in ("id", "type", "name", "setup_date", "room_id", "bridge")
+           if k in mod}
+    if bridged:
+        out["modules_bridged"] = bridged
+    return out
+
+
+def _schedule(sch: dict[str, Any]) -> dict[str, Any]:
+    """``selected`` only on the selected schedule (absent, not false, elsewhere)."""
+    out = {k: v for k, v in sch.items() if k != "selected"}
+    if sch.get("selected"):
+        out["selected"] = True
+    return out
+
+
+def homesdata(ctx: Ctx, user_id: str, home_id: str | None,
+              gateway_types: list[str] | None) -> dict[str, Any]:
+    from . import energy  # energy builds on this module
+
+    now = ctx.now()
+    docs = [home(ctx, user_id, home_id)] if home_id else homes(ctx, user_id)
+    return {"homes": [topology(energy.current_home(ctx, d, now), gateway_types)
+                      for d in docs],
+            "user": user_body(account(ctx, user_id))}
+
+
+def device(ctx: Ctx, user_id: str, device_id: str) -> tuple[str, dict[str, Any]]:
+    """The caller's device ``device_id``: ("station" | "homecoach", its document) or
+    ("home", the home a module of that id belongs to); else ``not_found`` (404/9)."""
+    acc = account(ctx, user_id)
+    wanted = device_id.replace(" ", "").lower()  # pyatmo strips spaces from ids too
+    for family, key in (("station", "stations"), ("homecoach", "homecoaches")):
+        for kind, ident in acc.get(key, []):
+            if ident.replace(" ", "").lower() == wanted:
+                doc = ctx.store.get(ctx.tenant, kind, ident)
+                if doc is not None:
+                    return family, doc
+    for doc in homes(ctx, user_id):
+        if any(m["id"] == wanted for m in doc["modules"]):
+            return "home", doc
+    raise MockcloudError("not_found", f"Device not found: {device_id}")

@@ -1,0 +1,503 @@
+"""Netatmo's part of a world file: each user's account, homes, stations, home coaches.
+
+::
+
+    netatmo:
+      apps:  [{client_id, client_secret, redirect_uris, scopes, default_scope,
+               auto_approve, auto_approve_user, legacy_password: true}]   # (core + ours)
+      users:
+        - email: dev@netatmo.test
+          password: dev
+          id: 5f0c3a7b9e2d4c1a8b6e0f12      # 24 hex; derived from seed + login if absent
+          language: en-US                   # account: language, locale, country,
+          unit_system: 0                    #   unit_system, unit_wind, unit_pressure,
+                                            #   feel_like_algorithm (all optional)
+          homes:
+            - id: 5f0c3a7b9e2d4c1a8b6e0f34  # 24 hex; derived if absent
+              name: Home
+              timezone: Europe/Paris
+              coordinates: [2.35, 48.85]    # as homesdata shows them (passed through)
+              altitude: 35
+              country: FR
+              therm_setpoint_default_duration: 180   # minutes
+              therm_mode: schedule          # the mode before any event
+              temperature_control_mode: heating      # optional
+              rooms:   [{id: "2746182631", name: Living room, type: livingroom}]
+              modules: [{id: "70:ee:50:00:00:01", type: NAPlug, name: Relay},
+                        {id: "04:00:00:00:00:01", type: NATherm1, name: Thermostat,
+                         room_id: "2746182631", bridge: "70:ee:50:00:00:01"}]
+              schedules:
+                - {id: 24 hex, name: Week, type: therm, selected: true,
+                   hg_temp: 7, away_temp: 12,
+                   zones: [{id: 0, name: Comfort, type: 0,
+                            rooms: [{id: "2746182631", therm_setpoint_temperature: 20}]}],
+                   timetable: [{zone_id: 0, m_offset: 0}]}
+              state: {}                     # energy.py's (events, overrides); optional
+          stations:    [...]                # stations.py's format (build_stations)
+          homecoaches: [...]                # stations.py's format (build_homecoaches)
+
+Store documents (plain JSON):
+
+* ``netatmo.account`` / user id: the account (``user`` of homesdata, ``administrative``
+  of getstationsdata) and the index of what the user owns: ``{"id", "email",
+  "language", "locale", "country", "unit_system", "unit_wind", "unit_pressure",
+  "feel_like_algorithm", "homes": [home ids], "stations": [[kind, key]...],
+  "homecoaches": [[kind, key]...]}``, so a request reads its own documents only.
+* ``netatmo.home`` / home id: the home as its entry says it, normalised (every default
+  filled in), plus ``"owner"`` (user id) and ``"state"`` (energy's, ``{}`` at first):
+  ``{"id", "owner", "name", "timezone", "coordinates", "altitude", "country",
+  "therm_setpoint_default_duration", "therm_mode", ["temperature_control_mode"],
+  "rooms": [{"id", "name", "type"}], "modules": [{"id", "type", "name", "setup_date",
+  ["room_id"], ["bridge"], ...}], "schedules": [{"id", "name", "type", "selected",
+  ["default"], "hg_temp", "away_temp", "zones": [{"id", "name", "type", "rooms":
+  [{"id", "therm_setpoint_temperature"}]}], "timetable": [{"zone_id", "m_offset"}]}],
+  "state": {...}}``. Derived fields (a room's ``module_ids``, a bridge's
+  ``modules_bridged``) are computed when answered, never stored.
+* ``netatmo.meta`` / ``world``: ``{"seed"}``, the world's seed (physics noise).
+* the stations' and home coaches' documents: whatever ``stations.build_*`` makes.
+
+Validation names the entry (``netatmo.users[0].homes[1].schedules[0].timetable[2]``);
+export gives back entries that build the same documents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from typing import Any
+
+from faker import Faker
+
+from contracts.files import contracts_dir
+
+from ..core.store import Store
+from ..core.vendor import DocRow, WorldUser
+from . import stations
+
+ACCOUNT = "netatmo.account"
+HOME = "netatmo.home"
+META = "netatmo.meta"
+
+ACCOUNT_FIELDS = {"language": "en-US", "locale": "en-US", "country": "FR",
+                  "unit_system": 0, "unit_wind": 0, "unit_pressure": 0,
+                  "feel_like_algorithm": 0}
+USER_KEYS = set(ACCOUNT_FIELDS) | {"homes", "stations", "homecoaches"}
+HOME_KEYS = {"id", "name", "timezone", "coordinates", "altitude", "country",
+             "therm_setpoint_default_duration", "therm_mode", "temperature_control_mode",
+             "cooling_mode", "rooms", "modules", "schedules", "state"}
+ROOM_KEYS = {"id", "name", "type"}
+MODULE_KEYS = {"id", "type", "name", "room_id", "bridge", "setup_date",
+               "firmware_revision", "reachable"}
+SCHEDULE_KEYS = {"id", "name", "type", "selected", "default", "hg_temp", "away_temp",
+                 "zones", "timetable"}
+THERM_MODES = ("schedule", "away", "hg", "off")
+SCHEDULE_TYPES = ("therm", "cooling", "electricity", "event")
+WEEK = 7 * 24 * 60                       # minutes: m_offset is in [0, WEEK)
+SETPOINT_RANGE = (5.0, 30.0)             # degrees C, in 0.5 steps
+SETUP_DATE = 1_600_000_000               # a module's setup_date when none is given
+
+
+def _module_types() -> frozenset[str]:
+    import json
+    common = json.loads((contracts_dir() / "schemas" / "netatmo" / "common.json")
+                        .read_text(encoding="utf-8"))
+    return frozenset(common["$defs"]["module_type"]["enum"])
+
+
+MODULE_TYPES = _module_types()
+
+
+def hex_id(*parts: Any) -> str:
+    """A deterministic 24-hex id (Netatmo's home, user and schedule ids)."""
+    return hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()[:24]
+
+
+def is_hex24(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 24 and all(
+        c in "0123456789abcdef" for c in value)
+
+
+# --------------------------------------------------------------------- validation
+
+def _mapping(where: str, raw: Any, keys: set[str]) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where} must be a mapping")
+    unknown = set(raw) - keys
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))}"
+                         f"; known: {', '.join(sorted(keys))}")
+    return dict(raw)
+
+
+def _list(where: str, raw: Any) -> list[Any]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise ValueError(f"{where} must be a list")
+    return raw
+
+
+def _str(where: str, value: Any, default: str | None = None) -> str:
+    if value is None and default is not None:
+        return default
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{where} must be a non-empty string")
+    return value
+
+
+def _int(where: str, value: Any, lo: int | None = None, hi: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{where} must be an integer, not {value!r}")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ValueError(f"{where} must be between {lo} and {hi}, not {value}")
+    return value
+
+
+def _number(where: str, value: Any) -> float | int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{where} must be a number, not {value!r}")
+    return value
+
+
+def setpoint(where: str, value: Any) -> float | int:
+    """A set-point: a number of degrees in SETPOINT_RANGE, in 0.5 steps."""
+    value = _number(where, value)
+    lo, hi = SETPOINT_RANGE
+    if not lo <= value <= hi or (value * 2) != int(value * 2):
+        raise ValueError(f"{where} must be {lo:g} to {hi:g} degrees in 0.5 steps, "
+                         f"not {value}")
+    return value
+
+
+def _choice(where: str, value: Any, options: tuple[str, ...]) -> str:
+    if value not in options:
+        raise ValueError(f"{where} must be one of {', '.join(options)}, not {value!r}")
+    return value
+
+
+def _unique(where: str, ids: list[Any], what: str) -> None:
+    seen: set[Any] = set()
+    for ident in ids:
+        if ident in seen:
+            raise ValueError(f"{where}: {what} id {ident!r} is used twice")
+        seen.add(ident)
+
+
+def _room(where: str, raw: Any, index: int, home_id: str) -> dict[str, Any]:
+    room = _mapping(where, raw, ROOM_KEYS)
+    rid = room.get("id", str(int(hex_id("room", home_id, index), 16) % 10**10))
+    return {"id": _str(f"{where}.id", str(rid) if isinstance(rid, int) else rid),
+            "name": _str(f"{where}.name", room.get("name"), f"Room {index + 1}"),
+            "type": _str(f"{where}.type", room.get("type"), "custom")}
+
+
+def _module(where: str, raw: Any, index: int) -> dict[str, Any]:
+    mod = _mapping(where, raw, MODULE_KEYS)
+    out: dict[str, Any] = {"id": _str(f"{where}.id", mod.get("id"))}
+    out["type"] = mod.get("type")
+    if out["type"] not in MODULE_TYPES:
+        raise ValueError(f"{where}.type {out['type']!r} is no Netatmo module type "
+                         "(NAPlug, NATherm1, NRV, OTH, OTM, NAMain, NHC, ...)")
+    out["name"] = _str(f"{where}.name", mod.get("name"), out["id"])
+    out["setup_date"] = _int(f"{where}.setup_date", mod.get("setup_date", SETUP_DATE), 0)
+    for key in ("room_id", "bridge"):
+        if key in mod:
+            out[key] = _str(f"{where}.{key}", mod[key])
+    if "firmware_revision" in mod:
+        out["firmware_revision"] = _int(f"{where}.firmware_revision",
+                                        mod["firmware_revision"], 0)
+    if "reachable" in mod:
+        if not isinstance(mod["reachable"], bool):
+            raise ValueError(f"{where}.reachable must be true or false")
+        out["reachable"] = mod["reachable"]
+    return out
+
+
+def check_schedule(where: str, raw: Any, room_ids: set[str], index: int = 0,
+                   home_id: str = "") -> dict[str, Any]:
+    """One schedule, normalised; raises ValueError naming what is wrong (energy.py
+    checks synchomeschedule and createnewhomeschedule bodies with it too)."""
+    sch = _mapping(where, raw, SCHEDULE_KEYS)
+    out: dict[str, Any] = {
+        "id": sch.get("id") or hex_id("schedule", home_id, index),
+        "name": _str(f"{where}.name", sch.get("name"), f"Schedule {index + 1}"),
+        "type": _choice(f"{where}.type", sch.get("type", "therm"), SCHEDULE_TYPES),
+    }
+    if not is_hex24(out["id"]):
+        raise ValueError(f"{where}.id must be 24 hex digits, not {out['id']!r}")
+    for flag in ("selected", "default"):
+        if flag in sch:
+            if not isinstance(sch[flag], bool):
+                raise ValueError(f"{where}.{flag} must be true or false")
+            out[flag] = sch[flag]
+    out["hg_temp"] = setpoint(f"{where}.hg_temp", sch.get("hg_temp", 7))
+    out["away_temp"] = setpoint(f"{where}.away_temp", sch.get("away_temp", 12))
+    zones = []
+    for z, raw_zone in enumerate(_list(f"{where}.zones", sch.get("zones"))):
+        zw = f"{where}.zones[{z}]"
+        zone = _mapping(zw, raw_zone, {"id", "name", "type", "rooms"})
+        rooms = []
+        for r, raw_room in enumerate(_list(f"{zw}.rooms", zone.get("rooms"))):
+            rw = f"{zw}.rooms[{r}]"
+            entry = _mapping(rw, raw_room, {"id", "therm_setpoint_temperature"})
+            rid = _str(f"{rw}.id", entry.get("id"))
+            if rid not in room_ids:
+                raise ValueError(f"{rw}.id {rid!r} is no room of this home")
+            rooms.append({"id": rid, "therm_setpoint_temperature": setpoint(
+                f"{rw}.therm_setpoint_temperature", entry.get("therm_setpoint_temperature"))})
+        _unique(zw, [r["id"] for r in rooms], "room")
+        zones.append({"id": _int(f"{zw}.id", zone.get("id"), 0),
+                      "name": _str(f"{zw}.name", zone.get("name"), f"Zone {z}"),
+                      "type": _int(f"{zw}.type", zone.get("type", 0), 0),
+                      "rooms": rooms})
+    _unique(where, [z["id"] for z in zones], "zone")
+    zone_ids = {z["id"] for z in zones}
+    timetable = []
+    for t, raw_slot in enumerate(_list(f"{where}.timetable", sch.get("timetable"))):
+        tw = f"{where}.timetable[{t}]"
+        slot = _mapping(tw, raw_slot, {"zone_id", "m_offset"})
+        zid = _int(f"{tw}.zone_id", slot.get("zone_id"))
+        if zid not in zone_ids:
+            raise ValueError(f"{tw}.zone_id {zid} is no zone of this schedule")
+        offset = _int(f"{tw}.m_offset", slot.get("m_offset"), 0, WEEK - 1)
+        if timetable and offset <= timetable[-1]["m_offset"]:
+            raise ValueError(f"{tw}.m_offset {offset} must come after "
+                             f"{timetable[-1]['m_offset']} (sorted, no repeats)")
+        timetable.append({"zone_id": zid, "m_offset": offset})
+    if out["type"] == "therm":
+        if not zones or not timetable:
+            raise ValueError(f"{where}: a therm schedule needs zones and a timetable")
+        if timetable[0]["m_offset"] != 0:
+            raise ValueError(f"{where}.timetable must start at m_offset 0 (Monday 00:00)")
+    out.update(zones=zones, timetable=timetable)
+    return out
+
+
+def check_home(where: str, raw: Any, owner: str, index: int) -> dict[str, Any]:
+    home = _mapping(where, raw, HOME_KEYS)
+    hid = home.get("id") or hex_id("home", owner, index)
+    if not is_hex24(hid):
+        raise ValueError(f"{where}.id must be 24 hex digits, not {hid!r}")
+    coords = home.get("coordinates", [2.35, 48.85])
+    if not isinstance(coords, list) or len(coords) != 2:
+        raise ValueError(f"{where}.coordinates must be two numbers")
+    out: dict[str, Any] = {
+        "id": hid, "owner": owner,
+        "name": _str(f"{where}.name", home.get("name"), "Home"),
+        "timezone": _timezone(f"{where}.timezone", home.get("timezone", "Europe/Paris")),
+        "coordinates": [_number(f"{where}.coordinates", c) for c in coords],
+        "altitude": _number(f"{where}.altitude", home.get("altitude", 0)),
+        "country": _str(f"{where}.country", home.get("country"), "FR"),
+        "therm_setpoint_default_duration": _int(
+            f"{where}.therm_setpoint_default_duration",
+            home.get("therm_setpoint_default_duration", 180), 1, 12 * 60),
+        "therm_mode": _choice(f"{where}.therm_mode", home.get("therm_mode", "schedule"),
+                              THERM_MODES),
+    }
+    if "temperature_control_mode" in home:
+        out["temperature_control_mode"] = _choice(
+            f"{where}.temperature_control_mode", home["temperature_control_mode"],
+            ("heating", "cooling"))
+    if "cooling_mode" in home:
+        out["cooling_mode"] = _str(f"{where}.cooling_mode", home["cooling_mode"])
+    rooms = [_room(f"{where}.rooms[{i}]", r, i, hid)
+             for i, r in enumerate(_list(f"{where}.rooms", home.get("rooms")))]
+    _unique(where, [r["id"] for r in rooms], "room")
+    modules = [_module(f"{where}.modules[{i}]", m, i)
+               for i, m in enumerate(_list(f"{where}.modules", home.get("modules")))]
+    _unique(where, [m["id"] for m in modules], "module")
+    room_ids, module_ids = {r["id"] for r in rooms}, {m["id"] for m in modules}
+    for i, mod in enumerate(modules):
+        if "room_id" in mod and mod["room_id"] not in room_ids:
+            raise ValueError(f"{where}.modules[{i}].room_id {mod['room_id']!r} is no room "
+                             "of this home")
+        if "bridge" in mod and (mod["bridge"] not in module_ids or mod["bridge"] == mod["id"]):
+            raise ValueError(f"{where}.modules[{i}].bridge {mod['bridge']!r} is no other "
+                             "module of this home")
+    schedules = [check_schedule(f"{where}.schedules[{i}]", s, room_ids, i, hid)
+                 for i, s in enumerate(_list(f"{where}.schedules", home.get("schedules")))]
+    _unique(where, [s["id"] for s in schedules], "schedule")
+    for kind in SCHEDULE_TYPES:
+        mine = [s for s in schedules if s["type"] == kind]
+        chosen = [s for s in mine if s.get("selected")]
+        if len(chosen) > 1:
+            raise ValueError(f"{where}: {len(chosen)} {kind} schedules are selected; "
+                             "select one")
+        if mine and not chosen:
+            mine[0]["selected"] = True
+    state = home.get("state", {})
+    if not isinstance(state, dict):
+        raise ValueError(f"{where}.state must be a mapping")
+    out.update(rooms=rooms, modules=modules, schedules=schedules, state=state)
+    return out
+
+
+def _timezone(where: str, value: Any) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = _str(where, value)
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{where} {name!r} is no IANA time zone (e.g. Europe/Paris)") \
+            from None
+    return name
+
+
+# --------------------------------------------------------------------- build / export
+
+def build(section: dict[str, Any], users: list[WorldUser], seed: int) -> list[DocRow]:
+    if section:
+        raise ValueError(f"unknown field(s) {', '.join(sorted(section))}")
+    rows: list[DocRow] = [(META, "world", {"seed": seed})]
+    homes_seen: set[str] = set()
+    for user in users:
+        rows += _user(user, seed, homes_seen)
+    return rows
+
+
+def _user(user: WorldUser, seed: int, homes_seen: set[str]) -> list[DocRow]:
+    where, uid, raw = user.where, user.id, user.fields
+    if not is_hex24(uid):
+        raise ValueError(f"{where}.id must be 24 hex digits (a Netatmo user id), not "
+                         f"{uid!r}; leave it out to have one made from the seed")
+    unknown = set(raw) - USER_KEYS
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    account: dict[str, Any] = {"id": uid, "email": user.doc.get("email", user.doc["login"])}
+    for key, default in ACCOUNT_FIELDS.items():
+        value = raw.get(key, default)
+        if type(value) is not type(default):
+            raise ValueError(f"{where}.{key} must be a {type(default).__name__}")
+        account[key] = value
+    rows: list[DocRow] = []
+    homes = []
+    for i, entry in enumerate(_list(f"{where}.homes", raw.get("homes"))):
+        home = check_home(f"{where}.homes[{i}]", entry, uid, i)
+        if home["id"] in homes_seen:
+            raise ValueError(f"{where}.homes[{i}]: home id {home['id']} is used twice")
+        homes_seen.add(home["id"])
+        homes.append(home["id"])
+        rows.append((HOME, home["id"], home))
+    account["homes"] = homes
+    for key in ("stations", "homecoaches"):
+        entries = _list(f"{where}.{key}", raw.get(key))
+        made = list(STATION_FUNCTIONS[key][0](entries, uid, f"{where}.{key}", seed)) \
+            if entries else []
+        account[key] = [[kind, ident] for kind, ident, _ in made]
+        rows += made
+    rows.append((ACCOUNT, uid, account))
+    return rows
+
+
+STATION_FUNCTIONS = {  # stations.py's, per user key
+    "stations": (stations.build_stations, stations.export_station,
+                 stations.generate_stations),
+    "homecoaches": (stations.build_homecoaches, stations.export_homecoach,
+                    stations.generate_homecoaches),
+}
+
+
+def export(store: Store, tenant: str, users: list[dict[str, Any]]
+           ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    per_user: dict[str, dict[str, Any]] = {}
+    for u in users:
+        account = store.get(tenant, ACCOUNT, u["id"])
+        if account is None:
+            continue
+        entry: dict[str, Any] = {k: account[k] for k in ACCOUNT_FIELDS
+                                 if account.get(k) != ACCOUNT_FIELDS[k]}
+        homes = [store.get(tenant, HOME, h) for h in account.get("homes", [])]
+        entry["homes"] = [export_home(h) for h in homes if h is not None]
+        for key in ("stations", "homecoaches"):
+            docs = [store.get(tenant, kind, ident) for kind, ident in account.get(key, [])]
+            exported = [STATION_FUNCTIONS[key][1](d) for d in docs if d is not None]
+            if exported:
+                entry[key] = exported
+        per_user[u["id"]] = entry
+    return per_user, {}
+
+
+def export_home(doc: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in doc.items() if k not in ("owner", "state")}
+    if doc.get("state"):
+        out["state"] = doc["state"]
+    return out
+
+
+# --------------------------------------------------------------------- world generate
+
+ROOM_TYPES = [("Living room", "livingroom"), ("Kitchen", "kitchen"),
+              ("Bedroom", "bedroom"), ("Bathroom", "bathroom"), ("Office", "home_office")]
+CITIES = [("Europe/Paris", "FR", 2.35, 48.85, 35), ("Europe/Berlin", "DE", 13.38, 52.52, 34),
+          ("Europe/Brussels", "BE", 4.35, 50.85, 13), ("Europe/Rome", "IT", 12.5, 41.9, 21),
+          ("Europe/London", "GB", -0.12, 51.5, 11), ("Europe/Madrid", "ES", -3.7, 40.42, 657)]
+
+
+def _mac(rng: random.Random, prefix: str) -> str:
+    return prefix + ":".join(f"{rng.randrange(256):02x}" for _ in range(3))
+
+
+def week_timetable(rng: random.Random) -> list[dict[str, int]]:
+    """A realistic week: nights in zone 1 (Night), mornings and evenings in 0
+    (Comfort), working days away (4, Eco) from 8:30 to 17:30 on weekdays."""
+    wake, sleep = rng.choice([(6, 22), (7, 23), (6, 23)])
+    slots: list[dict[str, int]] = []
+    for day in range(7):
+        base = day * 24 * 60
+        if day < 5:
+            slots += [{"zone_id": 0, "m_offset": base + wake * 60},
+                      {"zone_id": 4, "m_offset": base + 8 * 60 + 30},
+                      {"zone_id": 0, "m_offset": base + 17 * 60 + 30}]
+        else:
+            slots.append({"zone_id": 0, "m_offset": base + (wake + 2) * 60})
+        slots.append({"zone_id": 1, "m_offset": base + sleep * 60})
+    return [{"zone_id": 1, "m_offset": 0}, *slots]
+
+
+def therm_zones(room_ids: list[str], comfort: float = 20) -> list[dict[str, Any]]:
+    def rooms(t: float) -> list[dict[str, Any]]:
+        return [{"id": r, "therm_setpoint_temperature": t} for r in room_ids]
+
+    return [{"id": 0, "name": "Comfort", "type": 0, "rooms": rooms(comfort)},
+            {"id": 1, "name": "Night", "type": 1, "rooms": rooms(comfort - 3)},
+            {"id": 4, "name": "Eco", "type": 5, "rooms": rooms(comfort - 4)}]
+
+
+def generate_home(fake: Faker, rng: random.Random, index: int) -> dict[str, Any]:
+    """A heating home: 2-3 rooms, a relay, a thermostat in the first room, a valve in
+    each other, a selected week schedule and a second, warmer one."""
+    tz, country, lon, lat, altitude = rng.choice(CITIES)
+    names = rng.sample(ROOM_TYPES, rng.randrange(2, 4))
+    hid = hex_id("generated-home", index, rng.random())
+    rooms = [{"id": str(1_000_000_000 + index * 10 + i), "name": n, "type": t}
+             for i, (n, t) in enumerate(names)]
+    relay = _mac(rng, "70:ee:50:")
+    modules: list[dict[str, Any]] = [{"id": relay, "type": "NAPlug", "name": "Relay"}]
+    modules.append({"id": _mac(rng, "04:00:00:"), "type": "NATherm1", "name": "Thermostat",
+                    "room_id": rooms[0]["id"], "bridge": relay})
+    for room in rooms[1:]:
+        modules.append({"id": _mac(rng, "09:00:00:"), "type": "NRV",
+                        "name": f"Valve {room['name']}", "room_id": room["id"],
+                        "bridge": relay})
+    room_ids = [r["id"] for r in rooms]
+    schedules = [
+        {"id": hex_id("generated-schedule", hid, 0), "name": "Week", "type": "therm",
+         "selected": True, "hg_temp": 7, "away_temp": 12, "zones": therm_zones(room_ids),
+         "timetable": week_timetable(rng)},
+        {"id": hex_id("generated-schedule", hid, 1), "name": "Winter", "type": "therm",
+         "hg_temp": 7, "away_temp": 14, "zones": therm_zones(room_ids, 21),
+         "timetable": week_timetable(rng)},
+    ]
+    return {"id": hid, "name": f"{fake.last_name()} home", "timezone": tz,
+            "coordinates": [lon, lat], "altitude": altitude, "country": country,
+            "therm_setpoint_default_duration": 180, "therm_mode": "schedule",
+            "temperature_control_mode": "heating", "rooms": rooms, "modules": modules,
+            "schedules": schedules}
+
+
+def generate(fake: Faker, rng: random.Random, index: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"homes": [generate_home(fake, rng, index)]}
+    for key in ("stations", "homecoaches"):
+        out[key] = STATION_FUNCTIONS[key][2](fake, rng, index)
+    return out
