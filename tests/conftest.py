@@ -132,3 +132,14 @@ def token(lightify: Lightify) -> str:
     (the OAuth flow itself is tested in test_lightify_oauth.py and the browser test)."""
     return lightify.admin.issue_token("lightify", CI_APP[0], "demo@lightify.test")[
         "access_token"]
+
+
+@pytest.fixture
+def netatmo(mockcloud: Admin):
+    """Raw HTTP access to one tenant's Netatmo cloud (tests/netatmo_http.py), every
+    answer checked against the Netatmo contract."""
+    from tests.netatmo_http import Netatmo
+
+    http, watch = watched_session("netatmo")
+    yield Netatmo(mockcloud, http, watch)
+    assert not watch.problems, "responses off contract:\n" + "\n".join(watch.problems)

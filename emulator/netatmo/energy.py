@@ -16,7 +16,7 @@ edits (a schedule synced, renamed, created, deleted, selected) may rewrite the h
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -48,11 +48,18 @@ def current_home(ctx: Ctx, home: dict[str, Any], now: float) -> dict[str, Any]:
     return home
 
 
-def week_minute(home: dict[str, Any], now: float) -> tuple[int, float]:
-    """(minutes since Monday 00:00 local, the epoch of that Monday 00:00)."""
+def week_minute(home: dict[str, Any], now: float) -> tuple[int, datetime]:
+    """(minutes since Monday 00:00 local time, that Monday 00:00 as a local datetime)."""
     local = datetime.fromtimestamp(now, ZoneInfo(home["timezone"]))
     minute = local.weekday() * 1440 + local.hour * 60 + local.minute
-    return minute, now - minute * 60 - local.second - local.microsecond / 1e6
+    monday = (local - timedelta(days=local.weekday())).replace(
+        hour=0, minute=0, second=0, microsecond=0)
+    return minute, monday
+
+
+def at_offset(monday: datetime, m_offset: int) -> int:
+    """The epoch of a timetable offset (local wall-clock time, so DST weeks are right)."""
+    return int((monday + timedelta(minutes=m_offset)).timestamp())
 
 
 def selected_schedule(home: dict[str, Any], kind: str = "therm") -> dict[str, Any] | None:
@@ -109,7 +116,7 @@ def _room_status(home: dict[str, Any], room_id: str, now: float) -> dict[str, An
         zone = next(z for z in schedule["zones"] if z["id"] == zone_id)
         temp = next((r["therm_setpoint_temperature"] for r in zone["rooms"]
                      if r["id"] == room_id), schedule["hg_temp"])
-        mode, start, end = "schedule", int(monday + begin * 60), int(monday + stop * 60)
+        mode, start, end = "schedule", at_offset(monday, begin), at_offset(monday, stop)
     return {"id": room_id, "reachable": True, "therm_measured_temperature": temp,
             "heating_power_request": 0, "therm_setpoint_temperature": temp,
             "therm_setpoint_mode": mode, "therm_setpoint_start_time": start,

@@ -235,6 +235,7 @@ def endpoint(bp: Blueprint, api: VendorAPI, name: str, scopes: Iterable[str], *,
              json_body: str | None = None) -> Callable[[View], View]:
     """Register ``view`` at ``/api/<name>`` (GET and POST) behind the token, scope and
     quota checks; ``json_body``: the contract schema a JSON body must satisfy."""
+    scopes = tuple(scopes)
     guard = api.guard(list(scopes))
     status = getattr(api.settings, "rate_limit_status", None)
 
@@ -254,6 +255,7 @@ def endpoint(bp: Blueprint, api: VendorAPI, name: str, scopes: Iterable[str], *,
                     err.status = status  # the setting, unless the tenant's config says
                 raise
 
+        handler.scopes = scopes  # type: ignore[attr-defined]  # (tests read it)
         bp.add_url_rule(f"/api/{name}", name, handler, methods=["GET", "POST"])
         return view
 
