@@ -1,180 +1,836 @@
 """Netatmo Energy: thermostats, valves and schedules on the virtual clock.
 
-FIRST CUT (the wiring, end to end): ``home_status`` answers from the stored home, the
-rooms' set points from the selected therm schedule (or the home's mode) at the clock's
-now, every module reachable unless the world says otherwise; no physics yet (a room
-measures its set point). The writes answer 501 until they are written. ``routes.py``
-(see its docstring) fixes the interface: the signatures below, called with typed,
-already-checked values; each raises ``MockcloudError`` for what the cloud refuses
-("Invalid id" for a home that is not the caller's comes from ``models.home``).
+``routes.py`` (its docstring) fixes the interface: the functions below, called with
+typed, already-checked values; each raises ``MockcloudError`` for what the cloud
+refuses. The state is an event log on the home document (``energy_state``: format,
+compaction); the rooms' temperatures, heating and batteries come from the physics
+(``energy_physics``: the model, its cost); the admin API's device overrides (offline,
+battery, open window) are laid on per module (``devices``).
 
-State goes in the home document's ``state`` mapping (plain JSON, world-exported), e.g.
-an event log of mode / set-point / schedule changes with their virtual times; topology
-edits (a schedule synced, renamed, created, deleted, selected) may rewrite the home's
-``schedules`` too. ``current_home`` gives homesdata the home as it is at ``now``.
+THE SPEC (from the lead: the emulator and the reference model both follow it)
+
+## Netatmo energy semantics (the one spec both the emulator and the reference model
+follow)
+
+Time: epoch seconds of the tenant's virtual clock. "Local" = the home's `timezone`
+(IANA, DST-aware via zoneinfo).
+Everything is computed from the clock when read (no background thread); a read at t uses
+only changes made at or before t.
+
+Home mode (`therm_mode` in homesdata/homestatus, set by `setthermmode home_id mode
+[endtime] [schedule_id]`):
+- `schedule` (optional `schedule_id`: also selects that schedule, as switchhomeschedule
+  does; it must be a therm schedule of the home else 400/21 "schedule <id> is not therm
+  schedule"): clears away/hg/off and every room override.
+- `away` and `hg` (frost guard), optional `endtime` (> now, else 400/21): every room
+  shows `therm_setpoint_mode` = "away" / "hg", temperature = the selected schedule's
+  `away_temp` / `hg_temp`; the change clears room overrides. When the clock reaches
+  `endtime` the home returns to `schedule` by itself. `therm_setpoint_start_time` = the
+  instant the mode was set, `therm_setpoint_end_time` = endtime, or 0 when none.
+- `off`: rooms show mode "off", `therm_setpoint_temperature` 7 (INFERRED; physics: no
+  heating). Clears room overrides.
+- `endtime` is ignored for `schedule` and `off` (INFERRED, lenient). Missing mode →
+  400/10 "mode is missing". Unknown mode → 400/21 "mode not authorized".
+
+Room override (`setroomthermpoint home_id room_id mode [temp] [endtime]`):
+- `manual`: needs `temp` (400/10 "Missing temp" when absent), 7 ≤ temp ≤ 30 (else
+  400/21); end = `endtime` if given (must be > now, else 400/21) else now + the home's
+  `therm_setpoint_default_duration` MINUTES × 60 (the real samples carry 120 and 180,
+  i.e. minutes; default 180). Room shows mode "manual", temp, start = now, end.
+- `max`: temp 30, same end rule. Room shows mode "max".
+- `home`: drops the room's override (back to what the home mode says). pyatmo sends
+  `home` for "schedule".
+- `hg`/`away`/`off` for a room (some clients send them): 400/21 "mode not authorized"
+  (INFERRED).
+- A room override is allowed in any home mode and wins over it until its end; at its end
+  the room follows the home mode at that instant.
+- A later home-mode change (setthermmode) clears all room overrides; a later
+  switchhomeschedule does not.
+- Unknown or foreign home_id → 400/21 "Invalid id" (real sample
+  archive__home_status_error_invalid_id.json; pyatmo raises InvalidHomeError on it);
+  unknown room_id or schedule_id → 400/21 with a message naming it. Missing home_id →
+  400/10 "Missing home_id".
+
+Schedule mode, per room, at instant t:
+- The selected therm schedule's `timetable` is a list of {zone_id, m_offset} sorted by
+  m_offset, first m_offset 0, m_offset = minutes since Monday 00:00 LOCAL (0 ≤ m_offset
+  < 10080). The entry in force at t is the last one with m_offset ≤
+  minutes-since-local-Monday(t); it wraps weekly.
+- The room's temperature is the zone's `rooms[].therm_setpoint_temperature` for that
+  room; a room absent from the zone gets the schedule's `hg_temp` (INFERRED).
+- Room shows mode "schedule"; `therm_setpoint_start_time` = the instant the entry in
+  force began (the most recent boundary, which may be last week's),
+  `therm_setpoint_end_time` = the next boundary instant (next entry's m_offset, wrapping
+  to the first entry of the next week). When two consecutive entries have the same zone
+  the boundary still counts (INFERRED: simplest).
+- DST: boundaries are local wall-clock instants; a boundary in a skipped hour happens at
+  the first valid instant after it; in a repeated hour, at its first occurrence
+  (zoneinfo fold=0).
+
+Schedules' writes:
+- `switchhomeschedule home_id schedule_id`: selects it (must exist, be a therm schedule:
+  else 400/21); homesdata shows `selected: true` on it and no `selected` key on the
+  others. Room overrides stay; home mode stays.
+- `synchomeschedule home_id [schedule_id] [name] zones timetable hg_temp away_temp`
+  (JSON body or form with JSON strings): replaces that schedule's (default: the selected
+  one) zones, timetable, hg/away temps (and name if given). Validation (400/21 with a
+  clear message): zones exist for every timetable zone_id, every zone room is a room of
+  the home, timetable sorted by m_offset, starting at 0, offsets in [0, 10080),
+  temperatures 7–30, hg_temp 5–15? → use: hg_temp in [5, 15], away_temp in [7, 30]
+  (INFERRED).
+- `createnewhomeschedule home_id name zones timetable hg_temp away_temp`: same
+  validation, new 24-hex id, not selected; answers
+  `{"status":"ok","time_server":..,"body":{"schedule_id": id}}` and ALSO `schedule_id`
+  at top level (the notes' CONFLICT: both, INFERRED).
+- `deletehomeschedule home_id schedule_id`: refused 400/21 for the selected schedule;
+  else removed.
+- `renamehomeschedule home_id schedule_id name`: renames.
+Reading after a write at t: the change applies from t on (a read at t sees it).
+
+## Decisions the spec leaves open (INFERRED here)
+
+- Temperatures (setroomthermpoint/setstate ``temp``, synced schedules' zone, hg and
+  away temperatures) are rounded to the nearest 0.5 degree before use (the contract's
+  set points are multiples of 0.5; thermostats step by 0.5).
+- ``setthermmode``: the checks run in this order: mode, schedule_id, endtime.
+  ``schedule_id`` with a mode other than ``schedule`` is ignored. ``off`` shows
+  ``therm_setpoint_start_time`` = the instant it was set (0 for the world's initial
+  mode), end 0. The world's initial away/hg have start 0 and no end.
+- ``setroomthermpoint``: any mode other than manual, max, home (including unknown
+  strings) is "mode not authorized"; ``endtime`` and ``temp`` are ignored for ``home``
+  and ``temp`` for ``max``. Any room of the home may take an override (homestatus lists
+  the rooms that have a thermostat or valve).
+- A schedule mode with no therm schedule selected: rooms at 7 (hg), start/end 0;
+  away/hg with none: 12/7.
+- ``synchomeschedule``/``createnewhomeschedule``: world.check_schedule's checks
+  (strictly increasing m_offsets, unknown keys refused) plus the spec's ranges; the
+  schedule keeps its id, type and selection; a sync does not clear room overrides.
+  Unknown schedule ids: 400/21 "Invalid schedule_id: ..."; a known schedule of another
+  type for switch/setthermmode: "schedule <id> is not therm schedule".
+- ``setstate`` rooms: ``therm_`` or ``cooling_`` keys (pyatmo's prefix in a cooling
+  home), handled as setroomthermpoint (a temperature without a mode is manual; neither
+  is 400/10); all rooms are checked before any is applied; any module entry is 400/21
+  "cannot set property ..." (lights and cameras come later).
+- homestatus: a module is unreachable when the admin API takes it offline (or the
+  world says ``reachable: false``) or its bridge is; those offline by themselves are
+  listed in ``body.errors`` as ``{"code": 6, "id"}``, the ones behind them only
+  omitted; a room shows when one of its thermostats/valves is reachable (the sample
+  home_status_error_disconnected: the relay down, a home with its id only);
+  ``modules``/``rooms`` are left out when empty. ``boiler_status``: any room heats.
+  The physics goes on while a module is offline. NAPlug modules have no
+  ``reachable`` key (as in the samples).
+- Outdoor temperature: ``physics.weather`` at the home's coordinates, unadjusted
+  (weather overrides made on a station move that station's readings only).
+- getroommeasure: ``max`` is 30min; a bucket is the mean (min, max, their instants)
+  of readings at its start and evenly through it: 1 per 30min, 2 per hour, 6 per 3
+  hours, 48 per day, week and month, fewer when the answer would read more than
+  ``SAMPLE_BUDGET`` instants; readings after now are not taken. 30min and 1hour
+  buckets are aligned on UTC, longer ones on the home's local calendar (weeks from
+  Monday). Stamps: the bucket's start with ``real_time=true``, its middle otherwise.
+  So a 30min bucket's ``temperature`` stamped t (real_time) is homestatus's
+  ``therm_measured_temperature`` at t, its ``sp_temperature`` the set point then.
+- energy getmeasure (``device_id`` a module of a home; ``module_id`` optional):
+  ``boileron``/``sum_boiler_on`` are the seconds the boiler was on in the bucket,
+  ``boileroff``/``sum_boiler_off`` the seconds off, read every 10 minutes (at most 48
+  readings a bucket); the room types too, for a thermostat or valve's room.
+- getthermostatsdata: one device per NAPlug that bridges a NATherm1; ``place.location``
+  [longitude, latitude] as the contract says (the archived sample has them the other
+  way round); ``setpoint_mode`` ``program`` for schedule.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..core.context import Ctx
+from ..core.devices import Overrides, state_at
 from ..core.errors import MockcloudError
+from . import energy_physics as ep
+from . import energy_state as es
 from . import models
+from .world import HOME, check_schedule, hex_id
 
-WEEK = 7 * 24 * 60
+VENDOR = "netatmo"
 THERM_DEVICES = frozenset({"NATherm1", "NRV", "OTM", "BNS"})
-# what homestatus shows per module type before physics (sample home_status_simple.json)
-MODULE_STATUS: dict[str, dict[str, Any]] = {
-    "NAPlug": {"firmware_revision": 174, "rf_strength": 107, "wifi_strength": 42},
-    "NATherm1": {"firmware_revision": 65, "rf_strength": 58, "battery_level": 3780,
-                 "boiler_valve_comfort_boost": False, "boiler_status": False,
-                 "anticipating": False, "battery_state": "high"},
-    "NRV": {"firmware_revision": 79, "rf_strength": 51, "battery_level": 3025,
-            "battery_state": "full"},
-}
+HOME_MODES = ("schedule", "away", "hg", "off")
+ROOM_MODES = ("manual", "max", "home")
+TEMP_RANGE = (7.0, 30.0)
+HG_RANGE, AWAY_RANGE = (5.0, 15.0), (7.0, 30.0)
+MAX_TEMP = 30
+SAMPLE_BUDGET = 4096
+BOILER_STEP = 600
+PER_BUCKET = {"30min": 1, "1hour": 2, "3hours": 6, "1day": 48, "1week": 48, "1month": 48}
+ROOM_TYPES = ("temperature", "sp_temperature", "min_temp", "max_temp", "date_min_temp",
+              "date_max_temp")
+BOILER_TYPES = ("boileron", "boileroff", "sum_boiler_on", "sum_boiler_off")
+# what homestatus shows per module type besides the physics (samples' values)
+FIRMWARE = {"NAPlug": 174, "NATherm1": 65, "NRV": 79}
+RF_BASE = {"NAPlug": 107, "NATherm1": 58, "NRV": 55}
+WIFI = 42
 
 
-def not_yet(what: str) -> MockcloudError:
-    return MockcloudError("not_implemented", f"{what} is not emulated yet.", status=501)
+def invalid(message: str) -> MockcloudError:
+    return MockcloudError("invalid_argument", message)
 
 
-# ------------------------------------------------------------------------ reads
+# ------------------------------------------------------------------------ the live home
+
+class Live:
+    """One home at one request: its overrides (read once) and the helpers over them."""
+
+    def __init__(self, ctx: Ctx, home: dict[str, Any]) -> None:
+        self.home, self.seed = home, models.world_seed(ctx)
+        ov = Overrides(ctx.store, ctx.tenant, VENDOR)
+        self.docs = {m["id"]: d for m in home["modules"] if (d := ov.doc(m["id"]))}
+        self.by_id = {m["id"]: m for m in home["modules"]}
+
+    def overrides(self, module_id: str, t: float) -> dict[str, Any]:
+        return state_at(self.docs.get(module_id), t)
+
+    def online(self, module_id: str, t: float) -> bool:
+        """The module's own reachability (its override, else the world's)."""
+        state = self.overrides(module_id, t)
+        if "online" in state:
+            return bool(state["online"])
+        return self.by_id[module_id].get("reachable", True)
+
+    def reachable(self, module_id: str, t: float) -> bool:
+        mod = self.by_id[module_id]
+        if not self.online(module_id, t):
+            return False
+        bridge = mod.get("bridge")
+        return bridge is None or bridge not in self.by_id or self.online(bridge, t)
+
+    def therm_modules(self, room_id: str) -> list[str]:
+        return [m["id"] for m in self.home["modules"]
+                if m.get("room_id") == room_id and m["type"] in THERM_DEVICES]
+
+    def heated_rooms(self) -> list[str]:
+        rooms = {m["room_id"] for m in self.home["modules"]
+                 if m["type"] in THERM_DEVICES and "room_id" in m}
+        return [r["id"] for r in self.home["rooms"] if r["id"] in rooms]
+
+    def windows(self, room_id: str) -> ep.Windows:
+        docs = [self.docs[m] for m in self.therm_modules(room_id) if m in self.docs]
+
+        def timeline(a: float, b: float) -> tuple[bool, list[tuple[float, bool]]]:
+            def open_at(t: float) -> bool:
+                return any(state_at(d, t).get("window_open", False) for d in docs)
+            if not docs:
+                return False, []
+            first = cur = open_at(a)
+            changes = []
+            for x in sorted({e["at"] for d in docs for e in d["events"] if a < e["at"] <= b}):
+                v = open_at(x)
+                if v != cur:
+                    changes.append((x, v))
+                    cur = v
+            return first, changes
+        return timeline
+
+    def samples(self, room_id: str, times: list[float]) -> list[ep.Sample]:
+        return ep.samples(self.home, room_id, times, self.seed, self.windows(room_id))
+
 
 def current_home(ctx: Ctx, home: dict[str, Any], now: float) -> dict[str, Any]:
-    """The home document as it is at ``now`` (therm_mode, schedules' ``selected``)."""
-    return home
+    """The home document as it is at ``now`` (therm_mode, schedules and selection)."""
+    state = es.state_at(home, now)
+    mode, _, _ = es.effective_mode(state, now)
+    return {**home, "therm_mode": mode, "schedules": state.schedules}
 
 
-def week_minute(home: dict[str, Any], now: float) -> tuple[int, datetime]:
-    """(minutes since Monday 00:00 local time, that Monday 00:00 as a local datetime)."""
-    local = datetime.fromtimestamp(now, ZoneInfo(home["timezone"]))
-    minute = local.weekday() * 1440 + local.hour * 60 + local.minute
-    monday = (local - timedelta(days=local.weekday())).replace(
-        hour=0, minute=0, second=0, microsecond=0)
-    return minute, monday
-
-
-def at_offset(monday: datetime, m_offset: int) -> int:
-    """The epoch of a timetable offset (local wall-clock time, so DST weeks are right)."""
-    return int((monday + timedelta(minutes=m_offset)).timestamp())
-
-
-def selected_schedule(home: dict[str, Any], kind: str = "therm") -> dict[str, Any] | None:
-    return next((s for s in home["schedules"] if s["type"] == kind and s.get("selected")),
-                None)
-
-
-def schedule_slot(schedule: dict[str, Any], minute: int) -> tuple[int, int, int]:
-    """(zone id, slot start minute, next boundary minute) for a minute of the week."""
-    table = schedule["timetable"]
-    index = max(i for i, slot in enumerate(table) if slot["m_offset"] <= minute)
-    end = table[index + 1]["m_offset"] if index + 1 < len(table) else WEEK
-    return table[index]["zone_id"], table[index]["m_offset"], end
-
+# ------------------------------------------------------------------------ homestatus
 
 def home_status(ctx: Ctx, user_id: str, home_id: str,
                 device_types: list[str] | None) -> dict[str, Any]:
-    """homestatus body: ``{"home": {"id", "modules", "rooms"}, "errors"?}``."""
-    home = current_home(ctx, models.home(ctx, user_id, home_id), ctx.now())
+    """homestatus body: ``{"home": {"id", "modules"?, "rooms"?}, "errors"?}``."""
+    home = models.home(ctx, user_id, home_id)
     now = ctx.now()
-    modules, errors = [], []
-    for mod in models.keep_modules(home["modules"], device_types):
-        if mod.get("reachable", True) is False:
-            errors.append({"code": 6, "id": mod["id"]})
+    live = Live(ctx, home)
+    state = es.state_at(home, now)
+    kept = models.keep_modules(home["modules"], device_types)
+    reach = {m["id"]: live.reachable(m["id"], now) for m in home["modules"]}
+    rooms_out, heating, antic = [], False, {}
+    kept_ids = {m["id"] for m in kept}
+    for room_id in live.heated_rooms():
+        [s] = live.samples(room_id, [now])
+        heating = heating or s.power > 0
+        antic[room_id] = ep.anticipating(home, room_id, state, s)
+        mods = live.therm_modules(room_id)
+        if not any(reach[m] and m in kept_ids for m in mods):
             continue
-        out = {"id": mod["id"], "type": mod["type"], "reachable": True,
-               **MODULE_STATUS.get(mod["type"], {})}
-        if "firmware_revision" in mod:
-            out["firmware_revision"] = mod["firmware_revision"]
-        if "bridge" in mod:
-            out["bridge"] = mod["bridge"]
-        modules.append(out)
-    heated = {m["room_id"] for m in home["modules"]
-              if m["type"] in THERM_DEVICES and "room_id" in m}
-    rooms = [_room_status(home, room["id"], now) for room in home["rooms"]
-             if room["id"] in heated]
-    body: dict[str, Any] = {"home": {"id": home["id"], "modules": modules, "rooms": rooms}}
+        rooms_out.append(_room_out(room_id, s, antic[room_id]))
+    modules, errors = [], []
+    for mod in kept:
+        if not reach[mod["id"]]:
+            if not live.online(mod["id"], now):
+                errors.append({"code": 6, "id": mod["id"]})
+            continue
+        modules.append(_module_out(live, mod, now, heating, antic))
+    out: dict[str, Any] = {"id": home["id"]}
+    if modules:
+        out["modules"] = modules
+    if rooms_out:
+        out["rooms"] = rooms_out
+    body: dict[str, Any] = {"home": out}
     if errors:
         body["errors"] = errors
     return body
 
 
-def _room_status(home: dict[str, Any], room_id: str, now: float) -> dict[str, Any]:
-    mode, start, end = home["therm_mode"], 0, 0
-    schedule = selected_schedule(home)
-    if mode == "off":
-        temp: float = 0
-    elif mode in ("away", "hg") or schedule is None:
-        mode = mode if mode in ("away", "hg") else "hg"
-        temp = schedule[f"{mode}_temp"] if schedule else 7
+def _room_out(room_id: str, s: ep.Sample, anticipating: bool) -> dict[str, Any]:
+    v = s.view
+    return {"id": room_id, "reachable": True,
+            "therm_measured_temperature": round(s.temperature, 1),
+            "heating_power_request": s.power,
+            "therm_setpoint_temperature": v.temp, "therm_setpoint_mode": v.mode,
+            "therm_setpoint_start_time": v.start, "therm_setpoint_end_time": v.end,
+            "anticipating": anticipating, "open_window": s.window}
+
+
+def _module_out(live: Live, mod: dict[str, Any], now: float, heating: bool,
+                antic: dict[str, bool]) -> dict[str, Any]:
+    kind, mid = mod["type"], mod["id"]
+    firmware = mod.get("firmware_revision", FIRMWARE.get(kind))
+    if kind == "NAPlug":
+        return {"id": mid, "type": kind, "firmware_revision": firmware,
+                "rf_strength": ep.rf_strength(live.seed, mid, RF_BASE[kind]),
+                "wifi_strength": ep.rf_strength(live.seed, mid + "w", WIFI)}
+    out: dict[str, Any] = {"id": mid, "reachable": True, "type": kind}
+    if firmware is not None:
+        out["firmware_revision"] = firmware
+    if kind in ("NATherm1", "NRV"):
+        out["rf_strength"] = ep.rf_strength(live.seed, mid, RF_BASE[kind])
+        bat = ep.module_battery(mod, now, live.seed,
+                                live.overrides(mid, now).get("battery_percent"))
+        out["battery_level"] = bat.vp
+        if kind == "NATherm1":
+            out.update(boiler_valve_comfort_boost=False, boiler_status=heating,
+                       anticipating=antic.get(mod.get("room_id", ""), False))
+        if "bridge" in mod:
+            out["bridge"] = mod["bridge"]
+        out["battery_state"] = bat.state
+    elif "bridge" in mod:
+        out["bridge"] = mod["bridge"]
+    return out
+
+
+# ------------------------------------------------------------------------ measures
+
+def _zone(home: dict[str, Any]) -> ZoneInfo:
+    return ZoneInfo(home["timezone"])
+
+
+def _floor(scale: str, tz: ZoneInfo, t: float) -> int:
+    if scale in ("30min", "1hour"):
+        step = 1800 if scale == "30min" else 3600
+        return int(t // step * step)
+    local = datetime.fromtimestamp(t, tz)
+    day = local.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
+    if scale == "3hours":
+        wall = day + timedelta(hours=local.hour // 3 * 3)
+    elif scale == "1day":
+        wall = day
+    elif scale == "1week":
+        wall = day - timedelta(days=local.weekday())
     else:
-        minute, monday = week_minute(home, now)
-        zone_id, begin, stop = schedule_slot(schedule, minute)
-        zone = next(z for z in schedule["zones"] if z["id"] == zone_id)
-        temp = next((r["therm_setpoint_temperature"] for r in zone["rooms"]
-                     if r["id"] == room_id), schedule["hg_temp"])
-        mode, start, end = "schedule", at_offset(monday, begin), at_offset(monday, stop)
-    return {"id": room_id, "reachable": True, "therm_measured_temperature": temp,
-            "heating_power_request": 0, "therm_setpoint_temperature": temp,
-            "therm_setpoint_mode": mode, "therm_setpoint_start_time": start,
-            "therm_setpoint_end_time": end, "anticipating": False, "open_window": False}
+        wall = day.replace(day=1)
+    return es._wall_epoch(wall, tz)
+
+
+def _next(scale: str, tz: ZoneInfo, start: int) -> int:
+    if scale in ("30min", "1hour"):
+        return start + (1800 if scale == "30min" else 3600)
+    local = datetime.fromtimestamp(start, tz).replace(tzinfo=None)
+    if scale == "3hours":
+        wall = local + timedelta(hours=3)
+    elif scale == "1day":
+        wall = local + timedelta(days=1)
+    elif scale == "1week":
+        wall = local + timedelta(days=7)
+    else:
+        wall = (local.replace(day=28) + timedelta(days=4)).replace(day=1)
+    nxt = es._wall_epoch(wall, tz)
+    return nxt if nxt > start else start + 3600
+
+
+def _buckets(home: dict[str, Any], scale: str, date_begin: int | None,
+             date_end: int | None, limit: int | None, now: float
+             ) -> list[tuple[int, int]]:
+    tz = _zone(home)
+    limit = limit or 1024
+    end = min(date_end if date_end is not None else now, now)
+    if date_begin is None:
+        nominal = {"30min": 1800, "1hour": 3600, "3hours": 10800, "1day": 86400,
+                   "1week": 7 * 86400, "1month": 31 * 86400}[scale]
+        date_begin = int(end - (limit - 1) * nominal)
+    out: list[tuple[int, int]] = []
+    start = _floor(scale, tz, date_begin)
+    while start <= end and len(out) < limit:
+        stop = _next(scale, tz, start)
+        out.append((start, stop))
+        start = stop
+    return out
+
+
+def _instants(buckets: list[tuple[int, int]], per: int, now: float
+              ) -> list[list[int]]:
+    per = max(1, min(per, SAMPLE_BUDGET // max(1, len(buckets))))
+    return [[t for i in range(per) if (t := a + (i * (b - a)) // per) <= now]
+            for a, b in buckets]
+
+
+def _scale(scale: str) -> str:
+    return "30min" if scale == "max" else scale
+
+
+def _room_columns(live: Live, room_id: str, names: list[str],
+                  per_bucket: list[list[int]]) -> dict[str, list[Any]]:
+    flat = sorted({t for ts in per_bucket for t in ts})
+    by_t = {s.t: s for s in live.samples(room_id, flat)} if flat else {}
+    cols: dict[str, list[Any]] = {n: [] for n in names}
+    for ts in per_bucket:
+        got = [by_t[t] for t in ts]
+        temps = [s.temperature for s in got]
+        lo = min(range(len(got)), key=lambda i: (temps[i], i))
+        hi = min(range(len(got)), key=lambda i: (-temps[i], i))
+        values = {"temperature": round(sum(temps) / len(temps), 1),
+                  "sp_temperature": round(sum(s.view.temp for s in got) / len(got), 1),
+                  "min_temp": round(temps[lo], 1), "max_temp": round(temps[hi], 1),
+                  "date_min_temp": int(got[lo].t), "date_max_temp": int(got[hi].t)}
+        for n in names:
+            cols[n].append(values[n])
+    return cols
+
+
+def _boiler_columns(live: Live, names: list[str], buckets: list[tuple[int, int]],
+                    now: float) -> dict[str, list[Any]]:
+    per = max(1, min(48, (buckets[0][1] - buckets[0][0]) // BOILER_STEP)) if buckets else 1
+    per_bucket = _instants(buckets, per, now)
+    flat = sorted({t for ts in per_bucket for t in ts})
+    on_at: set[float] = set()
+    for room_id in live.heated_rooms():
+        on_at.update(s.t for s in live.samples(room_id, flat) if s.power > 0)
+    cols: dict[str, list[Any]] = {n: [] for n in names}
+    for (a, b), ts in zip(buckets, per_bucket, strict=True):
+        k = max(1, min(per, SAMPLE_BUDGET // max(1, len(buckets))))
+        weight = (b - a) / k
+        on = int(round(sum(weight for t in ts if t in on_at)))
+        total = int(round(weight * len(ts)))
+        for n in names:
+            cols[n].append(on if n in ("boileron", "sum_boiler_on") else total - on)
+    return cols
+
+
+def _types(types: list[str], allowed: tuple[str, ...]) -> list[str]:
+    names = [str(t).strip().lower() for t in types]
+    bad = [t for t in names if t not in allowed]
+    if bad:
+        raise invalid(f"Invalid type: {', '.join(bad)} (known: {', '.join(allowed)})")
+    return names
+
+
+def _shape(buckets: list[tuple[int, int]], cols: dict[str, list[Any]], names: list[str],
+           optimize: bool, real_time: bool) -> Any:
+    stamps = [a if real_time else a + (b - a) // 2 for a, b in buckets]
+    rows = [[cols[n][i] for n in names] for i in range(len(buckets))]
+    if not optimize:
+        return {str(t): row for t, row in zip(stamps, rows, strict=True)}
+    runs: list[dict[str, Any]] = []
+    for i, (t, row) in enumerate(zip(stamps, rows, strict=True)):
+        if runs and i >= 1:
+            run = runs[-1]
+            step = t - stamps[i - 1]
+            if len(run["value"]) == 1 or step == run["step_time"]:
+                if len(run["value"]) == 1:
+                    run["step_time"] = step
+                run["value"].append(row)
+                continue
+        runs.append({"beg_time": t, "step_time": 0, "value": [row]})
+    for run in runs:
+        if len(run["value"]) == 1:
+            run["step_time"] = int(buckets[0][1] - buckets[0][0]) if buckets else 0
+    return runs
 
 
 def room_measure(ctx: Ctx, user_id: str, home_id: str, room_id: str, scale: str,
                  types: list[str], date_begin: int | None, date_end: int | None,
                  limit: int | None, optimize: bool, real_time: bool) -> Any:
-    raise not_yet("getroommeasure")
+    home = models.home(ctx, user_id, home_id)
+    if not any(r["id"] == room_id for r in home["rooms"]):
+        raise invalid(f"Invalid room_id: no room {room_id} in home {home_id}")
+    names = _types(types, ROOM_TYPES)
+    scale, now = _scale(scale), ctx.now()
+    buckets = _buckets(home, scale, date_begin, date_end, limit, now)
+    live = Live(ctx, home)
+    cols = _room_columns(live, room_id, names, _instants(buckets, PER_BUCKET[scale], now))
+    return _shape(buckets, cols, names, optimize, real_time)
 
 
 def energy_measure(ctx: Ctx, user_id: str, device_id: str, module_id: str | None,
                    scale: str, types: list[str], date_begin: int | None,
                    date_end: int | None, limit: int | None, optimize: bool,
                    real_time: bool) -> Any:
-    """getmeasure for a device that is no weather station or home coach (a relay)."""
-    raise not_yet("getmeasure for energy devices")
+    """getmeasure for a module of a home (relay, thermostat, valve)."""
+    _, home = models.device(ctx, user_id, device_id)
+    wanted = (module_id or device_id).replace(" ", "").lower()
+    mod = next((m for m in home["modules"] if m["id"] == wanted), None)
+    if mod is None:
+        raise MockcloudError("not_found", f"Device not found: {module_id}")
+    room_id = mod.get("room_id") if mod["type"] in THERM_DEVICES else None
+    names = _types(types, BOILER_TYPES + (ROOM_TYPES if room_id else ()))
+    scale, now = _scale(scale), ctx.now()
+    buckets = _buckets(home, scale, date_begin, date_end, limit, now)
+    live = Live(ctx, home)
+    cols: dict[str, list[Any]] = {}
+    boiler = [n for n in names if n in BOILER_TYPES]
+    if boiler:
+        cols.update(_boiler_columns(live, boiler, buckets, now))
+    rooms = [n for n in names if n in ROOM_TYPES]
+    if rooms and room_id:
+        cols.update(_room_columns(live, room_id, rooms,
+                                  _instants(buckets, PER_BUCKET[scale], now)))
+    return _shape(buckets, cols, names, optimize, real_time)
+
+
+# ------------------------------------------------------------------------ legacy read
+
+LEGACY_MODE = {"schedule": "program"}
 
 
 def thermostats_data(ctx: Ctx, user_id: str, device_id: str | None) -> dict[str, Any]:
-    raise not_yet("getthermostatsdata")
+    now = ctx.now()
+    acc = models.account(ctx, user_id)
+    devices = []
+    for home in models.homes(ctx, user_id):
+        live, state = Live(ctx, home), es.state_at(home, now)
+        for plug in home["modules"]:
+            therms = [m for m in home["modules"]
+                      if m.get("bridge") == plug["id"] and m["type"] == "NATherm1"]
+            if plug["type"] != "NAPlug" or not therms:
+                continue
+            if device_id and device_id.replace(" ", "").lower() != plug["id"]:
+                continue
+            devices.append(_legacy_device(live, home, state, plug, therms, now))
+    if device_id and not devices:
+        raise MockcloudError("not_found", f"Device not found: {device_id}")
+    return {"devices": devices, "user": models.weather_user(acc)}
+
+
+def _legacy_device(live: Live, home: dict[str, Any], state: es.State,
+                   plug: dict[str, Any], therms: list[dict[str, Any]], now: float
+                   ) -> dict[str, Any]:
+    lat, lon, alt = ep.place_of(home)
+    local = datetime.fromtimestamp(now, _zone(home))
+    modules = []
+    for m in therms:
+        room_id = m.get("room_id")
+        s = live.samples(room_id, [now])[0] if room_id else None
+        bat = ep.module_battery(m, now, live.seed,
+                                live.overrides(m["id"], now).get("battery_percent"))
+        out: dict[str, Any] = {
+            "_id": m["id"], "module_name": m["name"], "type": "NATherm1",
+            "firmware": m.get("firmware_revision", FIRMWARE["NATherm1"]),
+            "last_message": int(now), "rf_status": ep.rf_strength(live.seed, m["id"], 58),
+            "battery_vp": bat.vp, "therm_orientation": 3,
+            "therm_relay_cmd": 100 if s and s.power > 0 else 0,
+            "anticipating": bool(s and ep.anticipating(home, room_id, state, s)),
+            "battery_percent": bat.percent,
+            "event_history": {"boiler_not_responding_events": [],
+                              "boiler_responding_events": []},
+            "setpoint_history": [
+                {"setpoint": {"setpoint_mode": LEGACY_MODE.get(e["mode"], e["mode"])},
+                 "timestamp": int(e["at"])}
+                for e in es.events(home) if e["kind"] == "mode" and e["at"] <= now][-10:],
+            "last_therm_seen": int(now)}
+        if s is not None:
+            setpoint: dict[str, Any] = {
+                "setpoint_mode": LEGACY_MODE.get(s.view.mode, s.view.mode)}
+            if s.view.mode in ("manual", "max"):
+                setpoint.update(setpoint_temp=s.view.temp, setpoint_endpoint=s.view.end)
+            out["setpoint"] = setpoint
+            out["measured"] = {"time": int(now), "temperature": round(s.temperature, 1),
+                               "setpoint_temp": s.view.temp}
+        out["therm_program_list"] = [_program(sch, room_id) for sch in state.schedules
+                                     if sch["type"] == "therm"]
+        modules.append(out)
+    return {"_id": plug["id"], "firmware": plug.get("firmware_revision", FIRMWARE["NAPlug"]),
+            "last_bilan": {"y": local.year, "m": local.month},
+            "last_setup": plug.get("setup_date", 0), "last_status_store": int(now),
+            "place": {"altitude": alt, "country": home["country"],
+                      "location": [lon, lat], "timezone": home["timezone"]},
+            "plug_connected_boiler": 1, "type": "NAPlug", "udp_conn": True,
+            "wifi_status": ep.rf_strength(live.seed, plug["id"] + "w", WIFI),
+            "modules": modules, "station_name": plug.get("name", home["name"]),
+            "last_plug_seen": int(now)}
+
+
+def _program(sch: dict[str, Any], room_id: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "zones": [{"type": z["type"], "name": z["name"], "id": z["id"],
+                   "temp": es.zone_temp(sch, z["id"], room_id or "")} for z in sch["zones"]],
+        "timetable": [{"m_offset": e["m_offset"], "id": e["zone_id"]}
+                      for e in sch["timetable"]],
+        "name": sch["name"], "program_id": sch["id"]}
+    if sch.get("selected"):
+        out["selected"] = True
+    return out
 
 
 # ------------------------------------------------------------------------ writes
 
+def _half(value: float) -> float | int:
+    """To the nearest 0.5 degree (an integer when whole, as the samples show)."""
+    v = round(value * 2) / 2
+    return int(v) if v == int(v) else v
+
+
+def _write(ctx: Ctx, user_id: str, home_id: str,
+           change: Callable[[dict[str, Any], es.State, float], None]) -> None:
+    """Check and apply ``change(home, state at now, now)`` in one read-modify-write."""
+    models.home(ctx, user_id, home_id)          # Invalid id (400/21) before anything
+    now = ctx.now()
+
+    def update(doc: dict[str, Any] | None) -> dict[str, Any]:
+        if doc is None:
+            raise invalid("Invalid id")
+        change(doc, es.state_at(doc, now), now)
+        return doc
+
+    ctx.store.update(ctx.tenant, HOME, home_id, update)
+
+
+def _find_schedule(state: es.State, schedule_id: str) -> dict[str, Any]:
+    sch = next((s for s in state.schedules if s["id"] == schedule_id), None)
+    if sch is None:
+        raise invalid(f"Invalid schedule_id: no schedule {schedule_id} in this home")
+    return sch
+
+
+def _therm_schedule(state: es.State, schedule_id: str) -> dict[str, Any]:
+    sch = next((s for s in state.schedules if s["id"] == schedule_id), None)
+    if sch is None or sch["type"] != "therm":
+        raise invalid(f"schedule {schedule_id} is not therm schedule")
+    return sch
+
+
+def _select(schedules: list[dict[str, Any]], schedule_id: str) -> list[dict[str, Any]]:
+    out = []
+    for s in schedules:
+        s = dict(s)
+        if s["type"] == "therm":
+            s.pop("selected", None)
+            if s["id"] == schedule_id:
+                s["selected"] = True
+        out.append(s)
+    return out
+
+
 def set_therm_mode(ctx: Ctx, user_id: str, home_id: str, mode: str, endtime: int | None,
                    schedule_id: str | None) -> None:
-    raise not_yet("setthermmode")
+    def change(home: dict[str, Any], state: es.State, now: float) -> None:
+        if mode not in HOME_MODES:
+            raise invalid("mode not authorized")
+        if mode == "schedule" and schedule_id is not None:
+            _therm_schedule(state, schedule_id)
+        end = 0
+        if mode in ("away", "hg") and endtime is not None:
+            if endtime <= now:
+                raise invalid(f"Invalid endtime: {endtime} is not in the future")
+            end = endtime
+        if mode == "schedule" and schedule_id is not None:
+            es.record(home, {"kind": "schedules",
+                             "schedules": _select(state.schedules, schedule_id)}, now)
+        es.record(home, {"kind": "mode", "mode": mode, "end": end}, now)
+
+    _write(ctx, user_id, home_id, change)
+
+
+def _room_event(home: dict[str, Any], room_id: str, mode: str | None, temp: Any,
+                endtime: Any, now: float, prefix: str = "") -> dict[str, Any]:
+    if not any(r["id"] == room_id for r in home["rooms"]):
+        raise invalid(f"Invalid room_id: no room {room_id} in this home")
+    if mode is None:
+        if temp is None:
+            raise MockcloudError("missing_argument", f"Missing {prefix}setpoint_mode")
+        mode = "manual"
+    if mode not in ROOM_MODES:
+        raise invalid("mode not authorized")
+    if mode == "home":
+        return {"kind": "room", "room": room_id, "mode": "home", "temp": None, "end": 0}
+    if mode == "manual":
+        if temp is None:
+            raise MockcloudError("missing_argument", "Missing temp")
+        if isinstance(temp, bool) or not isinstance(temp, int | float) \
+                or not math.isfinite(temp):
+            raise invalid(f"Invalid temp: {temp!r} is not a number")
+        if not TEMP_RANGE[0] <= temp <= TEMP_RANGE[1]:
+            raise invalid(f"Invalid temp: {temp} is out of range (must be from "
+                          f"{TEMP_RANGE[0]:g} to {TEMP_RANGE[1]:g})")
+        value: float | int = _half(temp)
+    else:
+        value = MAX_TEMP
+    if endtime is not None:
+        if isinstance(endtime, bool) or not isinstance(endtime, int | float):
+            raise invalid(f"Invalid endtime: {endtime!r} is not a number")
+        if endtime <= now:
+            raise invalid(f"Invalid endtime: {endtime} is not in the future")
+        end: float = int(endtime)
+    else:
+        end = now + home["therm_setpoint_default_duration"] * 60
+    return {"kind": "room", "room": room_id, "mode": mode, "temp": value, "end": end}
 
 
 def set_room_therm_point(ctx: Ctx, user_id: str, home_id: str, room_id: str, mode: str,
                          temp: float | None, endtime: int | None) -> None:
-    raise not_yet("setroomthermpoint")
+    def change(home: dict[str, Any], state: es.State, now: float) -> None:
+        es.record(home, _room_event(home, room_id, mode, temp, endtime, now), now)
+
+    _write(ctx, user_id, home_id, change)
 
 
 def switch_home_schedule(ctx: Ctx, user_id: str, home_id: str, schedule_id: str) -> None:
-    raise not_yet("switchhomeschedule")
+    def change(home: dict[str, Any], state: es.State, now: float) -> None:
+        _find_schedule(state, schedule_id)
+        _therm_schedule(state, schedule_id)
+        es.record(home, {"kind": "schedules",
+                         "schedules": _select(state.schedules, schedule_id)}, now)
+
+    _write(ctx, user_id, home_id, change)
+
+
+def _checked_schedule(home: dict[str, Any], base: dict[str, Any],
+                      payload: dict[str, Any]) -> dict[str, Any]:
+    raw = {k: base[k] for k in ("id", "name", "type") if k in base}
+    if base.get("selected"):
+        raw["selected"] = True
+    zones = payload["zones"]
+    if isinstance(zones, list):
+        zones = [_half_zone(z) for z in zones]
+    raw.update(zones=zones, timetable=payload["timetable"],
+               hg_temp=_ranged("hg_temp", payload["hg_temp"], HG_RANGE),
+               away_temp=_ranged("away_temp", payload["away_temp"], AWAY_RANGE))
+    try:
+        return check_schedule("schedule", raw, {r["id"] for r in home["rooms"]})
+    except ValueError as exc:
+        raise invalid(f"Invalid schedule: {exc}") from None
+
+
+def _ranged(name: str, value: Any, span: tuple[float, float]) -> float | int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise invalid(f"Invalid {name}: {value!r} is not a number")
+    if not span[0] <= value <= span[1]:
+        raise invalid(f"Invalid {name}: {value} is out of range (must be from "
+                      f"{span[0]:g} to {span[1]:g})")
+    return _half(value)
+
+
+def _half_zone(zone: Any) -> Any:
+    if not isinstance(zone, dict) or not isinstance(zone.get("rooms"), list):
+        return zone
+    rooms = []
+    for r in zone["rooms"]:
+        if isinstance(r, dict) and "therm_setpoint_temperature" in r:
+            r = {**r, "therm_setpoint_temperature": _ranged(
+                f"temperature of room {r.get('id')} in zone {zone.get('id')}",
+                r["therm_setpoint_temperature"], TEMP_RANGE)}
+        rooms.append(r)
+    return {**zone, "rooms": rooms}
 
 
 def sync_home_schedule(ctx: Ctx, user_id: str, home_id: str, schedule_id: str | None,
                        name: str | None, payload: dict[str, Any]) -> None:
-    raise not_yet("synchomeschedule")
+    def change(home: dict[str, Any], state: es.State, now: float) -> None:
+        if schedule_id is None:
+            target = es.selected(state.schedules)
+            if target is None:
+                raise invalid("Invalid schedule_id: the home has no selected schedule")
+        else:
+            target = _find_schedule(state, schedule_id)
+        new = _checked_schedule(home, {**target, **({"name": name} if name else {})},
+                                payload)
+        schedules = [new if s["id"] == target["id"] else s for s in state.schedules]
+        es.record(home, {"kind": "schedules", "schedules": schedules}, now)
+
+    _write(ctx, user_id, home_id, change)
 
 
 def create_home_schedule(ctx: Ctx, user_id: str, home_id: str, name: str,
                          payload: dict[str, Any]) -> str:
-    raise not_yet("createnewhomeschedule")
+    made: list[str] = []
+
+    def change(home: dict[str, Any], state: es.State, now: float) -> None:
+        ids = {s["id"] for s in state.schedules}
+        n = len(es.events(home))
+        new_id = hex_id("created-schedule", home_id, now, n)
+        while new_id in ids:
+            n += 1
+            new_id = hex_id("created-schedule", home_id, now, n)
+        new = _checked_schedule(home, {"id": new_id, "name": name, "type": "therm"},
+                                payload)
+        es.record(home, {"kind": "schedules", "schedules": [*state.schedules, new]}, now)
+        made.append(new_id)
+
+    _write(ctx, user_id, home_id, change)
+    return made[-1]
 
 
 def delete_home_schedule(ctx: Ctx, user_id: str, home_id: str, schedule_id: str) -> None:
-    raise not_yet("deletehomeschedule")
+    def change(home: dict[str, Any], state: es.State, now: float) -> None:
+        sch = _find_schedule(state, schedule_id)
+        if sch.get("selected"):
+            raise invalid(f"Cannot delete schedule {schedule_id}: it is the selected one")
+        es.record(home, {"kind": "schedules", "schedules": [
+            s for s in state.schedules if s["id"] != schedule_id]}, now)
+
+    _write(ctx, user_id, home_id, change)
 
 
 def rename_home_schedule(ctx: Ctx, user_id: str, home_id: str, schedule_id: str,
                          name: str) -> None:
-    raise not_yet("renamehomeschedule")
+    def change(home: dict[str, Any], state: es.State, now: float) -> None:
+        _find_schedule(state, schedule_id)
+        es.record(home, {"kind": "schedules", "schedules": [
+            {**s, "name": name} if s["id"] == schedule_id else s
+            for s in state.schedules]}, now)
+
+    _write(ctx, user_id, home_id, change)
 
 
 def set_state(ctx: Ctx, user_id: str, payload: dict[str, Any]) -> dict[str, Any] | None:
-    raise not_yet("setstate")
+    """setstate: rooms as setroomthermpoint (``therm_`` or ``cooling_`` keys); modules
+    refused for now."""
+    target = payload.get("home") if isinstance(payload, dict) else None
+    if not isinstance(target, dict) or not isinstance(target.get("id"), str):
+        raise MockcloudError("missing_argument", "Missing home.id")
+    home_id = target["id"]
+    rooms = target.get("rooms") or []
+    modules = target.get("modules") or []
+    if not isinstance(rooms, list) or not isinstance(modules, list):
+        raise invalid("Invalid home: rooms and modules must be lists")
+    models.home(ctx, user_id, home_id)
+    for mod in modules:
+        mid = mod.get("id") if isinstance(mod, dict) else None
+        props = [k for k in (mod if isinstance(mod, dict) else {}) if k not in ("id", "bridge")]
+        raise invalid(f"cannot set property {', '.join(props) or '(none)'} for module {mid}")
+
+    def change(home: dict[str, Any], state: es.State, now: float) -> None:
+        made = []
+        for room in rooms:
+            if not isinstance(room, dict) or not isinstance(room.get("id"), str):
+                raise MockcloudError("missing_argument", "Missing rooms[].id")
+            prefix = "cooling_" if any(k.startswith("cooling_") for k in room) else "therm_"
+            made.append(_room_event(
+                home, room["id"], room.get(f"{prefix}setpoint_mode"),
+                room.get(f"{prefix}setpoint_temperature"),
+                room.get(f"{prefix}setpoint_end_time"), now, prefix))
+        for event in made:
+            es.record(home, event, now)
+
+    if rooms:
+        _write(ctx, user_id, home_id, change)
+    return None

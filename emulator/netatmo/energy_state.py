@@ -1,0 +1,283 @@
+"""Netatmo Energy's state: the event log on the home document, and the set points it
+gives each room at any instant (see ``energy``'s docstring for the rules).
+
+The log (``home["state"]``, plain JSON, exported with the world)::
+
+    state:
+      base:                      # optional: what older events folded into (compaction)
+        at: 1700000000           #   in force from this instant on
+        mode: {mode: away, start: 1699990000, end: 1700050000}
+        rooms: {"3100000001": {mode: manual, temp: 21, start: 1699999000, end: 1700009800}}
+      events:                    # in time order; same instant: in the order made
+        - {at: t, kind: mode, mode: schedule|away|hg|off, end: <epoch> | 0}
+        - {at: t, kind: room, room: <id>, mode: manual|max|home, temp: x, end: <epoch>}
+        - {at: t, kind: schedules, schedules: [<the home's whole schedule list>]}
+
+Without a ``base`` the home starts from the world's ``therm_mode`` (start 0, no end)
+and ``schedules``; with one, ``home["schedules"]`` is the list in force at ``base.at``.
+A read at ``t`` folds the events with ``at <= t`` (:func:`state_at`), so a write made
+later never changes a reading of the past. A schedule edit stores the whole new list
+(topology changes are rare; it keeps a read a binary search away from the list in
+force).
+
+**Bounded** (:func:`record`): an event replaces the earlier events of the same
+instant and target (``mode``, ``room:<id>``, ``schedules``): a read at that instant
+already sees only the last. Events older than ``KEEP`` seconds before the write's
+instant (the thermal history window, 5 tau = 20 h, plus a week of measures), and the
+oldest beyond ``MAX_EVENTS``, fold into ``base``. A read before ``base.at`` sees the
+base (the one place history is approximated, as for the core's device overrides).
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+WEEK_MIN = 7 * 24 * 60
+MAX_EVENTS = 256
+KEEP = 20 * 3600 + 7 * 86400
+OFF_TEMP = 7            # what rooms show in mode off (INFERRED in the spec)
+HG_DEFAULT, AWAY_DEFAULT = 7, 12   # with no therm schedule selected (INFERRED)
+INF = float("inf")
+
+
+@dataclass
+class State:
+    mode: str
+    start: float
+    end: float                                  # 0: none
+    rooms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    schedules: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _key(event: dict[str, Any]) -> str:
+    return f"room:{event['room']}" if event["kind"] == "room" else event["kind"]
+
+
+def base_state(home: dict[str, Any]) -> State:
+    base = (home.get("state") or {}).get("base")
+    if base:
+        m = base["mode"]
+        return State(m["mode"], m["start"], m["end"],
+                     {k: dict(v) for k, v in base.get("rooms", {}).items()},
+                     home["schedules"])
+    return State(home["therm_mode"], 0, 0, {}, home["schedules"])
+
+
+def apply(state: State, event: dict[str, Any]) -> None:
+    kind = event["kind"]
+    if kind == "mode":
+        state.mode, state.start, state.end = event["mode"], event["at"], event["end"]
+        state.rooms = {}
+    elif kind == "room":
+        if event["mode"] == "home":
+            state.rooms.pop(event["room"], None)
+        else:
+            state.rooms[event["room"]] = {"mode": event["mode"], "temp": event["temp"],
+                                          "start": event["at"], "end": event["end"]}
+    elif kind == "schedules":
+        state.schedules = event["schedules"]
+
+
+def events(home: dict[str, Any]) -> list[dict[str, Any]]:
+    return (home.get("state") or {}).get("events") or []
+
+
+def upto(evs: list[dict[str, Any]], t: float) -> int:
+    """How many events have ``at <= t``."""
+    lo, hi = 0, len(evs)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if evs[mid]["at"] <= t:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def state_at(home: dict[str, Any], t: float) -> State:
+    state = base_state(home)
+    evs = events(home)
+    for event in evs[:upto(evs, t)]:
+        apply(state, event)
+    return state
+
+
+def effective_mode(state: State, t: float) -> tuple[str, float, float]:
+    """The home's mode at ``t``: away/hg whose end has come are back to schedule."""
+    if state.mode in ("away", "hg") and state.end and state.end <= t:
+        return "schedule", state.end, 0
+    return state.mode, state.start, state.end
+
+
+def selected(schedules: list[dict[str, Any]], kind: str = "therm") -> dict[str, Any] | None:
+    return next((s for s in schedules if s["type"] == kind and s.get("selected")), None)
+
+
+# ---------------------------------------------------------------- the week's boundaries
+
+@lru_cache(maxsize=4096)
+def week_bounds(tz: str, monday_ordinal: int, offsets: tuple[int, ...]) -> tuple[int, ...]:
+    """The epochs of a timetable's offsets in the local week starting on that Monday
+    (wall-clock; a time in a skipped hour: the first valid instant after it; a
+    repeated hour: its first occurrence)."""
+    zone = ZoneInfo(tz)
+    monday = datetime.fromordinal(monday_ordinal)
+    return tuple(_wall_epoch(monday + timedelta(minutes=m), zone) for m in offsets)
+
+
+def _wall_epoch(wall: datetime, zone: ZoneInfo) -> int:
+    at = wall.replace(tzinfo=zone, fold=0)
+    epoch = int(at.timestamp())
+    back = datetime.fromtimestamp(epoch, zone).replace(tzinfo=None)
+    if back == wall:
+        return epoch
+    # a skipped wall time: the transition instant (first instant whose wall >= wall)
+    lo, hi = epoch - 4 * 3600, epoch
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if datetime.fromtimestamp(mid, zone).replace(tzinfo=None) >= wall:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def _monday(tz: str, t: float) -> int:
+    local = datetime.fromtimestamp(t, ZoneInfo(tz))
+    return local.date().toordinal() - local.weekday()
+
+
+def slot(tz: str, schedule: dict[str, Any], t: float) -> tuple[int, int, int]:
+    """(zone id, start, end) of the timetable entry in force at ``t``: the last whose
+    boundary instant is <= t, wrapping weekly."""
+    table = schedule["timetable"]
+    offsets = tuple(e["m_offset"] for e in table)
+    monday = _monday(tz, t)
+    bounds = week_bounds(tz, monday, offsets)
+    i = bisect.bisect_right(bounds, t) - 1
+    if i < 0:                                  # before this week's first boundary
+        monday -= 7
+        bounds = week_bounds(tz, monday, offsets)
+        i = len(bounds) - 1
+    if i + 1 < len(bounds):
+        end = bounds[i + 1]
+    else:
+        end = week_bounds(tz, monday + 7, offsets)[0]
+    return table[i]["zone_id"], bounds[i], end
+
+
+def zone_temp(schedule: dict[str, Any], zone_id: int, room_id: str) -> float:
+    zone = next((z for z in schedule["zones"] if z["id"] == zone_id), None)
+    if zone is not None:
+        for r in zone["rooms"]:
+            if r["id"] == room_id:
+                return r["therm_setpoint_temperature"]
+    return schedule["hg_temp"]
+
+
+# ---------------------------------------------------------------- a room at an instant
+
+@dataclass(frozen=True)
+class View:
+    mode: str               # what therm_setpoint_mode shows
+    temp: float             # therm_setpoint_temperature
+    start: int
+    end: int                # therm_setpoint_end_time (0: none)
+    heat: float | None      # the physics' set point (None: no heating)
+    until: float            # when this view may change by itself (inf: not before an event)
+
+
+def room_view(tz: str, state: State, room_id: str, t: float) -> View:
+    over = state.rooms.get(room_id)
+    if over is not None and over["end"] > t:
+        return View(over["mode"], over["temp"], int(over["start"]), int(over["end"]),
+                    over["temp"], over["end"])
+    mode, start, end = effective_mode(state, t)
+    sch = selected(state.schedules)
+    if mode in ("away", "hg"):
+        temp = sch[f"{mode}_temp"] if sch else (AWAY_DEFAULT if mode == "away" else HG_DEFAULT)
+        return View(mode, temp, int(start), int(end), temp, end or INF)
+    if mode == "off":
+        return View("off", OFF_TEMP, int(start), 0, None, INF)
+    if sch is None or not sch["timetable"]:
+        return View("schedule", HG_DEFAULT, 0, 0, HG_DEFAULT, INF)
+    zone_id, begin, stop = slot(tz, sch, t)
+    temp = zone_temp(sch, zone_id, room_id)
+    return View("schedule", temp, begin, stop, temp, stop)
+
+
+def next_view(tz: str, state: State, room_id: str, view: View, t: float) -> View | None:
+    """The view right after ``view`` ends by itself (for anticipation), or None."""
+    if view.until == INF:
+        return None
+    return room_view(tz, state, room_id, view.until)
+
+
+def walk(home: dict[str, Any], room_id: str, a: float, b: float
+         ) -> list[tuple[float, float, View]]:
+    """The room's views over ``[a, b]``: ``(start, end, view)`` pieces in time order,
+    cut where an event, an end time or a schedule boundary changes what it shows; the
+    last piece is ``(b, b, the view in force at b)``."""
+    tz = home["timezone"]
+    state = base_state(home)
+    evs = events(home)
+    n = upto(evs, a)
+    for event in evs[:n]:
+        apply(state, event)
+    out: list[tuple[float, float, View]] = []
+    cursor = a
+    while True:
+        view = room_view(tz, state, room_id, cursor)
+        nxt_event = evs[n]["at"] if n < len(evs) else INF
+        nxt = max(cursor, min(view.until, nxt_event, b))   # > cursor unless at b
+        out.append((cursor, nxt, view))
+        cursor = nxt
+        while n < len(evs) and evs[n]["at"] <= cursor:
+            apply(state, evs[n])
+            n += 1
+        if cursor >= b:       # and what is in force at b itself (a zero-length piece)
+            out.append((b, b, room_view(tz, state, room_id, b)))
+            return out
+
+
+# ---------------------------------------------------------------- writes
+
+def record(home: dict[str, Any], event: dict[str, Any], now: float) -> None:
+    """Add ``event`` (made at ``now``) to the home's log, in time order, and compact."""
+    state = home.setdefault("state", {})
+    evs = state.setdefault("events", [])
+    event = {"at": now, **event}
+    key = _key(event)
+    i = upto(evs, now)
+    # the same target at the same instant: the new event is all a read will see
+    j = i
+    while j > 0 and evs[j - 1]["at"] == now:
+        j -= 1
+    kept = [e for e in evs[j:i] if _key(e) != key]
+    evs[j:i] = kept + [event]
+    _compact(home, now)
+
+
+def _compact(home: dict[str, Any], now: float) -> None:
+    evs = home["state"]["events"]
+    horizon = now - KEEP
+    n = 0
+    while n < len(evs) and (evs[n]["at"] < horizon or len(evs) - n > MAX_EVENTS):
+        n += 1
+    if n == 0:
+        return
+    state = base_state(home)
+    for event in evs[:n]:
+        apply(state, event)
+    at = evs[n - 1]["at"]
+    home["state"]["base"] = {
+        "at": at, "mode": {"mode": state.mode, "start": state.start, "end": state.end},
+        "rooms": {k: v for k, v in state.rooms.items() if v["end"] > at}}
+    home["schedules"] = copy.deepcopy(state.schedules)
+    del evs[:n]
