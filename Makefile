@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test services pytest wheel-check contracts newman fuzz lint bench clean
+.PHONY: run test services pytest wheel-check contracts newman fuzz fuzz-long lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ newman: $(STAMP) $(NODE_STAMP)
 
 fuzz: $(STAMP)
 	$(PY) scripts/run_schemathesis.py
+
+# opt-in, not in `make test`: Netatmo at 100 examples per operation and phase (minutes)
+fuzz-long: $(STAMP)
+	FUZZ_LONG=1 $(PY) scripts/run_schemathesis.py
 
 bench: $(STAMP)
 	$(PY) bench/run.py

@@ -1,5 +1,5 @@
-"""Fuzz the emulated Lightify API with schemathesis against its OpenAPI contract
-(``make fuzz``).
+"""Fuzz the emulated Lightify and Netatmo APIs with schemathesis against their OpenAPI
+contracts (``make fuzz``; ``make fuzz-long`` or ``FUZZ_LONG=1`` for the long run).
 
 Starts the emulator (plain HTTP), gets an access token through the real OAuth flow
 (auto-approve app ``lightify-ci``) in a tenant of its own, and runs ``schemathesis
@@ -22,8 +22,24 @@ Details that keep the run meaningful:
   ``--source served`` fuzzes the copy the emulator serves at
   ``/_mockcloud/openapi/lightify.yaml`` instead.
 
-Reports land in ``reports/schemathesis/``; each finding's reproducing curl is printed
-again at the end. Exit 1 when schemathesis reports a failure or an error.
+Netatmo (``--vendor netatmo``; both by default), on an emulator of its own:
+
+* the document is the one the emulator serves (``/_mockcloud/openapi/netatmo.yaml``,
+  bundled, its own URL in ``servers``), fuzzed with ``--url <emulator>/netatmo``;
+* the token comes from ``POST /_mockcloud/tokens`` (app ``netatmo-ci``, user
+  ``dev@netatmo.test``, every scope the app has), living 30 days
+  (``MOCKCLOUD_NETATMO_EXPIRES_IN``); Netatmo's token endpoint cannot revoke it;
+* the fuzz tenant's Netatmo quotas are switched off (``PUT /_mockcloud/quotas/netatmo``):
+  with the cloud's 50 calls / 10 s per user nearly every case would be a 429;
+* home, room, schedule, device and module ids come most of the time from the default
+  world (read through ``homesdata`` and ``getstationsdata``), so the cases reach real
+  homes and stations; the writes change the fuzz tenant, which is fine;
+* bounded for ``make test`` (``--netatmo-max-examples``, default 6 per operation and
+  phase: about 2,300 cases in 40 s); the long run (``--long``, ``FUZZ_LONG=1``) uses 100.
+
+Reports land in ``reports/schemathesis/`` (Netatmo's in ``reports/schemathesis/netatmo/``);
+each finding's reproducing curl is printed again at the end. Exit 1 when schemathesis
+reports a failure or an error for either vendor.
 """
 
 from __future__ import annotations
@@ -55,6 +71,12 @@ OPENAPI = ROOT / "contracts" / "openapi" / "lightify.yaml"
 SCHEMATHESIS = ROOT / ".venv" / "bin" / "schemathesis"
 OUT = REPORTS / "schemathesis"
 TENANT = "fuzz-lightify"
+NETATMO_OUT = OUT / "netatmo"
+NETATMO_TENANT = "fuzz-netatmo"
+NETATMO_CLIENT = ("netatmo-ci", "netatmo-ci-secret")
+NETATMO_USER = "dev@netatmo.test"
+NETATMO_SCOPES = ("read_station read_thermostat write_thermostat read_homecoach read_camera "
+                  "write_camera access_camera read_presence access_presence")
 CHECKS = ("not_a_server_error", "response_schema_conformance", "status_code_conformance",
           "content_type_conformance")
 TOKEN_LIFETIME = 30 * 24 * 3600
@@ -71,7 +93,21 @@ def parse_args() -> argparse.Namespace:
                    help="hard limit for the schemathesis run, seconds (default 900)")
     p.add_argument("--source", choices=("file", "served"), default="file",
                    help="fuzz contracts/openapi/lightify.yaml (default) or the emulator's copy")
-    return p.parse_args()
+    p.add_argument("--vendor", choices=("all", "lightify", "netatmo"),
+                   default=os.environ.get("FUZZ_VENDOR", "all"),
+                   help="which API to fuzz (default all, FUZZ_VENDOR)")
+    p.add_argument("--long", action="store_true", default=os.environ.get("FUZZ_LONG") == "1",
+                   help="the long run (FUZZ_LONG=1): Netatmo at 100 examples, 1 h limit")
+    p.add_argument("--netatmo-max-examples", type=int,
+                   default=int(os.environ.get("FUZZ_NETATMO_MAX_EXAMPLES", "0")) or None,
+                   help="Netatmo test cases per operation and phase (default 15, 100 with "
+                        "--long; FUZZ_NETATMO_MAX_EXAMPLES)")
+    args = p.parse_args()
+    if args.netatmo_max_examples is None:
+        args.netatmo_max_examples = 100 if args.long else 15
+    if args.long:
+        args.timeout = max(args.timeout, 3600.0)
+    return args
 
 
 def missing_contract_files() -> list[str]:
@@ -128,9 +164,24 @@ def write_config(ids: dict[str, list[str]]) -> Path:
     return path
 
 
-def token_state(root_url: str, token: str) -> str:
+def schemathesis_cmd(config: Path, location: str, base: str, token: str, tenant: str,
+                     max_examples: int, seed: int, out: Path) -> list[str]:
+    """One bounded, reproducible ``schemathesis run`` with our checks and reports."""
+    return [str(SCHEMATHESIS), "--config-file", str(config), "run", location,
+            "--url", base,
+            "-H", f"Authorization: Bearer {token}", "-H", f"X-Mockcloud-Tenant: {tenant}",
+            "--checks", ",".join(CHECKS),
+            "--max-examples", str(max_examples), "--seed", str(seed),
+            "--generation-database", "none", "--max-redirects", "0",
+            "--request-timeout", "30", "--workers", "1", "--no-color",
+            "--report", "json,junit", "--report-dir", str(out),
+            "--report-json-path", str(out / "report.json"),
+            "--report-junit-path", str(out / "junit.xml")]
+
+
+def token_state(root_url: str, token: str, tenant: str) -> str:
     resp = http().post(root_url + "/_mockcloud/tokens/introspect", json={"token": token},
-                       headers={"X-Mockcloud-Tenant": TENANT}, timeout=30)
+                       headers={"X-Mockcloud-Tenant": tenant}, timeout=30)
     if resp.status_code != 200:
         return f"unknown (introspection answered {resp.status_code})"
     body = resp.json()
@@ -170,16 +221,30 @@ def server_tracebacks(log: str) -> list[str]:
 
 def main() -> int:
     args = parse_args()
-    missing = missing_contract_files()
-    if missing:
-        raise ScriptError("the Lightify contract is incomplete, missing: " + ", ".join(missing))
     if not SCHEMATHESIS.exists():
         raise ScriptError(f"{SCHEMATHESIS.relative_to(ROOT)} not found: "
                           "install the project with `pip install -e '.[dev]'` (make does it)")
-    OUT.mkdir(parents=True, exist_ok=True)
-    for old in ("report.json", "junit.xml", "output.txt"):
-        (OUT / old).unlink(missing_ok=True)
+    results = {}
+    if args.vendor in ("all", "lightify"):
+        results["Lightify"] = fuzz_lightify(args)
+    if args.vendor in ("all", "netatmo"):
+        results["Netatmo"] = fuzz_netatmo(args)
+    if len(results) > 1:
+        say("\n" + "; ".join(f"{k}: {'OK' if v == 0 else 'FAIL'}" for k, v in results.items()))
+    return max(results.values())
 
+
+def fresh_reports(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for old in ("report.json", "junit.xml", "output.txt"):
+        (out / old).unlink(missing_ok=True)
+
+
+def fuzz_lightify(args: argparse.Namespace) -> int:
+    missing = missing_contract_files()
+    if missing:
+        raise ScriptError("the Lightify contract is incomplete, missing: " + ", ".join(missing))
+    fresh_reports(OUT)
     env = {"MOCKCLOUD_LIGHTIFY_EXPIRES_IN": str(TOKEN_LIFETIME)}
     with Emulator(env=env, log_name="schemathesis/emulator.log") as emu:
         base = emu.url + "/lightify"
@@ -194,31 +259,122 @@ def main() -> int:
                                                           for k, v in ids.items()))
         location = (str(OPENAPI) if args.source == "file"
                     else emu.url + "/_mockcloud/openapi/lightify.yaml")
-        cmd = [str(SCHEMATHESIS), "--config-file", str(config), "run", location,
-               "--url", base,
-               "-H", f"Authorization: Bearer {token}", "-H", f"X-Mockcloud-Tenant: {TENANT}",
-               "--checks", ",".join(CHECKS),
-               "--max-examples", str(args.max_examples), "--seed", str(args.seed),
-               "--generation-database", "none", "--max-redirects", "0",
-               "--request-timeout", "30", "--workers", "1", "--no-color",
-               "--report", "json,junit", "--report-dir", str(OUT),
-               "--report-json-path", str(OUT / "report.json"),
-               "--report-junit-path", str(OUT / "junit.xml")]
+        cmd = schemathesis_cmd(config, location, base, token, TENANT, args.max_examples,
+                               args.seed, OUT)
         status = run_bounded(cmd, args.timeout, "schemathesis", cwd=OUT,
                              tee=OUT / "output.txt")
-        state = token_state(emu.url, token)
+        state = token_state(emu.url, token, TENANT)
     log = emu.log_path.read_text(encoding="utf-8", errors="replace")
     return report(status, state, log, emu.log_path)
 
 
-def report(status: int, state: str, log: str, log_path: Path) -> int:
-    rpath = OUT / "report.json"
+def netatmo_ids(base: str, headers: dict[str, str]) -> dict[str, list[str]]:
+    """Home, room, schedule, device and module ids of the fuzz user, from the API."""
+    s = http()
+
+    def body(method: str) -> dict[str, Any]:
+        resp = s.post(f"{base}/api/{method}", headers=headers, timeout=30)
+        if resp.status_code != 200:
+            raise ScriptError(f"{method} with the fuzz token answered HTTP "
+                              f"{resp.status_code}: {resp.text[:300]}")
+        return resp.json()["body"]
+
+    ids: dict[str, list[str]] = {k: [] for k in ("homes", "rooms", "schedules", "devices",
+                                                  "modules")}
+    for home in body("homesdata").get("homes", []):
+        ids["homes"].append(home["id"])
+        ids["rooms"] += [r["id"] for r in home.get("rooms", [])]
+        ids["schedules"] += [sc["id"] for sc in home.get("schedules", [])]
+        ids["devices"] += [m["id"] for m in home.get("modules", []) if "bridge" not in m]
+        ids["modules"] += [m["id"] for m in home.get("modules", []) if "bridge" in m]
+    for method in ("getstationsdata", "gethomecoachsdata"):
+        for dev in body(method).get("devices", []):
+            ids["devices"].append(dev["_id"])
+            ids["modules"] += [m["_id"] for m in dev.get("modules", [])]
+    empty = [k for k, v in ids.items() if not v]
+    if empty:
+        raise ScriptError(f"the default world gave the Netatmo fuzz user no {', '.join(empty)}")
+    return ids
+
+
+def write_netatmo_config(ids: dict[str, list[str]]) -> Path:
+    """A schemathesis.toml for Netatmo: the world's ids and sensible values, often."""
+    dictionaries = {
+        **ids,
+        "scales": ["max", "30min", "1hour", "3hours", "1day", "1week", "1month"],
+        "types": ["Temperature", "Temperature,Humidity", "min_temp,max_temp",
+                  "sum_rain", "boileron", "sum_boiler_on"],
+        "therm_modes": ["schedule", "away", "hg", "off", "manual", "max", "home"],
+        "bools": ["true", "false"],
+        "clients": [NETATMO_CLIENT[0]], "secrets": [NETATMO_CLIENT[1]],
+        "redirects": [REDIRECT_URI], "response_types": ["code"],
+        "grant_types": ["authorization_code", "refresh_token", "password"],
+    }
+    params = {"home_id": ("homes", 0.7), "room_id": ("rooms", 0.7),
+              "schedule_id": ("schedules", 0.6), "device_id": ("devices", 0.7),
+              "module_id": ("modules", 0.5), "scale": ("scales", 0.6),
+              "type": ("types", 0.5), "mode": ("therm_modes", 0.6),
+              "optimize": ("bools", 0.5), "real_time": ("bools", 0.5),
+              "client_id": ("clients", 0.5), "client_secret": ("secrets", 0.5),
+              "redirect_uri": ("redirects", 0.5), "response_type": ("response_types", 0.5),
+              "grant_type": ("grant_types", 0.5)}
+    lines = ["# written by scripts/run_schemathesis.py for one Netatmo run", ""]
+    for name, values in dictionaries.items():
+        lines += [f"[dictionaries.{name}]", f"values = {json.dumps(values)}", ""]
+    lines.append("[parameters]")
+    for key, (name, prob) in params.items():
+        for where in ("query", "body"):
+            lines.append(f'"{where}.{key}" = {{ dictionary = "{name}", '
+                         f'probability = {prob} }}')
+    path = NETATMO_OUT / "schemathesis.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def fuzz_netatmo(args: argparse.Namespace) -> int:
+    fresh_reports(NETATMO_OUT)
+    env = {"MOCKCLOUD_NETATMO_EXPIRES_IN": str(TOKEN_LIFETIME)}
+    with Emulator(env=env, log_name="schemathesis/netatmo/emulator.log") as emu:
+        base = emu.url + "/netatmo"
+        tenant = {"X-Mockcloud-Tenant": NETATMO_TENANT}
+        s = http()
+        resp = s.post(emu.url + "/_mockcloud/tokens", headers=tenant, timeout=30,
+                      json={"vendor": "netatmo", "client_id": NETATMO_CLIENT[0],
+                            "user": NETATMO_USER, "scope": NETATMO_SCOPES})
+        if resp.status_code not in (200, 201):
+            raise ScriptError(f"POST /_mockcloud/tokens answered HTTP {resp.status_code}: "
+                              f"{resp.text[:300]}")
+        token = resp.json()["access_token"]
+        resp = s.put(emu.url + "/_mockcloud/quotas/netatmo", headers=tenant, timeout=30,
+                     json={"enabled": False, "rules": []})
+        if resp.status_code != 200:
+            raise ScriptError(f"switching the Netatmo quotas off answered HTTP "
+                              f"{resp.status_code}: {resp.text[:300]}")
+        auth = {**tenant, "Authorization": f"Bearer {token}"}
+        ids = netatmo_ids(base, auth)
+        config = write_netatmo_config(ids)
+        say(f"\nNetatmo: emulator at {emu.url}; tenant {NETATMO_TENANT} (quotas off); token "
+            f"for {NETATMO_CLIENT[0]} as {NETATMO_USER} from POST /_mockcloud/tokens (lives "
+            f"{TOKEN_LIFETIME} s); ids: " + ", ".join(f"{len(v)} {k}" for k, v in ids.items()))
+        cmd = schemathesis_cmd(config, emu.url + "/_mockcloud/openapi/netatmo.yaml", base,
+                               token, NETATMO_TENANT, args.netatmo_max_examples, args.seed,
+                               NETATMO_OUT)
+        status = run_bounded(cmd, args.timeout, "schemathesis (Netatmo)", cwd=NETATMO_OUT,
+                             tee=NETATMO_OUT / "output.txt")
+        state = token_state(emu.url, token, NETATMO_TENANT)
+    log = emu.log_path.read_text(encoding="utf-8", errors="replace")
+    return report(status, state, log, emu.log_path, vendor="Netatmo", out=NETATMO_OUT)
+
+
+def report(status: int, state: str, log: str, log_path: Path, *, vendor: str = "Lightify",
+           out: Path = OUT) -> int:
+    rpath = out / "report.json"
     if not rpath.exists():
         raise ScriptError(f"schemathesis exited with status {status} and wrote no report; "
-                          f"see {(OUT / 'output.txt').relative_to(ROOT)}")
+                          f"see {(out / 'output.txt').relative_to(ROOT)}")
     rep: dict[str, Any] = json.loads(rpath.read_text(encoding="utf-8"))
     ops, cases = rep.get("operations", {}), rep.get("test_cases", {})
-    say("\nschemathesis summary (Lightify):")
+    say(f"\nschemathesis summary ({vendor}):")
     say(f"  operations tested: {ops.get('tested')}/{ops.get('total')}, "
         f"errored {ops.get('errored')}; test cases: {cases.get('generated')} generated, "
         f"{cases.get('with_failures')} with failures, {cases.get('unique_failures')} "
@@ -234,7 +390,7 @@ def report(status: int, state: str, log: str, log_path: Path) -> int:
     warnings = {k: v for k, v in rep.get("warnings", {}).items() if v}
     for kind, where in warnings.items():
         say(f"  warning {kind}: {', '.join(map(str, where))}")
-    curls = reproductions((OUT / "output.txt").read_text(encoding="utf-8", errors="replace"))
+    curls = reproductions((out / "output.txt").read_text(encoding="utf-8", errors="replace"))
     if curls:
         say("\nreproduce (against a running emulator; the Authorization header is filtered,"
             " use a real token):")
@@ -245,7 +401,7 @@ def report(status: int, state: str, log: str, log_path: Path) -> int:
         say(f"\nunhandled errors in the emulator log ({log_path.relative_to(ROOT)}):")
         for t in traces:
             say(f"  {t}")
-    say(f"\nreports: {OUT.relative_to(ROOT)}/ (report.json, junit.xml, output.txt)")
+    say(f"\nreports: {out.relative_to(ROOT)}/ (report.json, junit.xml, output.txt)")
     problems = []
     if failures or rep.get("errors"):
         problems.append(f"{len(failures)} kind(s) of failure, {len(rep.get('errors', []))} "
@@ -255,9 +411,9 @@ def report(status: int, state: str, log: str, log_path: Path) -> int:
     if state != "active":
         problems.append(f"the fuzz token ended {state}: later results may be 401s only")
     if problems:
-        say("\nFAIL: " + "; ".join(problems))
+        say(f"\nFAIL ({vendor}): " + "; ".join(problems))
         return 1
-    say("\nOK: no server errors, and every response matched the contract.")
+    say(f"\nOK ({vendor}): no server errors, and every response matched the contract.")
     return 0
 
 
