@@ -8,8 +8,9 @@ revocation, client authentication, the bearer. This class adds the API-call hygi
   each token gets ``expires_at = now() + expires_in`` before Authlib stores it, and it
   is refreshed ``refresh_leeway`` seconds (Authlib's ``leeway``) before that;
 * a 401 whose error is ``invalid_token`` triggers one refresh and one retry;
-* a 429 is retried up to ``max_retries`` times, waiting ``Retry-After`` (seconds or an
-  HTTP date; capped at ``max_retry_wait``) through ``sleep`` (injectable);
+* a 429 (or what the vendor's ``is_rate_limited`` says is a rate limit) is retried up
+  to ``max_retries`` times, waiting ``Retry-After`` (seconds or an HTTP date; capped at
+  ``max_retry_wait``) through ``sleep`` (injectable);
 * every new token dict reaches ``on_token`` so the app can persist the rotated refresh
   token; it carries ``expires_at`` and can be passed back as ``token=`` later;
 * failures raise ``ApiError`` (``AuthError`` for the token endpoints,
@@ -17,8 +18,9 @@ revocation, client authentication, the bearer. This class adds the API-call hygi
   error code and its description; only the vendor's API (``base_url``) sees the bearer.
 
 A vendor subclass sets the ``*_PATH`` class attributes and may override
-``parse_error`` / ``is_token_error`` for its error envelope. Base URLs are parameters,
-so one client talks to the real cloud or to mockcloud (``http://127.0.0.1:PORT/lightify``).
+``parse_error`` / ``is_token_error`` / ``is_rate_limited`` / ``error_code`` for its error
+envelope. Base URLs are parameters, so one client talks to the real cloud or to
+mockcloud (``http://127.0.0.1:PORT/lightify``).
 Two names predate Authlib and shadow its own: ``refresh_token`` is the current refresh
 token (refresh with ``refresh()``), and ``fetch_token`` takes a code and redirect URI.
 """
@@ -42,7 +44,11 @@ TokenDict = dict[str, Any]
 # ------------------------------------------------------------------ exceptions
 
 class ApiError(Exception):
-    """An HTTP error answer: status, the vendor's error code and description."""
+    """An HTTP error answer: status, the vendor's error code and description.
+    ``code`` is the vendor's numeric error code when its envelope has one (Netatmo's
+    ``{"error": {"code": 26, ...}}``), else None."""
+
+    code: int | None = None
 
     def __init__(self, status: int, error: str, description: str = "",
                  response: requests.Response | None = None) -> None:
@@ -56,7 +62,8 @@ class AuthError(ApiError):
 
 
 class RateLimitError(ApiError):
-    """Still 429 after every allowed retry; ``retry_after`` is the server's last hint."""
+    """Still rate-limited (429, or the vendor's own signal) after every allowed retry;
+    ``retry_after`` is the server's last hint."""
 
     def __init__(self, status: int, error: str, description: str = "",
                  response: requests.Response | None = None,
@@ -275,13 +282,13 @@ class OAuth2Session(AuthlibOAuth2Session):
             # Authlib's token auth runs ensure_active_token, then signs with the bearer
             signer = self.token_auth if bearer and self.access_token else auth
             resp = super().request(method, url, withhold_token=True, auth=signer, **kwargs)
-            if resp.status_code != 429 or attempt == self.max_retries:
+            if not self.is_rate_limited(resp) or attempt == self.max_retries:
                 return resp
             self.sleep(self.retry_delay(resp, attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def retry_delay(self, resp: requests.Response, attempt: int) -> float:
-        """Seconds to wait before retrying a 429: ``Retry-After`` (delta or HTTP date),
+        """Seconds to wait before a retry: ``Retry-After`` (delta or HTTP date),
         else exponential backoff from 1 s; never more than ``max_retry_wait``."""
         hint = self._retry_after(resp)
         delay = hint if hint is not None else float(2 ** attempt)
@@ -306,6 +313,10 @@ class OAuth2Session(AuthlibOAuth2Session):
         """(error code, description) of an error answer in the vendor's envelope."""
         return default_parse_error(resp)
 
+    def is_rate_limited(self, resp: requests.Response) -> bool:
+        """Is this answer a rate limit, to be retried after ``Retry-After``?"""
+        return resp.status_code == 429
+
     def is_token_error(self, resp: requests.Response) -> bool:
         """Does this answer say the access token is invalid (expired, revoked)?"""
         if resp.status_code != 401:
@@ -316,6 +327,14 @@ class OAuth2Session(AuthlibOAuth2Session):
 
     def _raise(self, resp: requests.Response, kind: type[ApiError]) -> None:
         code, description = self.parse_error(resp)
-        if resp.status_code == 429:
-            raise RateLimitError(429, code, description, resp, self._retry_after(resp))
-        raise kind(resp.status_code, code, description, resp)
+        if self.is_rate_limited(resp):
+            exc: ApiError = RateLimitError(resp.status_code, code, description, resp,
+                                           self._retry_after(resp))
+        else:
+            exc = kind(resp.status_code, code, description, resp)
+        exc.code = self.error_code(resp)
+        raise exc
+
+    def error_code(self, resp: requests.Response) -> int | None:
+        """The vendor's numeric error code in an error answer, if it has one."""
+        return None

@@ -19,44 +19,11 @@ import requests
 from clients.base import ApiError, AuthError, OAuth2Session, RateLimitError, pkce_pair
 from clients.lightify import EMEA, NA, LightifyClient, region_url
 from emulator.testing import Admin
+from tests.client_time import START, Sleeps, TestClock
 
 REDIRECT = "https://example.com/callback"
 CI_APP = ("lightify-ci", "lightify-ci-secret")      # auto_approve as demo@lightify.test
-START = 1_800_000_000.0                             # a multiple of 60: quota windows align
 EXPIRES_IN = 3600
-
-
-class TestClock:
-    """The client's clock, kept in step with the tenant's frozen virtual clock."""
-
-    __test__ = False
-
-    def __init__(self, admin: Admin) -> None:
-        self.admin = admin
-        admin.freeze(START)
-        self.t = START
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float, server: bool = True, client: bool = True) -> None:
-        if server:
-            self.admin.advance(seconds)
-        if client:
-            self.t += seconds
-
-
-class Sleeps(list):
-    """An injected ``sleep``: records each wait; with a clock, lets the time pass."""
-
-    def __init__(self, clock: TestClock | None = None) -> None:
-        super().__init__()
-        self.clock = clock
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-        if self.clock is not None:
-            self.clock.advance(seconds)
 
 
 @pytest.fixture
