@@ -49,7 +49,7 @@ from contracts.files import contracts_dir
 from ..core.oauth import AuthProfile, PasswordGrant
 from ..core.quotas import QuotaConfig, QuotaRule
 from ..core.vendor import Vendor
-from . import routes, world
+from . import devices, routes, world
 from .errors import ENVELOPE
 
 CONTRACTS = contracts_dir()
@@ -148,4 +148,5 @@ VENDOR = Vendor(
     schemas=CONTRACTS / "schemas" / "netatmo",
     app_fields=("legacy_password",),
     user_id=user_id,
+    devices=devices.CONTROL,
 )

@@ -542,10 +542,7 @@ def _legacy_device(live: Live, home: dict[str, Any], state: es.State,
             "battery_percent": bat.percent,
             "event_history": {"boiler_not_responding_events": [],
                               "boiler_responding_events": []},
-            "setpoint_history": [
-                {"setpoint": {"setpoint_mode": LEGACY_MODE.get(e["mode"], e["mode"])},
-                 "timestamp": int(e["at"])}
-                for e in es.events(home) if e["kind"] == "mode" and e["at"] <= now][-10:],
+            "setpoint_history": _setpoint_history(home, state, m, now),
             "last_therm_seen": int(now)}
         if s is not None:
             setpoint: dict[str, Any] = {
@@ -562,11 +559,25 @@ def _legacy_device(live: Live, home: dict[str, Any], state: es.State,
             "last_bilan": {"y": local.year, "m": local.month},
             "last_setup": plug.get("setup_date", 0), "last_status_store": int(now),
             "place": {"altitude": alt, "country": home["country"],
-                      "location": [lon, lat], "timezone": home["timezone"]},
+                      "improveLocProposed": True, "location": [lon, lat],
+                      "timezone": home["timezone"], "trust_location": True},
             "plug_connected_boiler": 1, "type": "NAPlug", "udp_conn": True,
             "wifi_status": ep.rf_strength(live.seed, plug["id"] + "w", WIFI),
             "modules": modules, "station_name": plug.get("name", home["name"]),
             "last_plug_seen": int(now)}
+
+
+def _setpoint_history(home: dict[str, Any], state: es.State, therm: dict[str, Any],
+                      now: float) -> list[dict[str, Any]]:
+    """The home-mode changes up to now (the last ten); the mode in force since the
+    module's setup when there were none."""
+    out = [{"setpoint": {"setpoint_mode": LEGACY_MODE.get(e["mode"], e["mode"])},
+            "timestamp": int(e["at"])}
+           for e in es.events(home) if e["kind"] == "mode" and e["at"] <= now][-10:]
+    if not out:
+        out = [{"setpoint": {"setpoint_mode": LEGACY_MODE.get(state.mode, state.mode)},
+                "timestamp": int(state.start or therm.get("setup_date", 0))}]
+    return out
 
 
 def _program(sch: dict[str, Any], room_id: str | None) -> dict[str, Any]:

@@ -52,7 +52,7 @@ from ..core.api import VendorAPI
 from ..core.context import Ctx
 from ..core.errors import MockcloudError
 from ..core.oauth import Token
-from . import energy, models, stations
+from . import devices, energy, models, stations
 from .transport import Answer, Params, endpoint
 
 READ_HOME = ("read_thermostat", "read_camera", "read_presence", "read_smokedetector",
@@ -92,6 +92,11 @@ def _schedule_payload(params: Params) -> dict[str, Any]:
             "away_temp": params.float("away_temp", required=True)}
 
 
+def _overridden(ctx: Ctx, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stations / Home Coaches with the admin API's device overrides laid on."""
+    return devices.with_overrides(ctx.store, ctx.tenant, docs)
+
+
 def routes(api: VendorAPI) -> Blueprint:
     bp = Blueprint("netatmo", __name__)
 
@@ -119,7 +124,8 @@ def routes(api: VendorAPI) -> Blueprint:
     def getstationsdata(params: Params, token: Token, ctx: Ctx):
         acc = models.account(ctx, token.user_id)
         return stations.stations_body(
-            models.documents(ctx, acc.get("stations", [])), models.weather_user(acc),
+            _overridden(ctx, models.documents(ctx, acc.get("stations", []))),
+            models.weather_user(acc),
             ctx.now(), seed(ctx),
             favorites=params.bool("get_favorites", False),
             device_id=params.str("device_id"))
@@ -128,7 +134,8 @@ def routes(api: VendorAPI) -> Blueprint:
     def gethomecoachsdata(params: Params, token: Token, ctx: Ctx):
         acc = models.account(ctx, token.user_id)
         return stations.homecoach_body(
-            models.documents(ctx, acc.get("homecoaches", [])), models.weather_user(acc),
+            _overridden(ctx, models.documents(ctx, acc.get("homecoaches", []))),
+            models.weather_user(acc),
             ctx.now(), seed(ctx),
             device_id=params.str("device_id"))
 
@@ -140,6 +147,7 @@ def routes(api: VendorAPI) -> Blueprint:
         family, doc = models.device(ctx, token.user_id, device_id)
         if family == "home":
             return energy.energy_measure(ctx, token.user_id, device_id, module_id, **args)
+        [doc] = _overridden(ctx, [doc])
         return stations.measure(doc, module_id, args["scale"], args["types"],
                                 args["date_begin"], args["date_end"], args["limit"],
                                 args["optimize"], args["real_time"], ctx.now(), seed(ctx))

@@ -1,0 +1,190 @@
+"""Netatmo's devices under the admin API's control (``Vendor.devices``; see
+``core.devices`` for the vocabulary, the events and their storage).
+
+What each device takes:
+
+==========================  ===============================================
+NAPlug (relay), other home  ``online``
+modules (OTH, OTM, ...)
+NATherm1, NRV               ``online``, ``battery_percent``, ``window_open``
+NAMain, NHC                 ``online``, ``weather``
+NAModule1-4                 ``online``, ``battery_percent``, ``weather``
+==========================  ===============================================
+
+Energy modules: the API reads the overrides itself (``energy.Live``): an offline
+module leaves homestatus's ``modules`` for ``body.errors`` (code 6) and takes the
+modules it bridges with it; ``battery_percent`` sets its battery; ``window_open`` on
+a thermostat or valve opens its room's window (``open_window``, no heating, the room
+cools fast) from the override's instant to the one closing it.
+
+Stations and Home Coaches: :func:`with_overrides` turns the core's events into
+``stations.py``'s ``doc["state"]`` timeline (each entry the whole override state from
+its ``since``; ``online`` is its ``reachable``), merged over the world's own entries
+key by key, before the routes hand the documents to ``stations``. A ``weather``
+override moves that station's (or module's) readings only: a home at the same place
+keeps the unadjusted weather (INFERRED, simple).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..core.devices import Overrides, refused, state_at, view
+from ..core.errors import MockcloudError
+from ..core.store import Store
+from . import energy_physics as ep
+from .stations import HOMECOACH_KIND, STATION_KIND
+from .world import HOME, META
+
+VENDOR = "netatmo"
+KIND = f"{VENDOR}.override"
+ACCEPTS: dict[str, tuple[str, ...]] = {
+    "NATherm1": ("online", "battery_percent", "window_open"),
+    "NRV": ("online", "battery_percent", "window_open"),
+    "NAMain": ("online", "weather"), "NHC": ("online", "weather"),
+    "NAModule1": ("online", "battery_percent", "weather"),
+    "NAModule2": ("online", "battery_percent", "weather"),
+    "NAModule3": ("online", "battery_percent", "weather"),
+    "NAModule4": ("online", "battery_percent", "weather"),
+}
+
+
+def _seed(store: Store, tenant: str) -> int:
+    doc = store.get(tenant, META, "world")
+    return int(doc["seed"]) if doc else 0
+
+
+def _devices(store: Store, tenant: str) -> list[tuple[dict[str, Any], dict[str, Any], str]]:
+    """(device, its parent document, family) for every device, in a stable order."""
+    out: list[tuple[dict[str, Any], dict[str, Any], str]] = []
+    for _, home in sorted(store.list(tenant, HOME), key=lambda kv: kv[0]):
+        out += [(m, home, "home") for m in home["modules"]]
+    for kind, family in ((STATION_KIND, "station"), (HOMECOACH_KIND, "homecoach")):
+        for _, doc in sorted(store.list(tenant, kind), key=lambda kv: kv[0]):
+            out.append((doc, doc, family))
+            out += [(m, doc, family) for m in doc.get("modules", [])]
+    return out
+
+
+def _state(dev: dict[str, Any], parent: dict[str, Any], family: str,
+           overrides: Overrides, seed: int, now: float) -> dict[str, Any]:
+    forced = overrides.at(dev["id"], now)
+    out: dict[str, Any] = {"reachable": bool(forced.get("online",
+                                                        dev.get("reachable", True)))}
+    if family == "home":
+        out["home_id"] = parent["id"]
+        if "room_id" in dev:
+            out["room_id"] = dev["room_id"]
+        if dev["type"] in ("NATherm1", "NRV"):
+            out["battery_percent"] = ep.module_battery(
+                dev, now, seed, forced.get("battery_percent")).percent
+            out["window_open"] = bool(forced.get("window_open", False))
+    else:
+        if "battery_percent" in forced:
+            out["battery_percent"] = forced["battery_percent"]
+        if "weather" in forced:
+            out["weather"] = forced["weather"]
+    return out
+
+
+def _view(dev: dict[str, Any], parent: dict[str, Any], family: str,
+          overrides: Overrides, seed: int, now: float) -> dict[str, Any]:
+    name = dev.get("name") or dev.get("module_name") or dev.get("station_name")
+    return view(VENDOR, dev["id"], name=name, type=dev["type"], owner=parent.get("owner"),
+                accepts=ACCEPTS.get(dev["type"], ("online",)),
+                state=_state(dev, parent, family, overrides, seed, now),
+                overrides=overrides, now=now)
+
+
+class NetatmoDevices:
+    def list(self, store: Store, tenant: str, now: float) -> list[dict[str, Any]]:
+        overrides, seed = Overrides(store, tenant, VENDOR), _seed(store, tenant)
+        return [_view(d, p, f, overrides, seed, now) for d, p, f in _devices(store, tenant)]
+
+    def _find(self, store: Store, tenant: str, device_id: str
+              ) -> tuple[dict[str, Any], dict[str, Any], str] | None:
+        wanted = device_id.replace(" ", "").lower()
+        return next((x for x in _devices(store, tenant) if x[0]["id"] == wanted), None)
+
+    def get(self, store: Store, tenant: str, device_id: str,
+            now: float) -> dict[str, Any] | None:
+        found = self._find(store, tenant, device_id)
+        if found is None:
+            return None
+        return _view(*found, Overrides(store, tenant, VENDOR), _seed(store, tenant), now)
+
+    def override(self, store: Store, tenant: str, device_id: str,
+                 changes: dict[str, Any], now: float) -> dict[str, Any]:
+        found = self._find(store, tenant, device_id)
+        if found is None:
+            raise MockcloudError("not_found", f"no Netatmo device {device_id!r}")
+        dev = found[0]
+        accepts = ACCEPTS.get(dev["type"], ("online",))
+        no = refused(changes, accepts)
+        if no:
+            raise MockcloudError(
+                "invalid_argument",
+                f"a Netatmo {dev['type']} has no {' or '.join(no)}: it takes "
+                f"{', '.join(accepts)} ('reachable' is 'online')")
+        overrides = Overrides(store, tenant, VENDOR)
+        overrides.record(dev["id"], changes, now)
+        return _view(*found, overrides, _seed(store, tenant), now)
+
+
+CONTROL = NetatmoDevices()
+
+
+# ------------------------------------------------------------- stations' doc["state"]
+
+def _world_snapshot(entries: list[dict[str, Any]], t: float) -> dict[str, Any]:
+    snap: dict[str, Any] = {}
+    for e in entries:
+        if e.get("since", -math.inf) > t:
+            break
+        snap = e
+    return {k: v for k, v in snap.items() if k != "since"}
+
+
+def timeline(world: list[dict[str, Any]], doc: dict[str, Any] | None
+             ) -> list[dict[str, Any]]:
+    """One id's ``stations`` override timeline: the world's entries with the admin
+    API's events laid over them (key by key; ``weather`` field by field)."""
+    if not doc:
+        return world
+    instants = sorted({-math.inf, *(e.get("since", -math.inf) for e in world),
+                       *(e["at"] for e in doc["events"])})
+    out = []
+    for x in instants:
+        entry = _world_snapshot(world, x)
+        forced = state_at(doc, x)
+        if "online" in forced:
+            entry["reachable"] = forced["online"]
+        if "battery_percent" in forced:
+            entry["battery_percent"] = forced["battery_percent"]
+        if "weather" in forced:
+            entry["weather"] = {**entry.get("weather", {}), **forced["weather"]}
+        if x != -math.inf:
+            entry["since"] = x
+        out.append(entry)
+    return out
+
+
+def with_overrides(store: Store, tenant: str, docs: list[dict[str, Any]]
+                   ) -> list[dict[str, Any]]:
+    """Station / Home Coach documents with the admin API's overrides in their
+    ``state`` (documents without any are returned as they are)."""
+    overrides = Overrides(store, tenant, VENDOR)
+    out = []
+    for doc in docs:
+        ids = [doc["id"], *(m["id"] for m in doc.get("modules", []))]
+        logs = {i: d for i in ids if (d := overrides.doc(i))}
+        if not logs:
+            out.append(doc)
+            continue
+        state = dict(doc.get("state") or {})
+        for ident, log in logs.items():
+            world = state.get(ident) or []
+            state[ident] = timeline(world if isinstance(world, list) else [world], log)
+        out.append({**doc, "state": state})
+    return out
