@@ -4,6 +4,7 @@ Run from the repository root::
 
     .venv/bin/python bench/run.py [--duration S] [--connections 1,8]
                                   [--servers granian,gunicorn,waitress] [--repeat N]
+                                  [--only lightify|netatmo]
 
 What it does:
 
@@ -20,14 +21,26 @@ What it does:
    with a JSON body and a bearer token, and ``grant_type=refresh_token`` following
    rotation (each refresh uses the refresh token the previous one returned: one
    chain per connection, each chain's first token obtained up front);
+   Netatmo (issue 8): ``POST /netatmo/api/homestatus`` (form ``home_id``, as pyatmo
+   sends it), ``POST /netatmo/api/setroomthermpoint`` (form ``home_id, room_id,
+   mode=manual, temp``) and a 1,024-point ``POST /netatmo/api/getmeasure`` on the
+   weather station (``scale=max, type=temperature,humidity, optimize=true``,
+   ``date_begin``/``date_end`` spanning 1024 x 5 min, ``limit=1024``), all with a
+   token from ``POST /_mockcloud/tokens`` (``netatmo-ci`` as ``dev@netatmo.test``).
+   Netatmo's default quotas (50 calls / 10 s per user) would answer 429 at once, so
+   they are switched off for the bench's tenant (the default one) through
+   ``PUT /_mockcloud/quotas/netatmo``, and the output says so;
 4. prints requests/s, p50 and p99 and the ratio to the hello-world at the same
-   concurrency, says whether the target (authenticated PATCH at >= 50 % of the
-   hello-world) is met, and writes everything to ``reports/bench-<UTC stamp>.json``.
+   concurrency, says whether each target is met (authenticated Lightify PATCH,
+   Netatmo homestatus and setroomthermpoint at >= 50 % of the hello-world, the
+   1,024-point getmeasure at >= 25 %), and writes everything to
+   ``reports/bench-<UTC stamp>.json``. ``--only lightify`` or ``--only netatmo`` runs
+   one vendor's rows (the hello-world always runs).
 
 ``--servers`` adds the hello-world under gunicorn and waitress (install them with
 ``pip install -e '.[bench]'``): the measurement behind serving with granian.
 
-This is a benchmark, not a test. A run with any failed request (non-2xx, socket
+This is a benchmark, not a test. A run with any failed request (status >= 400, socket
 error, broken refresh chain) is VOID: it is flagged in the table and the exit code
 is 1. A missed target is reported, not an error. The emulator journals every
 request (a ring of 1000 per tenant) and counts no quota by default (Lightify
@@ -76,6 +89,18 @@ REDIRECT_URI = "https://example.com/callback"
 DEVICE = "123456-d01"
 PATCH_BODY = '{"onOff":"on","brightness":42}'
 TARGET = 0.50            # PATCH req/s over hello-world req/s
+NETATMO = "/netatmo"
+NETATMO_CLIENT, NETATMO_USER = "netatmo-ci", "dev@netatmo.test"
+NETATMO_SCOPE = "read_station read_thermostat write_thermostat"
+NETATMO_HOME, NETATMO_ROOM = "5e5c7a1b2d3e4f50617283a0", "3100000001"  # default world
+NETATMO_STATION = "70:ee:50:3a:00:00"
+MEASURE_POINTS, MEASURE_STEP = 1024, 300
+FORM = "application/x-www-form-urlencoded"
+HOMESTATUS = "POST /api/homestatus"
+SETPOINT = "POST /api/setroomthermpoint"
+GETMEASURE = "POST /api/getmeasure 1024 pts"
+PATCH = "PATCH /v4/devices/{id}"
+TARGETS = {PATCH: 0.50, HOMESTATUS: 0.50, SETPOINT: 0.50, GETMEASURE: 0.25}
 PRISM_PATCH_RPS = 1400   # for scale: Prism (stateless mock) on this machine, per the brief
 SERVERS = ("granian", "gunicorn", "waitress")
 HELLO = "hello-world (granian)"
@@ -325,6 +350,54 @@ def package_version(name: str) -> str | None:
         return None
 
 
+# -------------------------------------------------------------------- Netatmo
+
+def netatmo_setup(base: str, http: requests.Session, headers: dict[str, str]
+                  ) -> tuple[str, dict[str, str], dict[str, str]]:
+    """A Netatmo token from the admin token route, the tenant's Netatmo quotas off,
+    and the three request bodies, each checked once (200, and 1024 measure points).
+    A method the emulator answers 501 (not emulated yet) is left out: (token, bodies,
+    {row: why it is not run})."""
+    r = http.post(f"{base}/_mockcloud/tokens", timeout=10, headers=headers, json={
+        "vendor": "netatmo", "client_id": NETATMO_CLIENT, "user": NETATMO_USER,
+        "scope": NETATMO_SCOPE})
+    if r.status_code not in (200, 201):
+        raise RuntimeError(f"POST /_mockcloud/tokens answered {r.status_code}: {r.text[:300]}")
+    token = r.json()["access_token"]
+    r = http.put(f"{base}/_mockcloud/quotas/netatmo", timeout=10, headers=headers,
+                 json={"enabled": False, "rules": []})
+    if r.status_code != 200:
+        raise RuntimeError(f"PUT /_mockcloud/quotas/netatmo answered {r.status_code}: "
+                           f"{r.text[:300]}")
+    now = int(http.get(f"{base}/_mockcloud/clock", timeout=10, headers=headers).json()["now"])
+    end = now - now % MEASURE_STEP
+    bodies = {
+        HOMESTATUS: urllib.parse.urlencode({"home_id": NETATMO_HOME}),
+        SETPOINT: urllib.parse.urlencode({"home_id": NETATMO_HOME, "room_id": NETATMO_ROOM,
+                                          "mode": "manual", "temp": "21"}),
+        GETMEASURE: urllib.parse.urlencode({
+            "device_id": NETATMO_STATION, "scale": "max", "type": "temperature,humidity",
+            "optimize": "true", "date_begin": end - MEASURE_POINTS * MEASURE_STEP,
+            "date_end": end, "limit": MEASURE_POINTS}),
+    }
+    paths = {HOMESTATUS: "homestatus", SETPOINT: "setroomthermpoint",
+             GETMEASURE: "getmeasure"}
+    skipped: dict[str, str] = {}
+    for name, body in bodies.items():
+        r = http.post(f"{base}{NETATMO}/api/{paths[name]}", data=body, timeout=10,
+                      headers={"Authorization": f"Bearer {token}", "Content-Type": FORM})
+        if r.status_code == 501:
+            skipped[name] = f"answered 501: {r.text[:200]}"
+            continue
+        if r.status_code != 200:
+            raise RuntimeError(f"{name} answered {r.status_code}: {r.text[:300]}")
+        if name == GETMEASURE:
+            points = sum(len(chunk["value"]) for chunk in r.json()["body"])
+            if points != MEASURE_POINTS:
+                raise RuntimeError(f"getmeasure gave {points} points, not {MEASURE_POINTS}")
+    return token, {k: v for k, v in bodies.items() if k not in skipped}, skipped
+
+
 # ------------------------------------------------------------------------ main
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -349,6 +422,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--server-threads", type=int, default=Settings().threads,
                    help="Python threads of the emulator (mockcloud serve --threads) and of "
                         "the granian hello-world beside it (default: the serve default)")
+    p.add_argument("--only", choices=("lightify", "netatmo"), default=None,
+                   help="run one vendor's rows only (default both; the hello-world always "
+                        "runs)")
     p.add_argument("--output", type=Path, default=None,
                    help="JSON report path (default reports/bench-<UTC stamp>.json)")
     args = p.parse_args(argv)
@@ -404,6 +480,7 @@ def main(argv: list[str] | None = None) -> int:
 
     runs: list[Run] = []
     hello: dict[int, Run] = {}
+    not_run: dict[str, str] = {}
     emulator = Emulator(args.server_threads)
     baseline = HelloServer("granian", args.server_threads)
     tmp = tempfile.TemporaryDirectory(prefix="mockcloud-bench-")
@@ -413,20 +490,40 @@ def main(argv: list[str] | None = None) -> int:
         print(f"emulator {emulator.url} (granian, 1 worker, {args.server_threads} threads, "
               f"memory); hello-world {baseline.url} (granian, 1 worker, same threads)")
         http = requests.Session()
-        token = oauth_tokens(emulator.url, http)["access_token"]
-        bearer = {"Authorization": f"Bearer {token}"}
-        # sanity: both authenticated endpoints answer 200 before we load them
-        for method, path, body in (("GET", "/v4/devices", None),
-                                   ("PATCH", f"/v4/devices/{DEVICE}", PATCH_BODY)):
-            r = http.request(method, f"{emulator.url}{VENDOR}{path}", data=body, timeout=10,
-                             headers={**bearer, "Content-Type": "application/json"})
-            if r.status_code != 200:
-                raise RuntimeError(f"{method} {path} answered {r.status_code}: {r.text[:300]}")
+        lightify = args.only in (None, "lightify")
+        netatmo = args.only in (None, "netatmo")
+        token = bearer = None
+        if lightify:
+            token = oauth_tokens(emulator.url, http)["access_token"]
+            bearer = {"Authorization": f"Bearer {token}"}
+            # sanity: both authenticated endpoints answer 200 before we load them
+            for method, path, body in (("GET", "/v4/devices", None),
+                                       ("PATCH", f"/v4/devices/{DEVICE}", PATCH_BODY)):
+                r = http.request(method, f"{emulator.url}{VENDOR}{path}", data=body,
+                                 timeout=10,
+                                 headers={**bearer, "Content-Type": "application/json"})
+                if r.status_code != 200:
+                    raise RuntimeError(f"{method} {path} answered {r.status_code}: "
+                                       f"{r.text[:300]}")
+        if netatmo:
+            ntoken, nbodies, not_run = netatmo_setup(emulator.url, http,
+                                                     emulator.proc.headers)
+            for name, why in not_run.items():
+                print(f"bench: {name} NOT RUN: {why}")
+            print("Netatmo: quotas switched OFF for the bench tenant (default) through "
+                  "PUT /_mockcloud/quotas/netatmo (the cloud's 50 calls / 10 s per user "
+                  "would answer 429); token from POST /_mockcloud/tokens")
 
         if args.warmup > 0:
-            for url, env in ((baseline.url + "/", {}),
-                             (f"{emulator.url}{VENDOR}/v4/devices", {"BENCH_TOKEN": token})):
-                run_wrk(url, "get.lua", 2, 1, args.warmup, env, "warmup", "")
+            warm = [(baseline.url + "/", "get.lua", {})]
+            if lightify:
+                warm.append((f"{emulator.url}{VENDOR}/v4/devices", "get.lua",
+                             {"BENCH_TOKEN": token}))
+            if netatmo:
+                warm.append((f"{emulator.url}{NETATMO}/api/homestatus", "post.lua",
+                             {"BENCH_TOKEN": ntoken, "BENCH_BODY": nbodies[HOMESTATUS]}))
+            for url, script, env in warm:
+                run_wrk(url, script, 2, 1, args.warmup, env, "warmup", "")
 
         def refresh_env(conns: int) -> dict[str, str]:
             # fresh refresh chains from the real flow: per wrk thread, one per
@@ -443,16 +540,27 @@ def main(argv: list[str] | None = None) -> int:
 
         api = f"{emulator.url}{VENDOR}"
         cells: list[tuple[str, str, str, str, Callable[[int], dict[str, str]]]] = [
-            (HELLO, "granian", baseline.url + "/", "get.lua", lambda c: {}),
-            (HELLO_PATCH, "granian", baseline.url + "/", "patch.lua",
-             lambda c: {"BENCH_TOKEN": token, "BENCH_BODY": PATCH_BODY}),
-            ("GET /v4/devices", "mockcloud", f"{api}/v4/devices", "get.lua",
-             lambda c: {"BENCH_TOKEN": token}),
-            ("PATCH /v4/devices/{id}", "mockcloud", f"{api}/v4/devices/{DEVICE}", "patch.lua",
-             lambda c: {"BENCH_TOKEN": token, "BENCH_BODY": PATCH_BODY}),
-            ("POST refresh_token", "mockcloud", f"{api}/oauth2/access_token", "refresh.lua",
-             refresh_env),
-        ]
+            (HELLO, "granian", baseline.url + "/", "get.lua", lambda c: {})]
+        if lightify:
+            cells += [
+                (HELLO_PATCH, "granian", baseline.url + "/", "patch.lua",
+                 lambda c: {"BENCH_TOKEN": token, "BENCH_BODY": PATCH_BODY}),
+                ("GET /v4/devices", "mockcloud", f"{api}/v4/devices", "get.lua",
+                 lambda c: {"BENCH_TOKEN": token}),
+                (PATCH, "mockcloud", f"{api}/v4/devices/{DEVICE}", "patch.lua",
+                 lambda c: {"BENCH_TOKEN": token, "BENCH_BODY": PATCH_BODY}),
+                ("POST refresh_token", "mockcloud", f"{api}/oauth2/access_token",
+                 "refresh.lua", refresh_env),
+            ]
+        if netatmo:
+            napi = f"{emulator.url}{NETATMO}/api"
+            for name, method in ((HOMESTATUS, "homestatus"), (SETPOINT, "setroomthermpoint"),
+                                 (GETMEASURE, "getmeasure")):
+                if name not in nbodies:
+                    continue
+                env = {"BENCH_TOKEN": ntoken, "BENCH_BODY": nbodies[name]}
+                cells.append((name, "mockcloud", f"{napi}/{method}", "post.lua",
+                              lambda c, env=env: env))
         for conns in args.connections:
             print(f"\n{conns} connection(s):")
             got: dict[str, list[Run]] = {name: [] for name, *_ in cells}
@@ -470,10 +578,13 @@ def main(argv: list[str] | None = None) -> int:
             hello[conns] = runs[-len(cells)]
 
         # the PATCH really landed (and the token still works after the load)
-        r = http.get(f"{emulator.url}{VENDOR}/v4/devices/{DEVICE}", headers=bearer, timeout=10)
-        if r.status_code != 200 or r.json().get("brightness") != json.loads(PATCH_BODY)[
-                "brightness"]:
-            print(f"bench: WARNING: device after the PATCH runs: {r.status_code} {r.text[:200]}")
+        if lightify:
+            r = http.get(f"{emulator.url}{VENDOR}/v4/devices/{DEVICE}", headers=bearer,
+                         timeout=10)
+            if r.status_code != 200 or r.json().get("brightness") != json.loads(PATCH_BODY)[
+                    "brightness"]:
+                print(f"bench: WARNING: device after the PATCH runs: {r.status_code} "
+                      f"{r.text[:200]}")
     except Exception as exc:
         print(f"bench: {exc}", file=sys.stderr)
         for server in (emulator, baseline):
@@ -518,16 +629,23 @@ def main(argv: list[str] | None = None) -> int:
         print_table(server_runs, "Bare Flask hello-world by WSGI server (one process each)",
                     "vs granian")
 
-    patch = {r.connections: r for r in runs if r.endpoint.startswith("PATCH")}
+    patch = {r.connections: r for r in runs if r.endpoint == PATCH}
     hello_patch = {r.connections: r for r in runs if r.endpoint == HELLO_PATCH}
-    verdicts = {}
-    print(f"\nTarget: authenticated PATCH >= {TARGET:.0%} of the hello-world's req/s")
-    for conns, r in patch.items():
-        met = (not r.void) and r.ratio is not None and r.ratio >= TARGET
-        verdicts[conns] = met
-        print(f"  {conns} connection(s): {r.rps:,.0f} vs {hello[conns].rps:,.0f} req/s: "
-              f"{(r.ratio or 0):.0%}  -> {'MET' if met else 'NOT MET'}"
-              + ("  (run void)" if r.void else ""))
+    verdicts: dict[int, bool] = {}
+    all_verdicts: dict[str, dict[int, bool]] = {}
+    for name, target in TARGETS.items():
+        rows = {r.connections: r for r in runs if r.endpoint == name}
+        if not rows:
+            continue
+        print(f"\nTarget: {name} >= {target:.0%} of the hello-world's req/s")
+        for conns, r in rows.items():
+            met = (not r.void) and r.ratio is not None and r.ratio >= target
+            all_verdicts.setdefault(name, {})[conns] = met
+            print(f"  {conns} connection(s): {r.rps:,.0f} vs {hello[conns].rps:,.0f} req/s: "
+                  f"{(r.ratio or 0):.0%} (repeats: "
+                  f"{', '.join(f'{x:.0%}' for x in r.ratio_all)})  -> "
+                  f"{'MET' if met else 'NOT MET'}" + ("  (run void)" if r.void else ""))
+    verdicts = all_verdicts.get(PATCH, {})
     for conns, r in patch.items():
         ref = hello_patch.get(conns)
         if ref is not None and ref.rps and not ref.void:
@@ -535,12 +653,23 @@ def main(argv: list[str] | None = None) -> int:
                   f"PATCH (headers, body) does {ref.rps:,.0f} req/s ({ref.ratio or 0:.0%} of "
                   f"its GET);\n    the emulator's PATCH is {r.rps / ref.rps:.0%} of that")
     overall = bool(verdicts) and all(verdicts.values())
-    met_at = [str(c) for c, ok in verdicts.items() if ok]
-    print("  overall: " + ("MET at every measured concurrency" if overall else
-                           f"NOT MET (met at: {', '.join(met_at) or 'none'})"))
-    best_patch = max((r.rps for r in patch.values() if not r.void), default=0)
-    print(f"  for scale: Prism, a stateless mock, served ~{PRISM_PATCH_RPS:,} PATCH/s here; "
-          f"best emulator PATCH {best_patch:,.0f}/s ({best_patch / PRISM_PATCH_RPS:.1f}x)")
+    if patch:
+        met_at = [str(c) for c, ok in verdicts.items() if ok]
+        print("  PATCH overall: " + ("MET at every measured concurrency" if overall else
+                                     f"NOT MET (met at: {', '.join(met_at) or 'none'})"))
+        best_patch = max((r.rps for r in patch.values() if not r.void), default=0)
+        print(f"  for scale: Prism, a stateless mock, served ~{PRISM_PATCH_RPS:,} PATCH/s "
+              f"here; best emulator PATCH {best_patch:,.0f}/s "
+              f"({best_patch / PRISM_PATCH_RPS:.1f}x)")
+    for name, why in not_run.items():
+        print(f"\nTarget: {name} >= {TARGETS[name]:.0%}: NOT RUN ({why})")
+        all_verdicts[name] = {}
+    print("\nTargets: " + "; ".join(
+        f"{name}: " + ", ".join(f"c={c} {'MET' if ok else 'NOT MET'}" for c, ok in v.items())
+        for name, v in all_verdicts.items() if v) + "".join(
+        f"; {name}: NOT RUN" for name, v in all_verdicts.items() if not v))
+    print(f"load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f} "
+          f"({os.cpu_count()} CPUs)")
 
     void = [r for r in {id(r): r for r in runs + server_runs}.values() if r.void]
     if void:
@@ -568,10 +697,13 @@ def main(argv: list[str] | None = None) -> int:
         "emulator": {"server": "granian", "workers": 1, "state": "memory",
                      "env_settings": {k: os.environ[k] for k in env_settings},
                      "tenant": "default", "journal": "on (1000 entries/tenant)",
-                     "quotas": "off (Lightify declares none)", "patch_body": PATCH_BODY,
-                     "device": DEVICE},
+                     "quotas": "off (Lightify declares none; Netatmo's switched off "
+                               "through PUT /_mockcloud/quotas/netatmo)",
+                     "patch_body": PATCH_BODY, "device": DEVICE, "only": args.only},
         "target": {"patch_over_hello": TARGET, "met": verdicts, "met_overall": overall,
                    "prism_patch_rps": PRISM_PATCH_RPS},
+        "targets": {name: {"over_hello": TARGETS[name], "met": v}
+                    for name, v in all_verdicts.items()},
         "runs": [{**asdict(r), "void": r.void} for r in runs],
         "hello_by_server": [{**asdict(r), "void": r.void} for r in server_runs],
     }
