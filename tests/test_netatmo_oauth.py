@@ -137,7 +137,8 @@ def test_password_grant_for_legacy_apps_only(netatmo: Netatmo):
     refused = netatmo.token_request(CI, **form)
     assert (refused.status_code, refused.json()) == (400, {"error": "unauthorized_client"})
     wrong = netatmo.token_request(LEGACY, **{**form, "password": "nope"})
-    assert wrong.status_code == 400 and set(wrong.json()) == {"error"}
+    # RFC 6749 §5.2: wrong resource-owner credentials are an invalid grant
+    assert (wrong.status_code, wrong.json()) == (400, {"error": "invalid_grant"})
 
 
 @pytest.mark.parametrize("basic", [False, True], ids=["form-body", "http-basic"])

@@ -464,10 +464,12 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH
 
     def authenticate_user(self, username: str, password: str) -> dict | None:
+        """Wrong credentials are ``invalid_grant`` (RFC 6749 §5.2: the resource owner
+        credentials are the grant); Authlib would answer ``invalid_request``."""
         user = find_user(self.server.profile, username)
         if user and same_secret(user.get("password", ""), password):
             return {"id": user["id"]}
-        return None
+        raise InvalidGrantError("Invalid 'username' or 'password' in request.")
 
 
 GRANTS: dict[str, tuple[type, Callable[[], list]]] = {
