@@ -153,11 +153,27 @@ def _monday(tz: str, t: float) -> int:
     return local.date().toordinal() - local.weekday()
 
 
+_OFFSETS: dict[int, tuple[dict[str, Any], tuple[int, ...]]] = {}
+
+
+def _offsets(schedule: dict[str, Any]) -> tuple[int, ...]:
+    """The timetable's offsets, memoised per schedule object (a request reads one
+    schedule many times; the entry keeps the object, so an id is never reused)."""
+    hit = _OFFSETS.get(id(schedule))
+    if hit is not None and hit[0] is schedule:
+        return hit[1]
+    if len(_OFFSETS) > 256:
+        _OFFSETS.clear()
+    offsets = tuple(e["m_offset"] for e in schedule["timetable"])
+    _OFFSETS[id(schedule)] = (schedule, offsets)
+    return offsets
+
+
 def slot(tz: str, schedule: dict[str, Any], t: float) -> tuple[int, int, int]:
     """(zone id, start, end) of the timetable entry in force at ``t``: the last whose
     boundary instant is <= t, wrapping weekly."""
     table = schedule["timetable"]
-    offsets = tuple(e["m_offset"] for e in table)
+    offsets = _offsets(schedule)
     monday = _monday(tz, t)
     bounds = week_bounds(tz, monday, offsets)
     i = bisect.bisect_right(bounds, t) - 1
@@ -210,13 +226,6 @@ def room_view(tz: str, state: State, room_id: str, t: float) -> View:
     zone_id, begin, stop = slot(tz, sch, t)
     temp = zone_temp(sch, zone_id, room_id)
     return View("schedule", temp, begin, stop, temp, stop)
-
-
-def next_view(tz: str, state: State, room_id: str, view: View, t: float) -> View | None:
-    """The view right after ``view`` ends by itself (for anticipation), or None."""
-    if view.until == INF:
-        return None
-    return room_view(tz, state, room_id, view.until)
 
 
 def walk(home: dict[str, Any], room_id: str, a: float, b: float
