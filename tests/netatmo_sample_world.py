@@ -26,6 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from emulator.netatmo.world import (
+    HEATED_TYPES,
+    MODULE_STATIC,
+    ROOM_STATIC,
+    SCHEDULE_STATIC,
+    ZONE_STATIC,
+)
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SAMPLES = SHARED / "real-samples" / "netatmo"
 MANIFEST = SAMPLES / "manifest.json"
@@ -50,12 +58,14 @@ NUMBER_KEY = re.compile(r"^-?\d+(\.\d+)?$")
 # what a world entry may carry (emulator/netatmo/world.py, stations.py); everything
 # else a sample has is either derived by the emulator or not expressible
 HOME_DERIVED = {"rooms", "modules", "schedules", "therm_schedules", "persons"}
+# modules: the world's fields and its static pass-through ones (world.MODULE_STATIC);
+# reachable only where the world sets the initial state (homesdata computes it)
 MODULE_WORLD = {"id", "type", "name", "room_id", "bridge", "setup_date",
-                "firmware_revision", "reachable"}
+                "firmware_revision", "reachable"} | MODULE_STATIC
 MODULE_DERIVED = {"modules_bridged"}
 ROOM_DERIVED = {"module_ids"}
 SCHEDULE_WORLD = {"id", "name", "type", "selected", "default", "hg_temp", "away_temp",
-                  "zones", "timetable"}
+                  "zones", "timetable"} | SCHEDULE_STATIC
 SETPOINT = (5.0, 30.0)
 STATION_TYPES = ("NAModule1", "NAModule2", "NAModule3", "NAModule4")
 
@@ -165,21 +175,27 @@ def _setpoint(value: Any, notes: list[str], where: str) -> float:
 
 def _zone_rooms(zone: dict[str, Any], room_ids: set[str], notes: list[str],
                 where: str) -> list[dict[str, Any]]:
+    """A zone's rooms, from ``rooms`` and (older samples) ``rooms_temp``: a set point
+    and/or a pilot-wire level (``therm_setpoint_fp``)."""
     rooms = []
-    for r in zone.get("rooms", []):
-        rid = str(r.get("id"))
-        temp = r.get("therm_setpoint_temperature")
-        if rid in room_ids and temp is not None:
-            rooms.append({"id": rid, "therm_setpoint_temperature":
-                          _setpoint(temp, notes, where)})
-        elif temp is None and set(r) - {"id"}:
-            notes.append(f"{where}: room entry keys {sorted(set(r) - {'id'})} not "
-                         "expressible (the world's zone rooms carry a set point only)")
-    for r in zone.get("rooms_temp", []):
-        rid = str(r.get("room_id"))
-        if rid in room_ids and r.get("temp") is not None:
-            rooms.append({"id": rid, "therm_setpoint_temperature":
-                          _setpoint(r["temp"], notes, where)})
+    entries = [(r.get("id"), r.get("therm_setpoint_temperature"),
+                r.get("therm_setpoint_fp"), r) for r in zone.get("rooms", [])]
+    entries += [(r.get("room_id"), r.get("temp"), r.get("therm_setpoint_fp"), r)
+                for r in zone.get("rooms_temp", [])]
+    for rid, temp, fp, raw in entries:
+        rid = str(rid)
+        if rid not in room_ids:
+            continue
+        room: dict[str, Any] = {"id": rid}
+        if temp is not None:
+            room["therm_setpoint_temperature"] = _setpoint(temp, notes, where)
+        if fp is not None:
+            room["therm_setpoint_fp"] = fp
+        if len(room) == 1:
+            notes.append(f"{where}: room entry keys {sorted(set(raw) - {'id', 'room_id'})} "
+                         "not expressible")
+            continue
+        rooms.append(room)
     seen: set[str] = set()
     return [r for r in rooms if not (r["id"] in seen or seen.add(r["id"]))]
 
@@ -192,11 +208,15 @@ def _schedule(raw: dict[str, Any], room_ids: set[str], notes: list[str],
         notes.append(f"{where} ({kind}): {extra} not expressible in a world schedule")
     zones = []
     for z in raw.get("zones", []):
-        zone = {"id": z["id"], "type": z.get("type", 0),
-                "rooms": _zone_rooms(z, room_ids, notes, f"{where}.zones[{z['id']}]")}
+        zone = {"id": z["id"]}
+        if "type" in z or kind in ("therm", "cooling"):
+            zone["type"] = z.get("type", 0)
+        if "rooms" in z or "rooms_temp" in z:
+            zone["rooms"] = _zone_rooms(z, room_ids, notes, f"{where}.zones[{z['id']}]")
         if z.get("name"):
             zone["name"] = z["name"]
-        zextra = sorted(set(z) - {"id", "name", "type", "rooms", "rooms_temp"})
+        zone.update({k: z[k] for k in ZONE_STATIC if k in z})
+        zextra = sorted(set(z) - {"id", "name", "type", "rooms", "rooms_temp"} - ZONE_STATIC)
         if zextra:
             notes.append(f"{where}.zones[{z['id']}] ({kind}): {zextra} not expressible")
         zones.append(zone)
@@ -213,7 +233,7 @@ def _schedule(raw: dict[str, Any], room_ids: set[str], notes: list[str],
         return None
     out: dict[str, Any] = {"id": raw["id"], "type": kind, "zones": zones,
                            "timetable": timetable}
-    for key in ("name", "selected", "default"):
+    for key in ("name", "selected", "default", *sorted(SCHEDULE_STATIC)):
         if key in raw:
             out[key] = raw[key]
     for key in ("hg_temp", "away_temp"):
@@ -227,7 +247,7 @@ def world_home(raw: dict[str, Any], notes: list[str], where: str,
     """A world home from a homesdata home (and, for homestatus, its status home:
     unreachable modules, the home's mode)."""
     home: dict[str, Any] = {"id": raw["id"]}
-    for key in ("name", "timezone", "coordinates", "altitude", "country",
+    for key in ("name", "timezone", "coordinates", "altitude", "country", "city",
                 "therm_setpoint_default_duration", "therm_mode",
                 "temperature_control_mode", "cooling_mode"):
         if key in raw:
@@ -242,8 +262,10 @@ def world_home(raw: dict[str, Any], notes: list[str], where: str,
         notes.append(f"{where}: {extra} not expressible")
     rooms = []
     for r in raw.get("rooms", []):
-        rooms.append({k: str(r[k]) for k in ("id", "name", "type") if k in r})
-        rextra = sorted(set(r) - {"id", "name", "type"} - ROOM_DERIVED)
+        room = {k: str(r[k]) for k in ("id", "name", "type") if k in r}
+        room.update({k: r[k] for k in ROOM_STATIC if k in r})
+        rooms.append(room)
+        rextra = sorted(set(r) - {"id", "name", "type"} - ROOM_DERIVED - ROOM_STATIC)
         if rextra:
             notes.append(f"{where}.rooms[{r['id']}]: {rextra} not expressible")
     room_ids = {r["id"] for r in rooms}
@@ -295,6 +317,24 @@ def world_home(raw: dict[str, Any], notes: list[str], where: str,
         chosen = [s for s in schedules if s["type"] == kind and s.get("selected")]
         for extra_sel in chosen[1:]:
             extra_sel["selected"] = False
+    heated = {m["room_id"] for m in modules if m["type"] in HEATED_TYPES and "room_id" in m}
+    for sch in schedules:  # a heated room needs a set point (a level alone: pilot wire)
+        for zone in sch["zones"]:
+            if "rooms" not in zone:
+                continue
+            kept = [r for r in zone["rooms"] if "therm_setpoint_temperature" in r
+                    or r["id"] not in heated]
+            if len(kept) != len(zone["rooms"]):
+                notes.append(f"{where}: a room with a thermostat or valve has a pilot-wire "
+                             "level but no set point in a zone: left out of it")
+            zone["rooms"] = kept
+    forms = []
+    if any("rooms_temp" in z for s in raw.get("schedules") or [] for z in s.get("zones", [])):
+        forms.append("rooms_temp")
+    if "therm_schedules" in raw:
+        forms.append("therm_schedules")
+    if forms:  # the legacy forms the sample's cloud answered beside the current ones
+        home["legacy_schedule_forms"] = forms
     home.update(rooms=rooms, modules=modules, schedules=schedules)
     return home
 
@@ -491,6 +531,7 @@ def _plan_thermostats(sample: dict[str, Any], notes: list[str]) -> tuple[dict, C
                              f"therm_mode {mode}")
         schedules = list(zones_by.values())
         raw = {"id": hid, "name": dev.get("station_name", "Home"),
+               **({"city": place["city"]} if place.get("city") else {}),
                "timezone": place.get("timezone", "Europe/Paris"),
                "country": place.get("country", "FR"), "altitude": place.get("altitude", 0),
                "rooms": rooms, "modules": modules, "schedules": schedules}
@@ -504,7 +545,7 @@ def _plan_thermostats(sample: dict[str, Any], notes: list[str]) -> tuple[dict, C
         homes.append(home)
     notes.append("legacy body (event_history, setpoint_history, last_bilan, ...) is "
                  "derived by the emulator, the world carries the topology only (no past "
-                 "set-point changes, no boiler events); a home has no city (place.city)")
+                 "set-point changes, no boiler events)")
     return _world(_account(body.get("user")), homes=homes), Call("getthermostatsdata")
 
 

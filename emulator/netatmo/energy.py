@@ -151,7 +151,7 @@ from ..core.devices import Overrides, state_at
 from ..core.errors import MockcloudError
 from . import energy_physics as ep
 from . import energy_state as es
-from . import models
+from . import models, module_status
 from .world import HOME, check_schedule, hex_id
 
 VENDOR = "netatmo"
@@ -276,6 +276,8 @@ def home_status(ctx: Ctx, user_id: str, home_id: str,
         out["modules"] = modules
     if rooms_out:
         out["rooms"] = rooms_out
+    # other module types' fields (weather, OpenTherm, Smarther), rooms' humidity
+    module_status.complete(ctx, home, live, now, heating, out)
     body: dict[str, Any] = {"home": out}
     if errors:
         body["errors"] = errors
@@ -560,7 +562,8 @@ def _legacy_device(live: Live, home: dict[str, Any], state: es.State,
             "last_setup": plug.get("setup_date", 0), "last_status_store": int(now),
             "place": {"altitude": alt, "country": home["country"],
                       "improveLocProposed": True, "location": [lon, lat],
-                      "timezone": home["timezone"], "trust_location": True},
+                      "timezone": home["timezone"], "trust_location": True,
+                      **({"city": home["city"]} if "city" in home else {})},
             "plug_connected_boiler": 1, "type": "NAPlug", "udp_conn": True,
             "wifi_status": ep.rf_strength(live.seed, plug["id"] + "w", WIFI),
             "modules": modules, "station_name": plug.get("name", home["name"]),

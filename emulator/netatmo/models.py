@@ -4,15 +4,24 @@ Lookups go through the account document (``world.ACCOUNT``), which lists what a 
 owns, so a request reads its own documents only, whatever the size of the world.
 A home that is not the caller's is answered as the cloud answers an unknown one:
 ``invalid_argument`` "Invalid id" (400/21, sample archive__home_status_error_invalid_id).
+
+homesdata shows a module's static fields as the world gives them (``world.py``:
+``MODULE_STATIC``), and ``reachable`` -- computed at the clock's now from the world and
+the admin API's overrides, as homestatus does -- on the Wi-Fi gateways that show it in
+the samples (``HOMESDATA_REACHABLE``: NAMain, OTH, NDB, NOC; a NAPlug does not). A
+home's ``legacy_schedule_forms`` add the zones' ``rooms_temp`` and the home's
+``therm_schedules``, derived from the schedules in force.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from ..core.context import Ctx
 from ..core.errors import MockcloudError
-from .world import ACCOUNT, HOME, META
+from .world import ACCOUNT, HOME, META, MODULE_STATIC
 
 # homesdata's "user", from the account (SEEN field names in homesdata.json)
 USER_FIELDS = ("email", "language", "locale", "feel_like_algorithm", "unit_pressure",
@@ -76,9 +85,15 @@ def keep_modules(modules: list[dict[str, Any]], types: list[str] | None
     return [m for m in modules if m["id"] in kept or m.get("bridge") in kept]
 
 
-def topology(doc: dict[str, Any], gateway_types: list[str] | None = None
-             ) -> dict[str, Any]:
-    """One home as homesdata shows it (samples homesdata.json, homesdata_emtpy_home)."""
+# modules whose homesdata entry carries "reachable" (homesdata.json: NAMain, OTH, NDB,
+# NOC -- Wi-Fi gateways; never a NAPlug nor a radio module)
+HOMESDATA_REACHABLE = frozenset({"NAMain", "OTH", "NDB", "NOC"})
+
+
+def topology(doc: dict[str, Any], gateway_types: list[str] | None = None,
+             reachable: Callable[[str], bool] | None = None) -> dict[str, Any]:
+    """One home as homesdata shows it (samples homesdata.json, homesdata_emtpy_home);
+    ``reachable(module_id)`` for the modules of ``HOMESDATA_REACHABLE`` types."""
     modules = keep_modules(doc["modules"], gateway_types)
     in_room: dict[str, list[str]] = {}
     bridged: dict[str, list[str]] = {}
@@ -92,29 +107,62 @@ def topology(doc: dict[str, Any], gateway_types: list[str] | None = None
     out["rooms"] = [{**r, "module_ids": in_room[r["id"]]} if r["id"] in in_room else r
                     for r in doc["rooms"]]
     if modules:
-        out["modules"] = [_module(m, bridged.get(m["id"])) for m in modules]
+        out["modules"] = [_module(m, bridged.get(m["id"]), reachable) for m in modules]
     for key in ("temperature_control_mode", "cooling_mode"):
         if key in doc:
             out[key] = doc[key]
     out["therm_mode"] = doc["therm_mode"]
     out["therm_setpoint_default_duration"] = doc["therm_setpoint_default_duration"]
-    out["schedules"] = [_schedule(s) for s in doc["schedules"]]
+    forms = doc.get("legacy_schedule_forms", ())
+    out["schedules"] = [_schedule(s, "rooms_temp" in forms) for s in doc["schedules"]]
+    if "therm_schedules" in forms:
+        out["therm_schedules"] = [_legacy_schedule(s) for s in doc["schedules"]
+                                  if s["type"] == "therm"]
     return out
 
 
-def _module(mod: dict[str, Any], bridged: list[str] | None) -> dict[str, Any]:
+def _module(mod: dict[str, Any], bridged: list[str] | None,
+            reachable: Callable[[str], bool] | None) -> dict[str, Any]:
     out = {k: mod[k] for k in ("id", "type", "name", "setup_date", "room_id", "bridge")
            if k in mod}
+    if reachable is not None and mod["type"] in HOMESDATA_REACHABLE:
+        out["reachable"] = reachable(mod["id"])
     if bridged:
         out["modules_bridged"] = bridged
+    out.update({k: mod[k] for k in MODULE_STATIC if k in mod})
     return out
 
 
-def _schedule(sch: dict[str, Any]) -> dict[str, Any]:
+def _rooms_temp(zone: dict[str, Any]) -> list[dict[str, Any]]:
+    """A zone's rooms in the legacy form: ``{room_id, temp}`` (a pilot-wire level as
+    ``therm_setpoint_fp``)."""
+    out = []
+    for r in zone.get("rooms", []):
+        entry: dict[str, Any] = {"room_id": r["id"]}
+        if "therm_setpoint_temperature" in r:
+            entry["temp"] = r["therm_setpoint_temperature"]
+        if "therm_setpoint_fp" in r:
+            entry["therm_setpoint_fp"] = r["therm_setpoint_fp"]
+        out.append(entry)
+    return out
+
+
+def _schedule(sch: dict[str, Any], rooms_temp: bool = False) -> dict[str, Any]:
     """``selected`` only on the selected schedule (absent, not false, elsewhere)."""
     out = {k: v for k, v in sch.items() if k != "selected"}
     if sch.get("selected"):
         out["selected"] = True
+    if rooms_temp and sch["type"] in ("therm", "cooling"):
+        out["zones"] = [{**z, "rooms_temp": _rooms_temp(z)} for z in sch["zones"]]
+    return out
+
+
+def _legacy_schedule(sch: dict[str, Any]) -> dict[str, Any]:
+    """A therm schedule as ``therm_schedules`` lists it: zones with ``rooms_temp`` in
+    place of ``rooms`` (archive__home_data_simple.json)."""
+    out = _schedule(sch)
+    out["zones"] = [{**{k: v for k, v in z.items() if k != "rooms"},
+                     "rooms_temp": _rooms_temp(z)} for z in sch["zones"]]
     return out
 
 
@@ -124,9 +172,18 @@ def homesdata(ctx: Ctx, user_id: str, home_id: str | None,
 
     now = ctx.now()
     docs = [home(ctx, user_id, home_id)] if home_id else homes(ctx, user_id)
-    return {"homes": [topology(energy.current_home(ctx, d, now), gateway_types)
-                      for d in docs],
-            "user": user_body(account(ctx, user_id))}
+    out = []
+    for d in docs:
+        reach = None
+        if any(m["type"] in HOMESDATA_REACHABLE for m in d["modules"]):
+            live = energy.Live(ctx, d)
+            reach = functools.partial(_reachable_now, live, now)
+        out.append(topology(energy.current_home(ctx, d, now), gateway_types, reach))
+    return {"homes": out, "user": user_body(account(ctx, user_id))}
+
+
+def _reachable_now(live: Any, now: float, module_id: str) -> bool:
+    return bool(live.reachable(module_id, now))
 
 
 def device(ctx: Ctx, user_id: str, device_id: str) -> tuple[str, dict[str, Any]]:

@@ -97,6 +97,16 @@ def _overridden(ctx: Ctx, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return devices.with_overrides(ctx.store, ctx.tenant, docs)
 
 
+def _main_device(body: dict[str, Any]) -> dict[str, Any]:
+    """The modules of an unreachable station name it as ``main_device`` (sample
+    archive__weatherstation_data_unreachable_station.json; reachable ones do not)."""
+    for dev in body.get("devices", []):
+        if dev.get("reachable") is False:
+            for mod in dev.get("modules", []):
+                mod["main_device"] = dev["_id"]
+    return body
+
+
 def routes(api: VendorAPI) -> Blueprint:
     bp = Blueprint("netatmo", __name__)
 
@@ -123,12 +133,12 @@ def routes(api: VendorAPI) -> Blueprint:
     @endpoint(bp, api, "getstationsdata", ("read_station",))
     def getstationsdata(params: Params, token: Token, ctx: Ctx):
         acc = models.account(ctx, token.user_id)
-        return stations.stations_body(
+        return _main_device(stations.stations_body(
             _overridden(ctx, models.documents(ctx, acc.get("stations", []))),
             models.weather_user(acc),
             ctx.now(), seed(ctx),
             favorites=params.bool("get_favorites", False),
-            device_id=params.str("device_id"))
+            device_id=params.str("device_id")))
 
     @endpoint(bp, api, "gethomecoachsdata", ("read_homecoach",))
     def gethomecoachsdata(params: Params, token: Token, ctx: Ctx):

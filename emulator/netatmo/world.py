@@ -22,6 +22,8 @@
               therm_setpoint_default_duration: 180   # minutes
               therm_mode: schedule          # the mode before any event
               temperature_control_mode: heating      # optional
+              city: Paris                   # optional (getthermostatsdata's place.city)
+              legacy_schedule_forms: [rooms_temp, therm_schedules]   # optional, below
               rooms:   [{id: "2746182631", name: Living room, type: livingroom}]
               modules: [{id: "70:ee:50:00:00:01", type: NAPlug, name: Relay},
                         {id: "04:00:00:00:00:01", type: NATherm1, name: Thermostat,
@@ -35,6 +37,34 @@
               state: {}                     # energy.py's (events, overrides); optional
           stations:    [...]                # stations.py's format (build_stations)
           homecoaches: [...]                # stations.py's format (build_homecoaches)
+
+Static fields passed through (validated loosely: any JSON value -- strings, numbers,
+booleans, null, lists, mappings with string keys -- at most 8 levels deep). Where the
+real cloud shows static, descriptive data that the emulator has no behaviour for, a
+world entry may carry it and ``homesdata`` shows it as given (and ``world export``
+gives it back); dynamic fields (readings, ``reachable``, batteries, boiler flags) are
+never taken from the world, they are computed:
+
+* a module: ``MODULE_STATIC`` (``capabilities``, ``hk_device_id``, ``max_modules_nb``,
+  ``customer_id``, ``hardware_version``, ``alarm_config``, ``module_offset``,
+  ``appliance_type``, ``customized``, ...);
+* a room: ``true_temperature_available``, ``therm_relay`` (a module id of the home);
+* a schedule: ``SCHEDULE_STATIC`` (an electricity schedule's ``tariff``,
+  ``tariff_option``, ``power_threshold``, ``contract_power_unit``; an event schedule's
+  ``timetable_sunrise``/``timetable_sunset``); a zone: ``price``, ``price_type`` and
+  ``modules`` (``[{id, bridge?, on?}]``, an event schedule's module states); a zone's
+  room: ``therm_setpoint_fp`` (a pilot-wire level: comfort, away, frost_guard, ...),
+  beside or, for a room with no thermostat or valve (NATherm1, NRV, OTM, BNS), instead
+  of ``therm_setpoint_temperature``. Electricity and event schedules get no default
+  ``hg_temp``/``away_temp`` and their zones no default name or type.
+
+``legacy_schedule_forms`` (per home; default none, as the cloud answers today): the
+forms of a schedule the cloud answered beside the current ones for a while (the
+archived samples show both at once): ``rooms_temp`` adds to every zone a
+``rooms_temp`` list (``[{room_id, temp}]`` or ``[{room_id, therm_setpoint_fp}]``)
+mirroring its ``rooms``; ``therm_schedules`` adds the home's ``therm_schedules``, its
+therm schedules with zones in the ``rooms_temp`` form only. Both are derived from the
+same schedules when answered, so a write shows in every form.
 
 Store documents (plain JSON):
 
@@ -84,12 +114,26 @@ ACCOUNT_FIELDS = {"language": "en-US", "locale": "en-US", "country": "FR",
 USER_KEYS = set(ACCOUNT_FIELDS) | {"homes", "stations", "homecoaches"}
 HOME_KEYS = {"id", "name", "timezone", "coordinates", "altitude", "country",
              "therm_setpoint_default_duration", "therm_mode", "temperature_control_mode",
-             "cooling_mode", "rooms", "modules", "schedules", "state"}
-ROOM_KEYS = {"id", "name", "type"}
+             "cooling_mode", "city", "legacy_schedule_forms", "rooms", "modules",
+             "schedules", "state"}
+LEGACY_SCHEDULE_FORMS = ("rooms_temp", "therm_schedules")
+ROOM_STATIC = {"true_temperature_available", "therm_relay"}
+ROOM_KEYS = {"id", "name", "type"} | ROOM_STATIC
+# static, descriptive module fields seen in homesdata samples (passed through)
+MODULE_STATIC = {"capabilities", "hk_device_id", "max_modules_nb", "customer_id",
+                 "hardware_version", "public_ext_data", "public_ext_counter",
+                 "alarm_config", "module_offset", "network_lock", "use_pincode",
+                 "quick_display_zone", "category", "appliance_type", "customized"}
 MODULE_KEYS = {"id", "type", "name", "room_id", "bridge", "setup_date",
-               "firmware_revision", "reachable"}
+               "firmware_revision", "reachable"} | MODULE_STATIC
+SCHEDULE_STATIC = {"tariff", "tariff_option", "power_threshold", "contract_power_unit",
+                   "timetable_sunrise", "timetable_sunset"}
 SCHEDULE_KEYS = {"id", "name", "type", "selected", "default", "hg_temp", "away_temp",
-                 "zones", "timetable"}
+                 "zones", "timetable"} | SCHEDULE_STATIC
+ZONE_STATIC = {"price", "price_type", "modules"}
+# a room with one of these is heated by the thermal model: its zone entries need a
+# temperature (a pilot-wire level alone is for rooms without them)
+HEATED_TYPES = frozenset({"NATherm1", "NRV", "OTM", "BNS"})
 THERM_MODES = ("schedule", "away", "hg", "off")
 SCHEDULE_TYPES = ("therm", "cooling", "electricity", "event")
 WEEK = 7 * 24 * 60                       # minutes: m_offset is in [0, WEEK)
@@ -175,6 +219,32 @@ def _choice(where: str, value: Any, options: tuple[str, ...]) -> str:
     return value
 
 
+def static_value(where: str, value: Any, depth: int = 0) -> Any:
+    """A static field's value: any JSON value, checked loosely (no NaN, string keys,
+    at most 8 levels deep); returned as given."""
+    if depth > 8:
+        raise ValueError(f"{where} is nested too deeply (8 levels at most)")
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"{where} must be a finite number")
+        return value
+    if isinstance(value, list):
+        return [static_value(f"{where}[{i}]", v, depth + 1) for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        for k in value:
+            if not isinstance(k, str):
+                raise ValueError(f"{where}: keys must be strings, not {k!r}")
+        return {k: static_value(f"{where}.{k}", v, depth + 1) for k, v in value.items()}
+    raise ValueError(f"{where} must be a JSON value (string, number, boolean, null, "
+                     f"list or mapping), not {type(value).__name__}")
+
+
+def _static(where: str, raw: dict[str, Any], keys: set[str]) -> dict[str, Any]:
+    return {k: static_value(f"{where}.{k}", raw[k]) for k in sorted(keys) if k in raw}
+
+
 def _unique(where: str, ids: list[Any], what: str) -> None:
     seen: set[Any] = set()
     for ident in ids:
@@ -186,9 +256,16 @@ def _unique(where: str, ids: list[Any], what: str) -> None:
 def _room(where: str, raw: Any, index: int, home_id: str) -> dict[str, Any]:
     room = _mapping(where, raw, ROOM_KEYS)
     rid = room.get("id", str(int(hex_id("room", home_id, index), 16) % 10**10))
-    return {"id": _str(f"{where}.id", str(rid) if isinstance(rid, int) else rid),
-            "name": _str(f"{where}.name", room.get("name"), f"Room {index + 1}"),
-            "type": _str(f"{where}.type", room.get("type"), "custom")}
+    out = {"id": _str(f"{where}.id", str(rid) if isinstance(rid, int) else rid),
+           "name": _str(f"{where}.name", room.get("name"), f"Room {index + 1}"),
+           "type": _str(f"{where}.type", room.get("type"), "custom")}
+    if "true_temperature_available" in room:
+        if not isinstance(room["true_temperature_available"], bool):
+            raise ValueError(f"{where}.true_temperature_available must be true or false")
+        out["true_temperature_available"] = room["true_temperature_available"]
+    if "therm_relay" in room:  # checked against the home's modules by check_home
+        out["therm_relay"] = _str(f"{where}.therm_relay", room["therm_relay"])
+    return out
 
 
 def _module(where: str, raw: Any, index: int) -> dict[str, Any]:
@@ -210,13 +287,17 @@ def _module(where: str, raw: Any, index: int) -> dict[str, Any]:
         if not isinstance(mod["reachable"], bool):
             raise ValueError(f"{where}.reachable must be true or false")
         out["reachable"] = mod["reachable"]
+    out.update(_static(where, mod, MODULE_STATIC))
     return out
 
 
 def check_schedule(where: str, raw: Any, room_ids: set[str], index: int = 0,
-                   home_id: str = "") -> dict[str, Any]:
+                   home_id: str = "", fp_rooms: set[str] | frozenset[str] = frozenset()
+                   ) -> dict[str, Any]:
     """One schedule, normalised; raises ValueError naming what is wrong (energy.py
-    checks synchomeschedule and createnewhomeschedule bodies with it too)."""
+    checks synchomeschedule and createnewhomeschedule bodies with it too).
+    ``fp_rooms``: the rooms whose zone entries may carry a pilot-wire level
+    (``therm_setpoint_fp``) without a temperature (none by default)."""
     sch = _mapping(where, raw, SCHEDULE_KEYS)
     out: dict[str, Any] = {
         "id": sch.get("id") or hex_id("schedule", home_id, index),
@@ -225,31 +306,52 @@ def check_schedule(where: str, raw: Any, room_ids: set[str], index: int = 0,
     }
     if not is_hex24(out["id"]):
         raise ValueError(f"{where}.id must be 24 hex digits, not {out['id']!r}")
+    thermal = out["type"] in ("therm", "cooling")
     for flag in ("selected", "default"):
         if flag in sch:
             if not isinstance(sch[flag], bool):
                 raise ValueError(f"{where}.{flag} must be true or false")
             out[flag] = sch[flag]
-    out["hg_temp"] = setpoint(f"{where}.hg_temp", sch.get("hg_temp", 7))
-    out["away_temp"] = setpoint(f"{where}.away_temp", sch.get("away_temp", 12))
+    for key, default in (("hg_temp", 7), ("away_temp", 12)):
+        if key in sch or thermal:
+            out[key] = setpoint(f"{where}.{key}", sch.get(key, default))
     zones = []
     for z, raw_zone in enumerate(_list(f"{where}.zones", sch.get("zones"))):
         zw = f"{where}.zones[{z}]"
-        zone = _mapping(zw, raw_zone, {"id", "name", "type", "rooms"})
+        zone = _mapping(zw, raw_zone, {"id", "name", "type", "rooms"} | ZONE_STATIC)
         rooms = []
         for r, raw_room in enumerate(_list(f"{zw}.rooms", zone.get("rooms"))):
             rw = f"{zw}.rooms[{r}]"
-            entry = _mapping(rw, raw_room, {"id", "therm_setpoint_temperature"})
+            entry = _mapping(rw, raw_room, {"id", "therm_setpoint_temperature",
+                                            "therm_setpoint_fp"})
             rid = _str(f"{rw}.id", entry.get("id"))
             if rid not in room_ids:
                 raise ValueError(f"{rw}.id {rid!r} is no room of this home")
-            rooms.append({"id": rid, "therm_setpoint_temperature": setpoint(
-                f"{rw}.therm_setpoint_temperature", entry.get("therm_setpoint_temperature"))})
+            room: dict[str, Any] = {"id": rid}
+            if "therm_setpoint_temperature" in entry or rid not in fp_rooms \
+                    or "therm_setpoint_fp" not in entry:
+                room["therm_setpoint_temperature"] = setpoint(
+                    f"{rw}.therm_setpoint_temperature",
+                    entry.get("therm_setpoint_temperature"))
+            if "therm_setpoint_fp" in entry:
+                room["therm_setpoint_fp"] = _str(f"{rw}.therm_setpoint_fp",
+                                                 entry["therm_setpoint_fp"])
+            rooms.append(room)
         _unique(zw, [r["id"] for r in rooms], "room")
-        zones.append({"id": _int(f"{zw}.id", zone.get("id"), 0),
-                      "name": _str(f"{zw}.name", zone.get("name"), f"Zone {z}"),
-                      "type": _int(f"{zw}.type", zone.get("type", 0), 0),
-                      "rooms": rooms})
+        made: dict[str, Any] = {"id": _int(f"{zw}.id", zone.get("id"), 0)}
+        if "name" in zone or thermal:
+            made["name"] = _str(f"{zw}.name", zone.get("name"), f"Zone {z}")
+        if "type" in zone or thermal:
+            made["type"] = _int(f"{zw}.type", zone.get("type", 0), 0)
+        if rooms or "rooms" in zone or thermal:
+            made["rooms"] = rooms
+        if "modules" in zone:
+            mods = static_value(f"{zw}.modules", zone["modules"])
+            if not isinstance(mods, list) or not all(
+                    isinstance(m, dict) and isinstance(m.get("id"), str) for m in mods):
+                raise ValueError(f"{zw}.modules must be a list of mappings with an id")
+        made.update(_static(zw, zone, ZONE_STATIC))
+        zones.append(made)
     _unique(where, [z["id"] for z in zones], "zone")
     zone_ids = {z["id"] for z in zones}
     timetable = []
@@ -270,6 +372,7 @@ def check_schedule(where: str, raw: Any, room_ids: set[str], index: int = 0,
         if timetable[0]["m_offset"] != 0:
             raise ValueError(f"{where}.timetable must start at m_offset 0 (Monday 00:00)")
     out.update(zones=zones, timetable=timetable)
+    out.update(_static(where, sch, SCHEDULE_STATIC))
     return out
 
 
@@ -300,6 +403,13 @@ def check_home(where: str, raw: Any, owner: str, index: int) -> dict[str, Any]:
             ("heating", "cooling"))
     if "cooling_mode" in home:
         out["cooling_mode"] = _str(f"{where}.cooling_mode", home["cooling_mode"])
+    if "city" in home:
+        out["city"] = _str(f"{where}.city", home["city"])
+    if "legacy_schedule_forms" in home:
+        forms = _list(f"{where}.legacy_schedule_forms", home["legacy_schedule_forms"])
+        for form in forms:
+            _choice(f"{where}.legacy_schedule_forms[]", form, LEGACY_SCHEDULE_FORMS)
+        out["legacy_schedule_forms"] = [f for f in LEGACY_SCHEDULE_FORMS if f in forms]
     rooms = [_room(f"{where}.rooms[{i}]", r, i, hid)
              for i, r in enumerate(_list(f"{where}.rooms", home.get("rooms")))]
     _unique(where, [r["id"] for r in rooms], "room")
@@ -307,6 +417,11 @@ def check_home(where: str, raw: Any, owner: str, index: int) -> dict[str, Any]:
                for i, m in enumerate(_list(f"{where}.modules", home.get("modules")))]
     _unique(where, [m["id"] for m in modules], "module")
     room_ids, module_ids = {r["id"] for r in rooms}, {m["id"] for m in modules}
+    for i, room in enumerate(rooms):
+        if "therm_relay" in room and room["therm_relay"] not in module_ids:
+            raise ValueError(f"{where}.rooms[{i}].therm_relay {room['therm_relay']!r} is "
+                             "no module of this home")
+    heated = {m["room_id"] for m in modules if m["type"] in HEATED_TYPES and "room_id" in m}
     for i, mod in enumerate(modules):
         if "room_id" in mod and mod["room_id"] not in room_ids:
             raise ValueError(f"{where}.modules[{i}].room_id {mod['room_id']!r} is no room "
@@ -314,7 +429,8 @@ def check_home(where: str, raw: Any, owner: str, index: int) -> dict[str, Any]:
         if "bridge" in mod and (mod["bridge"] not in module_ids or mod["bridge"] == mod["id"]):
             raise ValueError(f"{where}.modules[{i}].bridge {mod['bridge']!r} is no other "
                              "module of this home")
-    schedules = [check_schedule(f"{where}.schedules[{i}]", s, room_ids, i, hid)
+    schedules = [check_schedule(f"{where}.schedules[{i}]", s, room_ids, i, hid,
+                                fp_rooms=room_ids - heated)
                  for i, s in enumerate(_list(f"{where}.schedules", home.get("schedules")))]
     _unique(where, [s["id"] for s in schedules], "schedule")
     for kind in SCHEDULE_TYPES:
