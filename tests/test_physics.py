@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
+import random
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emulator.physics import indoor, thermal, weather
+from emulator.physics import indoor, localtime, thermal, weather
 from emulator.physics.battery import battery
 from emulator.physics.thermal import RoomModel, Segment, room_state
 from emulator.physics.weather import Place, outdoor, rain_total
@@ -260,3 +264,158 @@ def test_battery_drains_over_months() -> None:
     assert levels[-1].percent == 0 and levels[-1].state == "very_low"
     forced = battery(T2024, T2024, life, 5, 6000, 3600, percent=5)
     assert forced.percent == 5 and forced.state == "very_low" and 3600 < forced.vp < 4500
+
+
+# ---- series: the same values over arrays of instants ------------------------------------------
+# Vectorised physics (numpy) must equal the scalar functions bit for bit: the noise hashes
+# are the same 64-bit integer mix, the arithmetic the same operations in the same order.
+PLACES = [PARIS, SYDNEY, Place(64.1, -21.9, 50), Place(0.0, 0.0), Place(-0.0004, -179.99, 3000),
+          Place(40.7, -74.0, 10, "America/New_York")]
+ADJUSTS = [None, {}, {"temperature_offset": 2.5}, {"rain": 1.3, "wind_strength": 20},
+           {"pressure": 980, "gust_angle_offset": 400.5},
+           {"humidity": 5, "rain_offset": -0.2, "wind_angle": 359.9999, "gust_strength": 0}]
+# every noise bucket used (and the rain's hours and six-hour blocks): edges and either side
+BUCKETS = [600, HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, 18 * HOUR, DAY, 3 * DAY]
+
+
+def same(a: float, b: float) -> bool:
+    """Equal, of the same type and the same sign of zero (JSON shows -0.0)."""
+    return a == b and type(a) is type(b) and math.copysign(1, a) == math.copysign(1, b)
+
+
+def edges(rng: random.Random, n: int = 6) -> list[float]:
+    out = []
+    for bucket in BUCKETS:
+        for _ in range(n):
+            e = bucket * rng.randrange(1, int(4e9 // bucket))
+            out += [e, e - 0.5, e + 0.5, e - 1e-6, e + 1, e - 300]
+    return out
+
+
+def times_for(rng: random.Random, kind: int) -> np.ndarray:
+    if kind == 0:                                    # a native 5-minute grid
+        return rng.randrange(0, 4 * 10**9) + 300.0 * np.arange(600)
+    if kind == 1:                                    # sparse, unsorted
+        return np.array([rng.uniform(0, 4e9) for _ in range(300)])
+    return np.array(edges(rng))
+
+
+@pytest.mark.parametrize("case", range(24))
+def test_outdoor_series_equals_outdoor(case: int) -> None:
+    rng = random.Random(case)
+    place = PLACES[case % len(PLACES)]
+    seed = [0, 7, 2**63, rng.getrandbits(64)][case % 4]
+    adj = ADJUSTS[case % len(ADJUSTS)]
+    t = times_for(rng, case % 3)
+    fields = weather.FIELDS if case % 2 else rng.sample(weather.FIELDS, 3)
+    got = weather.outdoor_series(place, seed, t, fields, adj)
+    assert list(got) == [f for f in weather.FIELDS if f in fields]
+    for i, x in enumerate(t.tolist()):
+        w = outdoor(place, seed, x, adj)
+        for f in fields:
+            assert same(getattr(w, f), got[f][i].item()), (f, x, seed, adj)
+
+
+@pytest.mark.parametrize("case", range(12))
+def test_rain_total_series_equals_rain_total(case: int) -> None:
+    rng = random.Random(100 + case)
+    place, seed, adj = PLACES[case % len(PLACES)], rng.getrandbits(63), ADJUSTS[case % 6]
+    t0 = times_for(rng, case % 3)
+    span = np.array([rng.choice([300, 1e-6, HOUR, 1.5 * HOUR, DAY, 31 * DAY, 0, -5, 3 * HOUR])
+                     for _ in t0])
+    got = weather.rain_total_series(place, seed, t0, t0 + span, adj)
+    for i, (a, b) in enumerate(zip(t0.tolist(), (t0 + span).tolist(), strict=True)):
+        assert same(rain_total(place, seed, a, b, adj), got[i].item()), (a, b)
+
+
+def test_series_helpers_equal_python() -> None:
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(-1e6, 1e6, 20000), rng.uniform(-60, 60, 20000),
+                        np.array([2.675, 0.15, -0.05, -0.0, 0.0, 0.25, 1.45, 0.0005, 2.0005,
+                                  -0.04, 1e-300, 24.0, -24.0, 359.99999999999994, -1e-20]),
+                        np.arange(-1000, 1000) * 24.0 + 1e-12])
+    for nd in (1, 3):
+        assert all(same(round(v, nd), r) for v, r in
+                   zip(x.tolist(), weather.round_series(x, nd).tolist(), strict=True))
+    assert all(same(round(v), r) for v, r in
+               zip(x.tolist(), weather.round_series(x).tolist(), strict=True))
+    for m in (24.0, 360.0):
+        assert all(same(v % m, r) for v, r in
+                   zip(x.tolist(), weather.pymod(x, m).tolist(), strict=True))
+    small = x[np.abs(x) < 24]
+    assert all(same(v % 24.0, r) for v, r in
+               zip(small.tolist(), weather.wrap24(small).tolist(), strict=True))
+    k = np.array([0, 1, -1, 2**40, -(2**62), 2**63 - 1], dtype=np.int64)
+    for parts in [(7, 1), (2**63 + 5, 22), (-3, 101)]:
+        assert weather.unit_series(parts, k).tolist() == [weather.unit(*parts, int(v))
+                                                          for v in k]
+
+
+@pytest.mark.parametrize("offset", [0, 3600, 7200, -18000, 19800, 37800, -12600])
+def test_air_series_equals_air(offset: int) -> None:
+    rng = random.Random(offset)
+    seed = rng.getrandbits(64)
+    # every lookback across the occupancy thresholds (08:30, 18:00, midnight, weekend)
+    t = sorted({T2024 + d * DAY + th + back + e - offset for d in range(-1, 9)
+                for th in (0, 30600, 64800) for back in range(0, 6301, 900)
+                for e in (-1, 0, 1)} | {rng.randrange(0, 4 * 10**9) for _ in range(500)})
+    t = np.array(t + [rng.uniform(0, 4e9) for _ in range(300)], dtype=np.float64)
+    got = indoor.air_series(seed, t, np.full(t.shape, offset))
+    for i, x in enumerate(t.tolist()):
+        a = indoor.air(seed, x, offset)
+        assert (a.co2, a.humidity, a.noise) == (got["co2"][i], got["humidity"][i],
+                                                got["noise"][i]), x
+    only = indoor.air_series(seed, t, np.full(t.shape, offset), ("noise",))
+    assert list(only) == ["noise"] and (only["noise"] == got["noise"]).all()
+
+
+def test_health_idx_series_equals_health_idx() -> None:
+    rng = random.Random(3)
+    temp = np.array([round(rng.uniform(5, 35), 1) for _ in range(3000)] + [12, 14, 16, 18, 24,
+                                                                              26, 28, 30])
+    hum = np.array([rng.randrange(5, 100) for _ in temp])
+    co2 = np.array([rng.choice([rng.randrange(300, 4000), 1000, 1400, 2000, 3000]) for _ in temp])
+    got = indoor.health_idx_series(temp, hum, co2)
+    assert got.tolist() == [indoor.health_idx(a, b, c) for a, b, c in
+                            zip(temp.tolist(), hum.tolist(), co2.tolist(), strict=True)]
+
+
+# ---- local time ---------------------------------------------------------------------------------
+ZONES = ["Europe/Paris", "Australia/Sydney", "Australia/Lord_Howe", "America/Santiago",
+         "America/St_Johns", "Pacific/Apia", "Asia/Kolkata", "Asia/Gaza", "UTC"]
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_utc_offsets_and_wall_times_equal_datetime(zone: str) -> None:
+    tz = ZoneInfo(zone)
+    rng = random.Random(zone)
+    found = localtime.changes(tz, 946684800, 1893456000)            # 2000..2030
+    if zone not in ("Asia/Kolkata", "UTC"):
+        assert len(found) > 8
+    t = sorted({T + e for T, _, _ in found for e in (-2, -1, 0, 1)}
+               | {rng.randrange(0, 2_200_000_000) for _ in range(1500)})
+    got = localtime.utc_offsets(tz, np.array(t, dtype=np.int64))
+    assert got.tolist() == [localtime.offset(tz, x) for x in t]
+    # wall clock -> instant (fold=0): through every gap and fold, and elsewhere
+    walls = sorted({T + min(o1, o2) + k * 900 for T, o1, o2 in found for k in range(-6, 10)}
+                   | {T + o + e for T, o1, o2 in found for o in (o1, o2) for e in (-1, 0)}
+                   | {rng.randrange(0, 2_200_000_000) for _ in range(1500)})
+    epoch = datetime(1970, 1, 1)
+    want = [int((epoch + timedelta(seconds=w)).replace(tzinfo=tz).timestamp()) for w in walls]
+    assert localtime.wall_to_utc(tz, np.array(walls, dtype=np.int64)).tolist() == want
+
+
+def test_every_offset_change_is_found() -> None:
+    """A scan every 15 minutes finds the same changes as the daily grid and bisection."""
+    for zone in ("Europe/Paris", "Australia/Lord_Howe", "America/Santiago", "Asia/Gaza"):
+        tz = ZoneInfo(zone)
+        a, b = 1262304000, 1420070400                                 # 2010..2015
+        scan, prev = [], localtime.offset(tz, a)
+        for t in range(a + 900, b, 900):
+            o = localtime.offset(tz, t)
+            if o != prev:
+                scan.append(t)
+            prev = o
+        found = [T for T, _, _ in localtime.changes(tz, a, b)]
+        assert len(found) == len(scan) and all(0 <= s - f < 900 for f, s in
+                                               zip(found, scan, strict=True)), zone

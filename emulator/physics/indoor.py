@@ -24,6 +24,9 @@ CO2 ppm     < 1000     < 1400      < 2000      < 3000      otherwise
 humidity %  40..60     30..70      20..80      15..90      otherwise
 temp. °C    18..24     16..26      14..28      12..30      otherwise
 ==========  =========  ==========  ==========  ==========  ==========
+
+:func:`air_series` and :func:`health_idx_series` are the same over arrays (default
+occupancy only), equal to the scalar functions element by element.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .weather import smooth_noise
+import numpy as np
+
+from .weather import _noise_rows, pymod, round_series, smooth_noise
 
 HOUR = 3600.0
 _LOOKBACK = [(i * 900.0, math.exp(-i * 900.0 / 2700.0)) for i in range(8)]
@@ -105,3 +110,79 @@ def health_idx(temperature: float, humidity: float, co2: float) -> int:
     scores (thresholds in the module docstring, INFERRED)."""
     c = next((i for i, lim in enumerate(_CO2) if co2 < lim), 4)
     return max(c, _band(humidity, _HUMIDITY), _band(temperature, _TEMPERATURE))
+
+
+# ---- series ---------------------------------------------------------------------------
+AIR_FIELDS = ("co2", "humidity", "noise")
+
+
+_BACK = np.array([[back] for back, _ in _LOOKBACK])
+_W = np.array([[w] for _, w in _LOOKBACK])
+
+
+def presence_series(t: np.ndarray, utc_offset_s: np.ndarray) -> np.ndarray:
+    """:func:`_presence` with the default occupancy, element-wise: the eight look-backs
+    as the rows of one array, summed down in the scalar's order.
+
+    Whole seconds (the usual case) take exact integer arithmetic in floats (all values
+    below 2**53; a floor of x / 86400 or d / 7 cannot round across an integer, the
+    quotient of integers being at least 1/86400 from the next one): for an integer local
+    time x, ``(x / 3600) % 24 < 8.5`` is ``x % 86400 < 30600`` (the float quotient is
+    within 1e-10 of the exact one, and the integers nearest a threshold are a second,
+    2.8e-4 h, away), and likewise for 18.0."""
+    whole = t.size and bool((t == np.floor(t)).all()) \
+        and bool((utc_offset_s == np.floor(utc_offset_s)).all())
+    if whole:
+        local = (t + utc_offset_s) - _BACK
+        day = np.floor(local / 86400.0)
+        sec = local - day * 86400.0
+        d3 = day + 3.0
+        here = (d3 - 7.0 * np.floor(d3 / 7.0) >= 5.0) | (sec < 30600.0) | (sec >= 64800.0)
+    else:
+        local = (t - _BACK) + utc_offset_s
+        day = np.floor(local / 86400)
+        day = np.where(day * 86400.0 > local, day - 1.0, day)      # Python's exact //
+        h = pymod(local / HOUR, 24.0)
+        here = ((day.astype(np.int64) + 3) % 7 >= 5) | (h < 8.5) | (h >= 18.0)
+    return np.cumsum(np.where(here, _W, 0.0), axis=0)[-1] / _WEIGHT
+
+
+def air_series(seed: int, t: np.ndarray, utc_offset_s: np.ndarray,
+               fields: tuple[str, ...] = AIR_FIELDS) -> dict[str, np.ndarray]:
+    """:func:`air` (default occupancy) at every instant of ``t``, with each instant's
+    UTC offset; only ``fields`` (of ``co2``, ``humidity``, ``noise``), int64 arrays."""
+    t = np.asarray(t, dtype=np.float64)
+    off = np.asarray(utc_offset_s, dtype=np.float64)
+    pres = presence_series(t, off)
+    h = pymod((t + off) / HOUR, 24.0)
+    asleep = (h < 6.5) | (h >= 23.0)
+    chans = {"co2": [(101, 2 * HOUR), (102, 1200.0)], "humidity": [(103, 86400.0), (104, HOUR)],
+             "noise": [(105, 900.0)]}
+    rows = [c for f in AIR_FIELDS if f in fields for c in chans[f]]
+    noise = dict(zip([c for c, _ in rows], _noise_rows(t, [(seed, c, b) for c, b in rows]),
+                     strict=True))
+    out: dict[str, np.ndarray] = {}
+    if "co2" in fields:
+        co2 = 420.0 + 560.0 * pres * np.where(asleep, 1.35, 1.0) + 90.0 * noise[101] \
+            + 40.0 * noise[102]
+        out["co2"] = np.maximum(350, round_series(co2))
+    if "humidity" in fields:
+        wet = np.where(((h >= 6.5) & (h < 8.0)) | ((h >= 19.0) & (h < 21.0)), 1.0, 0.0)
+        hum = 45.0 + 8.0 * noise[103] + 5.0 * pres + 4.0 * wet * pres + 2.0 * noise[104]
+        out["humidity"] = np.minimum(95, np.maximum(15, round_series(hum)))
+    if "noise" in fields:
+        awake_home = np.where(asleep, 0.1 * pres, pres)
+        out["noise"] = np.maximum(30, round_series(35.0 + 18.0 * awake_home
+                                                   + 4.0 * noise[105]))
+    return out
+
+
+def health_idx_series(temperature: np.ndarray, humidity: np.ndarray, co2: np.ndarray
+                      ) -> np.ndarray:
+    """:func:`health_idx` element-wise (the bands are nested: a score is the number of
+    bands the value falls outside)."""
+    c = np.searchsorted(np.array(_CO2), co2, side="right")
+    hum = sum(((humidity < lo) | (humidity > hi)).astype(np.int64) for lo, hi in _HUMIDITY)
+    temp = sum(((temperature < lo) | (temperature > hi)).astype(np.int64)
+               for lo, hi in _TEMPERATURE)
+    return np.maximum(np.maximum(c, hum), temp)
