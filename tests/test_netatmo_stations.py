@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import math
+import operator
 import random
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 from faker import Faker
 
@@ -343,3 +349,268 @@ def test_public_data_errors(box: tuple, text: str) -> None:
     with pytest.raises(MockcloudError) as exc:
         S.public_data(SEED, None, 5, 45, 4, None, False, NOW)
     assert exc.value.reason == "missing_argument"
+
+
+# ---- series against the scalar reference ------------------------------------------------------
+# The API computes readings as numpy series (S.readings, S._bucket_series, S._boundaries).
+# Below, the reading-by-reading computation they replaced, kept as the oracle: every
+# measure, dashboard and bucket must equal it exactly (values, types, sign of zero).
+def ref_samples(s: S.Sensor, a: float, b: float, every: int = 1) -> list[int]:
+    out, step = [], S.STEP * every
+    for lo, hi in s.intervals(a, b):
+        t = s.grid_ceil(lo)
+        k = (t - s.phase) // S.STEP
+        if k % every:
+            t += (every - k % every) * S.STEP
+        while t <= hi:
+            out.append(t)
+            t += step
+    return out
+
+
+def ref_bucket(scale: str, tz: ZoneInfo, t: float) -> tuple[int, int]:
+    size = S.SCALES[scale]
+    if scale in ("30min", "1hour"):
+        start = int(t // size) * size
+        return start, start + size
+    d = datetime.fromtimestamp(t, tz)
+    if scale == "3hours":
+        a = d.replace(hour=d.hour // 3 * 3, minute=0, second=0, microsecond=0)
+        b = a + timedelta(hours=3)
+    elif scale == "1day":
+        a = d.replace(hour=0, minute=0, second=0, microsecond=0)
+        b = a + timedelta(days=1)
+    elif scale == "1week":
+        a = (d - timedelta(days=d.weekday())).replace(hour=0, minute=0, second=0,
+                                                      microsecond=0)
+        b = a + timedelta(days=7)
+    else:
+        a = d.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        b = a.replace(year=a.year + (a.month == 12), month=a.month % 12 + 1)
+    start = int(a.replace(tzinfo=None).replace(tzinfo=tz).timestamp())
+    end = int(b.replace(tzinfo=None).replace(tzinfo=tz).timestamp())
+    return start, max(end, start + 1)
+
+
+def ref_mean(name: str, values: list[Any]) -> Any:
+    # functools.reduce: left to right from 0, as Python 3.11's sum (3.12's compensates)
+    if name in ("WindAngle", "GustAngle"):
+        x = functools.reduce(operator.add, (math.cos(math.radians(a)) for a in values), 0)
+        y = functools.reduce(operator.add, (math.sin(math.radians(a)) for a in values), 0)
+        return int(round(math.degrees(math.atan2(y, x)))) % 360
+    m = functools.reduce(operator.add, values, 0) / len(values)
+    return round(m, 1) if name in ("Temperature", "Pressure") else int(round(m))
+
+
+def ref_bucket_values(s: S.Sensor, names: list[str], a: int, b: int, now: float) -> Any:
+    hi = min(b - 1e-6, now)
+    every = max(1, math.ceil((b - a) / S.STEP / S.MAX_PER_BUCKET))
+    read = [n for n in names if n not in ("rain", "sum_rain")]
+    rows = [(t, S.reading(s, t)) for t in ref_samples(s, a, hi, every)] if read else []
+    rain = None
+    if "rain" in names or "sum_rain" in names:
+        if not s.intervals(a, hi):
+            return None
+        rain = round(S._rain_between(s, a, hi), 3)
+    elif not rows:
+        return None
+    out: list[Any] = []
+    for n in names:
+        if n in ("rain", "sum_rain"):
+            out.append(rain)
+        elif n in S.PLAIN:
+            out.append(ref_mean(S.PLAIN[n], [r[S.PLAIN[n]] for _, r in rows]))
+        else:
+            op, f = S.AGGREGATES[n]
+            t_best, r_best = (min if op.endswith("min") else max)(rows, key=lambda x: x[1][f])
+            out.append(t_best if op.startswith("date") else r_best[f])
+    return out
+
+
+def ref_measure(doc: dict, module: str | None, scale: str, types: str, begin: float | None,
+                end: float | None, lim: int, optimize: bool, real_time: bool, now: float
+                ) -> Any:
+    s = S.sensors(doc, SEED)[module or doc["id"]]
+    names = [x.strip().lower() for x in types.split(",")]
+    end = now if end is None else min(end, now)
+    begin = end - lim * S.SCALES[scale] if begin is None else begin
+    begin = max(begin, 0)
+    points: list[tuple[int, list[Any]]] = []
+    if end >= begin and scale == "max":
+        for t in ref_samples(s, begin, end)[:lim]:
+            r = S.reading(s, t)
+            points.append((t, [r[S.PLAIN[n]] for n in names]))
+    elif end >= begin:
+        a, b = ref_bucket(scale, s.tz, max(begin, s.installed))
+        while a <= end and len(points) < lim:
+            vals = ref_bucket_values(s, names, a, b, now)
+            if vals is not None:
+                points.append((a if real_time else a + (b - a) // 2, vals))
+                a, b = ref_bucket(scale, s.tz, b)
+                continue
+            spans = s.intervals(b, end)
+            if not spans:
+                break
+            a, b = ref_bucket(scale, s.tz, max(b, spans[0][0]))
+    if not optimize:
+        return {str(t): v for t, v in points}
+    runs: list[dict[str, Any]] = []
+    prev: int | None = None
+    for t, v in points:
+        run = runs[-1] if runs else None
+        if run is not None and prev is not None and (
+                ("step_time" not in run and len(run["value"]) == 1)
+                or t - prev == run.get("step_time")):
+            run.setdefault("step_time", t - prev)
+            run["value"].append(v)
+        else:
+            runs.append({"beg_time": t, "value": [v]})
+        prev = t
+    return runs
+
+
+def ref_dashboard(s: S.Sensor, ts: int) -> dict[str, Any]:
+    r = S.reading(s, ts)
+    d: dict[str, Any] = {"time_utc": ts, **r}
+    midnight = s.local_midnight(ts)
+    if "Temperature" in r:
+        day = [(t, S.reading(s, t)["Temperature"]) for t in ref_samples(s, midnight, ts)]
+        lo, hi = min(day, key=lambda x: x[1]), max(day, key=lambda x: x[1])
+        d.update(min_temp=lo[1], max_temp=hi[1], date_min_temp=lo[0], date_max_temp=hi[0])
+    earlier = ts - 3 * 3600
+    old = S.reading(s, earlier) if s.available(earlier) else None
+    if "Temperature" in r and s.kind != "NHC":
+        d["temp_trend"] = S._trend(r["Temperature"], old and old["Temperature"], 0.3)
+    if "Pressure" in r and s.kind == "NAMain":
+        d["pressure_trend"] = S._trend(r["Pressure"], old and old["Pressure"], 1.0)
+    if s.kind == "NAModule2":
+        day2 = [(t, S.reading(s, t)) for t in ref_samples(s, midnight, ts)]
+        t_max, r_max = max(day2, key=lambda x: x[1]["WindStrength"])
+        d.update(max_wind_str=r_max["WindStrength"], max_wind_angle=r_max["WindAngle"],
+                 date_max_wind_str=t_max)
+    if s.kind == "NAModule3":
+        d["sum_rain_1"] = round(S._rain_between(s, ts - 3600, ts), 3)
+        d["sum_rain_24"] = round(S._rain_between(s, midnight, ts), 3)
+    return d
+
+
+def exact(a: Any, b: Any) -> bool:
+    """Equal as JSON: same numbers, ints as ints, and the same sign of zero."""
+    return json.dumps(a) == json.dumps(b)
+
+
+# places whose clocks change: 30-minute DST (Lord Howe), a -3:30 zone, the southern
+# hemisphere, a change at midnight (Santiago); instants just after a change
+DST = [
+    ({"city": "Lyon", "country": "FR", "timezone": "Europe/Paris", "lat": 45.76,
+      "lon": 4.83, "altitude": 170}, [1711850400 + 7777, 1729994400 + 20000]),
+    ({"city": "Lord Howe", "country": "AU", "timezone": "Australia/Lord_Howe",
+      "lat": -31.55, "lon": 159.08, "altitude": 5}, [1712417400 + 5000, 1728142200 + 90000]),
+    ({"city": "St. John's", "country": "CA", "timezone": "America/St_Johns", "lat": 47.56,
+      "lon": -52.71, "altitude": 60}, [1710048600 + 3600, 1730611800 + 50000]),
+    ({"city": "Santiago", "country": "CL", "timezone": "America/Santiago", "lat": -33.45,
+      "lon": -70.67, "altitude": 570}, [1712458800 + 100, 1725767999 + 43210]),
+]
+OVERRIDES = {
+    "70:ee:50:22:a3:00": [{"since": -DAY, "weather": {"temperature_offset": 1.7}},
+                          {"since": 0, "weather": {"rain": 0.8, "pressure_offset": -9}}],
+    "02:00:00:22:a3:01": [{"since": -2 * DAY, "reachable": False}, {"since": -DAY + 1234}],
+    "05:00:00:22:a3:03": [{"since": -3 * DAY + 77, "reachable": False},
+                          {"since": -3 * DAY + 5000, "reachable": True}],
+}
+
+
+def dst_station(i: int, now: int, overrides: bool) -> dict[str, Any]:
+    state = {ident: [{**e, "since": now + e["since"]} for e in entries]
+             for ident, entries in OVERRIDES.items()} if overrides else None
+    return station(place=DST[i][0], **({"state": state} if state else {}))
+
+
+@pytest.mark.parametrize(("i", "j"), [(i, j) for i in range(len(DST)) for j in range(2)])
+def test_readings_equal_reading(i: int, j: int) -> None:
+    now = DST[i][1][j]
+    rng = random.Random(now)
+    doc = dst_station(i, now, overrides=j == 1)
+    coach = S.build_homecoaches([{"id": "70:ee:50:22:b1:00", "place": DST[i][0]}], "u1",
+                                "w.hc", SEED)[0][2]
+    for s in [*S.sensors(doc, SEED).values(), *S.sensors(coach, SEED).values()]:
+        t = sorted({s.grid_floor(now) - 300 * k for k in range(0, 700)}
+                   | {rng.randrange(now - 400 * DAY, now) for _ in range(60)})
+        for fields in (None, rng.sample(S.KINDS[s.kind].fields, 1)):
+            got = S.readings(s, t, fields)
+            for k, x in enumerate(t):
+                want = S.reading(s, x)
+                assert list(got) == [f for f in want if fields is None or f in fields]
+                assert all(exact(want[f], v[k].item()) for f, v in got.items()), (s.kind, x)
+
+
+MODULE_TYPES = {None: ["temperature,co2,humidity,noise,pressure",
+                       "min_temp,date_max_temp,temperature,max_pressure,date_min_co2,noise"],
+                "02:00:00:22:a3:01": ["temperature,humidity",
+                                      "max_temp,date_min_temp,humidity,min_hum,date_max_hum"],
+                "06:00:00:22:a3:02": ["windstrength,windangle,guststrength,gustangle",
+                                      "windangle,gustangle,date_max_gust,guststrength"],
+                "05:00:00:22:a3:03": ["rain", "sum_rain"],
+                "03:00:00:22:a3:04": ["temperature,co2,humidity",
+                                      "min_co2,max_co2,date_max_co2,temperature,min_hum"]}
+
+
+@pytest.mark.parametrize("scale", list(S.SCALES))
+@pytest.mark.parametrize("i", range(len(DST)))
+def test_measure_equals_reference(scale: str, i: int) -> None:
+    rng = random.Random(f"{scale}{i}")
+    limit = {"max": 700, "30min": 300, "1hour": 200, "3hours": 120, "1day": 40, "1week": 12,
+             "1month": 6}[scale]
+    for j, now in enumerate(DST[i][1]):
+        doc = dst_station(i, now, overrides=j == 1)
+        for module, types in MODULE_TYPES.items():
+            kind = "max" if scale == "max" else "agg"
+            for t in types[:1] if kind == "max" else types:
+                end = rng.choice([None, now - rng.randrange(0, 3 * S.SCALES[scale])])
+                begin = rng.choice([None, (end or now) - rng.randrange(1, 40) * S.SCALES[scale]
+                                    - 17])
+                opt, real = rng.random() < 0.5, rng.random() < 0.5
+                lim = rng.choice([limit, 5])
+                args = (doc, module, scale, t, begin, end, lim, opt, real, now)
+                got = S.measure(doc, module, scale, [t], begin, end, lim, opt, real, now, SEED)
+                assert exact(got, ref_measure(*args)), args[1:]
+
+
+def test_dashboards_equal_reference() -> None:
+    for i, (place, nows) in enumerate(DST):
+        for j, now in enumerate([*nows, nows[0] + 40000, nows[1] - 70000]):
+            doc = dst_station(i, now, overrides=j % 2 == 1)
+            ss = S.sensors(doc, SEED)
+            body = S.stations_body([doc], USER, now, SEED)["devices"][0]
+            for thing in [body, *body["modules"]]:
+                s = ss[thing["_id"]]
+                if "dashboard_data" in thing:
+                    assert exact(thing["dashboard_data"],
+                                 ref_dashboard(s, s.last_reading(now))), (place, now)
+        coach = S.build_homecoaches([{"id": "70:ee:50:22:b1:00", "place": place}], "u1",
+                                    "w.hc", SEED)[0][2]
+        dev = S.homecoach_body([coach], USER, nows[0], SEED)["devices"][0]
+        s = S.sensors(coach, SEED)[coach["id"]]
+        assert exact(dev["dashboard_data"], ref_dashboard(s, s.last_reading(nows[0])))
+
+
+@pytest.mark.parametrize("zone", ["Europe/Paris", "Australia/Lord_Howe", "America/Santiago",
+                                  "America/St_Johns", "Pacific/Apia", "Asia/Kolkata"])
+def test_bucket_boundaries_equal_the_bucket_chain(zone: str) -> None:
+    """Local-calendar buckets through clock changes (Apia skipped 30 December 2011)."""
+    tz = ZoneInfo(zone)
+    for scale in ("30min", "3hours", "1day", "1week", "1month"):
+        for start in (1293840000 + 7, 1325030400 - 3 * DAY, 1711850400 - 2 * DAY):
+            n = {"30min": 200, "3hours": 300, "1day": 400, "1week": 60, "1month": 24}[scale]
+            end = start + n * S.SCALES[scale]
+            chain = [ref_bucket(scale, tz, start)]
+            while chain[-1][1] <= end and len(chain) < n + 1:
+                chain.append(ref_bucket(scale, tz, chain[-1][1]))
+            want = [a for a, _ in chain if a <= end][:n]
+            # as measure() asks: again from the last end while buckets are missing
+            got = S._boundaries(scale, tz, start, end, n)
+            while len(got) - 1 < len(want) and got[-1] <= end:
+                more = S._boundaries(scale, tz, int(got[-1]), end, len(want) - len(got) + 1)
+                got = np.concatenate((got[:-1], more))
+            assert got[:-1].tolist() == want, (scale, start)
+            assert got[-1] == dict(chain)[want[-1]]

@@ -79,6 +79,13 @@ The numbers:
   Time stamps: with ``real_time=false`` (the default) a bucket is stamped at its
   middle (start + scale/2), with ``real_time=true`` at its start, as Netatmo's
   reference says of ``real_time`` (INFERRED for the month, stamped at half its length).
+
+The numbers are computed as numpy series (:func:`readings` over an array of instants,
+the buckets of a measure as one array of readings reduced per row), equal element by
+element to the scalar :func:`reading`; ``tests/test_netatmo_stations.py`` keeps the
+reading-by-reading computation as the oracle for measures and dashboards. A
+``scale=max`` measure costs one series of at most 1024 instants; an aggregate one at most
+1024 x 48 readings, whatever the history's length.
 """
 
 from __future__ import annotations
@@ -88,25 +95,36 @@ import copy
 import math
 import re
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cache, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
+
 from ..core.errors import MockcloudError
 from ..physics import indoor
 from ..physics.battery import battery
+from ..physics.localtime import utc_offsets, wall_to_utc
 from ..physics.weather import (
     Place,
     absolute_pressure,
     diurnal,
+    diurnal_series,
     mix,
     outdoor,
+    outdoor_series,
+    pymax,
+    pymod,
     rain_total,
+    rain_total_series,
+    round_series,
     smooth_noise,
+    smooth_noise_series,
     unit,
+    wrap24,
 )
 
 STEP = 300                      # native measure step, seconds
@@ -603,8 +621,9 @@ def _dseed(seed: int, ident: str) -> int:
     return mix(seed, zlib.crc32(ident.encode()))
 
 
-def sensors(doc: dict[str, Any], seed: int) -> dict[str, Sensor]:
-    """Every sensor of a station or Home Coach document, by id (the device first)."""
+def sensors(doc: dict[str, Any], seed: int, only: str | None = None) -> dict[str, Sensor]:
+    """Every sensor of a station or Home Coach document, by id (the device first);
+    with ``only``, just that one (if it is the device's or a module's id)."""
     state = doc.get("state") or {}
     place, tz = _place_of(doc), _zone(doc["place"].get("timezone", "UTC"))
     own = (doc, _entries_of(state, doc["id"]))
@@ -615,9 +634,10 @@ def sensors(doc: dict[str, Any], seed: int) -> dict[str, Sensor]:
         return Sensor(kind=m["type"], id=m["id"], place=place, tz=tz, seed=seed, dseed=ds,
                       installed=m["date_setup"], phase=ds % STEP, events=reach,
                       weather=weather)
-    out = {doc["id"]: make(doc, [own])}
+    out = {doc["id"]: make(doc, [own])} if only in (None, doc["id"]) else {}
     for m in doc.get("modules", []):
-        out[m["id"]] = make(m, [own, (m, _entries_of(state, m["id"]))])
+        if only in (None, m["id"]):
+            out[m["id"]] = make(m, [own, (m, _entries_of(state, m["id"]))])
     return out
 
 
@@ -636,7 +656,9 @@ def _indoor_temperature(s: Sensor, t: float, out_temp: float, offset_s: int) -> 
 
 
 def reading(s: Sensor, t: float) -> dict[str, float]:
-    """The dashboard values of a sensor at instant t, rounded as Netatmo shows them."""
+    """The dashboard values of a sensor at instant t, rounded as Netatmo shows them.
+
+    The scalar reference of :func:`readings` (which the API uses)."""
     adj = s.adjust(t)
     if s.kind == "NAModule3":
         return {"Rain": round(rain_total(s.place, s.seed, t - STEP, t, adj), 3)}
@@ -660,17 +682,107 @@ def reading(s: Sensor, t: float) -> dict[str, float]:
     return r
 
 
-def _samples(s: Sensor, a: float, b: float, every: int = 1) -> Iterator[int]:
-    """Grid instants in [a, b] with a reading (every k-th grid point, globally aligned)."""
-    step = STEP * every
+_OUTDOOR = {"Temperature": "temperature", "Humidity": "humidity",
+            "WindStrength": "wind_strength", "WindAngle": "wind_angle",
+            "GustStrength": "gust_strength", "GustAngle": "gust_angle"}
+_AIR = {"CO2": "co2", "Humidity": "humidity", "Noise": "noise"}
+_DECIMAL = {"Temperature", "Pressure", "AbsolutePressure", "Rain"}
+
+
+def readings(s: Sensor, times: Any, fields: Iterable[str] | None = None
+             ) -> dict[str, np.ndarray]:
+    """:func:`reading` at every instant of ``times`` (integers), only ``fields`` (default:
+    all the sensor's), in the sensor's field order: float64 for the values shown with
+    decimals, int64 for the others. Equal to :func:`reading` element by element."""
+    t = np.asarray(times, dtype=np.int64)
+    want = KINDS[s.kind].fields if fields is None else \
+        tuple(f for f in KINDS[s.kind].fields if f in set(fields))
+    if t.size == 0:
+        return {f: np.zeros(0, dtype=np.float64 if f in _DECIMAL else np.int64) for f in want}
+    if not s.weather:
+        return _readings(s, t, want, None)
+    since = np.array([x for x, _ in s.weather])
+    regime = np.searchsorted(since, t, side="right") - 1
+    first = int(regime.min()) if t.size else 0
+    if t.size == 0 or first == int(regime.max()):
+        return _readings(s, t, want, s.weather[first][1] if first >= 0 else None)
+    out: dict[str, np.ndarray] = {}
+    for r in np.unique(regime).tolist():
+        sel = regime == r
+        part = _readings(s, t[sel], want, s.weather[r][1] if r >= 0 else None)
+        for f, v in part.items():
+            if f not in out:
+                out[f] = np.empty(t.shape, dtype=v.dtype)
+            out[f][sel] = v
+    return out
+
+
+def _readings(s: Sensor, t: np.ndarray, want: tuple[str, ...],
+              adj: Mapping[str, float] | None) -> dict[str, np.ndarray]:
+    tf = t.astype(np.float64)
+    if s.kind == "NAModule3":
+        return {"Rain": round_series(rain_total_series(s.place, s.seed, tf - STEP, tf, adj),
+                                     3)} if want else {}
+    if s.kind in ("NAModule1", "NAModule2"):
+        w = outdoor_series(s.place, s.seed, tf, [_OUTDOOR[f] for f in want], adj)
+        return {f: round_series(w[_OUTDOOR[f]], 1) if f == "Temperature"
+                else w[_OUTDOOR[f]] if f in ("WindAngle", "GustAngle")
+                else round_series(w[_OUTDOOR[f]]) for f in want}
+    # indoor: the air, and a temperature that follows the outdoor one a little
+    need = ["temperature"] if "Temperature" in want or "health_idx" in want else []
+    if "Pressure" in want or "AbsolutePressure" in want:
+        need.append("pressure")
+    w = outdoor_series(s.place, s.seed, tf, need, adj) if need else {}
+    off = utc_offsets(s.tz, t)
+    gases = {_AIR[f] for f in want if f in _AIR} | \
+        ({"co2", "humidity"} if "health_idx" in want else set())
+    a = indoor.air_series(s.dseed, tf, off, tuple(gases)) if gases else {}
+    temp = None
+    if need[:1] == ["temperature"]:
+        hour = pymod((tf + off) / 3600.0, 24.0)
+        temp = round_series(
+            19.6 + (unit(s.dseed, 201) - 0.5) * 2.0 + 0.35 * pymax(0.0, w["temperature"] - 18.0)
+            + 0.7 * diurnal_series(wrap24(hour - 4.0))
+            + 0.5 * smooth_noise_series(s.dseed, 202, tf, 3 * 3600.0), 1)
+    out: dict[str, np.ndarray] = {}
+    factor = (1.0 - 2.25577e-5 * s.place.altitude) ** 5.25588   # absolute_pressure's
+    for f in want:
+        if f == "Temperature":
+            out[f] = temp
+        elif f in _AIR:
+            out[f] = a[_AIR[f]]
+        elif f == "Pressure":
+            out[f] = round_series(w["pressure"], 1)
+        elif f == "AbsolutePressure":
+            out[f] = round_series(w["pressure"] * factor, 1)
+        elif f == "health_idx":
+            out[f] = indoor.health_idx_series(temp, a["humidity"], a["co2"])
+    return out
+
+
+def _grid(s: Sensor, a: float, b: float, limit: int | None = None) -> np.ndarray:
+    """The grid instants in [a, b] at which the sensor reads, at most ``limit`` of them."""
+    parts: list[np.ndarray] = []
+    left = math.inf if limit is None else limit
     for lo, hi in s.intervals(a, b):
+        if left <= 0:
+            break
         t = s.grid_ceil(lo)
-        k = (t - s.phase) // STEP
-        if k % every:
-            t += (every - k % every) * STEP
-        while t <= hi:
-            yield t
-            t += step
+        if t > hi:
+            continue
+        n = int(min(left, (hi - t) // STEP + 1))
+        parts.append(t + STEP * np.arange(n, dtype=np.int64))
+        left -= n
+    if not parts:
+        return np.zeros(0, dtype=np.int64)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _available(s: Sensor, t: np.ndarray) -> np.ndarray:
+    """:meth:`Sensor.available` element-wise."""
+    since = np.array([x for x, _ in s.events])
+    value = np.array([True] + [v for _, v in s.events])
+    return value[np.searchsorted(since, t, side="right")] & (t >= s.installed)
 
 
 def _trend(now_v: float, before: float | None, threshold: float) -> str:
@@ -681,25 +793,41 @@ def _trend(now_v: float, before: float | None, threshold: float) -> str:
 
 def dashboard(s: Sensor, ts: int) -> dict[str, Any]:
     """dashboard_data of a sensor whose last reading is at ts."""
-    r = reading(s, ts)
-    d: dict[str, Any] = {"time_utc": ts, **r}
+    fields = KINDS[s.kind].fields
     midnight = s.local_midnight(ts)
-    if "Temperature" in r:
-        day = [(t, reading(s, t)["Temperature"]) for t in _samples(s, midnight, ts)]
-        lo = min(day, key=lambda x: x[1])
-        hi = max(day, key=lambda x: x[1])
-        d.update(min_temp=lo[1], max_temp=hi[1], date_min_temp=lo[0], date_max_temp=hi[0])
+    has_temp = "Temperature" in fields
+    wants_old = (has_temp and s.kind != "NHC") or s.kind == "NAMain"
     earlier = ts - 3 * 3600
-    old = reading(s, earlier) if s.available(earlier) else None
-    if "Temperature" in r and s.kind != "NHC":
+    old_ok = wants_old and s.available(earlier)
+    # the readings since local midnight (for min/max; ts is the last of them) and the
+    # one three hours back (for trends), in one series
+    times = _grid(s, midnight, ts) if has_temp or s.kind == "NAModule2" \
+        else np.array([ts], dtype=np.int64)
+    i_old = None
+    if old_ok:
+        i_old = int(np.searchsorted(times, earlier))
+        if i_old >= times.size or times[i_old] != earlier:
+            times = np.insert(times, i_old, earlier)
+    series = readings(s, times)
+    last = times.size - 1
+    r = {f: v[last].item() for f, v in series.items()}
+    d: dict[str, Any] = {"time_utc": ts, **r}
+    day = slice(1 if i_old == 0 and earlier < midnight else 0, None)
+    if has_temp:
+        temp, when = series["Temperature"][day], times[day]
+        lo, hi = int(np.argmin(temp)), int(np.argmax(temp))
+        d.update(min_temp=temp[lo].item(), max_temp=temp[hi].item(),
+                 date_min_temp=int(when[lo]), date_max_temp=int(when[hi]))
+    old = {f: v[i_old].item() for f, v in series.items()} if i_old is not None else None
+    if has_temp and s.kind != "NHC":
         d["temp_trend"] = _trend(r["Temperature"], old and old["Temperature"], 0.3)
     if "Pressure" in r and s.kind == "NAMain":
         d["pressure_trend"] = _trend(r["Pressure"], old and old["Pressure"], 1.0)
     if s.kind == "NAModule2":
-        day = [(t, reading(s, t)) for t in _samples(s, midnight, ts)]
-        t_max, r_max = max(day, key=lambda x: x[1]["WindStrength"])
-        d.update(max_wind_str=r_max["WindStrength"], max_wind_angle=r_max["WindAngle"],
-                 date_max_wind_str=t_max)
+        wind = series["WindStrength"][day]
+        i = int(np.argmax(wind))
+        d.update(max_wind_str=wind[i].item(), max_wind_angle=series["WindAngle"][day][i].item(),
+                 date_max_wind_str=int(times[day][i]))
     if s.kind == "NAModule3":
         d["sum_rain_1"] = round(_rain_between(s, ts - 3600, ts), 3)
         d["sum_rain_24"] = round(_rain_between(s, midnight, ts), 3)
@@ -856,39 +984,71 @@ def _bucket(scale: str, tz: ZoneInfo, t: float) -> tuple[int, int]:
     if scale in ("30min", "1hour"):
         start = int(t // size) * size
         return start, start + size
-    d = datetime.fromtimestamp(t, tz)
-    if scale == "3hours":
-        a = d.replace(hour=d.hour // 3 * 3, minute=0, second=0, microsecond=0)
-        b = a + timedelta(hours=3)
-    elif scale == "1day":
-        a = d.replace(hour=0, minute=0, second=0, microsecond=0)
-        b = a + timedelta(days=1)
-    elif scale == "1week":
-        a = (d - timedelta(days=d.weekday())).replace(hour=0, minute=0, second=0,
-                                                      microsecond=0)
-        b = a + timedelta(days=7)
-    else:
-        a = d.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    a = _local_start(scale, datetime.fromtimestamp(t, tz))
+    if scale == "1month":
         b = a.replace(year=a.year + (a.month == 12), month=a.month % 12 + 1)
+    else:
+        b = a + timedelta(seconds=size)
     # wall-clock arithmetic, then back to instants (a DST change makes a day 23 or 25 h)
     start = int(a.replace(tzinfo=None).replace(tzinfo=tz).timestamp())
     end = int(b.replace(tzinfo=None).replace(tzinfo=tz).timestamp())
     return start, max(end, start + 1)
 
 
-def _circular_mean(angles: list[float]) -> int:
-    x = sum(math.cos(math.radians(a)) for a in angles)
-    y = sum(math.sin(math.radians(a)) for a in angles)
-    return int(round(math.degrees(math.atan2(y, x)))) % 360
+_WALL_EPOCH = datetime(1970, 1, 1)
+_COS = np.array([math.cos(math.radians(a)) for a in range(360)])
+_SIN = np.array([math.sin(math.radians(a)) for a in range(360)])
 
 
-def _mean(name: str, values: list[float]) -> float:
-    if name in ("WindAngle", "GustAngle"):
-        return _circular_mean(values)
-    m = sum(values) / len(values)
-    if name in ("Temperature", "Pressure"):
-        return round(m, 1)
-    return int(round(m))
+def _boundaries(scale: str, tz: ZoneInfo, t: float, end: float, n: int) -> np.ndarray:
+    """Bucket boundaries from the bucket holding t: [a0, a1, ..., ak] with every bucket
+    [a_i, a_i+1) starting at or before ``end``, k <= n; the chain :func:`_bucket` makes
+    (each bucket is the one holding the previous one's end), computed as a whole."""
+    size = SCALES[scale]
+    if scale in ("30min", "1hour"):
+        a0 = int(t // size) * size
+        k = int(min(n, max(0, (end - a0) // size + 1)))
+        return a0 + size * np.arange(k + 1, dtype=np.int64)
+    a0, b0 = _bucket(scale, tz, t)
+    if a0 > end:
+        return np.array([a0], dtype=np.int64)
+    # later boundaries: the local calendar's, in wall-clock seconds, then to instants
+    d = datetime.fromtimestamp(b0, tz)
+    wall = (_local_start(scale, d).replace(tzinfo=None) - _WALL_EPOCH) // timedelta(seconds=1)
+    # enough walls for n buckets of at least half the scale, and a few that a skipped day
+    # may swallow (fewer buckets than n is fine: the caller asks again from the last end)
+    k = int(min(n + 8, max(0, (end - b0) // (size // 2) + 2)))
+    if scale == "1month":
+        m = np.datetime64(wall, "s").astype("datetime64[M]")
+        walls = np.arange(m, m + k + 1).astype("datetime64[s]").astype(np.int64)
+    else:
+        walls = wall + size * np.arange(k + 1, dtype=np.int64)
+    later = wall_to_utc(tz, walls)[1:]
+    # a wall time in a gap longer than a bucket maps behind later ones: keep the
+    # strictly increasing sequence, as the chain does
+    later = later[later > np.maximum.accumulate(np.concatenate(([b0], later[:-1])))]
+    bounds = np.concatenate((np.array([a0, b0], dtype=np.int64), later))
+    k = min(n, bounds.size - 1, int(np.searchsorted(bounds, end, side="right")))
+    return bounds[:k + 1]
+
+
+def _local_start(scale: str, d: datetime) -> datetime:
+    """The start of d's 3hours/1day/1week/1month bucket, in d's wall-clock time."""
+    if scale == "3hours":
+        return d.replace(hour=d.hour // 3 * 3, minute=0, second=0, microsecond=0)
+    if scale == "1day":
+        return d.replace(hour=0, minute=0, second=0, microsecond=0)
+    if scale == "1week":
+        return (d - timedelta(days=d.weekday())).replace(hour=0, minute=0, second=0,
+                                                         microsecond=0)
+    return d.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _seq_sum(v: np.ndarray) -> np.ndarray:
+    """Row sums added left to right from 0.0, as Python 3.11's ``sum`` of floats does
+    (numpy's ``sum`` is pairwise: a different last bit, and a mean that lands on a
+    rounding tie may then round the other way). Padding zeros are neutral."""
+    return np.cumsum(v, axis=1)[:, -1] + 0.0
 
 
 def _parse_types(types: Any, kind: str, scale: str) -> list[str]:
@@ -911,34 +1071,6 @@ def _parse_types(types: Any, kind: str, scale: str) -> list[str]:
             raise MockcloudError("invalid_argument", f"type {n!r} needs a scale of 30min or "
                                  "more (scale=max gives raw readings)")
     return names
-
-
-def _bucket_values(s: Sensor, names: list[str], a: int, b: int, now: float
-                   ) -> list[float | int | None] | None:
-    hi = min(b - 1e-6, now)
-    every = max(1, math.ceil((b - a) / STEP / MAX_PER_BUCKET))
-    need_read = [n for n in names if n != "rain" and n != "sum_rain"]
-    rows = [(t, reading(s, t)) for t in _samples(s, a, hi, every)] if need_read else []
-    rain = None
-    if "rain" in names or "sum_rain" in names:
-        if not s.intervals(a, hi):
-            return None
-        rain = round(_rain_between(s, a, hi), 3)
-    elif not rows:
-        return None
-    out: list[float | int | None] = []
-    for n in names:
-        if n in ("rain", "sum_rain"):
-            out.append(rain)
-            continue
-        if n in PLAIN:
-            out.append(_mean(PLAIN[n], [r[PLAIN[n]] for _, r in rows]))
-            continue
-        op, f = AGGREGATES[n]
-        pick = min if op.endswith("min") else max
-        t_best, r_best = pick(rows, key=lambda x: x[1][f])
-        out.append(t_best if op.startswith("date") else r_best[f])
-    return out
 
 
 def _number(name: str, value: Any, *, required: bool = False) -> float | None:
@@ -968,8 +1100,8 @@ def measure(doc: dict, module_id: str | None, scale: str, types: list[str],
     if scale not in SCALES:
         raise MockcloudError("invalid_argument", f"scale {scale!r} is not one of "
                              + ", ".join(SCALES))
-    ss = sensors(doc, seed)
     ident = (module_id or doc["id"]).replace(" ", "").lower()
+    ss = sensors(doc, seed, ident)
     if ident not in ss:
         raise MockcloudError("not_found", f"module_id {module_id!r} is not a module of "
                              f"device {doc['id']}")
@@ -992,51 +1124,174 @@ def measure(doc: dict, module_id: str | None, scale: str, types: list[str],
         begin = end - lim * SCALES[scale]
     elif date_end is not None and begin > float(date_end):
         raise MockcloudError("invalid_argument", "date_begin is after date_end")
-    points = _points(s, scale, names, max(begin, 0), end, lim, now, real_time)
-    return _shape(points, optimize)
+    times, rows = _points(s, scale, names, max(begin, 0), end, lim, now, real_time)
+    return _shape(times, rows, optimize)
 
 
 def _points(s: Sensor, scale: str, names: list[str], begin: float, end: float, lim: int,
-            now: float, real_time: bool) -> list[tuple[int, list[Any]]]:
-    points: list[tuple[int, list[Any]]] = []
+            now: float, real_time: bool) -> tuple[np.ndarray, list[list[Any]]]:
+    """(time stamps, value rows) of a measure."""
+    none = np.zeros(0, dtype=np.int64)
     if end < begin:
-        return points
+        return none, []
     if scale == "max":
-        for t in _samples(s, begin, end):
-            r = reading(s, t)
-            points.append((t, [r[PLAIN[n]] for n in names]))
-            if len(points) >= lim:
-                break
-        return points
-    a, b = _bucket(scale, s.tz, max(begin, s.installed))
-    while a <= end and len(points) < lim:
-        vals = _bucket_values(s, names, a, b, now)
-        if vals is not None:
-            points.append((a if real_time else a + (b - a) // 2, vals))
-            a, b = _bucket(scale, s.tz, b)
-            continue
-        spans = s.intervals(b, end)             # jump over a silent stretch
+        times = _grid(s, begin, end, lim)
+        if times.size == 0:
+            return none, []
+        series = readings(s, times, {PLAIN[n] for n in names})
+        return times, _rows([series[PLAIN[n]] for n in names])
+    stamps: list[np.ndarray] = []
+    columns: list[list[np.ndarray]] = [[] for _ in names]
+    count = 0
+    cur = max(begin, s.installed)
+    while count < lim:
+        bounds = _boundaries(scale, s.tz, cur, end, lim - count)
+        if bounds.size < 2:
+            break
+        a, b = bounds[:-1], bounds[1:]
+        keep, values = _bucket_series(s, names, a, b, now)
+        kept = np.flatnonzero(keep)[:lim - count]
+        stamps.append(a[kept] if real_time else (a + (b - a) // 2)[kept])
+        for col, v in zip(columns, values, strict=True):
+            col.append(v[kept])
+        count += kept.size
+        # on from the last bucket's end, over any silent stretch (_bucket_series
+        # drops the buckets without readings, so this only saves computing them)
+        spans = s.intervals(int(b[-1]), end)
         if not spans:
             break
-        a, b = _bucket(scale, s.tz, max(b, spans[0][0]))
-    return points
+        cur = max(int(b[-1]), spans[0][0])
+    if not stamps:
+        return none, []
+    return np.concatenate(stamps), _rows([np.concatenate(c) for c in columns])
 
 
-def _shape(points: list[tuple[int, list[Any]]], optimize: bool) -> Any:
+def _rows(columns: list[np.ndarray]) -> list[list[Any]]:
+    """Rows of Python numbers from columns (ints stay ints, floats floats)."""
+    if not columns or columns[0].size == 0:
+        return []
+    if len({c.dtype.kind for c in columns}) == 1:
+        return np.column_stack(columns).tolist()
+    return list(map(list, zip(*(c.tolist() for c in columns), strict=True)))
+
+
+def _bucket_series(s: Sensor, names: list[str], a: np.ndarray, b: np.ndarray, now: float
+                   ) -> tuple[np.ndarray, list[np.ndarray]]:
+    """(which buckets have values, one column per name) for the buckets [a, b).
+
+    A bucket reads the grid instants in [a, min(b, now)] where the sensor reads, every
+    k-th (globally aligned) so that it reads at most MAX_PER_BUCKET; plain values are
+    the mean of its readings (angles: circular mean; rain: the rain that fell in the
+    bucket), aggregates their extremes and the instant of the first extreme. A bucket
+    without readings (for rain: without any time the gauge read) has no values."""
+    hi = np.where(now < b - 1e-6, now, b - 1e-6)        # Python's min(b - 1e-6, now)
+    rain_names = [x for x in names if x in ("rain", "sum_rain")]
+    read = [x for x in names if x not in ("rain", "sum_rain")]
+    columns: dict[str, np.ndarray] = {}
+    if read:
+        every = np.maximum(1, np.ceil((b - a) / STEP / MAX_PER_BUCKET).astype(np.int64))
+        step = STEP * every
+        first = -((s.phase - a) // STEP) * STEP + s.phase          # Sensor.grid_ceil
+        off = ((first - s.phase) // STEP) % every
+        first = first + np.where(off != 0, (every - off) * STEP, 0)
+        cnt = np.where(first <= hi, np.floor_divide(hi - first, step).astype(np.int64) + 1, 0)
+        width = max(1, int(cnt.max()))
+        j = np.arange(width, dtype=np.int64)
+        grid = first[:, None] + step[:, None] * j
+        valid = (j < cnt[:, None]) & _available(s, grid)
+        fields = {PLAIN[x] if x in PLAIN else AGGREGATES[x][1] for x in read}
+        series = readings(s, grid[valid], fields)
+        got = valid.sum(axis=1)
+        for x in read:
+            f = PLAIN[x] if x in PLAIN else AGGREGATES[x][1]
+            v = np.zeros(grid.shape, dtype=series[f].dtype)
+            v[valid] = series[f]
+            if x in PLAIN:
+                columns[x] = _means(f, v, valid, got)
+                continue
+            op = AGGREGATES[x][0]
+            if op.endswith("min"):
+                i = np.argmin(np.where(valid, v, np.inf), axis=1)
+            else:
+                i = np.argmax(np.where(valid, v, -np.inf), axis=1)
+            pick = grid if op.startswith("date") else v
+            columns[x] = np.take_along_axis(pick, i[:, None], axis=1)[:, 0]
+        keep = got > 0
+    if rain_names:
+        keep, rain = _rain_buckets(s, a, hi)
+        for x in rain_names:
+            columns[x] = rain
+    return keep, [columns[x] for x in names]
+
+
+def _means(f: str, v: np.ndarray, valid: np.ndarray, got: np.ndarray) -> np.ndarray:
+    """Per-row means of v over valid cells, rounded as :func:`_mean` (rows without any
+    valid cell get a placeholder the caller drops)."""
+    div = np.maximum(got, 1)
+    if f in ("WindAngle", "GustAngle"):
+        x = _seq_sum(np.where(valid, _COS[v], 0.0)).tolist()
+        y = _seq_sum(np.where(valid, _SIN[v], 0.0)).tolist()
+        return np.array([int(round(math.degrees(math.atan2(yy, xx)))) % 360
+                         for xx, yy in zip(x, y, strict=True)], dtype=np.int64)
+    if v.dtype.kind == "f":
+        m = _seq_sum(np.where(valid, v, 0.0)) / div
+    else:
+        m = np.where(valid, v, 0).sum(axis=1) / div        # exact integer sums
+    return round_series(m, 1) if f in ("Temperature", "Pressure") else round_series(m)
+
+
+def _rain_buckets(s: Sensor, a: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(whether the gauge read at all in [a, hi], rounded rain there) per bucket:
+    :func:`_rain_between`. A bucket the gauge read throughout with one weather in force
+    is one window of :func:`rain_total_series`; the rest (a reachability or weather
+    change inside) go through :func:`_rain_between` itself."""
+    since = np.array([x for x, _ in s.events])
+    value = np.array([True] + [v for _, v in s.events])
+    on = np.array([x for x, v in s.events if v])
+    start = np.maximum(a, s.installed)
+    reach0 = value[np.searchsorted(since, start, side="right")]
+    read = (reach0 & (start <= hi)) | \
+        (np.searchsorted(on, hi, side="right") > np.searchsorted(on, start, side="right"))
+    plain = reach0 & (start <= hi) & \
+        (np.searchsorted(since, hi, side="right") == np.searchsorted(since, start, side="right"))
+    rain = np.zeros(a.shape)
+    idx = np.flatnonzero(plain)
+    if idx.size:
+        regime = np.searchsorted(np.array([x for x, _ in s.weather] or [0.0]),
+                                 start[idx], side="right")
+        for r in np.unique(regime).tolist():
+            sel = idx[regime == r]
+            rain[sel] = rain_total_series(s.place, s.seed, start[sel].astype(np.float64),
+                                          hi[sel], s.adjust(float(start[sel[0]]))) + 0.0
+    for i in np.flatnonzero(read & ~plain).tolist():
+        rain[i] = _rain_between(s, int(a[i]), float(hi[i]))
+    return read, round_series(rain, 3)
+
+
+def _shape(stamps: np.ndarray, rows: list[list[Any]], optimize: bool) -> Any:
+    times = stamps.tolist()
     if not optimize:
-        return {str(t): v for t, v in points}
+        return dict(zip(map(str, times), rows, strict=True))
+    n = len(times)
+    if n <= 1:
+        return [{"beg_time": times[0], "value": rows}] if n else []
+    steps = np.diff(stamps)
+    if (steps == steps[0]).all():
+        return [{"beg_time": times[0], "value": rows, "step_time": int(steps[0])}]
+    # runs as Netatmo packs them: a run takes the step between its first two points
+    # and goes on while the step stays the same
+    d = steps.tolist()
     runs: list[dict[str, Any]] = []
-    prev: int | None = None
-    for t, v in points:
-        run = runs[-1] if runs else None
-        if run is not None and prev is not None and (
-                ("step_time" not in run and len(run["value"]) == 1)
-                or t - prev == run.get("step_time")):
-            run.setdefault("step_time", t - prev)
-            run["value"].append(v)
-        else:
-            runs.append({"beg_time": t, "value": [v]})
-        prev = t
+    i = 0
+    while i < n:
+        if i == n - 1:
+            runs.append({"beg_time": times[i], "value": rows[i:]})
+            break
+        j = i + 1
+        while j < n - 1 and d[j] == d[i]:
+            j += 1
+        runs.append({"beg_time": times[i], "value": rows[i:j + 1], "step_time": d[i]})
+        i = j + 1
     return runs
 
 
