@@ -281,14 +281,6 @@ def unit_series(parts: tuple[int, ...], k: np.ndarray) -> np.ndarray:
     return h.astype(np.float64) / _U53
 
 
-@lru_cache(maxsize=1 << 14)
-def _unit_page(parts: tuple[int, ...], page: int) -> np.ndarray:
-    """unit(*parts, k) for the PAGE integers k from page * PAGE (read-only)."""
-    u = unit_series(parts, np.arange(page * PAGE, (page + 1) * PAGE, dtype=np.int64))
-    u.flags.writeable = False
-    return u
-
-
 def _pairs(page: Callable[[Any, int], np.ndarray], direct: Callable[[Any, np.ndarray],
            np.ndarray], keys: list[Any], k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(v(k), v(k + 1)) for each row r of the int64 array ``k`` (2-D), where
@@ -323,10 +315,12 @@ def _pairs(page: Callable[[Any, int], np.ndarray], direct: Callable[[Any, np.nda
     return a, b
 
 
-@lru_cache(maxsize=1 << 14)
+@lru_cache(maxsize=4096)                # 2 KiB a page: at most 8 MiB
 def _noise_page(parts: tuple[int, ...], page: int) -> np.ndarray:
-    """The knot values of smooth_noise, unit(*parts, k) * 2.0 - 1.0, for a page of k."""
-    v = _unit_page(parts, page) * 2.0 - 1.0
+    """The knot values of smooth_noise, unit(*parts, k) * 2.0 - 1.0, for the PAGE
+    integers k from page * PAGE (read-only)."""
+    k = np.arange(page * PAGE, (page + 1) * PAGE, dtype=np.int64)
+    v = unit_series(parts, k) * 2.0 - 1.0
     v.flags.writeable = False
     return v
 
@@ -414,7 +408,7 @@ def _rain_knot_series(seed: int, key: int, hour: np.ndarray) -> np.ndarray:
     return out
 
 
-@lru_cache(maxsize=1 << 12)
+@lru_cache(maxsize=4096)                # 2 KiB a page: at most 8 MiB
 def _knot_page(seed_key: tuple[int, int], page: int) -> np.ndarray:
     """_rain_knot for the PAGE hours from page * PAGE (read-only)."""
     v = _rain_knot_series(*seed_key, np.arange(page * PAGE, (page + 1) * PAGE, dtype=np.int64))
