@@ -606,11 +606,10 @@ def _half(value: float) -> float | int:
 def _write(ctx: Ctx, user_id: str, home_id: str,
            change: Callable[[dict[str, Any], es.State, float], None]) -> None:
     """Check and apply ``change(home, state at now, now)`` in one read-modify-write."""
-    models.home(ctx, user_id, home_id)          # Invalid id (400/21) before anything
     now = ctx.now()
 
     def update(doc: dict[str, Any] | None) -> dict[str, Any]:
-        if doc is None:
+        if doc is None or doc.get("owner") != user_id:   # models.home's check, first
             raise invalid("Invalid id")
         change(doc, es.state_at(doc, now), now)
         return doc

@@ -20,6 +20,13 @@ of n instants spread over a span S: about (S / 6 h + 1) walks of <= 26 + (6 h / 
 pieces, plus one step per instant; the outdoor temperature is memoised per (place,
 seed, hour). Never the clock's distance from the world's start.
 
+**Memoised** (:func:`trajectory`): the walk of an anchor group is integrated once to
+the group's end (``thermal.integrate``) and kept in a bounded LRU keyed by everything
+it depends on (``energy_state.home_key``: time zone, place, schedules and the whole
+event log; the room; the seed; the anchor; the room's window timeline), so a status
+read on a running clock is a bisect and one exact step (``Trajectory.at``), the same
+floating-point operations as a walk stopping at the instant. A write changes the key.
+
 **Heating.** ``heating_power_request`` is the controller's power (0-100) at t; a room
 heats when it is > 0. The boiler (``boiler_status`` of a NATherm1, the relay's
 ``boileron``) is on when any room of the home heats (INFERRED). Open window (an admin
@@ -34,11 +41,12 @@ still has charge), installed at the module's ``setup_date``; an admin
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from ..core.memo import LRU
 from ..physics import thermal
 from ..physics.battery import Battery, battery
 from ..physics.weather import Place, mix, outdoor
@@ -96,6 +104,7 @@ def samples(home: dict[str, Any], room_id: str, times: list[float], seed: int,
     """The room at each of ``times`` (sorted ascending). ``windows(a, b)`` gives the
     room's open-window state at a and its changes in (a, b]."""
     place = place_of(home)
+    key = es.home_key(home)
     out: list[Sample] = []
     i = 0
     while i < len(times):
@@ -103,46 +112,73 @@ def samples(home: dict[str, Any], room_id: str, times: list[float], seed: int,
         j = i
         while j < len(times) and anchor(times[j]) == a:
             j += 1
-        out += _walk(home, room_id, a, times[i:j], place, seed, windows)
+        tr = trajectory(home, room_id, a, place, seed, windows, key)
+        for t in times[i:j]:
+            k = tr.index(t)
+            if k < 0:                       # (a float edge: t at its group's very end)
+                alone = _integrate(home, room_id, a, t + HOUR, place, seed, windows)
+                out.append(_sample(alone, alone.index(t), t))
+                continue
+            out.append(_sample(tr, k, t))
         i = j
     return out
 
 
-def _walk(home: dict[str, Any], room_id: str, a: float, times: list[float],
-          place: tuple[float, float, float], seed: int, windows: Windows) -> list[Sample]:
-    b = times[-1]
-    pieces = es.walk(home, room_id, a, b)
+def _sample(tr: thermal.Trajectory, k: int, t: float) -> Sample:
+    view, win = tr.tags[k]
+    ext = tr.outdoors[k]
+    value = tr.at(MODEL, k, t)
+    p = thermal.power(MODEL, value, view.heat, ext, win)
+    return Sample(t, value, view, int(round(p * 100)), win, ext)
+
+
+# (home_key, room, seed, anchor, window timeline) -> the anchor group's trajectory:
+# 26-30 steps (+ one per event and window change in the window), ~3-30 KiB an entry
+_TRAJECTORIES: LRU[thermal.Trajectory] = LRU("netatmo.energy.trajectories", 512)
+
+
+def trajectory(home: dict[str, Any], room_id: str, a: float,
+               place: tuple[float, float, float], seed: int, windows: Windows,
+               key: bytes | None = None) -> thermal.Trajectory:
+    """The room integrated from anchor ``a`` to the end of the anchor's group (the
+    first instant whose anchor is later), memoised: every instant of the group reads
+    from it with one exact step, as a walk stopping at the instant would."""
+    b = a + ANCHOR + 5.0 * MODEL.tau
+    first, changes = windows(a, b)
+    ck = (es.home_key(home) if key is None else key, room_id, seed, a, first,
+          tuple(changes))
+    tr = _TRAJECTORIES.get(ck)
+    if tr is None:
+        tr = _TRAJECTORIES.put(ck, _integrate(home, room_id, a, b, place, seed,
+                                              lambda _a, _b: (first, changes)))
+    return tr
+
+
+def _integrate(home: dict[str, Any], room_id: str, a: float, b: float,
+               place: tuple[float, float, float], seed: int,
+               windows: Windows) -> thermal.Trajectory:
+    def hour(h: int) -> float:
+        return _outdoor_hour(place[0], place[1], place[2], seed, h)
+    return thermal.integrate(MODEL, _pieces(home, room_id, a, b, windows), hour)
+
+
+def _pieces(home: dict[str, Any], room_id: str, a: float, b: float,
+            windows: Windows) -> Iterator[thermal.Piece]:
+    """``energy_state.walk``'s pieces over [a, b], cut again where a window opens or
+    closes; each tagged with what the room shows there: (view, window open)."""
     win, changes = windows(a, b)
-    k = 0                                        # next window change
-    temp: float | None = None
-    out: list[Sample] = []
-    ti = 0
-    for x0, y0, view in pieces:
+    k = 0
+    for x0, y0, view in es.walk(home, room_id, a, b):
         x = x0
         while True:
             while k < len(changes) and changes[k][0] <= x:
                 win = changes[k][1]
                 k += 1
-            y = min(y0, (math.floor(x / HOUR) + 1) * HOUR)
-            if k < len(changes) and changes[k][0] < y:
-                y = changes[k][0]
-            ext = outdoor_at(place, seed, x)
-            seg = _segment(view.heat, win)
-            if temp is None:
-                temp = thermal.equilibrium(MODEL, view.heat, ext, win)
-            # the instants inside [x, y) (and b itself on the last, zero-length piece)
-            while ti < len(times) and (times[ti] < y or (y0 == x0 == b and times[ti] == b)):
-                t = times[ti]
-                value = temp if t == x else thermal._advance(MODEL, temp, seg, ext, t - x)
-                p = thermal.power(MODEL, value, view.heat, ext, win)
-                out.append(Sample(t, value, view, int(round(p * 100)), win, ext))
-                ti += 1
-            if y > x:
-                temp = thermal._advance(MODEL, temp, seg, ext, y - x)
+            y = changes[k][0] if k < len(changes) and changes[k][0] < y0 else y0
+            yield x, y, _segment(view.heat, win), (view, win)
             if y >= y0:
                 break
             x = y
-    return out
 
 
 def anticipating(home: dict[str, Any], room_id: str, state: es.State, s: Sample) -> bool:

@@ -26,17 +26,29 @@ already sees only the last. Events older than ``KEEP`` seconds before the write'
 instant (the thermal history window, 5 tau = 20 h, plus a week of measures), and the
 oldest beyond ``MAX_EVENTS``, fold into ``base``. A read before ``base.at`` sees the
 base (the one place history is approximated, as for the core's device overrides).
+A compaction folds only what it must (one event per write once the log is full), and
+shares the folded schedule list instead of copying it (nothing edits a schedule list
+in place: every write builds a new one).
+
+**Reads are memoised** (``emulator.core.memo``): :func:`state_at` folds lazily (a write
+that does not look at the state never folds) and remembers folds by (:func:`home_key`,
+how many events are folded in); :func:`home_key` is the bytes of everything a reading
+depends on (time zone, place, initial mode, schedules, the log), exact as a key.
 """
 
 from __future__ import annotations
 
 import bisect
-import copy
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import orjson
+
+from ..core.memo import LRU
 
 WEEK_MIN = 7 * 24 * 60
 MAX_EVENTS = 256
@@ -100,12 +112,96 @@ def upto(evs: list[dict[str, Any]], t: float) -> int:
     return lo
 
 
-def state_at(home: dict[str, Any], t: float) -> State:
+def _fold(home: dict[str, Any], evs: list[dict[str, Any]]) -> State:
     state = base_state(home)
-    evs = events(home)
-    for event in evs[:upto(evs, t)]:
+    for event in evs:
         apply(state, event)
     return state
+
+
+# ---------------------------------------------------------------- what a read depends on
+
+def _dump(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except TypeError:   # an integer beyond 64 bits: the slower, unbounded encoder
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _signature(home: dict[str, Any]) -> tuple[Any, ...]:
+    """Changes whenever a write changes the home's log, base or schedules (a write
+    appends or replaces events and base, and replaces the schedule list)."""
+    st = home.get("state") or {}
+    evs = st.get("events") or []
+    return (id(st), len(evs), id(evs[-1]) if evs else 0, id(st.get("base")),
+            id(home.get("schedules")), home.get("therm_mode"))
+
+
+_KEYS: dict[int, tuple[dict[str, Any], tuple[Any, ...], bytes]] = {}
+
+
+def home_key(home: dict[str, Any]) -> bytes:
+    """Everything a home's energy readings depend on but the seed and the device
+    overrides, serialised: time zone, coordinates, altitude, the initial mode, the
+    schedules and the event log (with its base). Used whole as a cache key, so a hit
+    compares it in full (no digest collision can make one home read as another).
+    Memoised per document object while its signature holds (a request reads one
+    home several times: state, then each room)."""
+    sig = _signature(home)
+    hit = _KEYS.get(id(home))
+    if hit is not None and hit[0] is home and hit[1] == sig:
+        return hit[2]
+    key = _dump([home.get("timezone"), home.get("coordinates"), home.get("altitude", 0),
+                 home.get("therm_mode"), home.get("schedules"), home.get("state")])
+    while len(_KEYS) >= 8:               # the oldest out, one at a time
+        try:
+            _KEYS.pop(next(iter(_KEYS)), None)
+        except (StopIteration, RuntimeError):   # emptied or changed by another thread
+            break
+    _KEYS[id(home)] = (home, sig, key)
+    return key
+
+
+# (home_key, events folded) -> (mode, start, end, rooms, schedules); ~1 KiB an entry
+_STATES: LRU[tuple[Any, ...]] = LRU("netatmo.energy.states", 1024)
+
+
+class _LazyState(State):
+    """A :class:`State` folded on first use (``state_at``): what the home holds when
+    it is made is captured, so a write that changes the home afterwards does not
+    change it."""
+
+    def __init__(self, home: dict[str, Any], t: float) -> None:
+        evs = events(home)
+        n = upto(evs, t)
+        snap = {"state": {"base": (home.get("state") or {}).get("base")},
+                "schedules": home["schedules"], "therm_mode": home["therm_mode"]}
+        self.__dict__["_src"] = (home, _signature(home), snap, evs[:n])
+
+    def __getattr__(self, name: str) -> Any:
+        src = self.__dict__.pop("_src", None)
+        if src is None or name.startswith("__"):
+            raise AttributeError(name)
+        home, sig, snap, evs = src
+        if _signature(home) == sig:
+            key = (home_key(home), len(evs))
+            hit = _STATES.get(key)
+            if hit is None:
+                st = _fold(snap, evs)
+                hit = _STATES.put(key, (st.mode, st.start, st.end, st.rooms, st.schedules))
+        else:
+            st = _fold(snap, evs)
+            hit = (st.mode, st.start, st.end, st.rooms, st.schedules)
+        self.mode, self.start, self.end = hit[0], hit[1], hit[2]
+        self.rooms = {k: dict(v) for k, v in hit[3].items()}
+        self.schedules = hit[4]
+        return getattr(self, name)
+
+
+def state_at(home: dict[str, Any], t: float) -> State:
+    """The home's state after the events at or before ``t`` (folded when first read;
+    its ``schedules`` are shared: read them, build new lists to change them)."""
+    return _LazyState(home, t)
 
 
 def effective_mode(state: State, t: float) -> tuple[str, float, float]:
@@ -281,12 +377,12 @@ def _compact(home: dict[str, Any], now: float) -> None:
         n += 1
     if n == 0:
         return
-    state = base_state(home)
-    for event in evs[:n]:
-        apply(state, event)
+    state = _fold(home, evs[:n])
     at = evs[n - 1]["at"]
     home["state"]["base"] = {
         "at": at, "mode": {"mode": state.mode, "start": state.start, "end": state.end},
         "rooms": {k: v for k, v in state.rooms.items() if v["end"] > at}}
-    home["schedules"] = copy.deepcopy(state.schedules)
+    # the folded events go, so their schedule list is the home's alone now (shared,
+    # not copied: nothing edits a schedule list in place)
+    home["schedules"] = state.schedules
     del evs[:n]

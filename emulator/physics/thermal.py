@@ -28,13 +28,22 @@ pieces cut by the caller's segments and by hour boundaries (the outdoor temperat
 held at its value at the middle of each hour). The work is the number of pieces in
 that window (about 5 tau / 1 h + segments), never how far the clock has moved.
 Uncovered time (before the first segment, between segments) counts as unheated.
+
+**Series** (:func:`integrate`, :class:`Trajectory`): a caller that reads a room at many
+instants (or again and again: a status read on a running clock) integrates the pieces
+once into a trajectory (the temperature at the start of every hour-cut step) and reads
+any instant inside it with one more exact step (:meth:`Trajectory.at`), by the same
+floating-point operations as a walk that stops at that instant: a value does not
+depend on whether it was read alone or in a series.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 HOUR = 3600.0
 
@@ -109,9 +118,11 @@ def equilibrium(model: RoomModel, setpoint: float | None, out: float,
     return setpoint
 
 
-def _advance(model: RoomModel, temp: float, seg: Segment | None, out: float,
-             dt: float) -> float:
-    """The temperature after ``dt`` seconds of one piece (exact)."""
+def advance(model: RoomModel, temp: float, seg: Segment | None, out: float,
+            dt: float) -> float:
+    """The temperature after ``dt`` seconds of one piece (exact): constant set point
+    and window (``seg``; None: unheated) and outdoor temperature ``out``. Only the
+    piece's ``setpoint`` and ``window_open`` are read, not its start and end."""
     if seg is None or seg.setpoint is None or seg.window_open:
         tau = model.window_tau if seg is not None and seg.window_open else model.tau
         return out + (temp - out) * math.exp(-dt / tau)
@@ -188,7 +199,7 @@ def room_state(model: RoomModel, segments: Iterable[Segment],
                 temp = equilibrium(model, seg and seg.setpoint, out,
                                    bool(seg and seg.window_open))
             y = min(b, (math.floor(x / HOUR) + 1) * HOUR)
-            temp = _advance(model, temp, seg, out, y - x)
+            temp = advance(model, temp, seg, out, y - x)
             steps += 1
             if y >= b:
                 break
@@ -203,6 +214,77 @@ def room_state(model: RoomModel, segments: Iterable[Segment],
               bool(seg_now and seg_now.window_open))
     pct = int(round(p * 100))
     return RoomState(temperature=temp, power=pct, heating=pct > 0, outdoor=out, steps=steps)
+
+
+# ---- series: integrate once, read many instants --------------------------------------------
+class Trajectory:
+    """A room integrated through pieces cut at hour boundaries (:func:`integrate`).
+
+    Step ``i`` covers ``[starts[i], ends[i])`` with a constant set point, window and
+    outdoor temperature; ``temps[i]`` is the temperature at its start. Read-only once
+    built (it may be shared, e.g. by a cache)."""
+
+    __slots__ = ("starts", "ends", "temps", "outdoors", "segments", "tags")
+
+    def __init__(self) -> None:
+        self.starts: list[float] = []
+        self.ends: list[float] = []
+        self.temps: list[float] = []
+        self.outdoors: list[float] = []
+        self.segments: list[Segment] = []
+        self.tags: list[Any] = []
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def index(self, t: float) -> int:
+        """The step whose ``[start, end)`` holds t, or -1 when t is outside them all."""
+        i = bisect.bisect_right(self.starts, t) - 1
+        return i if i >= 0 and t < self.ends[i] else -1
+
+    def at(self, model: RoomModel, i: int, t: float) -> float:
+        """The temperature at t inside step i: the step's start value, advanced."""
+        x = self.starts[i]
+        temp = self.temps[i]
+        return temp if t == x else advance(model, temp, self.segments[i], self.outdoors[i],
+                                           t - x)
+
+
+Piece = tuple[float, float, Segment, Any]       # (start, end, set point and window, tag)
+
+
+def integrate(model: RoomModel, pieces: Iterable[Piece],
+              outdoor_hour: Callable[[int], float]) -> Trajectory:
+    """Integrate contiguous ``pieces`` (in time order; each ``(start, end, segment,
+    tag)``, the segment's own start and end ignored) from the equilibrium of the first
+    one, cutting them at hour boundaries; ``outdoor_hour(h)`` is the outdoor temperature
+    held through hour ``h`` (``[h * 3600, (h + 1) * 3600)``). Zero-length pieces are
+    skipped; ``tag`` is kept per step for the caller (e.g. what the room shows)."""
+    tr = Trajectory()
+    starts, ends, temps, outs = tr.starts, tr.ends, tr.temps, tr.outdoors
+    segs, tags = tr.segments, tr.tags
+    temp: float | None = None
+    for x0, y0, seg, tag in pieces:
+        if y0 <= x0:
+            continue
+        x = x0
+        while True:
+            h = math.floor(x / HOUR)
+            ext = outdoor_hour(h)
+            y = min(y0, (h + 1) * HOUR)
+            if temp is None:
+                temp = equilibrium(model, seg.setpoint, ext, seg.window_open)
+            starts.append(x)
+            ends.append(y)
+            temps.append(temp)
+            outs.append(ext)
+            segs.append(seg)
+            tags.append(tag)
+            temp = advance(model, temp, seg, ext, y - x)
+            if y >= y0:
+                break
+            x = y
+    return tr
 
 
 # ---- anticipation ----------------------------------------------------------------------------
