@@ -152,7 +152,7 @@ from ..core.errors import MockcloudError
 from . import energy_physics as ep
 from . import energy_state as es
 from . import models, module_status
-from .world import HOME, check_schedule, hex_id
+from .world import HOME, MAX_EPOCH, check_schedule, hex_id, is_hex24
 
 VENDOR = "netatmo"
 THERM_DEVICES = frozenset({"NATherm1", "NRV", "OTM", "BNS"})
@@ -161,6 +161,7 @@ ROOM_MODES = ("manual", "max", "home")
 TEMP_RANGE = (7.0, 30.0)
 HG_RANGE, AWAY_RANGE = (5.0, 15.0), (7.0, 30.0)
 MAX_TEMP = 30
+MAX_NAME = 256           # characters in a schedule's name (INFERRED)
 SAMPLE_BUDGET = 4096
 BOILER_STEP = 600
 PER_BUCKET = {"30min": 1, "1hour": 2, "3hours": 6, "1day": 48, "1week": 48, "1month": 48}
@@ -361,8 +362,11 @@ def _next(scale: str, tz: ZoneInfo, start: int) -> int:
 
 
 def _buckets(home: dict[str, Any], scale: str, date_begin: int | None,
-             date_end: int | None, limit: int | None, now: float
+             date_end: int | None, limit: int | None, now: float, since: int
              ) -> list[tuple[int, int]]:
+    """The buckets from ``date_begin`` (default: ``limit`` buckets before the end)
+    to ``date_end`` (at most now), never starting before ``since`` (the setup date of
+    what is measured: as the stations' getmeasure, nothing is answered before it)."""
     tz = _zone(home)
     limit = limit or 1024
     end = min(date_end if date_end is not None else now, now)
@@ -370,7 +374,10 @@ def _buckets(home: dict[str, Any], scale: str, date_begin: int | None,
         nominal = {"30min": 1800, "1hour": 3600, "3hours": 10800, "1day": 86400,
                    "1week": 7 * 86400, "1month": 31 * 86400}[scale]
         date_begin = int(end - (limit - 1) * nominal)
+    date_begin = max(date_begin, since)
     out: list[tuple[int, int]] = []
+    if date_begin > end:          # nothing to answer (and no calendar past year 9999)
+        return out
     start = _floor(scale, tz, date_begin)
     while start <= end and len(out) < limit:
         stop = _next(scale, tz, start)
@@ -379,11 +386,13 @@ def _buckets(home: dict[str, Any], scale: str, date_begin: int | None,
     return out
 
 
-def _instants(buckets: list[tuple[int, int]], per: int, now: float
+def _instants(buckets: list[tuple[int, int]], per: int, now: float, since: int = 0
               ) -> list[list[int]]:
+    """Each bucket's reading instants: ``per`` evenly from its start, none after now
+    nor before ``since`` (a bucket holding ``since`` reads from it on)."""
     per = max(1, min(per, SAMPLE_BUDGET // max(1, len(buckets))))
-    return [[t for i in range(per) if (t := a + (i * (b - a)) // per) <= now]
-            for a, b in buckets]
+    return [[t for i in range(per) if since <= (t := a + (i * (b - a)) // per) <= now]
+            or [max(a, since)] for a, b in buckets]
 
 
 def _scale(scale: str) -> str:
@@ -410,9 +419,9 @@ def _room_columns(live: Live, room_id: str, names: list[str],
 
 
 def _boiler_columns(live: Live, names: list[str], buckets: list[tuple[int, int]],
-                    now: float) -> dict[str, list[Any]]:
+                    now: float, since: int) -> dict[str, list[Any]]:
     per = max(1, min(48, (buckets[0][1] - buckets[0][0]) // BOILER_STEP)) if buckets else 1
-    per_bucket = _instants(buckets, per, now)
+    per_bucket = _instants(buckets, per, now, since)
     flat = sorted({t for ts in per_bucket for t in ts})
     on_at: set[float] = set()
     for room_id in live.heated_rooms():
@@ -467,10 +476,19 @@ def room_measure(ctx: Ctx, user_id: str, home_id: str, room_id: str, scale: str,
         raise invalid(f"Invalid room_id: no room {room_id} in home {home_id}")
     names = _types(types, ROOM_TYPES)
     scale, now = _scale(scale), ctx.now()
-    buckets = _buckets(home, scale, date_begin, date_end, limit, now)
     live = Live(ctx, home)
-    cols = _room_columns(live, room_id, names, _instants(buckets, PER_BUCKET[scale], now))
+    since = _setup(home, live.therm_modules(room_id) or [m["id"] for m in home["modules"]])
+    buckets = _buckets(home, scale, date_begin, date_end, limit, now, since)
+    cols = _room_columns(live, room_id, names,
+                         _instants(buckets, PER_BUCKET[scale], now, since))
     return _shape(buckets, cols, names, optimize, real_time)
+
+
+def _setup(home: dict[str, Any], module_ids: list[str]) -> int:
+    """When the first of these modules was set up (a room is measured from its first
+    thermostat or valve's setup, else the home's first module's; 0 with none)."""
+    dates = [m.get("setup_date", 0) for m in home["modules"] if m["id"] in module_ids]
+    return int(min(dates, default=0))
 
 
 def energy_measure(ctx: Ctx, user_id: str, device_id: str, module_id: str | None,
@@ -486,16 +504,17 @@ def energy_measure(ctx: Ctx, user_id: str, device_id: str, module_id: str | None
     room_id = mod.get("room_id") if mod["type"] in THERM_DEVICES else None
     names = _types(types, BOILER_TYPES + (ROOM_TYPES if room_id else ()))
     scale, now = _scale(scale), ctx.now()
-    buckets = _buckets(home, scale, date_begin, date_end, limit, now)
+    since = _setup(home, [mod["id"]])
+    buckets = _buckets(home, scale, date_begin, date_end, limit, now, since)
     live = Live(ctx, home)
     cols: dict[str, list[Any]] = {}
     boiler = [n for n in names if n in BOILER_TYPES]
     if boiler:
-        cols.update(_boiler_columns(live, boiler, buckets, now))
+        cols.update(_boiler_columns(live, boiler, buckets, now, since))
     rooms = [n for n in names if n in ROOM_TYPES]
     if rooms and room_id:
         cols.update(_room_columns(live, room_id, rooms,
-                                  _instants(buckets, PER_BUCKET[scale], now)))
+                                  _instants(buckets, PER_BUCKET[scale], now, since)))
     return _shape(buckets, cols, names, optimize, real_time)
 
 
@@ -643,6 +662,25 @@ def _select(schedules: list[dict[str, Any]], schedule_id: str) -> list[dict[str,
     return out
 
 
+def _endtime(endtime: Any, now: float) -> int:
+    """An ``endtime`` (setthermmode, setroomthermpoint, setstate's
+    ``therm_setpoint_end_time``): whole epoch seconds after now, at most MAX_EPOCH."""
+    if isinstance(endtime, bool) or not isinstance(endtime, int | float) \
+            or not math.isfinite(endtime):
+        raise invalid(f"Invalid endtime: {endtime!r} is not a number")
+    if endtime <= now:
+        raise invalid(f"Invalid endtime: {endtime} is not in the future")
+    if endtime > MAX_EPOCH:
+        raise invalid(f"Invalid endtime: {endtime} is after {MAX_EPOCH} (9999-12-31)")
+    return int(endtime)
+
+
+def _name(name: str) -> str:
+    if len(name) > MAX_NAME:
+        raise invalid(f"Invalid name: {len(name)} characters, at most {MAX_NAME}")
+    return name
+
+
 def set_therm_mode(ctx: Ctx, user_id: str, home_id: str, mode: str, endtime: int | None,
                    schedule_id: str | None) -> None:
     def change(home: dict[str, Any], state: es.State, now: float) -> None:
@@ -652,9 +690,7 @@ def set_therm_mode(ctx: Ctx, user_id: str, home_id: str, mode: str, endtime: int
             _therm_schedule(state, schedule_id)
         end = 0
         if mode in ("away", "hg") and endtime is not None:
-            if endtime <= now:
-                raise invalid(f"Invalid endtime: {endtime} is not in the future")
-            end = endtime
+            end = _endtime(endtime, now)
         if mode == "schedule" and schedule_id is not None:
             es.record(home, {"kind": "schedules",
                              "schedules": _select(state.schedules, schedule_id)}, now)
@@ -688,11 +724,7 @@ def _room_event(home: dict[str, Any], room_id: str, mode: str | None, temp: Any,
     else:
         value = MAX_TEMP
     if endtime is not None:
-        if isinstance(endtime, bool) or not isinstance(endtime, int | float):
-            raise invalid(f"Invalid endtime: {endtime!r} is not a number")
-        if endtime <= now:
-            raise invalid(f"Invalid endtime: {endtime} is not in the future")
-        end: float = int(endtime)
+        end: float = _endtime(endtime, now)
     else:
         end = now + home["therm_setpoint_default_duration"] * 60
     return {"kind": "room", "room": room_id, "mode": mode, "temp": value, "end": end}
@@ -764,7 +796,7 @@ def sync_home_schedule(ctx: Ctx, user_id: str, home_id: str, schedule_id: str | 
                 raise invalid("Invalid schedule_id: the home has no selected schedule")
         else:
             target = _find_schedule(state, schedule_id)
-        new = _checked_schedule(home, {**target, **({"name": name} if name else {})},
+        new = _checked_schedule(home, {**target, **({"name": _name(name)} if name else {})},
                                 payload)
         schedules = [new if s["id"] == target["id"] else s for s in state.schedules]
         es.record(home, {"kind": "schedules", "schedules": schedules}, now)
@@ -772,20 +804,41 @@ def sync_home_schedule(ctx: Ctx, user_id: str, home_id: str, schedule_id: str | 
     _write(ctx, user_id, home_id, change)
 
 
+def _home_ids(home: dict[str, Any]) -> set[str]:
+    """The 24-hex ids a home document names: its own, its owner's, and every
+    schedule's, in force or in the log."""
+    lists = [home.get("schedules") or []]
+    lists += [e["schedules"] for e in es.events(home) if e.get("kind") == "schedules"]
+    return {home.get("id"), home.get("owner"), *(s.get("id") for sl in lists for s in sl)}
+
+
+def _tenant_ids(ctx: Ctx, home_id: str) -> set[str]:
+    """The ids every other home of the tenant names (a new id must be none of them)."""
+    return {i for key, doc in ctx.store.list(ctx.tenant, HOME) if key != home_id
+            for i in _home_ids(doc) if is_hex24(i)}
+
+
 def create_home_schedule(ctx: Ctx, user_id: str, home_id: str, name: str,
                          payload: dict[str, Any]) -> str:
+    """A new therm schedule. Its id: ``hex_id("created-schedule", home, n)`` with n
+    the home's count of schedules ever created (``state.schedules_created``, kept in
+    the log and exported with it), skipping any id the tenant already names: never
+    one a deleted schedule had, deterministic."""
+    name = _name(name)
+    models.home(ctx, user_id, home_id)          # Invalid id before reading the tenant
+    others = _tenant_ids(ctx, home_id)
     made: list[str] = []
 
     def change(home: dict[str, Any], state: es.State, now: float) -> None:
-        ids = {s["id"] for s in state.schedules}
-        n = len(es.events(home))
-        new_id = hex_id("created-schedule", home_id, now, n)
-        while new_id in ids:
+        taken = others | _home_ids(home)
+        log = home.setdefault("state", {})
+        n = log.get("schedules_created", 0) + 1
+        while (new_id := hex_id("created-schedule", home_id, n)) in taken:
             n += 1
-            new_id = hex_id("created-schedule", home_id, now, n)
         new = _checked_schedule(home, {"id": new_id, "name": name, "type": "therm"},
                                 payload)
         es.record(home, {"kind": "schedules", "schedules": [*state.schedules, new]}, now)
+        log["schedules_created"] = n
         made.append(new_id)
 
     _write(ctx, user_id, home_id, change)
@@ -805,6 +858,8 @@ def delete_home_schedule(ctx: Ctx, user_id: str, home_id: str, schedule_id: str)
 
 def rename_home_schedule(ctx: Ctx, user_id: str, home_id: str, schedule_id: str,
                          name: str) -> None:
+    name = _name(name)
+
     def change(home: dict[str, Any], state: es.State, now: float) -> None:
         _find_schedule(state, schedule_id)
         es.record(home, {"kind": "schedules", "schedules": [

@@ -103,6 +103,7 @@ from contracts.files import contracts_dir
 from ..core.store import Store
 from ..core.vendor import DocRow, WorldUser
 from . import stations
+from .energy_state import MAX_EVENTS
 
 ACCOUNT = "netatmo.account"
 HOME = "netatmo.home"
@@ -139,6 +140,8 @@ SCHEDULE_TYPES = ("therm", "cooling", "electricity", "event")
 WEEK = 7 * 24 * 60                       # minutes: m_offset is in [0, WEEK)
 SETPOINT_RANGE = (5.0, 30.0)             # degrees C, in 0.5 steps
 SETUP_DATE = 1_600_000_000               # a module's setup_date when none is given
+MAX_EPOCH = 253_402_300_799              # 9999-12-31T23:59:59Z: the last instant a time
+                                         # may name (end times, the log's instants)
 
 
 def _module_types() -> frozenset[str]:
@@ -193,7 +196,9 @@ def _int(where: str, value: Any, lo: int | None = None, hi: int | None = None) -
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{where} must be an integer, not {value!r}")
     if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise ValueError(f"{where} must be between {lo} and {hi}, not {value}")
+        span = (f"between {lo} and {hi}" if lo is not None and hi is not None
+                else f"at least {lo}" if lo is not None else f"at most {hi}")
+        raise ValueError(f"{where} must be {span}, not {value}")
     return value
 
 
@@ -376,6 +381,24 @@ def check_schedule(where: str, raw: Any, room_ids: set[str], index: int = 0,
     return out
 
 
+def check_schedules(where: str, raw: Any, room_ids: set[str], home_id: str,
+                    fp_rooms: set[str] | frozenset[str]) -> list[dict[str, Any]]:
+    """A home's schedule list: each checked, ids unique, at most one selected per
+    type (the first of a type when none is)."""
+    schedules = [check_schedule(f"{where}[{i}]", s, room_ids, i, home_id, fp_rooms=fp_rooms)
+                 for i, s in enumerate(_list(where, raw))]
+    _unique(where, [s["id"] for s in schedules], "schedule")
+    for kind in SCHEDULE_TYPES:
+        mine = [s for s in schedules if s["type"] == kind]
+        chosen = [s for s in mine if s.get("selected")]
+        if len(chosen) > 1:
+            raise ValueError(f"{where}: {len(chosen)} {kind} schedules are selected; "
+                             "select one")
+        if mine and not chosen:
+            mine[0]["selected"] = True
+    return schedules
+
+
 def check_home(where: str, raw: Any, owner: str, index: int) -> dict[str, Any]:
     home = _mapping(where, raw, HOME_KEYS)
     hid = home.get("id") or hex_id("home", owner, index)
@@ -429,22 +452,138 @@ def check_home(where: str, raw: Any, owner: str, index: int) -> dict[str, Any]:
         if "bridge" in mod and (mod["bridge"] not in module_ids or mod["bridge"] == mod["id"]):
             raise ValueError(f"{where}.modules[{i}].bridge {mod['bridge']!r} is no other "
                              "module of this home")
-    schedules = [check_schedule(f"{where}.schedules[{i}]", s, room_ids, i, hid,
-                                fp_rooms=room_ids - heated)
-                 for i, s in enumerate(_list(f"{where}.schedules", home.get("schedules")))]
-    _unique(where, [s["id"] for s in schedules], "schedule")
-    for kind in SCHEDULE_TYPES:
-        mine = [s for s in schedules if s["type"] == kind]
-        chosen = [s for s in mine if s.get("selected")]
-        if len(chosen) > 1:
-            raise ValueError(f"{where}: {len(chosen)} {kind} schedules are selected; "
-                             "select one")
-        if mine and not chosen:
-            mine[0]["selected"] = True
-    state = home.get("state", {})
-    if not isinstance(state, dict):
-        raise ValueError(f"{where}.state must be a mapping")
+    schedules = check_schedules(f"{where}.schedules", home.get("schedules"), room_ids,
+                                hid, room_ids - heated)
+    state = check_state(f"{where}.state", home.get("state"), room_ids, hid,
+                        room_ids - heated)
     out.update(rooms=rooms, modules=modules, schedules=schedules, state=state)
+    return out
+
+
+# --------------------------------------------------------------------- energy state
+
+def _epoch(where: str, value: Any) -> float | int:
+    """An instant of the log: a finite number of epoch seconds in [0, MAX_EPOCH]."""
+    value = _number(where, value)
+    if not 0 <= value <= MAX_EPOCH:    # also refuses NaN and the infinities
+        raise ValueError(f"{where} must be an epoch time from 0 to {MAX_EPOCH} "
+                         f"(9999-12-31), not {value!r}")
+    return value
+
+
+def _room_override(where: str, raw: Any, room_ids: set[str], keys: set[str],
+                   modes: tuple[str, ...]) -> dict[str, Any]:
+    entry = _mapping(where, raw, keys)
+    mode = _choice(f"{where}.mode", entry.get("mode"), modes)
+    for key in keys - {"room", "temp"} - ({"end"} if mode == "home" else set()):
+        if key not in entry:
+            raise ValueError(f"{where}.{key} is missing")
+    if "room" in keys:
+        room = _str(f"{where}.room", entry.get("room"))
+        if room not in room_ids:
+            raise ValueError(f"{where}.room {room!r} is no room of this home")
+        entry["room"] = room
+    if mode == "home":                           # back to the home mode: no set point
+        entry.update(temp=None, end=0)
+    else:
+        entry["temp"] = setpoint(f"{where}.temp", entry.get("temp"))
+    for key in ("at", "start", "end"):
+        if key in entry:
+            entry[key] = _epoch(f"{where}.{key}", entry[key])
+    return entry
+
+
+def check_state(where: str, raw: Any, room_ids: set[str], home_id: str = "",
+                fp_rooms: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
+    """A home's energy event log (``energy_state``'s format), normalised; raises
+    ValueError naming the entry. The accepted shape (what ``world export`` gives)::
+
+        state:
+          base: {at, mode: {mode, start, end}, rooms: {<room id>: {mode, temp, start, end}}}
+          events:                          # at most MAX_EVENTS, sorted by ``at``
+            - {at, kind: mode, mode: schedule|away|hg|off, end}
+            - {at, kind: room, room: <room id>, mode: manual|max|home, temp, end}
+            - {at, kind: schedules, schedules: [<schedules, as the home's>]}
+          schedules_created: 3             # createnewhomeschedule's counter
+
+    Instants are epoch seconds from 0 to MAX_EPOCH (``end`` 0: none); ``temp`` a set
+    point (``null`` for ``home``); a base room's mode manual or max; no event before
+    ``base.at``; a ``schedules`` list is checked as the home's own (ids unique, one
+    selected per type, the first when none is)."""
+    if raw is None:
+        return {}
+    st = _mapping(where, raw, {"base", "events", "schedules_created"})
+    out: dict[str, Any] = {}
+    since = 0.0
+    if st.get("base") is not None:
+        bw = f"{where}.base"
+        base = _mapping(bw, st["base"], {"at", "mode", "rooms"})
+        if "at" not in base or "mode" not in base:
+            raise ValueError(f"{bw} needs at and mode")
+        since = _epoch(f"{bw}.at", base["at"])
+        mw = f"{bw}.mode"
+        mode = _mapping(mw, base["mode"], {"mode", "start", "end"})
+        for key in ("mode", "start", "end"):
+            if key not in mode:
+                raise ValueError(f"{mw}.{key} is missing")
+        made: dict[str, Any] = {
+            "at": since,
+            "mode": {"mode": _choice(f"{mw}.mode", mode["mode"], THERM_MODES),
+                     "start": _epoch(f"{mw}.start", mode["start"]),
+                     "end": _epoch(f"{mw}.end", mode["end"])}}
+        rooms_raw = base.get("rooms") or {}
+        if not isinstance(rooms_raw, dict):
+            raise ValueError(f"{bw}.rooms must be a mapping of room id to override")
+        rooms = {}
+        for rid, entry in rooms_raw.items():
+            if rid not in room_ids:
+                raise ValueError(f"{bw}.rooms: {rid!r} is no room of this home")
+            rooms[rid] = _room_override(f"{bw}.rooms[{rid!r}]", entry, room_ids,
+                                        {"mode", "temp", "start", "end"}, ("manual", "max"))
+        made["rooms"] = rooms
+        out["base"] = made
+    evs = _list(f"{where}.events", st.get("events"))
+    if len(evs) > MAX_EVENTS:
+        raise ValueError(f"{where}.events holds {len(evs)} events; at most {MAX_EVENTS} "
+                         "(older ones fold into base)")
+    events: list[dict[str, Any]] = []
+    for i, raw_event in enumerate(evs):
+        ew = f"{where}.events[{i}]"
+        kind = raw_event.get("kind") if isinstance(raw_event, dict) else None
+        if kind == "mode":
+            event = _mapping(ew, raw_event, {"at", "kind", "mode", "end"})
+            for key in ("at", "mode", "end"):
+                if key not in event:
+                    raise ValueError(f"{ew}.{key} is missing")
+            event.update(at=_epoch(f"{ew}.at", event["at"]),
+                         mode=_choice(f"{ew}.mode", event["mode"], THERM_MODES),
+                         end=_epoch(f"{ew}.end", event["end"]))
+        elif kind == "room":
+            event = _room_override(ew, raw_event, room_ids,
+                                   {"at", "kind", "room", "mode", "temp", "end"},
+                                   ("manual", "max", "home"))
+        elif kind == "schedules":
+            event = _mapping(ew, raw_event, {"at", "kind", "schedules"})
+            if "at" not in event or not isinstance(event.get("schedules"), list):
+                raise ValueError(f"{ew} needs at and a schedules list")
+            event["at"] = _epoch(f"{ew}.at", event["at"])
+            event["schedules"] = check_schedules(f"{ew}.schedules", event["schedules"],
+                                                 room_ids, home_id, fp_rooms)
+        else:
+            raise ValueError(f"{ew}.kind must be one of mode, room, schedules, not "
+                             f"{kind!r}" if isinstance(raw_event, dict)
+                             else f"{ew} must be a mapping")
+        if event["at"] < (events[-1]["at"] if events else since):
+            raise ValueError(f"{ew}.at {event['at']} comes before the previous "
+                             f"{'event' if events else 'base.at'} "
+                             f"({events[-1]['at'] if events else since}): the log is in "
+                             "time order")
+        events.append(event)
+    if events or "events" in st:
+        out["events"] = events
+    if "schedules_created" in st:
+        out["schedules_created"] = _int(f"{where}.schedules_created",
+                                        st["schedules_created"], 0)
     return out
 
 
