@@ -96,6 +96,9 @@ Reading after a write at t: the change applies from t on (a read at t sees it).
   ``schedule_id`` with a mode other than ``schedule`` is ignored. ``off`` shows
   ``therm_setpoint_start_time`` = the instant it was set (0 for the world's initial
   mode), end 0. The world's initial away/hg have start 0 and no end.
+- ``endtime`` (setthermmode, setroomthermpoint, setstate's
+  ``therm_setpoint_end_time``): a finite number of epoch seconds after now and at
+  most 9999-12-31T23:59:59Z (``world.MAX_EPOCH``), else 400/21; a fraction is cut.
 - ``setroomthermpoint``: any mode other than manual, max, home (including unknown
   strings) is "mode not authorized"; ``endtime`` and ``temp`` are ignored for ``home``
   and ``temp`` for ``max``. Any room of the home may take an override (homestatus lists
@@ -107,6 +110,10 @@ Reading after a write at t: the change applies from t on (a read at t sees it).
   schedule keeps its id, type and selection; a sync does not clear room overrides.
   Unknown schedule ids: 400/21 "Invalid schedule_id: ..."; a known schedule of another
   type for switch/setthermmode: "schedule <id> is not therm schedule".
+  Names (create, sync, rename) at most ``MAX_NAME`` (256) characters, any Unicode.
+  A created schedule's id is ``hex_id("created-schedule", home, n)``, n the home's
+  count of schedules ever created (``state.schedules_created``), skipping ids any
+  home of the tenant names: never an id a deleted schedule had.
 - ``setstate`` rooms: ``therm_`` or ``cooling_`` keys (pyatmo's prefix in a cooling
   home), handled as setroomthermpoint (a temperature without a mode is manual; neither
   is 400/10); all rooms are checked before any is applied; any module entry is 400/21
@@ -129,10 +136,17 @@ Reading after a write at t: the change applies from t on (a read at t sees it).
   Monday). Stamps: the bucket's start with ``real_time=true``, its middle otherwise.
   So a 30min bucket's ``temperature`` stamped t (real_time) is homestatus's
   ``therm_measured_temperature`` at t, its ``sp_temperature`` the set point then.
+  Nothing before the setup date (as the stations' getmeasure): the room's first
+  thermostat or valve's ``setup_date`` (the home's first module's for a room with
+  none); the first bucket is the one holding it, read from it on. Without
+  ``date_begin``: ``limit`` buckets back from the end, then that floor; a
+  ``date_begin`` after the end (or before the setup with an end before it too):
+  an empty answer.
 - energy getmeasure (``device_id`` a module of a home; ``module_id`` optional):
   ``boileron``/``sum_boiler_on`` are the seconds the boiler was on in the bucket,
   ``boileroff``/``sum_boiler_off`` the seconds off, read every 10 minutes (at most 48
-  readings a bucket); the room types too, for a thermostat or valve's room.
+  readings a bucket); the room types too, for a thermostat or valve's room. From
+  the measured module's ``setup_date`` on, as getroommeasure.
 - getthermostatsdata: one device per NAPlug that bridges a NATherm1; ``place.location``
   [longitude, latitude] as the contract says (the archived sample has them the other
   way round); ``setpoint_mode`` ``program`` for schedule.

@@ -34,7 +34,8 @@
                    zones: [{id: 0, name: Comfort, type: 0,
                             rooms: [{id: "2746182631", therm_setpoint_temperature: 20}]}],
                    timetable: [{zone_id: 0, m_offset: 0}]}
-              state: {}                     # energy.py's (events, overrides); optional
+              state: {}                     # the energy log (check_state: base, events,
+                                            #   schedules_created); optional
           stations:    [...]                # stations.py's format (build_stations)
           homecoaches: [...]                # stations.py's format (build_homecoaches)
 
