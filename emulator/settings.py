@@ -41,6 +41,8 @@ class Settings:
     max_body: int = 1048576              # bytes a vendor request body may have (413 past)
     admin_token: str = ""                # required by /_mockcloud/ when set
     vendors: str = ""                    # more vendors to mount: "package.module:VENDOR,..."
+    webhook_timeout: float = 5.0         # seconds a webhook receiver gets per socket wait
+    webhook_history: int = 1000          # webhook deliveries kept per tenant (admin API)
     log_level: str = "warning"
 
     @classmethod
@@ -80,11 +82,12 @@ def _coerce(kind: Any, raw: str, name: str) -> Any:
         if raw.lower() in ("0", "false", "no", "off", ""):
             return False
         raise ValueError(f"MOCKCLOUD_{name.upper()}: expected true/false, got {raw!r}")
-    if kind == "int":
+    if kind in ("int", "float"):
         try:
-            return int(raw)
+            return int(raw) if kind == "int" else float(raw)
         except ValueError:
-            msg = f"MOCKCLOUD_{name.upper()}: expected an integer, got {raw!r}"
+            what = "an integer" if kind == "int" else "a number"
+            msg = f"MOCKCLOUD_{name.upper()}: expected {what}, got {raw!r}"
             raise ValueError(msg) from None
     return raw
 
