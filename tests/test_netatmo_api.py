@@ -267,7 +267,9 @@ def test_homesdata(netatmo: Netatmo):
     [home] = body["homes"]
     assert home["id"] == HOME_ID and home["therm_mode"] == "schedule"
     rooms = {r["id"]: r for r in home["rooms"]}
-    assert rooms["3100000001"]["module_ids"] == ["04:00:00:00:00:01"]
+    assert rooms["3100000001"]["module_ids"] == [
+        "04:00:00:00:00:01", "00:04:74:00:00:02", "00:04:74:00:00:03", "70:ee:50:00:00:20",
+        "70:ee:50:00:00:50"]     # thermostat, plug, dimmer, camera, CO alarm
     relay = next(m for m in home["modules"] if m["type"] == "NAPlug")
     assert len(relay["modules_bridged"]) == 3 and "bridge" not in relay
     schedules = {s["id"]: s for s in home["schedules"]}
@@ -281,7 +283,9 @@ def test_homesdata(netatmo: Netatmo):
     relays = ok(netatmo.api("homesdata", token, data={"gateway_types": "NAPlug"}))["body"]
     assert len(relays["homes"][0]["modules"]) == 4
     cameras = ok(netatmo.api("homesdata", token, data={"gateway_types": "NACamera"}))["body"]
-    assert "modules" not in cameras["homes"][0]
+    assert [m["type"] for m in cameras["homes"][0]["modules"]] == ["NACamera", "NACamDoorTag"]
+    doorbells = ok(netatmo.api("homesdata", token, data={"gateway_types": "NDB"}))["body"]
+    assert "modules" not in doorbells["homes"][0]
 
 
 def test_homestatus_follows_the_schedule_on_the_clock(netatmo: Netatmo, mockcloud):
@@ -298,7 +302,9 @@ def test_homestatus_follows_the_schedule_on_the_clock(netatmo: Netatmo, mockclou
     monday = 1795993200  # 2026-11-30T00:00 Paris
     assert living["therm_setpoint_start_time"] == monday + 6 * 3600
     assert living["therm_setpoint_end_time"] == monday + 8 * 3600 + 1800
-    assert {m["type"] for m in home["modules"]} == {"NAPlug", "NATherm1", "NRV"}
+    assert {m["type"] for m in home["modules"]} == {
+        "NAPlug", "NATherm1", "NRV",       # and the other families (home_devices)
+        "NLG", "NLP", "NLF", "NLL", "NLV", "NACamera", "NACamDoorTag", "NOC", "NSD", "NCO"}
     mockcloud.advance(2 * 3600)  # 9:00: eco
     rooms = {r["id"]: r for r in ok(netatmo.api("homestatus", token, data={
         "home_id": HOME_ID}))["body"]["home"]["rooms"]}

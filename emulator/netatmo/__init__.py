@@ -33,6 +33,12 @@ prefix (``/netatmo/oauth2/token``, ``/netatmo/api/homesdata``). See
   reached", default, as seen since 2025; or 403 "User usage reached", the older
   behaviour pyatmo turns into ``ApiThrottlingError``), unless the tenant's quota
   config (world ``netatmo.quotas`` or ``PUT /_mockcloud/quotas/netatmo``) sets a status.
+* ``setstate`` on lights, dimmers, plugs, shutters, cameras, alarms and tags:
+  ``home_devices`` (each family needs its write scope: write_magellan,
+  write_bubendorff, write_camera, write_presence; rooms write_thermostat or
+  write_smarther). ``MOCKCLOUD_NETATMO_SETSTATE_ALREADY`` (cameras | all | none) and
+  ``MOCKCLOUD_NETATMO_SETSTATE_UNREACHABLE`` (hard | partial) pick the answers real
+  clients disagree on (INFERRED defaults: cameras, hard).
 """
 
 from __future__ import annotations
@@ -81,6 +87,21 @@ class Settings:
     refresh_ttl: int = 0                 # refresh-token lifetime, s; 0: never expires
     rate_limit_status: int = 429         # 429 (since 2025) or 403 (older behaviour)
     oauth_error_description: bool = False  # add error_description to token errors
+    # setstate (home_devices): which "Already on" answers (code 23 in body.errors) are
+    # given -- cameras (SEEN), all (lights and plugs too) or none; and how a command
+    # to an unreachable module fails -- hard (403/41 for the request) or partial
+    # (200, that module in body.errors with code 6, the others applied)
+    setstate_already: str = "cameras"
+    setstate_unreachable: str = "hard"
+
+    def __post_init__(self) -> None:
+        from .home_devices import ALREADY_MODES, UNREACHABLE_MODES
+
+        for name, options in (("setstate_already", ALREADY_MODES),
+                              ("setstate_unreachable", UNREACHABLE_MODES)):
+            if getattr(self, name) not in options:
+                raise ValueError(f"MOCKCLOUD_NETATMO_{name.upper()} must be one of "
+                                 f"{', '.join(options)}, not {getattr(self, name)!r}")
 
 
 def user_id(login: str, seed: int) -> str:

@@ -883,9 +883,16 @@ def rename_home_schedule(ctx: Ctx, user_id: str, home_id: str, schedule_id: str,
     _write(ctx, user_id, home_id, change)
 
 
-def set_state(ctx: Ctx, user_id: str, payload: dict[str, Any]) -> dict[str, Any] | None:
-    """setstate: rooms as setroomthermpoint (``therm_`` or ``cooling_`` keys); modules
-    refused for now."""
+def set_state(ctx: Ctx, user_id: str, payload: dict[str, Any],
+              scopes: Any = None, already: str = "cameras",
+              unreachable: str = "hard") -> dict[str, Any] | None:
+    """setstate: rooms as setroomthermpoint (``therm_`` or ``cooling_`` keys; they need
+    ``write_thermostat`` or ``write_smarther``), modules through ``home_devices`` (its
+    docstring: checks, scopes, errors). Everything is checked before anything is
+    written; per-module problems come back as ``{"home": {"id"}, "errors": [...]}``.
+    ``scopes``: the token's (None: not checked)."""
+    from . import home_devices  # (it builds on energy_physics, as this module)
+
     target = payload.get("home") if isinstance(payload, dict) else None
     if not isinstance(target, dict) or not isinstance(target.get("id"), str):
         raise MockcloudError("missing_argument", "Missing home.id")
@@ -894,11 +901,14 @@ def set_state(ctx: Ctx, user_id: str, payload: dict[str, Any]) -> dict[str, Any]
     modules = target.get("modules") or []
     if not isinstance(rooms, list) or not isinstance(modules, list):
         raise invalid("Invalid home: rooms and modules must be lists")
-    models.home(ctx, user_id, home_id)
-    for mod in modules:
-        mid = mod.get("id") if isinstance(mod, dict) else None
-        props = [k for k in (mod if isinstance(mod, dict) else {}) if k not in ("id", "bridge")]
-        raise invalid(f"cannot set property {', '.join(props) or '(none)'} for module {mid}")
+    home = models.home(ctx, user_id, home_id)
+    held = None if scopes is None else set(scopes)
+    if rooms and held is not None and not held & set(home_devices.ROOM_SCOPES):
+        raise MockcloudError("insufficient_scope", "setting rooms needs write_thermostat")
+    now = ctx.now()
+    live = Live(ctx, home)
+    commands, errors = home_devices.check_modules(
+        home, modules, held, lambda module_id: live.reachable(module_id, now), unreachable)
 
     def change(home: dict[str, Any], state: es.State, now: float) -> None:
         made = []
@@ -915,4 +925,7 @@ def set_state(ctx: Ctx, user_id: str, payload: dict[str, Any]) -> dict[str, Any]
 
     if rooms:
         _write(ctx, user_id, home_id, change)
+    errors += home_devices.apply_commands(ctx, home_id, commands, now, already)
+    if errors:
+        return {"home": {"id": home_id}, "errors": errors}
     return None

@@ -30,6 +30,11 @@ rooms' humidity; computed from the emulator's state and physics, never stored.
   ``reachable``.
 * a room with a module that measures humidity (``HUMIDITY_TYPES``: the Smarther)
   shows ``humidity`` (``physics.indoor``'s air, seeded by that module).
+* lights, dimmers, plugs, shutters, gateways, cameras, door tags, smoke and CO alarms
+  (``home_devices.TYPES``): ``home_devices.status_fields`` (their state on the clock
+  from setstate's device log), the strengths labelled as below on cameras
+  (``wifi_state``) and door tags (``rf_state``); cameras, NSD and NCO show no
+  ``reachable`` (as the samples).
 
 Signal labels (INFERRED from Netatmo's documented scales; lower is better):
 ``rf_state`` full <= 60 < high <= 70 < medium <= 80 < low; ``wifi_state`` full <= 56
@@ -47,7 +52,7 @@ from ..core.context import Ctx
 from ..physics import indoor
 from ..physics.battery import state_of
 from ..physics.weather import mix
-from . import devices, models, stations
+from . import devices, home_devices, models, stations
 from . import energy_physics as ep
 
 WEATHER = frozenset({"NAMain", "NAModule1", "NAModule2", "NAModule3", "NAModule4"})
@@ -83,10 +88,20 @@ def complete(ctx: Ctx, home: dict[str, Any], live: Any, now: float, heating: boo
     by_id = live.by_id
     weather = _weather(ctx, home, live.seed, now,
                        [m for m in mods if m["type"] in WEATHER])
+    logs = home_devices.load(ctx, home["id"]) if any(
+        m["type"] in home_devices.TYPES for m in mods) else {}
     for m in mods:
         kind, world = m["type"], by_id.get(m["id"], {})
-        if kind in WIFI_ONLY:
+        if kind in WIFI_ONLY or kind in home_devices.NO_REACHABLE:
             m.pop("reachable", None)
+        if kind in home_devices.TYPES:
+            m.update(home_devices.status_fields(
+                world, logs.get(m["id"]), now, live.seed,
+                live.overrides(m["id"], now).get("battery_percent")))
+            if kind in home_devices.WIFI_LABELLED:
+                m["wifi_state"] = wifi_state(m["wifi_strength"])
+            if kind in home_devices.RF_LABELLED:
+                m["rf_state"] = rf_state(m["rf_strength"])
         if kind in WEATHER:
             m.update(weather.get(m["id"], {}))
         elif kind == "OTH":

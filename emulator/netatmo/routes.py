@@ -36,7 +36,9 @@ needs any one of them). An unknown ``/api/<x>`` is 404/31. The domain modules:
   - ``create_home_schedule(ctx, user_id, home_id, name, payload) -> new schedule id``
   - ``delete_home_schedule(ctx, user_id, home_id, schedule_id) -> None``
   - ``rename_home_schedule(ctx, user_id, home_id, schedule_id, name) -> None``
-  - ``set_state(ctx, user_id, payload: {"home": {...}}) -> body | None``
+  - ``set_state(ctx, user_id, payload: {"home": {...}}, scopes, already,
+    unreachable) -> body | None`` (modules: ``home_devices``; the token's scopes
+    decide per device family, ``Settings.setstate_*`` the configurable answers)
 
   ``mode`` strings are passed as sent (pyatmo passes any string through): energy
   decides which it accepts ("mode not authorized", 400/21).
@@ -239,7 +241,10 @@ def routes(api: VendorAPI) -> Blueprint:
         payload = params.json()
         if payload is None:  # a form: {"home": <JSON text>}
             payload = {"home": params.json("home", required=True)}
-        return energy.set_state(ctx, token.user_id, payload)
+        return energy.set_state(ctx, token.user_id, payload,
+                                scopes=token.get_scope().split(),
+                                already=api.settings.setstate_already,
+                                unreachable=api.settings.setstate_unreachable)
 
     # ---------------------------------------------------------------- the rest
 

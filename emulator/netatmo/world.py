@@ -59,6 +59,19 @@ never taken from the world, they are computed:
   of ``therm_setpoint_temperature``. Electricity and event schedules get no default
   ``hg_temp``/``away_temp`` and their zones no default name or type.
 
+Device state (``home_devices``: lights, dimmers, plugs, shutters, cameras): a module
+may carry its initial state and behaviour, checked for its type (a key the type cannot
+take is refused) and kept in the home document (``world export`` gives it back)::
+
+    - {id: "00:04:74:00:00:02", type: NLP, bridge: <NLG id>, on: true, load: 100}
+    - {id: ..., type: NLF, on: false, brightness: 60, load: 40}      # W at 100 %
+    - {id: ..., type: NLV, target_position: 0, full_travel: 50,      # s, 0 -> 100
+       preferred_position: 50}
+    - {id: ..., type: NOC, monitoring: "on", floodlight: auto}
+
+What setstate changes afterwards is runtime state (``home_devices``' own log), not
+part of the home document nor of the export.
+
 ``legacy_schedule_forms`` (per home; default none, as the cloud answers today): the
 forms of a schedule the cloud answered beside the current ones for a while (the
 archived samples show both at once): ``rooms_temp`` adds to every zone a
@@ -103,7 +116,7 @@ from contracts.files import contracts_dir
 
 from ..core.store import Store
 from ..core.vendor import DocRow, WorldUser
-from . import stations
+from . import home_devices, stations
 from .energy_state import MAX_EVENTS
 
 ACCOUNT = "netatmo.account"
@@ -127,7 +140,7 @@ MODULE_STATIC = {"capabilities", "hk_device_id", "max_modules_nb", "customer_id"
                  "alarm_config", "module_offset", "network_lock", "use_pincode",
                  "quick_display_zone", "category", "appliance_type", "customized"}
 MODULE_KEYS = {"id", "type", "name", "room_id", "bridge", "setup_date",
-               "firmware_revision", "reachable"} | MODULE_STATIC
+               "firmware_revision", "reachable"} | MODULE_STATIC | home_devices.WORLD_KEYS
 SCHEDULE_STATIC = {"tariff", "tariff_option", "power_threshold", "contract_power_unit",
                    "timetable_sunrise", "timetable_sunset"}
 SCHEDULE_KEYS = {"id", "name", "type", "selected", "default", "hg_temp", "away_temp",
@@ -294,6 +307,7 @@ def _module(where: str, raw: Any, index: int) -> dict[str, Any]:
             raise ValueError(f"{where}.reachable must be true or false")
         out["reachable"] = mod["reachable"]
     out.update(_static(where, mod, MODULE_STATIC))
+    out.update(home_devices.check_world(where, out["type"], mod))
     return out
 
 
