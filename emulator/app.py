@@ -25,6 +25,7 @@ import os
 import re
 import threading
 import time
+import weakref
 from typing import Any
 
 import orjson
@@ -44,6 +45,7 @@ from .core.journal import Journal, exchange
 from .core.oauth import NOTE, VendorAuthServer
 from .core.store import Store, open_store
 from .core.vendor import Vendor
+from .core.webhooks import Deliverer
 from .settings import Settings, vendor_settings
 
 log = logging.getLogger("mockcloud")
@@ -100,6 +102,10 @@ class Mockcloud:
         self.world_rows = world.build(world.read_file(self.settings.world), self.vendors,
                                       self.settings.seed)
         self._boot_lock = threading.Lock()
+        # webhook deliveries: its thread starts with the first request (never at import,
+        # so a forking server starts one per worker process), stops with this app
+        self.deliverer = Deliverer(self.store, self.vendors, self.settings)
+        weakref.finalize(self, self.deliverer.stop)
         self.flask = self._control_app()
         self.vendor_apps = {v.name: self._vendor_app(v) for v in vendors}
 
@@ -182,6 +188,8 @@ class Mockcloud:
 
     def __call__(self, environ: dict[str, Any], start_response):
         started = time.perf_counter()
+        if not self.deliverer.started:
+            self.deliverer.start()
         try:
             tenant = tenancy.resolve(environ)                       # 1
         except tenancy.TenantError as exc:

@@ -3,11 +3,12 @@
 granian builds each request's environ on a copy of the worker's ``os.environ`` (CGI
 style), so a server started with ``HTTP_PROXY=...`` in its environment would show
 every request a ``Proxy`` header that no client sent ("httpoxy"), and the journal and
-its cassettes would record it. The emulator makes no outbound HTTP, so its worker
-drops the ``HTTP_*`` variables once the settings are read, before the server takes
-its copy; and the ``MOCKCLOUD_*`` ones, read by then (``create_app``), which would
-otherwise be copied into every request's environ (about a quarter of its keys) and
-walked by the journal on every call.
+its cassettes would record it. The emulator's only outbound HTTP, webhook deliveries,
+goes through ``http.client``, which reads no proxy variable, so its worker drops the
+``HTTP_*`` variables once the settings are read, before the server takes its copy;
+and the ``MOCKCLOUD_*`` ones, read by then (``create_app``), which would otherwise be
+copied into every request's environ (about a quarter of its keys) and walked by the
+journal on every call.
 
 Once the app is built, everything it allocated (Flask, Authlib, jsonschema, the loaded
 world) is moved out of the garbage collector's generations (``gc.freeze``): those

@@ -32,6 +32,7 @@ from schemathesis.specs.openapi.checks import (
 
 from emulator.testing import Admin, ServerProcess
 from tests.contract_files import ContractFiles, check_schema_file
+from tests.toy_server import Receiver, serve_toy
 
 REPO = Path(__file__).resolve().parents[1]
 OPENAPI_PATH = REPO / "contracts" / "openapi" / "admin.yaml"
@@ -232,7 +233,7 @@ def locked_server(mockcloud_server: str, mockcloud_admin_token: str | None):
 
 def _example_path(template: str) -> str:
     examples = {"{rule_id}": "f1", "{vendor}": "lightify", "{action}": "advance",
-                "{device_id}": "123456-d01"}
+                "{device_id}": "123456-d01", "{hook_id}": "wh-0123456789abcdef"}
     for name, value in examples.items():
         template = template.replace(name, value)
     return template
@@ -384,7 +385,10 @@ def test_admin_api_end_to_end(admin_http: AdminHttp, mockcloud: Admin, lightify,
     assert call("GET", "/journal?path=/v4/scenes", 200)["entries"][0]["note"] == "fault f1"
     last = entries[-1]["seq"]
     assert call("GET", f"/journal?since={last}", 200) == {"entries": []}
-    for bad in ("status=teapot", "since=x", "limit=1.5"):
+    assert call("GET", "/journal?direction=outbound", 200) == {"entries": []}
+    assert call("GET", "/journal?direction=inbound", 200)["entries"] == entries
+    assert {e["direction"] for e in entries} == {"inbound"}
+    for bad in ("status=teapot", "since=x", "limit=1.5", "direction=sideways"):
         assert call("GET", f"/journal?{bad}", 400)["error"] == "invalid_request", bad
         assert call("GET", f"/journal/cassette?{bad}", 400)["error"] == "invalid_request"
     cassette = call("GET", "/journal/cassette?status=429", 200)
@@ -427,6 +431,25 @@ def test_admin_api_end_to_end(admin_http: AdminHttp, mockcloud: Admin, lightify,
     assert back["overrides"] == {} and back["state"]["online"] is True
     assert len(back["events"]) == 2
     call("POST", "/clock/resume", 200)
+
+    # webhooks: Lightify pushes none (400), an unknown vendor is 404; the answers of a
+    # vendor that pushes are test_webhooks_admin_api's (the toy vendor)
+    hook = "/webhooks/lightify/wh-0123456789abcdef"
+    for path in ("/webhooks/lightify", hook, hook + "/deliveries"):
+        assert call("GET", path, 400)["error"] == "invalid_request", path
+        assert call("GET", path.replace("lightify", "nobody"), 404)["error"] == "not_found"
+    assert call("DELETE", hook + "/ban", 400)["error"] == "invalid_request"
+    assert call("DELETE", hook.replace("lightify", "nobody") + "/ban", 404)[
+        "error"] == "not_found"
+    inject = {"user": "demo@lightify.test", "payload": {"push_type": "x"}}
+    assert call("POST", "/webhooks/lightify/push", 400, json=inject)["error"] == (
+        "invalid_request")
+    assert call("POST", "/webhooks/nobody/push", 404, json=inject)["error"] == "not_found"
+    assert call("POST", "/webhooks/flush", 200) == {"done": True, "delivered": 0}
+    for body in [{"timeout": 61}, {"timeout": "soon"}, {"wait": 1}, [1]]:
+        assert call("POST", "/webhooks/flush", 400, json=body)["error"] == (
+            "invalid_request"), body
+    assert call("POST", "/webhooks/flush", 400, data=b"{")["error"] == "invalid_json"
 
     # world
     world = call("GET", "/world", 200)
@@ -481,7 +504,77 @@ def test_admin_api_end_to_end(admin_http: AdminHttp, mockcloud: Admin, lightify,
         for status in op["responses"]
     } - admin_http.seen
     # Unreachable on purpose: GET /openapi.yaml 404 (only when the file is not installed).
-    assert missing == {("get", "/openapi.yaml", "404")}, sorted(missing)
+    # The answers of a vendor that pushes: test_webhooks_admin_api.
+    assert missing == {("get", "/openapi.yaml", "404"), *PUSHING_VENDOR}, sorted(missing)
+
+
+# what only a vendor with webhooks answers
+PUSHING_VENDOR = {
+    ("get", "/webhooks/{vendor}", "200"), ("get", "/webhooks/{vendor}/{hook_id}", "200"),
+    ("get", "/webhooks/{vendor}/{hook_id}/deliveries", "200"),
+    ("delete", "/webhooks/{vendor}/{hook_id}/ban", "200"),
+    ("post", "/webhooks/{vendor}/push", "201"),
+}
+
+
+@pytest.fixture(scope="module")
+def toy_admin(tmp_path_factory):
+    with serve_toy(tmp_path_factory.mktemp("toy")) as server:
+        yield server
+
+
+def test_webhooks_admin_api(toy_admin, request) -> None:
+    """The webhook routes of a vendor that pushes (the toy), against the document: a
+    webhook registered through the vendor's API, its deliveries to a real receiver, a
+    ban lifted, a push injected, and their refusals."""
+    admin = Admin(toy_admin.url, f"wh-contract-{request.node.name[:20]}")
+    call = AdminHttp(admin)
+    receiver = Receiver()
+    try:
+        call("POST", "/clock/freeze", 200, json={"at": 1_800_000_000})
+        access = requests.post(admin.url("toy") + "/oauth2/token", timeout=30, data={
+            "grant_type": "client_credentials", "client_id": "toy-app",
+            "client_secret": "toy-secret", "scope": "read_lamps"}).json()["access_token"]
+        added = requests.post(admin.url("toy") + "/api/addwebhook", timeout=30,
+                              data={"url": receiver.url, "access_token": access})
+        assert added.status_code == 200, added.text
+        assert call("POST", "/webhooks/flush", 200, json={"timeout": 30})["done"] is True
+        hooks = call("GET", "/webhooks/toy", 200)["webhooks"]
+        assert [h["user_id"] for h in hooks] == ["ann@toy.test"]
+        assert call("GET", "/webhooks/toy?user=nobody", 200) == {"webhooks": []}
+        base = f"/webhooks/toy/{hooks[0]['id']}"
+        assert call("GET", base, 200)["counts"]["delivered"] == 1
+        sent = call("GET", base + "/deliveries", 200)["deliveries"]
+        assert [d["push_type"] for d in sent] == ["webhook_activation"]
+        assert call("GET", base + f"/deliveries?since={sent[-1]['seq']}", 200) == {
+            "deliveries": []}
+        assert call("GET", base + "/deliveries?limit=x", 400)["error"] == "invalid_request"
+        assert call("GET", "/webhooks/toy/wh-0123456789abcdef", 404)["error"] == "not_found"
+        assert call("GET", "/webhooks/toy/wh-0123456789abcdef/deliveries", 404)[
+            "error"] == "not_found"
+        assert call("DELETE", "/webhooks/toy/wh-0123456789abcdef/ban", 404)[
+            "error"] == "not_found"
+        assert call("DELETE", base + "/ban", 200)["banned"] is False
+
+        queued = call("POST", "/webhooks/toy/push", 201, json={
+            "user": "ann@toy.test", "payload": {"push_type": "doorbell"},
+            "at": "2027-01-15T08:00:10Z"})
+        assert queued == {"queued": [hooks[0]["id"]], "at": 1_800_000_010}
+        for body in [{}, {"user": "ann@toy.test"}, {"user": "ann@toy.test", "payload": []},
+                     {"user": "ann@toy.test", "payload": {}, "at": "tomorrow"},
+                     {"user": "ann@toy.test", "payload": {}, "colour": "red"}, ["x"]]:
+            assert call("POST", "/webhooks/toy/push", 400, json=body)[
+                "error"] == "invalid_request", body
+        assert call("POST", "/webhooks/toy/push", 400, data=b"{")["error"] == "invalid_json"
+        for user in ("ghost@toy.test", "bob@toy.test"):  # unknown; without a webhook
+            assert call("POST", "/webhooks/toy/push", 404, json={
+                "user": user, "payload": {}})["error"] == "not_found"
+        call("POST", "/clock/advance", 200, json={"seconds": 10})
+        assert call("POST", "/webhooks/flush", 200, json={})["done"] is True
+        assert receiver.payloads()[-1] == {"push_type": "doorbell"}
+    finally:
+        receiver.close()
+    assert call.seen >= PUSHING_VENDOR
 
 
 def test_served_admin_document_is_self_contained(mockcloud: Admin) -> None:

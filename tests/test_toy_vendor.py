@@ -13,29 +13,15 @@ import yaml
 
 from emulator.core import world as core_world
 from emulator.generate import generate
-from emulator.settings import DEFAULT_WORLD
-from emulator.testing import Admin, ServerProcess
+from emulator.testing import Admin
+from tests.toy_server import serve_toy
 
 HERE = Path(__file__).resolve().parent
-TOY_WORLD = """
-toy:
-  apps:
-    - {client_id: toy-app, client_secret: toy-secret, redirect_uris: [https://example.com/cb],
-       auto_approve: true, auto_approve_user: ann@toy.test, owner: ann@toy.test,
-       scopes: [read_lamps, write_lamps]}
-  users:
-    - {email: ann@toy.test, password: ann, lamps: [{id: l1, name: desk}, {id: l2}]}
-    - {email: bob@toy.test, password: bob, id: bob-1, lamps: [{id: l3}]}
-"""
 
 
 @pytest.fixture(scope="module")
 def toy_server(tmp_path_factory):
-    world = yaml.safe_load(DEFAULT_WORLD.read_text()) | yaml.safe_load(TOY_WORLD)
-    path = tmp_path_factory.mktemp("toy") / "world.yaml"
-    path.write_text(yaml.safe_dump(world))
-    env = {"MOCKCLOUD_VENDORS": "toy_vendor:VENDOR", "PYTHONPATH": str(HERE)}
-    with ServerProcess("--world", str(path), env=env) as server:
+    with serve_toy(tmp_path_factory.mktemp("toy")) as server:
         yield server.url
 
 

@@ -4,8 +4,10 @@ Served with ``MOCKCLOUD_VENDORS=toy_vendor:VENDOR`` (this folder on PYTHONPATH),
 gets OAuth (code, refresh, client credentials under two spellings), the bearer guard,
 quotas, faults, the journal, the admin API and world load/export from the core.
 Its cloud: each user has lamps; ``GET /api/lamps`` lists them, ``POST
-/api/lamps/<id>`` with ``on=true|false`` (form or query) switches one. Errors and
-tokens are shaped the way Netatmo shapes them, to show a vendor decides that alone.
+/api/lamps/<id>`` with ``on=true|false`` (form or query) switches one; ``POST
+/api/addwebhook`` (url) and ``/api/dropwebhook``: a webhook gets a tick every 10 virtual
+minutes. Errors and tokens are shaped the way Netatmo shapes them, to show a vendor
+decides that alone.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from typing import Any
 from faker import Faker
 from flask import Blueprint, jsonify, request
 
+from emulator.core import webhooks
 from emulator.core.api import VendorAPI
 from emulator.core.errors import Envelope, MockcloudError
 from emulator.core.oauth import AuthProfile
 from emulator.core.quotas import QuotaConfig, QuotaRule
 from emulator.core.store import Store
 from emulator.core.vendor import DocRow, Vendor, WorldUser
+from emulator.core.webhooks import PushSpec, Webhook
 
 LAMP = "toy.lamp"
 
@@ -77,6 +81,14 @@ def switch(store: Store, tenant: str, owner: str, ident: str, on: bool) -> dict:
     return doc
 
 
+TICK = 600  # the event source: a tick every TICK virtual seconds, for every webhook
+
+
+def ticks(store: Store, tenant: str, hook: Webhook, t0: float, t1: float) -> list:
+    return [(k * TICK, {"push_type": "tick", "user_id": hook.user_id, "tick": k})
+            for k in range(int(t0 // TICK) + 1, int(t1 // TICK) + 1)]
+
+
 # ---------------------------------------------------------------------- routes.py
 def routes(api: VendorAPI) -> Blueprint:
     bp = Blueprint("toy", __name__)
@@ -97,6 +109,20 @@ def routes(api: VendorAPI) -> Blueprint:
         switch(ctx.store, ctx.tenant, token.user_id, ident, value == "true")
         return jsonify({"status": "ok"})
 
+    @bp.post("/api/addwebhook")
+    @api.guard(["read_lamps"])
+    def add_webhook(token):
+        webhooks.register(api.ctx(), api.vendor, token.client_id, token.user_id,
+                          request.values.get("url"), request.values.getlist("app_types"))
+        return jsonify({"status": "ok"})
+
+    @bp.post("/api/dropwebhook")
+    @api.guard(["read_lamps"])
+    def drop_webhook(token):
+        if not webhooks.drop(api.ctx(), api.vendor, token.client_id, token.user_id):
+            raise MockcloudError("not_found", "no webhook to drop")
+        return jsonify({"status": "ok"})
+
     return bp
 
 
@@ -115,4 +141,6 @@ def auth(settings: Any) -> AuthProfile:
 VENDOR = Vendor(
     name="toy", prefix="/toy", hosts=("api.toy.test",), auth=auth, routes=routes,
     errors=ERRORS, world=World(),
-    quotas=QuotaConfig(enabled=True, rules=[QuotaRule("per-app", "client", 5, 60)]))
+    quotas=QuotaConfig(enabled=True, rules=[QuotaRule("per-app", "client", 5, 60)]),
+    push=PushSpec(source=ticks, activation=lambda hook: {
+        "push_type": "webhook_activation", "user_id": hook.user_id}))

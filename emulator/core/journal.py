@@ -1,9 +1,13 @@
 """Bounded request journal per tenant, exportable as a vcrpy cassette.
 
-Entries live in the store as a ring: slot ``seq % size``; a counter doc holds the
-next sequence number. Bodies are kept up to ``max_body`` bytes (text, or base64 when
-binary) so an export can be replayed by vcrpy. Entries are kept as they were; what
-the admin API shows or exports has its secrets ``REDACTED`` (``redact_entry``).
+An entry is an exchange with a ``direction``: ``inbound`` (a request a client made to
+a vendor) or ``outbound`` (a webhook delivery the emulator made, ``core.webhooks``:
+its headers are kept under their own names, and a delivery that got no reply has
+status 0 and the error as its reason). Entries live in the store as a ring: slot
+``seq % size``; a counter doc holds the next sequence number. Bodies are kept up to
+``max_body`` bytes (text, or base64 when binary) so an export can be replayed by vcrpy.
+Entries are kept as they were; what the admin API shows or exports has its secrets
+``REDACTED`` (``redact_entry``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import yaml
 from .store import Store
 
 KIND = "journal"
+INBOUND, OUTBOUND = "inbound", "outbound"
 
 
 def _body(kept: bytes, size: int) -> dict[str, Any]:
@@ -57,28 +62,31 @@ class Exchange(NamedTuple):
     resp_body: bytes
     req_size: int          # the whole body's size
     resp_size: int
+    direction: str         # INBOUND: environ header keys; OUTBOUND: header names
 
 
 def exchange(time: float, vendor: str | None, tenant: str, latency_ms: float,
              client: str | None, note: str | None, method: str, path: str, url: str,
              req_headers: Any, status_line: str, resp_headers: Any, req_body: bytes,
-             resp_body: bytes, max_body: int) -> tuple:
+             resp_body: bytes, max_body: int, direction: str = INBOUND) -> tuple:
     """The tuple ``record`` keeps; bodies cut to ``max_body`` bytes."""
     return (time, vendor, tenant, latency_ms, client, note, method, path, url,
             tuple(req_headers), status_line, tuple(resp_headers), req_body[:max_body],
-            resp_body[:max_body], len(req_body), len(resp_body))
+            resp_body[:max_body], len(req_body), len(resp_body), direction)
 
 
 def to_doc(seq: int, entry: tuple) -> dict[str, Any]:
     """A recorded exchange as the admin API shows it."""
     e = Exchange._make(entry)
     code, _, reason = e.status_line.partition(" ")
+    name = _header_name if e.direction == INBOUND else str
     return {
         "seq": seq, "time": e.time, "vendor": e.vendor, "tenant": e.tenant,
+        "direction": e.direction,
         "latency_ms": round(e.latency_ms, 3), "client": e.client, "note": e.note,
         "request": {
             "method": e.method, "path": e.path, "url": e.url,
-            "headers": {_header_name(k): v for k, v in e.req_headers},
+            "headers": {name(k): v for k, v in e.req_headers},
             "body": _body(e.req_body, e.req_size),
         },
         "response": {
@@ -103,12 +111,15 @@ class Journal:
             self.store.ring_append(self.tenant, KIND, entry, self.size, to_doc)
 
     def entries(self, vendor: str | None = None, status: int | None = None,
-                path: str | None = None, since: int = 0,
-                limit: int | None = None) -> list[dict[str, Any]]:
+                path: str | None = None, since: int = 0, limit: int | None = None,
+                direction: str | None = None) -> list[dict[str, Any]]:
         docs = self.store.ring_list(self.tenant, KIND, to_doc)
+        for d in docs:  # kept by an older mockcloud (SQLite state)
+            d.setdefault("direction", INBOUND)
         out = [d for d in docs
                if d["seq"] > since
                and (vendor is None or d.get("vendor") == vendor)
+               and (direction is None or d["direction"] == direction)
                and (status is None or d["response"]["status"] == status)
                and (path is None or path in d["request"]["path"])]
         return out[-limit:] if limit else out

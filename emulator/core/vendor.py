@@ -13,7 +13,10 @@ document, and loads and exports its part of a world. The vendor writes:
 * ``auth(settings) -> AuthProfile`` and, optionally, ``settings``: a dataclass of its
   own knobs, read from ``MOCKCLOUD_<VENDOR>_<FIELD>``;
 * optionally ``devices``: a ``core.devices.DeviceControl``, its devices under the admin
-  API's control (offline, battery, open window, weather overrides).
+  API's control (offline, battery, open window, weather overrides);
+* optionally ``push``: a ``core.webhooks.PushSpec``, the webhooks it sends (its event
+  source, activation push, retry and ban rules); its routes register them with
+  ``core.webhooks.register`` and ``drop``.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .devices import DeviceControl
     from .oauth import AuthProfile
     from .store import Store
+    from .webhooks import PushSpec
 
 DocRow = tuple[str, str, dict[str, Any]]        # (kind, key, document)
 
@@ -99,6 +103,9 @@ class Vendor:
     # its devices under the admin API's control (/_mockcloud/devices/<vendor>): None,
     # a vendor without them (the routes answer 400); see core.devices
     devices: DeviceControl | None = None
+    # the webhooks it pushes (see core.webhooks): None, a vendor that pushes nothing
+    # (the admin webhook routes answer 400)
+    push: PushSpec | None = None
 
     def kind(self, name: str) -> str:
         return f"{self.name}.{name}"

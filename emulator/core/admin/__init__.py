@@ -8,6 +8,8 @@
 * ``tokens``  ``GET``, ``POST /tokens``, ``POST /tokens/revoke``, ``/tokens/introspect``
 * ``quotas``  ``GET``, ``DELETE /quotas``, ``PUT /quotas/<vendor>``
 * ``devices`` ``GET /devices/<vendor>``, ``GET``, ``PATCH /devices/<vendor>/<device_id>``
+* ``webhooks`` ``GET /webhooks/<vendor>[/<id>[/deliveries]]``, ``DELETE .../<id>/ban``,
+  ``POST /webhooks/<vendor>/push``, ``POST /webhooks/flush``
 * ``openapi`` ``GET /openapi.yaml``, ``GET /openapi/<vendor>.yaml``
 
 Per tenant, like everything. Views reach the emulator through
@@ -25,7 +27,19 @@ from typing import TYPE_CHECKING
 from flask import Blueprint
 
 from ..errors import ADMIN, MockcloudError
-from . import clock, devices, faults, health, journal, lock, openapi, quotas, tokens, world
+from . import (
+    clock,
+    devices,
+    faults,
+    health,
+    journal,
+    lock,
+    openapi,
+    quotas,
+    tokens,
+    webhooks,
+    world,
+)
 from .openapi import bundle
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,7 +47,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["AREAS", "bundle", "make_admin"]
 
-AREAS = (health, world, clock, faults, journal, tokens, quotas, devices, openapi)
+AREAS = (health, world, clock, faults, journal, tokens, quotas, devices, webhooks, openapi)
 
 
 def make_admin(mc: Mockcloud) -> Blueprint:

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from ..clock import parse_instant
 from ..errors import MockcloudError
+from ..webhooks import nudge
 from ._base import ctx, json_body
 from .schemas import checked
 
@@ -55,6 +56,7 @@ def _move(action: str, body: dict[str, Any]) -> Response:
             clock.set(parse_instant(body["at"]))
     except (ValueError, OverflowError) as exc:
         raise MockcloudError("invalid_request", str(exc)) from None
+    nudge()  # webhooks: events the clock passed are due
     return jsonify(clock.describe())
 
 

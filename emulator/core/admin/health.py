@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
+from .. import tenancy
 from ..clock import iso
 from ._base import ctx, mockcloud
 
@@ -26,7 +27,7 @@ def health() -> Response:
     }
     # the lock has let only callers with the token through when one is set
     if mc.settings.admin_token:
-        body["tenants"] = c.store.tenants()
+        body["tenants"] = [t for t in c.store.tenants() if tenancy.valid(t)]
     else:
         body["tenants_note"] = TENANTS_NOTE
     return jsonify(body)

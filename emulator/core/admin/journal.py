@@ -1,5 +1,7 @@
 """``/journal``: the tenant's recorded vendor exchanges (list, clear) and their export
-as a vcrpy cassette. Secrets are ``REDACTED`` in both unless ``?redact=false``."""
+as a vcrpy cassette. Secrets are ``REDACTED`` in both unless ``?redact=false``.
+``?direction=inbound|outbound`` picks requests made to the vendors or webhook
+deliveries made by them; a cassette holds the inbound ones unless asked."""
 
 from __future__ import annotations
 
@@ -7,7 +9,8 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from ..journal import Journal, redact_entry, to_cassette
+from ..errors import MockcloudError
+from ..journal import INBOUND, OUTBOUND, Journal, redact_entry, to_cassette
 from ._base import ctx, flag_arg, int_arg, mockcloud
 
 bp = Blueprint("journal", __name__)
@@ -18,13 +21,17 @@ def _journal() -> Journal:
     return Journal(c.store, c.tenant, mockcloud().settings.journal_size)
 
 
-def _entries() -> list[dict[str, Any]]:
+def _entries(direction: str | None = None) -> list[dict[str, Any]]:
     """The entries the query asks for: ``vendor``, ``status``, ``path``, ``since``,
-    ``limit``."""
+    ``limit``, ``direction`` (default: ``direction``)."""
+    direction = request.args.get("direction", direction)
+    if direction not in (None, INBOUND, OUTBOUND):
+        raise MockcloudError("invalid_request", f"'direction' must be {INBOUND} or "
+                             f"{OUTBOUND}, not {direction[:40]!r}")
     return _journal().entries(
         vendor=request.args.get("vendor"), status=int_arg("status"),
         path=request.args.get("path"), since=int_arg("since", 0) or 0,
-        limit=int_arg("limit"))
+        limit=int_arg("limit"), direction=direction)
 
 
 @bp.get("/journal")
@@ -42,5 +49,5 @@ def clear() -> Response:
 
 @bp.get("/journal/cassette")
 def cassette() -> Response:
-    return Response(to_cassette(_entries(), redact=flag_arg("redact", True)),
+    return Response(to_cassette(_entries(INBOUND), redact=flag_arg("redact", True)),
                     mimetype="application/yaml")
