@@ -2,8 +2,8 @@
 
 ``ServerProcess`` (from :mod:`emulator.launcher`) starts ``mockcloud serve`` on a free
 port in a child process (a real HTTP server, not Flask's test client); ``Admin`` wraps
-``/_mockcloud/`` for one tenant: clock, faults, journal, tokens, quotas, devices, world,
-reset.
+``/_mockcloud/`` for one tenant: clock, faults, journal, tokens, quotas, devices,
+webhooks, world, reset.
 """
 
 from __future__ import annotations
@@ -135,6 +135,38 @@ class Admin:
         of None drops that override; ``clear=True`` drops them all first."""
         return self._call("PATCH", f"/devices/{vendor}/{quote(device_id, safe='')}",
                           json=changes)
+
+    # webhooks (of a vendor that pushes)
+    def webhooks(self, vendor: str, **filters: Any) -> list[dict]:
+        """The vendor's webhooks (``user=``, ``client_id=`` to narrow)."""
+        return self._call("GET", f"/webhooks/{vendor}", params=filters)["webhooks"]
+
+    def webhook(self, vendor: str, hook_id: str) -> dict:
+        """One webhook: cursor, counts, failures, ``banned`` / ``banned_until``."""
+        return self._call("GET", f"/webhooks/{vendor}/{quote(hook_id, safe='')}")
+
+    def deliveries(self, vendor: str, hook_id: str, **filters: Any) -> list[dict]:
+        """A webhook's deliveries (status, code, attempts, latency_ms, payload)."""
+        return self._call("GET", f"/webhooks/{vendor}/{quote(hook_id, safe='')}/deliveries",
+                          params=filters)["deliveries"]
+
+    def lift_ban(self, vendor: str, hook_id: str) -> dict:
+        return self._call("DELETE", f"/webhooks/{vendor}/{quote(hook_id, safe='')}/ban")
+
+    def push(self, vendor: str, user: str, payload: dict, at: float | str | None = None,
+             client_id: str | None = None) -> dict:
+        """Queue a one-off push for the user's webhooks at ``at`` (default: now)."""
+        body: dict[str, Any] = {"user": user, "payload": payload}
+        body.update({k: v for k, v in (("at", at), ("client_id", client_id)) if v is not None})
+        return self._call("POST", f"/webhooks/{vendor}/push", json=body)
+
+    def flush(self, timeout: float = 10) -> dict:
+        """Deliver every webhook event the clock has passed, and wait for them: call it
+        after moving the clock instead of sleeping. Raises if ``timeout`` ran out."""
+        result = self._call("POST", "/webhooks/flush", json={"timeout": timeout})
+        if not result["done"]:
+            raise AdminError(f"webhook deliveries not done after {timeout} s")
+        return result
 
     def load_world(self, world: str | dict) -> dict:
         """Replace the tenant's world: YAML text, or a mapping (sent as JSON)."""

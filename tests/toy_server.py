@@ -54,9 +54,10 @@ def serve_toy(folder: Path, *args: str, env: dict[str, str] | None = None
 
 
 class Receiver:
-    """A webhook receiver: ``posts`` (each a dict: path, headers, json), ``answer(*codes)``
-    (the statuses of the next requests; then 200), ``hold()``/``release()`` (keep the
-    next requests waiting, at most ``hold_limit`` seconds, until released)."""
+    """A webhook receiver: ``posts`` (each a dict: path, headers, json, code, kept as it
+    arrives), ``answer(*codes)`` (the statuses of the next requests; then 200),
+    ``hold()``/``release()`` (keep the replies to the next requests waiting, at most
+    ``hold_limit`` seconds, until released; ``holding`` is set while one waits)."""
 
     def __init__(self, hold_limit: float = 30.0) -> None:
         self.posts: list[dict[str, Any]] = []
@@ -70,6 +71,7 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"   # keep-alive, as real receivers do
+            disable_nagle_algorithm = True   # else each reply waits for a delayed ACK
 
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -88,21 +90,24 @@ class Receiver:
         return f"http://127.0.0.1:{self.server.server_port}/hook"
 
     def _received(self, handler: BaseHTTPRequestHandler, raw: bytes) -> None:
-        if self.held.is_set():
-            self.holding.set()
-            self._released.wait(self.hold_limit)
-            self.holding.clear()
         with self.arrived:
             code = self.codes.pop(0) if self.codes else 200
             self.posts.append({"path": handler.path, "headers": dict(handler.headers),
                                "json": json.loads(raw or b"null"), "code": code})
             self.arrived.notify_all()
+        if self.held.is_set():
+            self.holding.set()
+            self._released.wait(self.hold_limit)
+            self.holding.clear()
         body = b'{"ok":true}'
-        handler.send_response(code)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)
+        try:
+            handler.send_response(code)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            handler.wfile.write(body)
+        except OSError:  # the sender gave up waiting (its timeout)
+            handler.close_connection = True
 
     def answer(self, *codes: int) -> None:
         self.codes = list(codes)
