@@ -650,6 +650,31 @@ def _simple_home() -> dict[str, Any]:
                            "timetable": [{"zone_id": 0, "m_offset": 0}]}]}
 
 
+# the camera the setstate samples name, and what each sample asks of it
+SAMPLE_CAMERA = "12:34:56:00:f1:62"
+SETSTATE_CALLS = {
+    "archive__camera_set_state_ok.json": (SAMPLE_CAMERA, {"monitoring": "off"}),
+    "archive__camera_set_state_error_already_on.json": (SAMPLE_CAMERA,
+                                                        {"monitoring": "on"}),
+    "archive__camera_set_state_error_wrong_parameter.json": (SAMPLE_CAMERA,
+                                                             {"floodlight": "on"}),
+    "archive__camera_set_state_error.json": ("12:34:56:00:f1:ff", {"monitoring": "on"}),
+}
+
+
+def _plan_setstate(file: str, notes: list[str]) -> tuple[dict[str, Any], Call]:
+    """A thermostat home with the samples' indoor camera (monitoring on) and the
+    module entry each sample answers (home_devices)."""
+    home = _simple_home()
+    home["modules"].append({"id": SAMPLE_CAMERA, "type": "NACamera", "name": "Hall",
+                            "monitoring": "on"})
+    module_id, change = SETSTATE_CALLS[file]
+    notes.append(f"the call: {change} for {module_id}")
+    return (_world(_account(None), homes=[home]),
+            Call("setstate", {"home": json.dumps({"id": HOME_WORLD_HOME, "modules": [
+                {"id": module_id, **change}]})}))
+
+
 def plan(entry: dict[str, Any]) -> Plan:
     """The world and call for one manifest entry (response or error)."""
     file, endpoint, kind = entry["file"], entry["endpoint"], entry["kind"]
@@ -707,10 +732,7 @@ def plan(entry: dict[str, Any]) -> Plan:
         call = Call(method, {"home_id": HOME_WORLD_HOME, "event_id": "0" * 24})
         notes.append("security (next issue)")
     elif method == "setstate":
-        world = _world(_account(None), homes=[_simple_home()])
-        call = Call("setstate", {"home": json.dumps({"id": HOME_WORLD_HOME, "modules": [
-            {"id": "12:34:56:00:f1:62", "monitoring": "on"}]})})
-        notes.append("security (next issue): no camera in the world")
+        world, call = _plan_setstate(file, notes)
     else:
         raise KeyError(f"no plan for {file} ({endpoint})")
     return Plan(**base, world=world, call=call, clock=clock)
