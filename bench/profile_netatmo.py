@@ -12,7 +12,8 @@ Prints, in wall µs per request (mean of ``-n`` calls, best of ``--repeat`` roun
 - ``homestatus`` on the fresh home, then after ``--grow`` (3,000) set-point changes
   at distinct virtual instants (the event log the bench's repeats build up);
 - ``setroomthermpoint`` (the clock moved 1 s between calls, as a running clock does);
-- station ``getmeasure`` cold (each call a window never asked before: every page of
+- station ``getmeasure`` cold (each call the newest window after the clock moved past
+  the last one, so a window never asked before: every page of
   readings computed) and warm (the same window again);
 - the bare Flask hello-world (bench/hello.py) through the same test client.
 
@@ -50,14 +51,18 @@ class Netatmo:
     def __init__(self) -> None:
         self.app = create_app(Settings(state="memory"))
         self.client = Client(self.app)
+        self.auth: dict[str, str] = {}
+        self.login()
+        r = self.client.put("/_mockcloud/quotas/netatmo", json={"enabled": False,
+                                                                 "rules": []})
+        assert r.status_code == 200, r.get_data(as_text=True)
+
+    def login(self) -> None:
         r = self.client.post("/_mockcloud/tokens", json={
             "vendor": "netatmo", "client_id": "netatmo-ci", "user": "dev@netatmo.test",
             "scope": "read_station read_thermostat write_thermostat"})
         assert r.status_code in (200, 201), r.get_data(as_text=True)
-        self.auth = {"Authorization": f"Bearer {r.get_json()['access_token']}", **FORM}
-        r = self.client.put("/_mockcloud/quotas/netatmo", json={"enabled": False,
-                                                                 "rules": []})
-        assert r.status_code == 200, r.get_data(as_text=True)
+        self.auth.update({"Authorization": f"Bearer {r.get_json()['access_token']}", **FORM})
 
     def now(self) -> int:
         return int(self.client.get("/_mockcloud/clock").get_json()["now"])
@@ -115,10 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     end = nt.now() - nt.now() % STEP
     warm = nt.call("getmeasure", nt.measure_form(end))
     warm()
-    ends = iter(range(end - 10 * 86400, 0, -POINTS * STEP * 3))
+    def cold() -> None:         # the newest window, after a move past the last one
+        now = nt.now()
+        nt.call("getmeasure", nt.measure_form(now - now % STEP))()
 
-    def cold() -> None:
-        nt.call("getmeasure", nt.measure_form(next(ends)))()
+    def jump() -> None:
+        nt.advance(POINTS * STEP)
+        nt.login()                   # the last token has expired
 
     from bench.hello import app as hello_app
     hello = Client(hello_app)
@@ -137,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     results.append((f"homestatus after {args.grow} more set points",
                     per_call(homestatus, n, rep)))
     results.append(("getmeasure 1024 pts, cold (new window)", per_call(cold, max(1, n // 3),
-                                                                       rep)))
+                                                                       rep, jump)))
     results.append(("getmeasure 1024 pts, warm (same window)", per_call(warm, n, rep)))
     width = max(len(k) for k, _ in results)
     for name, us in results:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,10 @@ import urllib3
 from emulator.testing import Admin
 
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+
+# every store made by the tests (in-process or in a served subprocess, which inherits
+# the environment) checks that no caller changes a shared snapshot (core/store.py)
+os.environ.setdefault("MOCKCLOUD_CHECK_SNAPSHOTS", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

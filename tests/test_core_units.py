@@ -41,6 +41,60 @@ def test_store_returns_copies(store):
     assert store.get("t", "k", "1") == {"x": [1]}
 
 
+def test_store_snapshots_are_shared_until_the_document_changes(store):
+    assert store.snapshot("t", "k", "1") is None
+    store.put("t", "k", "1", {"x": [1]})
+    first = store.snapshot("t", "k", "1")
+    assert first == {"x": [1]} and store.snapshot("t", "k", "1") is first
+    store.update("t", "k", "1", lambda d: {"x": d["x"] + [2]})
+    assert store.snapshot("t", "k", "1") == {"x": [1, 2]}
+    store.put("u", "k", "1", {"x": 0})                       # tenants apart
+    assert store.snapshot("u", "k", "1") == {"x": 0}
+    store.delete("t", "k", "1")
+    assert store.snapshot("t", "k", "1") is None
+
+
+def test_a_changed_snapshot_is_caught_in_check_mode(monkeypatch, tmp_path):
+    monkeypatch.setenv("MOCKCLOUD_CHECK_SNAPSHOTS", "1")
+    for store in (MemoryStore(), SqliteStore(str(tmp_path / "c.db"))):
+        store.put("t", "k", "1", {"x": [1]})
+        store.snapshot("t", "k", "1")["x"].append(2)          # a caller's mistake
+        with pytest.raises(AssertionError, match="changed the snapshot"):
+            store.snapshot("t", "k", "1")
+        assert store.get("t", "k", "1") == {"x": [1]}         # the stored value is safe
+        store.close()
+
+
+def test_answers_are_kept_while_what_they_read_is_unchanged(store, monkeypatch):
+    from emulator.core.answers import Answers
+    from emulator.core.context import Ctx
+
+    monkeypatch.delenv("MOCKCLOUD_CHECK_SNAPSHOTS", raising=False)   # count the runs
+
+    ctx, answers, runs = Ctx(store=store, tenant="t", settings=Settings()), Answers("t", 8), []
+
+    def total(kind: str = "k") -> int:
+        runs.append(kind)
+        return sum(ctx.store.snapshot("t", kind, k)["n"] for k in ("a", "b"))
+
+    store.put("t", "k", "a", {"n": 1})
+    store.put("t", "k", "b", {"n": 2})
+    assert answers.get_or_compute(ctx, "x", total) == 3
+    assert answers.get_or_compute(ctx, "x", total) == 3 and len(runs) == 1   # kept
+    store.update("t", "k", "b", lambda d: {"n": 5})                    # a read changed
+    assert answers.get_or_compute(ctx, "x", total) == 6 and len(runs) == 2
+    store.put("t", "other", "z", {"n": 9})                             # not read: kept
+    assert answers.get_or_compute(ctx, "x", total) == 6 and len(runs) == 2
+    assert ctx.store is store                           # the recording is taken off
+
+    def listed() -> int:                                # read some other way: not kept
+        runs.append("list")
+        return len(ctx.store.list("t", "k"))
+
+    assert answers.get_or_compute(ctx, "y", listed) == 2
+    assert answers.get_or_compute(ctx, "y", listed) == 2 and runs.count("list") == 2
+
+
 def test_store_update_is_atomic_across_threads(store):
     def bump():
         for _ in range(200):

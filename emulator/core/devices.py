@@ -138,7 +138,8 @@ class Overrides:
         self.kind = f"{vendor}.override"
 
     def doc(self, device_id: str) -> dict[str, Any] | None:
-        return self.store.get(self.tenant, self.kind, device_id)
+        """The device's log, shared (``Store.snapshot``): read it, never change it."""
+        return self.store.snapshot(self.tenant, self.kind, device_id)
 
     def record(self, device_id: str, changes: dict[str, Any], now: float) -> dict[str, Any]:
         """Add the event of ``changes`` made at ``now`` (kept in time order; an event at

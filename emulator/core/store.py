@@ -7,8 +7,13 @@ Two backends share one protocol:
   by several server worker processes (WAL mode, ``BEGIN IMMEDIATE`` for writes).
 
 Documents are stored serialised, so a caller never aliases stored state and both
-backends behave the same. ``update`` is the atomic read-modify-write every counter,
-token and device change goes through. A *ring* (``ring_append``) is a bounded,
+backends behave the same. ``snapshot`` is the one exception, for hot read paths: it
+answers a parsed document shared by every caller until the stored bytes change (no
+parse when they have not), so its caller must treat it as read-only. With
+``MOCKCLOUD_CHECK_SNAPSHOTS=1`` (the test suite sets it) a snapshot handed out again is
+first checked against its stored bytes, and a caller that changed one fails loudly.
+``update`` is the atomic read-modify-write every counter, token and device change goes
+through. A *ring* (``ring_append``) is a bounded,
 append-only list of write-once entries (the journal): each entry gets the next
 sequence number, and the oldest falls out. An entry is a document (it gets a ``seq``
 field) or any value with a ``to_doc(seq, entry)`` that makes it one: MemoryStore
@@ -20,6 +25,7 @@ document.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections import deque
@@ -46,6 +52,7 @@ def _dumps(doc: Doc) -> bytes:
 
 class Store(Protocol):
     def get(self, tenant: str, kind: str, key: str) -> Doc | None: ...
+    def snapshot(self, tenant: str, kind: str, key: str) -> Doc | None: ...
     def put(self, tenant: str, kind: str, key: str, doc: Doc) -> None: ...
     def delete(self, tenant: str, kind: str, key: str) -> bool: ...
     def list(self, tenant: str, kind: str) -> list[tuple[str, Doc]]: ...
@@ -58,6 +65,36 @@ class Store(Protocol):
     def clear(self, tenant: str) -> None: ...
     def tenants(self) -> list[str]: ...
     def close(self) -> None: ...
+
+
+class _Snapshots:
+    """Parsed documents by (tenant, kind, key), each kept with the stored value it was
+    parsed from: a hit is a lookup and an identity (memory) or equality (SQLite)
+    comparison of the stored value, never a parse. Bounded; the oldest go first."""
+
+    SIZE = 512
+
+    def __init__(self) -> None:
+        self._docs: dict[tuple[str, str, str], tuple[bytes | str, Doc]] = {}
+        self._check = os.environ.get("MOCKCLOUD_CHECK_SNAPSHOTS", "") not in ("", "0")
+
+    def get(self, where: tuple[str, str, str], raw: bytes | str | None) -> Doc | None:
+        if raw is None:
+            return None
+        hit = self._docs.get(where)
+        if hit is not None and (hit[0] is raw or hit[0] == raw):
+            if self._check and _dumps(hit[1]) != (raw.encode() if isinstance(raw, str)
+                                                  else raw):
+                raise AssertionError(f"a caller changed the snapshot of {where}")
+            return hit[1]
+        doc = _loads(raw)
+        while len(self._docs) >= self.SIZE:
+            try:
+                self._docs.pop(next(iter(self._docs)), None)
+            except (StopIteration, RuntimeError):   # emptied or changed by another thread
+                break
+        self._docs[where] = (raw, doc)
+        return doc
 
 
 def _ring_doc(seq: int, entry: Any, to_doc: ToDoc | None) -> Doc:
@@ -84,6 +121,7 @@ class MemoryStore:
     shared = False
 
     def __init__(self) -> None:
+        self._snapshots = _Snapshots()
         self._data: dict[tuple[str, str], dict[str, bytes]] = {}
         self._rings: dict[tuple[str, str], tuple[deque, list[int]]] = {}
         self._lock = threading.RLock()
@@ -117,6 +155,10 @@ class MemoryStore:
     def get(self, tenant: str, kind: str, key: str) -> Doc | None:
         raw = self._data.get((tenant, kind), {}).get(key)
         return None if raw is None else _loads(raw)
+
+    def snapshot(self, tenant: str, kind: str, key: str) -> Doc | None:
+        raw = self._data.get((tenant, kind), {}).get(key)
+        return self._snapshots.get((tenant, kind, key), raw)
 
     def put(self, tenant: str, kind: str, key: str, doc: Doc) -> None:
         raw = _dumps(doc)
@@ -168,6 +210,7 @@ class SqliteStore:
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self._snapshots = _Snapshots()
         if path != ":memory:":
             Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
@@ -213,6 +256,12 @@ class SqliteStore:
             "SELECT doc FROM docs WHERE tenant=? AND kind=? AND key=?", (tenant, kind, key)
         ).fetchone()
         return None if row is None else _loads(row[0])
+
+    def snapshot(self, tenant: str, kind: str, key: str) -> Doc | None:
+        row = self._conn().execute(
+            "SELECT doc FROM docs WHERE tenant=? AND kind=? AND key=?", (tenant, kind, key)
+        ).fetchone()
+        return self._snapshots.get((tenant, kind, key), None if row is None else row[0])
 
     def put(self, tenant: str, kind: str, key: str, doc: Doc) -> None:
         with self._tx() as db:

@@ -127,6 +127,8 @@ class NetatmoDevices:
                 "invalid_argument",
                 f"a Netatmo {dev['type']} has no {' or '.join(no)}: it takes "
                 f"{', '.join(accepts)} ('reachable' is 'online')")
+        # at the whole second, as Netatmo's API reads it (transport.endpoint)
+        now = math.floor(now)
         overrides = Overrides(store, tenant, VENDOR)
         overrides.record(dev["id"], changes, now)
         return _view(*found, overrides, _seed(store, tenant), now)

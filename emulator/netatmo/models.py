@@ -28,26 +28,28 @@ USER_FIELDS = ("email", "language", "locale", "feel_like_algorithm", "unit_press
                "unit_system", "unit_wind", "id")
 
 
+# account, world, homes and home answer the store's shared snapshots: read-only
+
 def account(ctx: Ctx, user_id: str) -> dict[str, Any]:
-    doc = ctx.store.get(ctx.tenant, ACCOUNT, user_id)
+    doc = ctx.store.snapshot(ctx.tenant, ACCOUNT, user_id)
     if doc is None:  # a user with no Netatmo fields: an empty account
         doc = {"id": user_id, "email": "", "homes": [], "stations": [], "homecoaches": []}
     return doc
 
 
 def world_seed(ctx: Ctx) -> int:
-    doc = ctx.store.get(ctx.tenant, META, "world")
+    doc = ctx.store.snapshot(ctx.tenant, META, "world")
     return int(doc["seed"]) if doc else ctx.settings.seed
 
 
 def homes(ctx: Ctx, user_id: str) -> list[dict[str, Any]]:
-    docs = (ctx.store.get(ctx.tenant, HOME, h) for h in account(ctx, user_id)["homes"])
+    docs = (ctx.store.snapshot(ctx.tenant, HOME, h) for h in account(ctx, user_id)["homes"])
     return [d for d in docs if d is not None and d.get("owner") == user_id]
 
 
 def home(ctx: Ctx, user_id: str, home_id: str) -> dict[str, Any]:
     """The caller's home ``home_id``, or ``invalid_argument`` "Invalid id"."""
-    doc = ctx.store.get(ctx.tenant, HOME, home_id)
+    doc = ctx.store.snapshot(ctx.tenant, HOME, home_id)
     if doc is None or doc.get("owner") != user_id:
         raise MockcloudError("invalid_argument", "Invalid id")
     return doc
@@ -55,7 +57,7 @@ def home(ctx: Ctx, user_id: str, home_id: str) -> dict[str, Any]:
 
 def documents(ctx: Ctx, refs: list[list[str]]) -> list[dict[str, Any]]:
     """The documents an account lists as ``[[kind, key], ...]`` (stations, coaches)."""
-    docs = (ctx.store.get(ctx.tenant, kind, key) for kind, key in refs)
+    docs = (ctx.store.snapshot(ctx.tenant, kind, key) for kind, key in refs)
     return [d for d in docs if d is not None]
 
 
@@ -194,7 +196,7 @@ def device(ctx: Ctx, user_id: str, device_id: str) -> tuple[str, dict[str, Any]]
     for family, key in (("station", "stations"), ("homecoach", "homecoaches")):
         for kind, ident in acc.get(key, []):
             if ident.replace(" ", "").lower() == wanted:
-                doc = ctx.store.get(ctx.tenant, kind, ident)
+                doc = ctx.store.snapshot(ctx.tenant, kind, ident)
                 if doc is not None:
                     return family, doc
     for doc in homes(ctx, user_id):

@@ -117,12 +117,12 @@ def routes(api: VendorAPI) -> Blueprint:
 
     # ---------------------------------------------------------------- topology / status
 
-    @endpoint(bp, api, "homesdata", READ_HOME)
+    @endpoint(bp, api, "homesdata", READ_HOME, read=True)
     def homesdata(params: Params, token: Token, ctx: Ctx):
         return models.homesdata(ctx, token.user_id, _home_id(params, False),
                                 params.list("gateway_types"))
 
-    @endpoint(bp, api, "homestatus", READ_HOME)
+    @endpoint(bp, api, "homestatus", READ_HOME, read=True)
     def homestatus(params: Params, token: Token, ctx: Ctx):
         home_id = _home_id(params)
         if home_id is None:
@@ -132,7 +132,7 @@ def routes(api: VendorAPI) -> Blueprint:
 
     # ---------------------------------------------------------------- weather, aircare
 
-    @endpoint(bp, api, "getstationsdata", ("read_station",))
+    @endpoint(bp, api, "getstationsdata", ("read_station",), read=True)
     def getstationsdata(params: Params, token: Token, ctx: Ctx):
         acc = models.account(ctx, token.user_id)
         return _main_device(stations.stations_body(
@@ -142,7 +142,7 @@ def routes(api: VendorAPI) -> Blueprint:
             favorites=params.bool("get_favorites", False),
             device_id=params.str("device_id")))
 
-    @endpoint(bp, api, "gethomecoachsdata", ("read_homecoach",))
+    @endpoint(bp, api, "gethomecoachsdata", ("read_homecoach",), read=True)
     def gethomecoachsdata(params: Params, token: Token, ctx: Ctx):
         acc = models.account(ctx, token.user_id)
         return stations.homecoach_body(
@@ -151,7 +151,7 @@ def routes(api: VendorAPI) -> Blueprint:
             ctx.now(), seed(ctx),
             device_id=params.str("device_id"))
 
-    @endpoint(bp, api, "getmeasure", MEASURE)
+    @endpoint(bp, api, "getmeasure", MEASURE, read=True)
     def getmeasure(params: Params, token: Token, ctx: Ctx):
         device_id = params.str("device_id", required=True)
         module_id = params.str("module_id")
@@ -164,7 +164,7 @@ def routes(api: VendorAPI) -> Blueprint:
                                 args["date_begin"], args["date_end"], args["limit"],
                                 args["optimize"], args["real_time"], ctx.now(), seed(ctx))
 
-    @endpoint(bp, api, "getpublicdata", ("read_station",))
+    @endpoint(bp, api, "getpublicdata", ("read_station",), read=True)
     def getpublicdata(params: Params, token: Token, ctx: Ctx):
         lat_ne = params.float("lat_ne", required=True, lo=-85, hi=85)
         lon_ne = params.float("lon_ne", required=True, lo=-180, hi=180)
@@ -176,14 +176,14 @@ def routes(api: VendorAPI) -> Blueprint:
 
     # ---------------------------------------------------------------- energy reads
 
-    @endpoint(bp, api, "getroommeasure", ("read_thermostat",))
+    @endpoint(bp, api, "getroommeasure", ("read_thermostat",), read=True)
     def getroommeasure(params: Params, token: Token, ctx: Ctx):
         home_id = params.str("home_id", required=True)
         room_id = params.str("room_id", required=True)
         return energy.room_measure(ctx, token.user_id, home_id, room_id,
                                    **_measure_args(params))
 
-    @endpoint(bp, api, "getthermostatsdata", ("read_thermostat",))
+    @endpoint(bp, api, "getthermostatsdata", ("read_thermostat",), read=True)
     def getthermostatsdata(params: Params, token: Token, ctx: Ctx):
         return energy.thermostats_data(ctx, token.user_id, params.str("device_id"))
 

@@ -30,10 +30,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from flask import Blueprint, request
 
+from ..core.answers import Answers
 from ..core.api import VendorAPI
 from ..core.context import Ctx
 from ..core.errors import MockcloudError
@@ -74,9 +76,10 @@ class Params:
     @classmethod
     def from_request(cls, body: Any = None) -> Params:
         values: dict[str, list[Any]] = {}
-        for source in (request.args, request.form):
-            for key in source:
-                values.setdefault(key, []).extend(source.getlist(key))
+        for key, value in request.args.items(multi=True):
+            values.setdefault(key, []).append(value)
+        for key, value in _form():
+            values.setdefault(key, []).append(value)
         if isinstance(body, dict):
             for key, value in body.items():
                 values.setdefault(key, []).append(value)
@@ -198,6 +201,19 @@ def _bounded(name: str, value: Any, lo: Any, hi: Any) -> Any:
     return value
 
 
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+def _form() -> Iterable[tuple[str, str]]:
+    """The form's fields in order. A url-encoded body the app has already buffered
+    (``mockcloud.body``) is split here, as werkzeug would (UTF-8, bad bytes replaced,
+    blank values kept), without its stream parser; anything else goes to werkzeug."""
+    raw = request.environ.get("mockcloud.body")
+    if raw is not None and (request.mimetype or "").lower() == FORM_TYPE:
+        return parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
+    return request.form.items(multi=True)
+
+
 def _json(name: str, text: str) -> Any:
     try:
         return orjson.loads(text)
@@ -231,10 +247,22 @@ def envelope(result: Any, now: float, started: float) -> MockResponse:
     return MockResponse(orjson.dumps(doc), status=200, content_type=JSON_TYPE)
 
 
+# read answers, remembered while the snapshots they were computed from hold
+ANSWERS = Answers("netatmo.answers", 256)
+
+
 def endpoint(bp: Blueprint, api: VendorAPI, name: str, scopes: Iterable[str], *,
-             json_body: str | None = None) -> Callable[[View], View]:
+             json_body: str | None = None, read: bool = False) -> Callable[[View], View]:
     """Register ``view`` at ``/api/<name>`` (GET and POST) behind the token, scope and
-    quota checks; ``json_body``: the contract schema a JSON body must satisfy."""
+    quota checks; ``json_body``: the contract schema a JSON body must satisfy.
+
+    Every view runs at the whole second of the virtual clock (``time_server``'s
+    instant; the token's expiry is checked at the exact instant before).
+
+    ``read``: the view only reads, and reads the store through ``Store.snapshot``: its
+    serialised body is remembered (``core.answers``) under the endpoint, the
+    tenant, the caller, the parameters and that second, for as long as the documents
+    it read are unchanged."""
     scopes = tuple(scopes)
     guard = api.guard(list(scopes))
     status = getattr(api.settings, "rate_limit_status", None)
@@ -245,7 +273,16 @@ def endpoint(bp: Blueprint, api: VendorAPI, name: str, scopes: Iterable[str], *,
             started = time.perf_counter()
             ctx = api.ctx()
             params = Params.from_request(_body(api, json_body))
-            return envelope(view(params, token, ctx), ctx.now(), started)
+            # Netatmo's time is whole seconds (time_server, every epoch it takes and
+            # gives): past the token check, the request happens at its second
+            ctx._now = now = float(math.floor(ctx.now()))
+            if not read:
+                return envelope(view(params, token, ctx), now, started)
+            key = (name, ctx.tenant, token.user_id, token.client_id, now,
+                   orjson.dumps(params._values, option=orjson.OPT_SORT_KEYS))
+            body = ANSWERS.get_or_compute(
+                ctx, key, lambda: orjson.dumps(view(params, token, ctx)))
+            return envelope(orjson.Fragment(body), now, started)
 
         def handler():
             try:
