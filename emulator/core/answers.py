@@ -8,9 +8,10 @@ and any other store call (a ``get``, a ``list``, a write) makes the answer one t
 not kept. The answer is kept under the caller's key (endpoint, tenant, user,
 parameters, instant) with its dependencies; it is handed out again only while every
 dependency's snapshot is still *the same object*, which ``Store.snapshot`` guarantees
-exactly while the stored bytes are unchanged. So a write to any document the answer
-read, in any worker sharing the store, makes the next request compute afresh, and no
-invalidation list has to be kept by hand.
+exactly while the stored bytes are unchanged (a store that sees every write, the
+MemoryStore, first answers a cheaper question: no write at all to the kinds read). So
+a write to any document the answer read, in any worker sharing the store, makes the
+next request compute afresh, and no invalidation list has to be kept by hand.
 
 Values are shared: keep them immutable (callers store serialised bytes). With
 ``MOCKCLOUD_CHECK_SNAPSHOTS=1`` (the test suite sets it) every hit is also computed
@@ -32,14 +33,20 @@ Dep = tuple[str, str, str, Any]
 
 
 class Recording:
-    """A store seen through: snapshots recorded, anything else marks the read impure."""
+    """A store seen through: snapshots recorded, anything else marks the read impure.
+    With a store that has ``generation`` (MemoryStore), each kind's generation is
+    noted before its first snapshot."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self.deps: list[Dep] = []
+        self.gens: dict[tuple[str, str], object] = {}
+        self._gen = getattr(store, "generation", None)
         self.pure = True
 
     def snapshot(self, tenant: str, kind: str, key: str) -> Any:
+        if self._gen is not None and (tenant, kind) not in self.gens:
+            self.gens[(tenant, kind)] = self._gen(tenant, kind)
         doc = self._store.snapshot(tenant, kind, key)
         self.deps.append((tenant, kind, key, doc))
         return doc
@@ -53,20 +60,30 @@ class Answers:
     """A bounded LRU of answers with the snapshots they were computed from."""
 
     def __init__(self, name: str, size: int) -> None:
-        self._lru: LRU[tuple[tuple[Dep, ...], Any]] = LRU(name, size)
+        self._lru: LRU[tuple[tuple[Dep, ...], tuple[tuple[str, str, object], ...], Any]] \
+            = LRU(name, size)
         self._check = os.environ.get("MOCKCLOUD_CHECK_SNAPSHOTS", "") not in ("", "0")
+
+    @staticmethod
+    def _holds(store: Store, deps: tuple[Dep, ...],
+               gens: tuple[tuple[str, str, object], ...]) -> bool:
+        """Every dependency still the same: no write to any kind read since (the
+        quick test), else each snapshot still the same object."""
+        gen = getattr(store, "generation", None)
+        if gen is not None and gens and all(gen(t, k) is g for t, k, g in gens):
+            return True
+        return all(store.snapshot(t, k, i) is doc for t, k, i, doc in deps)
 
     def get_or_compute(self, ctx: Ctx, key: Hashable, compute: Callable[[], V]) -> V:
         hit = self._lru.get(key)
-        if hit is not None and all(ctx.store.snapshot(t, k, i) is doc
-                                   for t, k, i, doc in hit[0]):
+        if hit is not None and self._holds(ctx.store, hit[0], hit[1]):
             if self._check:
                 fresh = self._run(ctx, key, compute)
-                if fresh != hit[1]:
+                if fresh != hit[2]:
                     raise AssertionError(f"a remembered answer for {key!r} went stale: "
                                          "it depends on something read without "
                                          "Store.snapshot")
-            return hit[1]
+            return hit[2]
         return self._run(ctx, key, compute)
 
     def _run(self, ctx: Ctx, key: Hashable, compute: Callable[[], V]) -> V:
@@ -77,7 +94,8 @@ class Answers:
         finally:
             ctx.store = real
         if seen.pure:
-            self._lru.put(key, (tuple(seen.deps), value))
+            gens = tuple((t, k, g) for (t, k), g in seen.gens.items())
+            self._lru.put(key, (tuple(seen.deps), gens, value))
         return value
 
     def clear(self) -> None:

@@ -123,6 +123,8 @@ class MemoryStore:
     def __init__(self) -> None:
         self._snapshots = _Snapshots()
         self._data: dict[tuple[str, str], dict[str, bytes]] = {}
+        # (tenant, kind) -> writes so far; a new object at each write (never reused)
+        self._gens: dict[tuple[str, str], object] = {}
         self._rings: dict[tuple[str, str], tuple[deque, list[int]]] = {}
         self._lock = threading.RLock()
 
@@ -160,13 +162,27 @@ class MemoryStore:
         raw = self._data.get((tenant, kind), {}).get(key)
         return self._snapshots.get((tenant, kind, key), raw)
 
+    def generation(self, tenant: str, kind: str) -> object:
+        """A token that changes at every write to any document of (tenant, kind) in
+        this store (compare with ``is``). Only a store whose writes all go through this
+        process has it (``core.answers`` checks one kind at a time with it)."""
+        gen = self._gens.get((tenant, kind))
+        if gen is None:
+            gen = self._gens.setdefault((tenant, kind), object())
+        return gen
+
+    def _wrote(self, tenant: str, kind: str) -> None:
+        self._gens[(tenant, kind)] = object()
+
     def put(self, tenant: str, kind: str, key: str, doc: Doc) -> None:
         raw = _dumps(doc)
         with self._lock:
             self._data.setdefault((tenant, kind), {})[key] = raw
+            self._wrote(tenant, kind)
 
     def delete(self, tenant: str, kind: str, key: str) -> bool:
         with self._lock:
+            self._wrote(tenant, kind)
             return self._data.get((tenant, kind), {}).pop(key, None) is not None
 
     def list(self, tenant: str, kind: str) -> list[tuple[str, Doc]]:
@@ -186,10 +202,13 @@ class MemoryStore:
                 bucket.pop(key, None)
             else:
                 bucket[key] = _dumps(new)
+            self._wrote(tenant, kind)
             return new
 
     def clear(self, tenant: str) -> None:
         with self._lock:
+            for k in [k for k in self._gens if k[0] == tenant]:
+                self._gens[k] = object()
             for k in [k for k in self._data if k[0] == tenant]:
                 del self._data[k]
             for k in [k for k in self._rings if k[0] == tenant]:

@@ -76,8 +76,9 @@ class Params:
     @classmethod
     def from_request(cls, body: Any = None) -> Params:
         values: dict[str, list[Any]] = {}
-        for key, value in request.args.items(multi=True):
-            values.setdefault(key, []).append(value)
+        if request.environ.get("QUERY_STRING"):
+            for key, value in request.args.items(multi=True):
+                values.setdefault(key, []).append(value)
         for key, value in _form():
             values.setdefault(key, []).append(value)
         if isinstance(body, dict):
