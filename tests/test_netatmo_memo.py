@@ -147,7 +147,7 @@ def test_window_timeline_is_part_of_the_key() -> None:
 def test_state_at_folds_lazily_what_the_home_held_then() -> None:
     rng = random.Random(3)
     home = _home(rng)
-    t = _record_some(home, rng, T0, 300)               # compacted: base + 256 events
+    t = _record_some(home, rng, T0, 300)               # sealed: base + the recent events
     assert len(es.events(home)) <= es.MAX_EVENTS and "base" in home["state"]
     state = es.state_at(home, t)                        # not folded yet
     es.record(home, {"kind": "mode", "mode": "off", "end": 0}, t)

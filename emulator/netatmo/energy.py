@@ -3,9 +3,10 @@
 ``routes.py`` (its docstring) fixes the interface: the functions below, called with
 typed, already-checked values; each raises ``MockcloudError`` for what the cloud
 refuses. The state is an event log on the home document (``energy_state``: format,
-compaction); the rooms' temperatures, heating and batteries come from the physics
-(``energy_physics``: the model, its cost); the admin API's device overrides (offline,
-battery, open window) are laid on per module (``devices``).
+sealed history chunks; ``with_history`` reads them); the rooms' temperatures, heating
+and batteries come from the physics (``energy_physics``: the model, its cost); the
+admin API's device overrides (offline, battery, open window) are laid on per module
+(``devices``).
 
 THE SPEC (from the lead: the emulator and the reference model both follow it)
 
@@ -17,8 +18,8 @@ Time: epoch seconds of the tenant's virtual clock. "Local" = the home's `timezon
 Everything is computed from the clock when read (no background thread); a read at t uses
 only changes made at or before t.
 
-Home mode (`therm_mode` in homesdata/homestatus, set by `setthermmode home_id mode
-[endtime] [schedule_id]`):
+Home mode (`therm_mode` in homesdata; homestatus carries none, as in the samples; set
+by `setthermmode home_id mode [endtime] [schedule_id]`):
 - `schedule` (optional `schedule_id`: also selects that schedule, as switchhomeschedule
   does; it must be a therm schedule of the home else 400/21 "schedule <id> is not therm
   schedule"): clears away/hg/off and every room override.
@@ -253,7 +254,7 @@ class Live:
 
 def current_home(ctx: Ctx, home: dict[str, Any], now: float) -> dict[str, Any]:
     """The home document as it is at ``now`` (therm_mode, schedules and selection)."""
-    state = es.state_at(home, now)
+    state = es.state_at(with_history(ctx, home, now), now)
     mode, _, _ = es.effective_mode(state, now)
     return {**home, "therm_mode": mode, "schedules": state.schedules}
 
@@ -263,8 +264,8 @@ def current_home(ctx: Ctx, home: dict[str, Any], now: float) -> dict[str, Any]:
 def home_status(ctx: Ctx, user_id: str, home_id: str,
                 device_types: list[str] | None) -> dict[str, Any]:
     """homestatus body: ``{"home": {"id", "modules"?, "rooms"?}, "errors"?}``."""
-    home = models.home(ctx, user_id, home_id)
     now = ctx.now()
+    home = with_history(ctx, models.home(ctx, user_id, home_id), ep.anchor(now))
     live = Live(ctx, home)
     state = es.state_at(home, now)
     kept = models.keep_modules(home["modules"], device_types)
@@ -493,9 +494,20 @@ def room_measure(ctx: Ctx, user_id: str, home_id: str, room_id: str, scale: str,
     live = Live(ctx, home)
     since = _setup(home, live.therm_modules(room_id) or [m["id"] for m in home["modules"]])
     buckets = _buckets(home, scale, date_begin, date_end, limit, now, since)
+    live = _from(ctx, live, buckets)
     cols = _room_columns(live, room_id, names,
                          _instants(buckets, PER_BUCKET[scale], now, since))
     return _shape(buckets, cols, names, optimize, real_time)
+
+
+def _from(ctx: Ctx, live: Live, buckets: list[tuple[int, int]]) -> Live:
+    """``live`` over the home with the history its first bucket needs."""
+    if not buckets:
+        return live
+    home = with_history(ctx, live.home, ep.anchor(buckets[0][0]))
+    if home is not live.home:
+        live.home = home
+    return live
 
 
 def _setup(home: dict[str, Any], module_ids: list[str]) -> int:
@@ -520,7 +532,7 @@ def energy_measure(ctx: Ctx, user_id: str, device_id: str, module_id: str | None
     scale, now = _scale(scale), ctx.now()
     since = _setup(home, [mod["id"]])
     buckets = _buckets(home, scale, date_begin, date_end, limit, now, since)
-    live = Live(ctx, home)
+    live = _from(ctx, Live(ctx, home), buckets)
     cols: dict[str, list[Any]] = {}
     boiler = [n for n in names if n in BOILER_TYPES]
     if boiler:
@@ -542,6 +554,7 @@ def thermostats_data(ctx: Ctx, user_id: str, device_id: str | None) -> dict[str,
     acc = models.account(ctx, user_id)
     devices = []
     for home in models.homes(ctx, user_id):
+        home = with_history(ctx, home, ep.anchor(now))
         live, state = Live(ctx, home), es.state_at(home, now)
         for plug in home["modules"]:
             therms = [m for m in home["modules"]
@@ -641,13 +654,49 @@ def _write(ctx: Ctx, user_id: str, home_id: str,
     """Check and apply ``change(home, state at now, now)`` in one read-modify-write."""
     now = ctx.now()
 
+    chunks: list[list[Any]] = []
+
     def update(doc: dict[str, Any] | None) -> dict[str, Any]:
+        chunks.clear()                                   # (an update may run again)
         if doc is None or doc.get("owner") != user_id:   # models.home's check, first
             raise invalid("Invalid id")
         change(doc, es.state_at(doc, now), now)
+        chunks.extend(es.take_pending(doc))
         return doc
 
     ctx.store.update(ctx.tenant, HOME, home_id, update)
+    for op, key, chunk in chunks:          # sealed history, once the home is written
+        if op == "put":
+            ctx.store.put(ctx.tenant, es.CHUNK, key, chunk)
+        else:
+            ctx.store.delete(ctx.tenant, es.CHUNK, key)
+
+
+_HISTORY: dict[int, tuple[dict[str, Any], tuple[Any, ...], dict[str, Any]]] = {}
+
+
+def with_history(ctx: Ctx, home: dict[str, Any], since: float) -> dict[str, Any]:
+    """The home document to read instants from ``since`` on: itself, or, when
+    ``since`` is before its log's base, the home as it was then, from the sealed chunks
+    (``energy_state``; memoised per home and chunk snapshots, so a request and the
+    next read the same object)."""
+    need = es.history_needed(home, since)
+    if not need:
+        return home
+    docs = [ctx.store.snapshot(ctx.tenant, es.CHUNK, key) for _, key in need]
+    while None in docs:                    # missing (being written, or gone): after it
+        docs = docs[docs.index(None) + 1:]
+    if not docs:
+        return home
+    ids = tuple(id(d) for d in docs)
+    hit = _HISTORY.get(id(home))
+    if hit is not None and hit[0] is home and hit[1] == ids:
+        return hit[2]
+    out = es.extended(home, docs)
+    if len(_HISTORY) >= 8:
+        _HISTORY.clear()
+    _HISTORY[id(home)] = (home, ids, out)
+    return out
 
 
 def _find_schedule(state: es.State, schedule_id: str) -> dict[str, Any]:

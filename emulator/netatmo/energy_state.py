@@ -20,15 +20,22 @@ later never changes a reading of the past. A schedule edit stores the whole new 
 (topology changes are rare; it keeps a read a binary search away from the list in
 force).
 
-**Bounded** (:func:`record`): an event replaces the earlier events of the same
-instant and target (``mode``, ``room:<id>``, ``schedules``): a read at that instant
-already sees only the last. Events older than ``KEEP`` seconds before the write's
-instant (the thermal history window, 5 tau = 20 h, plus a week of measures), and the
-oldest beyond ``MAX_EVENTS``, fold into ``base``. A read before ``base.at`` sees the
-base (the one place history is approximated, as for the core's device overrides).
-A compaction folds only what it must (one event per write once the log is full), and
-shares the folded schedule list instead of copying it (nothing edits a schedule list
-in place: every write builds a new one).
+**Bounded, with its history kept** (:func:`record`): an event replaces the earlier
+events of the same instant and target (``mode``, ``room:<id>``, ``schedules``): a read
+at that instant already sees only the last. When the log passes ``MAX_EVENTS``, all
+but the newest ``RECENT`` are *sealed*: they go, with the ``base`` and schedule list
+they start from, to a chunk document of their own (kind ``CHUNK``, written by the
+caller after the home: ``state.pending``), the home's ``base`` becomes their fold and
+``state.chunks`` indexes the chunk (``[number, its base.at or None]``, oldest first;
+``state.log`` names this log's chunks, so a chunk of an earlier world loaded under the
+same home id is never read). A write therefore rewrites a home of at most
+``MAX_EVENTS`` events, whatever the history. A read that needs instants before
+``base.at`` reads the chunks that cover them (``energy.with_history`` builds the home
+as it was, :func:`extended`), so a reading of the past is exact for every change in
+the ``MAX_CHUNKS`` newest chunks; before those (more than ~16,000 changes ago), or
+when a chunk is missing (a world export keeps no chunks), a read starts from the
+oldest base it has. A write at an instant before ``base.at`` (the clock moved back
+past sealed history) is folded after that base (INFERRED: the one approximation left).
 
 **Reads are memoised** (``emulator.core.memo``): :func:`state_at` folds lazily (a write
 that does not look at the state never folds) and remembers folds by (:func:`home_key`,
@@ -51,8 +58,11 @@ import orjson
 from ..core.memo import LRU
 
 WEEK_MIN = 7 * 24 * 60
-MAX_EVENTS = 256
-KEEP = 20 * 3600 + 7 * 86400
+MAX_EVENTS = 64           # in the home document once a write has sealed the rest
+WORLD_EVENTS = 256        # in a world file's log (the first write seals the older ones)
+RECENT = 16               # left in it when the older ones are sealed into a chunk
+MAX_CHUNKS = 256          # sealed chunks kept per home (the oldest then go)
+CHUNK = "netatmo.energy_chunk"
 OFF_TEMP = 7            # what rooms show in mode off (INFERRED in the spec)
 HG_DEFAULT, AWAY_DEFAULT = 7, 12   # with no therm schedule selected (INFERRED)
 INF = float("inf")
@@ -354,7 +364,9 @@ def walk(home: dict[str, Any], room_id: str, a: float, b: float
 # ---------------------------------------------------------------- writes
 
 def record(home: dict[str, Any], event: dict[str, Any], now: float) -> None:
-    """Add ``event`` (made at ``now``) to the home's log, in time order, and compact."""
+    """Add ``event`` (made at ``now``) to the home's log, in time order, and seal the
+    older events into a chunk when the log is full (``state.pending``: what the caller
+    must write, see :func:`take_pending`)."""
     state = home.setdefault("state", {})
     evs = state.setdefault("events", [])
     event = {"at": now, **event}
@@ -366,23 +378,76 @@ def record(home: dict[str, Any], event: dict[str, Any], now: float) -> None:
         j -= 1
     kept = [e for e in evs[j:i] if _key(e) != key]
     evs[j:i] = kept + [event]
-    _compact(home, now)
+    _seal(home)
 
 
-def _compact(home: dict[str, Any], now: float) -> None:
-    evs = home["state"]["events"]
-    horizon = now - KEEP
-    n = 0
-    while n < len(evs) and (evs[n]["at"] < horizon or len(evs) - n > MAX_EVENTS):
-        n += 1
-    if n == 0:
+def _seal(home: dict[str, Any]) -> None:
+    st = home["state"]
+    evs = st["events"]
+    if len(evs) <= MAX_EVENTS:
         return
-    state = _fold(home, evs[:n])
-    at = evs[n - 1]["at"]
-    home["state"]["base"] = {
+    n = len(evs) - RECENT
+    old = evs[:n]
+    base = st.get("base")
+    log = st.get("log") or hex_log(home, base, old)
+    number = st.get("sealed", 0)
+    chunk = {"home": home.get("id"), "log": log, "number": number,
+             "state": {"base": base, "events": old}, "schedules": home["schedules"]}
+    index = [*(st.get("chunks") or []), [number, base["at"] if base else None]]
+    pending = st.setdefault("pending", [])
+    pending.append(["put", chunk_key(home.get("id", ""), log, number), chunk])
+    while len(index) > MAX_CHUNKS:
+        gone = index.pop(0)
+        pending.append(["delete", chunk_key(home.get("id", ""), log, gone[0]), None])
+    state = _fold(home, old)
+    at = old[-1]["at"]
+    st.update(log=log, sealed=number + 1, chunks=index, base={
         "at": at, "mode": {"mode": state.mode, "start": state.start, "end": state.end},
-        "rooms": {k: v for k, v in state.rooms.items() if v["end"] > at}}
-    # the folded events go, so their schedule list is the home's alone now (shared,
+        "rooms": {k: v for k, v in state.rooms.items() if v["end"] > at}})
+    # the sealed events go, so their schedule list is the home's alone now (shared,
     # not copied: nothing edits a schedule list in place)
     home["schedules"] = state.schedules
     del evs[:n]
+
+
+def hex_log(home: dict[str, Any], base: dict[str, Any] | None,
+            old: list[dict[str, Any]]) -> str:
+    """A name for a home's chunks, from what the first sealed chunk holds (a world
+    loaded again under the same home id starts a log of another name once it differs)."""
+    import hashlib
+    return hashlib.sha256(_dump([home.get("id"), base, old])).hexdigest()[:16]
+
+
+def chunk_key(home_id: str, log: str, number: int) -> str:
+    return f"{home_id}/{log}/{number}"
+
+
+def take_pending(home: dict[str, Any]) -> list[list[Any]]:
+    """The chunk writes a :func:`record` left on the home (``[op, key, doc]``), taken
+    off it: the caller writes them once the home itself is written."""
+    st = home.get("state")
+    return st.pop("pending", []) if isinstance(st, dict) else []
+
+
+def history_needed(home: dict[str, Any], since: float) -> list[tuple[int, str]]:
+    """The chunks a read from ``since`` on needs: ``[(number, key), ...]`` oldest first
+    (empty when the home's own log covers it)."""
+    st = home.get("state") or {}
+    base, index = st.get("base"), st.get("chunks") or []
+    if not base or since >= base["at"] or not index or not st.get("log"):
+        return []
+    k = 0
+    for i, (_, start) in enumerate(index):
+        if start is None or start <= since:
+            k = i
+    return [(number, chunk_key(home.get("id", ""), st["log"], number))
+            for number, _ in index[k:]]
+
+
+def extended(home: dict[str, Any], chunks: list[dict[str, Any]]) -> dict[str, Any]:
+    """The home as it reads from the first of ``chunks`` (consecutive, the last the
+    newest sealed) on: that chunk's base and schedules, every event since."""
+    st = home.get("state") or {}
+    events = [e for c in chunks for e in c["state"]["events"]] + list(st.get("events", []))
+    return {**home, "schedules": chunks[0]["schedules"],
+            "state": {"base": chunks[0]["state"]["base"], "events": events}}

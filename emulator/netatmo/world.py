@@ -117,7 +117,7 @@ from contracts.files import contracts_dir
 from ..core.store import Store
 from ..core.vendor import DocRow, WorldUser
 from . import home_devices, stations
-from .energy_state import MAX_EVENTS
+from .energy_state import WORLD_EVENTS
 
 ACCOUNT = "netatmo.account"
 HOME = "netatmo.home"
@@ -515,7 +515,7 @@ def check_state(where: str, raw: Any, room_ids: set[str], home_id: str = "",
 
         state:
           base: {at, mode: {mode, start, end}, rooms: {<room id>: {mode, temp, start, end}}}
-          events:                          # at most MAX_EVENTS, sorted by ``at``
+          events:                          # at most WORLD_EVENTS, sorted by ``at``
             - {at, kind: mode, mode: schedule|away|hg|off, end}
             - {at, kind: room, room: <room id>, mode: manual|max|home, temp, end}
             - {at, kind: schedules, schedules: [<schedules, as the home's>]}
@@ -558,8 +558,8 @@ def check_state(where: str, raw: Any, room_ids: set[str], home_id: str = "",
         made["rooms"] = rooms
         out["base"] = made
     evs = _list(f"{where}.events", st.get("events"))
-    if len(evs) > MAX_EVENTS:
-        raise ValueError(f"{where}.events holds {len(evs)} events; at most {MAX_EVENTS} "
+    if len(evs) > WORLD_EVENTS:
+        raise ValueError(f"{where}.events holds {len(evs)} events; at most {WORLD_EVENTS} "
                          "(older ones fold into base)")
     events: list[dict[str, Any]] = []
     for i, raw_event in enumerate(evs):
@@ -689,9 +689,13 @@ def export(store: Store, tenant: str, users: list[dict[str, Any]]
 
 
 def export_home(doc: dict[str, Any]) -> dict[str, Any]:
+    """The home as a world file holds it: its energy log without the index of sealed
+    chunks (history older than ``base`` is not exported)."""
     out = {k: v for k, v in doc.items() if k not in ("owner", "state")}
-    if doc.get("state"):
-        out["state"] = doc["state"]
+    state = {k: v for k, v in (doc.get("state") or {}).items()
+             if k not in ("chunks", "sealed", "log", "pending")}
+    if state:
+        out["state"] = state
     return out
 
 
