@@ -55,6 +55,7 @@ fuzz-long: $(STAMP)
 	FUZZ_LONG=1 $(PY) scripts/run_schemathesis.py
 
 bench: $(STAMP)
+	$(PYTHON) scripts/ensure_services.py wrk
 	$(PY) bench/run.py
 
 clean:

@@ -34,6 +34,7 @@ class Service:
     needed_by: str
     executables: tuple[str, ...]   # absolute paths or names looked up on PATH, in order
     packages: tuple[str, ...]      # the Debian packages that provide it
+    default: bool = True           # False: only when named (`ensure_services.py wrk`)
 
     def find(self) -> str | None:
         for exe in self.executables:
@@ -49,6 +50,7 @@ SERVICES: tuple[Service, ...] = (
     Service("chromium", "the browser tests (tests/test_browser_consent.py)",
             ("/usr/bin/chromium", "chromium", "chromium-browser"),
             ("chromium", "chromium-driver")),
+    Service("wrk", "the benchmarks (make bench)", ("wrk",), ("wrk",), default=False),
 )
 
 
@@ -113,10 +115,16 @@ def ensure(service: Service, apt: Apt) -> tuple[bool, str]:
     return False, f"{service.name}: MISSING: could not install it: {reason}"
 
 
-def main() -> int:
+def main(argv: Sequence[str] = ()) -> int:
+    """The default services, or the ones named on the command line."""
+    unknown = set(argv) - {s.name for s in SERVICES}
+    if unknown:
+        print(f"unknown service(s): {', '.join(sorted(unknown))}; known: "
+              f"{', '.join(s.name for s in SERVICES)}", file=sys.stderr)
+        return 2
     apt = Apt()
     missing = []
-    for service in SERVICES:
+    for service in (s for s in SERVICES if (s.name in argv if argv else s.default)):
         ok, line = ensure(service, apt)
         print(line, flush=True)
         if not ok:
@@ -129,4 +137,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
