@@ -10,6 +10,7 @@ alone wait on the receiver (with a generous limit), never on a fixed delay.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 import pytest
@@ -292,24 +293,19 @@ def test_sqlite_workers_send_each_event_once(tmp_path, receiver):
         assert ticks(receiver) == list(range(1, 451))
 
 
-def test_a_source_instant_is_never_split_across_batches(tmp_path, monkeypatch):
-    """In process: many events at one instant, with batches of 4."""
+@contextlib.contextmanager
+def in_process(tmp_path, spec: PushSpec):
+    """The toy vendor with ``spec`` in an app of this process (werkzeug's test client),
+    a webhook of ann registered at START to a receiver: (client, receiver, app)."""
     import toy_vendor
     from werkzeug.test import Client
 
     from emulator import app as app_module
-    from emulator.core import webhooks
     from emulator.settings import Settings
     from tests.toy_server import toy_world
 
-    def burst(store, tenant, hook, t0, t1):
-        instants = [START + 10] * 6 + [START + 20] * 3
-        return [(at, {"push_type": "b", "i": i}) for i, at in enumerate(instants)
-                if t0 < at <= t1]
-
-    monkeypatch.setattr(webhooks, "BATCH", 4)
-    vendor = dataclasses.replace(toy_vendor.VENDOR, push=PushSpec(source=burst))
-    mc = app_module.create_app(Settings(world=str(toy_world(tmp_path))),
+    vendor = dataclasses.replace(toy_vendor.VENDOR, push=spec)
+    mc = app_module.create_app(Settings(world=str(toy_world(tmp_path)), webhook_timeout=3),
                                vendors=(*app_module.VENDORS, vendor))
     receiver = Receiver()
     try:
@@ -320,6 +316,29 @@ def test_a_source_instant_is_never_split_across_batches(tmp_path, monkeypatch):
         access = client.post("/toy/oauth2/token", data=form).json["access_token"]
         assert client.post("/toy/api/addwebhook", data={"url": receiver.url},
                            query_string={"access_token": access}).status_code == 200
+        yield client, receiver, mc
+    finally:
+        receiver.close()
+        mc.deliverer.stop()
+
+
+def flush(client) -> dict:
+    done = client.post("/_mockcloud/webhooks/flush", json={})
+    assert done.status_code == 200 and done.json["done"] is True, done.text
+    return done.json
+
+
+def test_a_source_instant_is_never_split_across_batches(tmp_path, monkeypatch):
+    """Many events at one instant, with batches of 4."""
+    from emulator.core import webhooks
+
+    def burst(store, tenant, hook, t0, t1):
+        instants = [START + 10] * 6 + [START + 20] * 3
+        return [(at, {"push_type": "b", "i": i}) for i, at in enumerate(instants)
+                if t0 < at <= t1]
+
+    monkeypatch.setattr(webhooks, "BATCH", 4)
+    with in_process(tmp_path, PushSpec(source=burst)) as (client, receiver, _):
         claims = []
         real_claim = webhooks.Deliverer._claim
 
@@ -331,9 +350,37 @@ def test_a_source_instant_is_never_split_across_batches(tmp_path, monkeypatch):
 
         monkeypatch.setattr(webhooks.Deliverer, "_claim", spy)
         client.post("/_mockcloud/clock/advance", json={"seconds": 30})
-        assert client.post("/_mockcloud/webhooks/flush", json={}).json["done"] is True
+        flush(client)
         assert [p["i"] for p in receiver.payloads("b")] == list(range(9))
         assert claims == [(START, START + 10, 6), (START + 10, START + 30, 3)]
-    finally:
-        receiver.close()
-        mc.deliverer.stop()
+
+
+def test_retries_are_the_vendors_and_a_delivery_fails_once(tmp_path):
+    spec = PushSpec(source=toy_tick_source(), retries=2)
+    with in_process(tmp_path, spec) as (client, receiver, _):
+        receiver.answer(500, 502, 200, 500, 500, 500)
+        client.post("/_mockcloud/clock/advance", json={"seconds": 1200})
+        flush(client)
+        (hook,) = client.get("/_mockcloud/webhooks/toy").json["webhooks"]
+        sent = client.get(f"/_mockcloud/webhooks/toy/{hook['id']}/deliveries").json
+        assert [(d["status"], d["attempts"], d["code"]) for d in sent["deliveries"]] == [
+            ("delivered", 3, 200), ("failed", 3, 500)]
+        assert hook["failures"] == [START + 1200] and len(receiver.posts) == 6
+
+
+def test_a_broken_source_stops_its_webhook_not_the_server(tmp_path, caplog):
+    def broken(store, tenant, hook, t0, t1):
+        return [(START + 1, "not a dict")]
+
+    with in_process(tmp_path, PushSpec(source=broken)) as (client, receiver, _):
+        client.post("/_mockcloud/clock/advance", json={"seconds": 60})
+        assert flush(client)["delivered"] == 0
+        (hook,) = client.get("/_mockcloud/webhooks/toy").json["webhooks"]
+        assert hook["cursor"] == START and receiver.posts == []
+        assert "(instant, dict) pairs" in caplog.text
+
+
+def toy_tick_source():
+    import toy_vendor
+
+    return toy_vendor.ticks

@@ -451,7 +451,11 @@ class Deliverer:
         if not hooks:
             self._unindex(tenant)
         for hid, _ in hooks:
-            done, busy = self._pump(tenant, hid)
+            try:
+                done, busy = self._pump(tenant, hid)
+            except Exception:  # a vendor's headers or payload: logged, the others go on
+                log.exception("webhook %s of tenant %s failed", hid, tenant)
+                continue
             out.delivered += done
             out.busy = out.busy or busy
         return out
@@ -544,9 +548,13 @@ class Deliverer:
         else:
             start, events = t0, []
         if t1 > start:
-            events = events + [(float(at), p) for at, p in
-                               spec.source(self.store, tenant, hook, start, t1)
-                               if start < at <= t1]
+            fresh = list(spec.source(self.store, tenant, hook, start, t1))
+            for event in fresh:
+                if not (isinstance(event, tuple) and len(event) == 2
+                        and isinstance(event[0], int | float) and isinstance(event[1], dict)):
+                    raise TypeError(f"a webhook source gives (instant, dict) pairs, not "
+                                    f"{event!r:.80}")
+            events = events + [(float(at), p) for at, p in fresh if start < at <= t1]
         return events
 
     def _claim(self, tenant: str, hid: str, t0: float, t1: float, taken: set[int],
@@ -571,7 +579,10 @@ class Deliverer:
         return won[0] if won else None
 
     def _lease_time(self) -> float:
-        return LEASE + self.settings.webhook_timeout * 3
+        """Real seconds a claim holds: longer than one delivery can take (each attempt
+        may wait the timeout to connect, to send and to read), renewed every LEASE/3."""
+        retries = max((v.push.retries for v in self.vendors.values() if v.push), default=0)
+        return LEASE + self.settings.webhook_timeout * 3 * (retries + 1)
 
     def _send(self, tenant: str, spec: PushSpec, claimed: dict[str, Any],
               batch: list[Item], t0: float, token: str) -> int:
