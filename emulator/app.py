@@ -32,7 +32,7 @@ import orjson
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from . import lightify, netatmo
+from . import lightify, netatmo, qivivo
 from .core import tenancy, world
 from .core.admin import make_admin
 from .core.api import VendorAPI, oauth_blueprint
@@ -54,7 +54,7 @@ log = logging.getLogger("mockcloud")
 # on localhost unless told so by its documented switch.
 os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
 ADMIN_MAX_BODY = 64 * 1024 * 1024   # world files can be big
-VENDORS: tuple[Vendor, ...] = (lightify.VENDOR, netatmo.VENDOR)
+VENDORS: tuple[Vendor, ...] = (lightify.VENDOR, netatmo.VENDOR, qivivo.VENDOR)
 _SLASHES = re.compile(r"//+")
 _TEMPLATES = "web/templates"
 

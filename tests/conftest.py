@@ -148,3 +148,14 @@ def netatmo(mockcloud: Admin):
     http, watch = watched_session("netatmo")
     yield Netatmo(mockcloud, http, watch)
     assert not watch.problems, "responses off contract:\n" + "\n".join(watch.problems)
+
+
+@pytest.fixture
+def qivivo(mockcloud: Admin):
+    """Raw HTTP access to one tenant's Qivivo cloud (tests/qivivo_http.py), every
+    answer checked against the Qivivo contract."""
+    from tests.qivivo_http import Qivivo
+
+    http, watch = watched_session("qivivo")
+    yield Qivivo(mockcloud, http, watch)
+    assert not watch.problems, "responses off contract:\n" + "\n".join(watch.problems)

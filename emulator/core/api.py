@@ -41,8 +41,13 @@ def oauth_blueprint(server: VendorAuthServer) -> Blueprint:
     if p.authorize_path:
         bp.add_url_rule(p.authorize_path, "authorize", lambda: consent.authorize(server),
                         methods=["GET", "POST"])
-    bp.add_url_rule(p.token_path, "token", lambda: server.create_token_response(),
-                    methods=["POST"])
+
+    def token():
+        if p.token_request is not None:
+            p.token_request(request.environ)
+        return server.create_token_response()
+
+    bp.add_url_rule(p.token_path, "token", token, methods=["POST"])
     if p.revoke_path:
         bp.add_url_rule(p.revoke_path, "revoke",
                         lambda: server.create_endpoint_response("revocation"),

@@ -88,6 +88,9 @@ class AuthProfile:
     oauth_error_body: Callable[[dict[str, Any]], Any] | None = None
     token_params: tuple[str, ...] = ()         # also take the bearer token from these
     realm: str = "api"
+    # rewrites the token request's WSGI environ before Authlib reads it (a vendor whose
+    # clients send parameters in odd places: the query string, a wrong Content-Type)
+    token_request: Callable[[dict[str, Any]], None] | None = None
 
     def kind(self, name: str) -> str:
         return f"{self.vendor}.{name}"

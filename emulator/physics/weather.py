@@ -566,3 +566,11 @@ def round_series(x: np.ndarray, ndigits: int = 0) -> np.ndarray:
         idx = np.flatnonzero(near)
         out[idx] = [round(v, ndigits) for v in x[idx].tolist()]
     return out
+
+
+@lru_cache(maxsize=1 << 16)
+def hourly_temperature(lat: float, lon: float, altitude: float, seed: int, hour: int) -> float:
+    """The outdoor temperature a room model holds through hour ``hour`` (``[hour * 3600,
+    (hour + 1) * 3600)``): :func:`outdoor`'s at the middle of the hour, memoised."""
+    return outdoor(Place(lat=lat, lon=lon, altitude=altitude), seed,
+                   hour * HOUR + HOUR / 2).temperature
