@@ -136,6 +136,17 @@ class Admin:
         return self._call("PATCH", f"/devices/{vendor}/{quote(device_id, safe='')}",
                           json=changes)
 
+    def inject_event(self, vendor: str, device_id: str, type: str,
+                     at: float | str | None = None, **fields: Any) -> dict:
+        """An event the device reports (Netatmo: ``smoke`` on a smoke alarm,
+        ``unknown_face`` on an indoor camera, ``tag_open`` on a door tag ...) at ``at``
+        (default: now); answers the event recorded, with the vendor's event id."""
+        body: dict[str, Any] = {"type": type, **fields}
+        if at is not None:
+            body["at"] = at
+        return self._call("POST", f"/devices/{vendor}/{quote(device_id, safe='')}/events",
+                          json=body)
+
     # webhooks (of a vendor that pushes)
     def webhooks(self, vendor: str, **filters: Any) -> list[dict]:
         """The vendor's webhooks (``user=``, ``client_id=`` to narrow)."""

@@ -255,8 +255,10 @@ def world_home(raw: dict[str, Any], notes: list[str], where: str,
     if home.get("therm_mode") not in (None, "schedule", "away", "hg", "off"):
         notes.append(f"{where}.therm_mode {home['therm_mode']!r} not expressible")
         home.pop("therm_mode")
-    if "persons" in raw:
-        notes.append(f"{where}.persons: security (next issue), not in the world format")
+    if raw.get("persons"):
+        home["persons"] = [{"id": p["id"], **({"pseudo": p["pseudo"]} if p.get("pseudo")
+                                              else {})}
+                           for p in raw["persons"] if isinstance(p.get("id"), str)]
     extra = sorted(set(raw) - set(home) - HOME_DERIVED - {"id"})
     if extra:
         notes.append(f"{where}: {extra} not expressible")
@@ -650,6 +652,114 @@ def _simple_home() -> dict[str, Any]:
                            "timetable": [{"zone_id": 0, "m_offset": 0}]}]}
 
 
+# ============================================================ security
+
+SECURITY_SEED = 0
+CAMERA_HOME_DATA = "archive__camera_home_data.json"
+
+
+def security_home(raw: dict[str, Any], notes: list[str]) -> tuple[dict[str, Any], int]:
+    """A world home from a gethomedata home (cameras, what they bridge, smoke alarms,
+    persons): (the home, the latest setup date in it)."""
+    home: dict[str, Any] = {"id": raw["id"], "name": raw.get("name") or "Home"}
+    place = raw.get("place", {})
+    home.update({k: place[k] for k in ("timezone", "country", "city") if k in place})
+    modules: list[dict[str, Any]] = []
+    for cam in raw.get("cameras", []):
+        mod = {"id": cam["id"], "type": cam["type"], "name": cam.get("name", cam["id"])}
+        if "last_setup" in cam:
+            mod["setup_date"] = cam["last_setup"]
+        if cam.get("status") in ("on", "off"):
+            mod["monitoring"] = cam["status"]
+        elif cam.get("status") == "disconnected":
+            mod["reachable"] = False
+            notes.append(f"camera {cam['id']} disconnected: offline from the start (the "
+                         "world cannot say since when), so it recorded nothing")
+        if cam["type"] == "NOC" and cam.get("light_mode_status") in ("on", "off", "auto"):
+            mod["floodlight"] = cam["light_mode_status"]
+        modules.append(mod)
+        modules += [{"id": m["id"], "type": m["type"], "name": m.get("name", m["id"]),
+                     "bridge": cam["id"]} for m in cam.get("modules", [])]
+    for sd in raw.get("smokedetectors", []):
+        modules.append({"id": sd["id"], "type": sd["type"], "name": sd.get("name", sd["id"]),
+                        **({"setup_date": sd["last_setup"]} if "last_setup" in sd else {})})
+    home["modules"] = modules
+    home["persons"] = [{"id": p["id"], **({"pseudo": p["pseudo"]} if "pseudo" in p else {}),
+                        "face": {k: p["face"][k] for k in ("id", "key", "version")
+                                 if k in p.get("face", {})}}
+                       for p in raw.get("persons", [])]
+    notes.append("events: the home's own routine (seeded) over the days before the clock")
+    setup = max([m.get("setup_date", 0) for m in modules] or [0])
+    return home, setup
+
+
+def _plan_security(method: str, sample: dict[str, Any], notes: list[str]
+                   ) -> tuple[dict[str, Any], Call, int]:
+    """gethomedata: the sample's homes; getevents: a home with the modules its events
+    name; geteventsuntil: camera_home_data's homes, until a scripted event."""
+    body = sample.get("body") or {}
+    now = int(sample.get("time_server", 1_560_626_960))
+    if method == "getevents":
+        home, clock = _events_home(body.get("home", {}), notes, now), now
+        call = Call("getevents", {"home_id": home["id"], "size": 100})
+        world = _world(_account(None), homes=[home])
+    else:
+        source = body if method == "gethomedata" else load(CAMERA_HOME_DATA)["body"]
+        if method != "gethomedata":
+            notes.append(f"homes from {CAMERA_HOME_DATA} (the same camera ids)")
+        homes, setups = [], [0]
+        for raw in source.get("homes", []):
+            home, setup = security_home(raw, notes)
+            homes.append(home)
+            setups.append(setup)
+        clock = max(now, max(setups) + 8 * 86400)
+        if clock != now:
+            notes.append(f"clock at {clock}: a week after the latest setup date (the "
+                         f"sample's time_server {now} comes before it)")
+        user = _account(source.get("user"))
+        world = _world(user, homes=homes)
+        call = Call("gethomedata", {"size": 100})
+        if method == "geteventsuntil":
+            at = clock - 7 * 86400
+            homes[0]["security_events"] = [{"at": at, "type": "movement"}]
+            from emulator.netatmo.security import scripted_id
+
+            call = Call(method, {"home_id": homes[0]["id"],
+                                 "event_id": scripted_id(SECURITY_SEED, homes[0]["id"], 0, at)})
+            notes.append("until a movement scripted a week before the clock")
+    world["seed"] = SECURITY_SEED
+    return world, call, clock
+
+
+def _events_home(raw: dict[str, Any], notes: list[str], now: int) -> dict[str, Any]:
+    """A home with the modules getevents' events name (outdoor: NOC, tags: a door tag
+    on the indoor camera) and the persons they name."""
+    types: dict[str, str] = {}
+    persons: dict[str, str] = {}
+    for ev in raw.get("events", []):
+        kind = ("NOC" if ev["type"] == "outdoor" else "NACamDoorTag"
+                if ev["type"].startswith("tag_") else "NACamera")
+        if ev["type"] in ("connection", "boot", "disconnection"):
+            kind = types.get(ev["module_id"], "NOC")
+        types.setdefault(ev["module_id"], kind)
+        if ev.get("person_id"):
+            name = re.search(r"<b>(.*?)</b>", ev.get("message", ""))
+            persons[ev["person_id"]] = name.group(1) if name else "Someone"
+    cams = [m for m, k in types.items() if k == "NACamera"]
+    modules = [{"id": m, "type": k, "name": m, **({"bridge": cams[0]} if k == "NACamDoorTag"
+                                                  and cams else {})}
+               for m, k in types.items()]
+    scripted = [{"at": min(ev["time"], now - 600), "type": ev["type"],
+                 "module_id": ev["module_id"]}
+                for ev in raw.get("events", []) if ev["type"].startswith("tag_")]
+    notes.append("modules typed from the events (outdoor: NOC, tag_*: NACamDoorTag); "
+                 "tag events scripted (before the clock); connection/boot are admin overrides "
+                 "(not in a world): not reproduced")
+    return {"id": raw.get("id", HOME_WORLD_HOME), "name": "Home", "modules": modules,
+            "persons": [{"id": p, "pseudo": n} for p, n in persons.items()],
+            "security_events": scripted}
+
+
 # the camera the setstate samples name, and what each sample asks of it
 SAMPLE_CAMERA = "12:34:56:00:f1:62"
 SETSTATE_CALLS = {
@@ -724,13 +834,8 @@ def plan(entry: dict[str, Any]) -> Plan:
         world = _world(_account(None), homes=[_simple_home()])
         call = Call("setroomthermpoint", {"home_id": HOME_WORLD_HOME, "room_id": rid,
                                           "mode": "manual", "temp": 21})
-    elif method == "gethomedata":
-        world, call = _world(_account(None), homes=[_simple_home()]), Call("gethomedata")
-        notes.append("security (next issue): a thermostat home only")
-    elif method in ("getevents", "geteventsuntil"):
-        world = _world(_account(None), homes=[_simple_home()])
-        call = Call(method, {"home_id": HOME_WORLD_HOME, "event_id": "0" * 24})
-        notes.append("security (next issue)")
+    elif method in ("gethomedata", "getevents", "geteventsuntil"):
+        world, call, clock = _plan_security(method, sample, notes)
     elif method == "setstate":
         world, call = _plan_setstate(file, notes)
     else:

@@ -348,29 +348,35 @@ def test_api_errors_carry_the_numeric_code(make_client: Callable[..., NetatmoCli
 
 
 def test_security_endpoints_send_what_the_contract_says(
-        client: NetatmoClient, mockcloud: Admin) -> None:
-    """Cameras, persons and events are the next issue's: the emulator may not answer
-    them yet (404/31). What the client sends is checked either way."""
-    calls: list[tuple[str, Callable[[], Any], dict[str, str]]] = [
+        make_client: Callable[..., NetatmoClient], mockcloud: Admin) -> None:
+    """Cameras, persons and events (emulator/netatmo/security.py): what the client
+    sends, and the answers (unknown event and person ids are 400/21)."""
+    client = make_client()
+    authorize(client, SCOPES + ["read_camera", "write_camera", "read_presence"])
+    alice = "5e5c7a1b-2d3e-4f50-6172-8394000000a1"
+    calls: list[tuple[str, Callable[[], Any], dict[str, str], Any]] = [
         ("gethomedata", lambda: client.gethomedata(HOME_ID, size=5),
-         {"home_id": HOME_ID, "size": "5"}),
+         {"home_id": HOME_ID, "size": "5"}, None),
         ("getevents", lambda: client.getevents(HOME_ID, device_types=["NACamera", "NOC"],
                                                size=10, locale="fr"),
          {"home_id": HOME_ID, "device_types": "NACamera,NOC", "size": "10",
-          "locale": "fr"}),
+          "locale": "fr"}, None),
         ("geteventsuntil", lambda: client.geteventsuntil(HOME_ID, "e1"),
-         {"home_id": HOME_ID, "event_id": "e1"}),
+         {"home_id": HOME_ID, "event_id": "e1"}, (400, 21)),
         ("setpersonsaway", lambda: client.setpersonsaway(HOME_ID, "p1"),
-         {"home_id": HOME_ID, "person_id": "p1"}),
-        ("setpersonshome", lambda: client.setpersonshome(HOME_ID, ["p1", "p2"]),
-         {"home_id": HOME_ID, "person_ids": '["p1", "p2"]'}),
+         {"home_id": HOME_ID, "person_id": "p1"}, (400, 21)),
+        ("setpersonshome", lambda: client.setpersonshome(HOME_ID, [alice]),
+         {"home_id": HOME_ID, "person_ids": f'["{alice}"]'}, None),
     ]
-    for method, call, form in calls:
+    for method, call, form, error in calls:
         try:
             call()
+            assert error is None, method
         except ApiError as exc:
-            assert (exc.status, exc.code) in ((404, 31), (501, 0)), exc
+            assert (exc.status, exc.code) == error, exc
         assert sent(mockcloud, method) == form
+    homes = client.gethomedata(HOME_ID)["homes"]
+    assert {p["id"]: p["out_of_sight"] for p in homes[0]["persons"]}[alice] is False
 
 
 # ---------------------------------------------------------------- usage limits

@@ -430,6 +430,12 @@ def test_admin_api_end_to_end(admin_http: AdminHttp, mockcloud: Admin, lightify,
     back = call("PATCH", "/devices/lightify/123456-d01", 200, json={"clear": True})
     assert back["overrides"] == {} and back["state"]["online"] is True
     assert len(back["events"]) == 2
+    # injected device events: Lightify's devices report none (400); Netatmo's answers
+    # are tests/test_netatmo_security.py's (INJECTING_VENDOR)
+    assert call("POST", "/devices/lightify/123456-d01/events", 400, json={
+        "type": "smoke"})["error"] == "invalid_request"
+    assert call("POST", "/devices/nobody/x/events", 404, json={"type": "smoke"})[
+        "error"] == "not_found"
     call("POST", "/clock/resume", 200)
 
     # webhooks: Lightify pushes none (400), an unknown vendor is 404; the answers of a
@@ -505,8 +511,13 @@ def test_admin_api_end_to_end(admin_http: AdminHttp, mockcloud: Admin, lightify,
     } - admin_http.seen
     # Unreachable on purpose: GET /openapi.yaml 404 (only when the file is not installed).
     # The answers of a vendor that pushes: test_webhooks_admin_api.
-    assert missing == {("get", "/openapi.yaml", "404"), *PUSHING_VENDOR}, sorted(missing)
+    assert missing == {("get", "/openapi.yaml", "404"), *PUSHING_VENDOR, *INJECTING_VENDOR}, \
+        sorted(missing)
 
+
+# what only a vendor whose devices report events answers (Netatmo's; covered by
+# tests/test_netatmo_security.py::test_admin_injection_against_the_admin_contract)
+INJECTING_VENDOR = {("post", "/devices/{vendor}/{device_id}/events", "201")}
 
 # what only a vendor with webhooks answers
 PUSHING_VENDOR = {

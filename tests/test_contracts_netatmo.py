@@ -23,6 +23,7 @@ ENDPOINTS = [
     "homestatus", "getroommeasure", "setroomthermpoint", "setthermmode", "switchhomeschedule",
     "synchomeschedule", "createnewhomeschedule", "deletehomeschedule", "renamehomeschedule",
     "setstate", "gethomedata", "getevents", "setpersonsaway", "setpersonshome",
+    "geteventsuntil", "getnextevents", "getlasteventof", "addwebhook", "dropwebhook",
 ]
 CATALOGUE = load_contracts()
 DOC = CATALOGUE.vendors["netatmo"].operations[0].doc
@@ -209,3 +210,45 @@ def test_createnewhomeschedule_accepts_both_schedule_id_places() -> None:
     assert check("POST", url, 200, {**env, "schedule_id": sid}) == []
     assert check("POST", url, 200, {**env, "body": {"schedule_id": sid}}) == []
     assert check("POST", url, 200, env)
+
+
+def test_getcamerapicture_answers_a_jpeg() -> None:
+    for method in ("GET", "POST"):
+        op = CATALOGUE.find("netatmo", method, "/api/getcamerapicture")
+        assert op.spec["security"]
+        assert set(op.spec["responses"]["200"]["content"]) == {"image/jpeg"}
+        for status in ("400", "403", "429"):
+            assert op.response_schema(status)[1]
+    assert check("GET", "/api/getcamerapicture", 200, b"\xff\xd8") == []
+
+
+WEBHOOK_SCHEMA = "https://mockcloud.local/contracts/schemas/netatmo/webhook.json"
+
+
+def test_webhook_payload_schemas_dispatch_on_push_type() -> None:
+    """webhook.json picks the family's schema by push_type (the emulator's pushes are
+    validated in tests/test_netatmo_security.py)."""
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator({"$ref": WEBHOOK_SCHEMA}, registry=CATALOGUE.registry)
+    base = {"user_id": "u", "home_id": "h", "home_name": "Home"}
+    device = {**base, "event_id": "0" * 24, "device_id": "d", "camera_id": "d",
+              "message": "m"}
+    good = [
+        {"push_type": "webhook_activation"},
+        {**device, "push_type": "NSD-smoke", "event_type": "smoke", "sub_type": 1},
+        {**device, "push_type": "NACamera-person_away", "event_type": "person_away",
+         "person_id": "p"},
+        {**base, "push_type": "home_event_changed", "event_type": "therm_mode",
+         "mode": "hg", "home": {"id": "h", "therm_mode": "hg"}},
+    ]
+    bad = [
+        {"push_type": "NSD-smoke"},                                   # no ids
+        {**device, "push_type": "NACamera-person", "event_type": "person"},  # no persons
+        {**device, "push_type": "NOC-light_mode", "event_type": "light_mode",
+         "sub_type": "disco"},
+        {"push_type": "somebody_else"},
+    ]
+    assert [list(validator.iter_errors(p)) for p in good] == [[]] * len(good)
+    assert all(not validator.is_valid(p) for p in bad)
+

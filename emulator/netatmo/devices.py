@@ -23,6 +23,9 @@ its ``since``; ``online`` is its ``reachable``), merged over the world's own ent
 key by key, before the routes hand the documents to ``stations``. A ``weather``
 override moves that station's (or module's) readings only: a home at the same place
 keeps the unadjusted weather (INFERRED, simple).
+
+Security devices (cameras, door tags, smoke and CO alarms) also take injected events
+(``inject``: ``POST /_mockcloud/devices/netatmo/<id>/events``, see ``security``).
 """
 
 from __future__ import annotations
@@ -132,6 +135,16 @@ class NetatmoDevices:
         overrides = Overrides(store, tenant, VENDOR)
         overrides.record(dev["id"], changes, now)
         return _view(*found, overrides, _seed(store, tenant), now)
+
+    def inject(self, store: Store, tenant: str, device_id: str, event: dict[str, Any],
+               now: float) -> dict[str, Any]:
+        """An event the device reports (``core.admin.events``): a smoke alarm, an
+        unknown face, a door tag opened ... at ``event["at"]`` (``security.inject``;
+        the types: ``persons.INJECTABLE``)."""
+        from .security import inject
+
+        at = math.floor(event["at"] if event.get("at") is not None else now)
+        return inject(store, tenant, device_id, event["type"], at, event.get("person_id"))
 
 
 CONTROL = NetatmoDevices()

@@ -293,7 +293,7 @@ def home_status(ctx: Ctx, user_id: str, home_id: str,
     if rooms_out:
         out["rooms"] = rooms_out
     # other module types' fields (weather, OpenTherm, Smarther), rooms' humidity
-    module_status.complete(ctx, home, live, now, heating, out)
+    module_status.complete(ctx, home, live, now, heating, out, device_types)
     body: dict[str, Any] = {"home": out}
     if errors:
         body["errors"] = errors

@@ -10,7 +10,8 @@ homesdata shows a module's static fields as the world gives them (``world.py``:
 the admin API's overrides, as homestatus does -- on the Wi-Fi gateways that show it in
 the samples (``HOMESDATA_REACHABLE``: NAMain, OTH, NDB, NOC; a NAPlug does not). A
 home's ``legacy_schedule_forms`` add the zones' ``rooms_temp`` and the home's
-``therm_schedules``, derived from the schedules in force.
+``therm_schedules``, derived from the schedules in force. Its named persons show as
+``persons`` (``persons.topology``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 from ..core.context import Ctx
 from ..core.errors import MockcloudError
+from . import persons
 from .world import ACCOUNT, HOME, META, MODULE_STATIC
 
 # homesdata's "user", from the account (SEEN field names in homesdata.json)
@@ -120,6 +122,8 @@ def topology(doc: dict[str, Any], gateway_types: list[str] | None = None,
     if "therm_schedules" in forms:
         out["therm_schedules"] = [_legacy_schedule(s) for s in doc["schedules"]
                                   if s["type"] == "therm"]
+    if doc.get("persons"):
+        out["persons"] = persons.topology(doc)
     return out
 
 

@@ -30,6 +30,9 @@ rooms' humidity; computed from the emulator's state and physics, never stored.
   ``reachable``.
 * a room with a module that measures humidity (``HUMIDITY_TYPES``: the Smarther)
   shows ``humidity`` (``physics.indoor``'s air, seeded by that module).
+* a home with persons or an indoor camera: ``persons`` ``[{id, last_seen,
+  out_of_sight}]`` (``security``'s presence at now), unless ``device_types`` names no
+  camera type.
 * lights, dimmers, plugs, shutters, gateways, cameras, door tags, smoke and CO alarms
   (``home_devices.TYPES``): ``home_devices.status_fields`` (their state on the clock
   from setstate's device log), the strengths labelled as below on cameras
@@ -81,9 +84,9 @@ def wifi_state(strength: int) -> str:
 
 
 def complete(ctx: Ctx, home: dict[str, Any], live: Any, now: float, heating: bool,
-             out: dict[str, Any]) -> None:
+             out: dict[str, Any], device_types: list[str] | None = None) -> None:
     """Add the fields above to homestatus's ``out`` (``{"id", "modules"?, "rooms"?}``)
-    in place."""
+    in place (``device_types``: homestatus's filter)."""
     mods = out.get("modules", [])
     by_id = live.by_id
     weather = _weather(ctx, home, live.seed, now,
@@ -119,6 +122,12 @@ def complete(ctx: Ctx, home: dict[str, Any], live: Any, now: float, heating: boo
                       and m["type"] in HUMIDITY_TYPES), None)
         if meter is not None:
             room["humidity"] = humidity(home, meter["id"], live.seed, now)
+    if (home.get("persons") or any(m["type"] == "NACamera" for m in home["modules"])) \
+            and (device_types is None or {"NACamera", "NOC"} & set(device_types)):
+        from .security import View
+
+        state = View(ctx.store, ctx.tenant, live.seed, home).presence(now)
+        out["persons"] = [{"id": pid, **s} for pid, s in state.items()]
 
 
 def humidity(home: dict[str, Any], module_id: str, seed: int, now: float) -> int:

@@ -42,6 +42,7 @@ needs any one of them). An unknown ``/api/<x>`` is 404/31. The domain modules:
 
   ``mode`` strings are passed as sent (pyatmo passes any string through): energy
   decides which it accepts ("mode not authorized", 400/21).
+* ``security`` (persons, events, pictures): its endpoints are ``security_routes``'.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ from ..core.api import VendorAPI
 from ..core.context import Ctx
 from ..core.errors import MockcloudError
 from ..core.oauth import Token
-from . import devices, energy, models, stations
+from . import devices, energy, models, security_routes, stations
 from .transport import Answer, Params, endpoint
 
 READ_HOME = ("read_thermostat", "read_camera", "read_presence", "read_smokedetector",
@@ -245,6 +246,8 @@ def routes(api: VendorAPI) -> Blueprint:
                                 scopes=token.get_scope().split(),
                                 already=api.settings.setstate_already,
                                 unreachable=api.settings.setstate_unreachable)
+
+    security_routes.register(bp, api)
 
     # ---------------------------------------------------------------- the rest
 

@@ -36,6 +36,8 @@
                    timetable: [{zone_id: 0, m_offset: 0}]}
               state: {}                     # the energy log (check_state: base, events,
                                             #   schedules_created); optional
+              persons: [...]                # its people and scripted security events:
+              security_events: [...]        #   persons.py's format (optional)
           stations:    [...]                # stations.py's format (build_stations)
           homecoaches: [...]                # stations.py's format (build_homecoaches)
 
@@ -116,7 +118,7 @@ from contracts.files import contracts_dir
 
 from ..core.store import Store
 from ..core.vendor import DocRow, WorldUser
-from . import home_devices, stations
+from . import home_devices, persons, stations
 from .energy_state import WORLD_EVENTS
 
 ACCOUNT = "netatmo.account"
@@ -130,7 +132,7 @@ USER_KEYS = set(ACCOUNT_FIELDS) | {"homes", "stations", "homecoaches"}
 HOME_KEYS = {"id", "name", "timezone", "coordinates", "altitude", "country",
              "therm_setpoint_default_duration", "therm_mode", "temperature_control_mode",
              "cooling_mode", "city", "legacy_schedule_forms", "rooms", "modules",
-             "schedules", "state"}
+             "schedules", "state", "persons", "security_events"}
 LEGACY_SCHEDULE_FORMS = ("rooms_temp", "therm_schedules")
 ROOM_STATIC = {"true_temperature_available", "therm_relay"}
 ROOM_KEYS = {"id", "name", "type"} | ROOM_STATIC
@@ -472,6 +474,10 @@ def check_home(where: str, raw: Any, owner: str, index: int) -> dict[str, Any]:
     state = check_state(f"{where}.state", home.get("state"), room_ids, hid,
                         room_ids - heated)
     out.update(rooms=rooms, modules=modules, schedules=schedules, state=state)
+    people = persons.check_persons(f"{where}.persons", home.get("persons"), hid)
+    scripted = persons.check_events(f"{where}.security_events",
+                                    home.get("security_events"), modules, people)
+    out.update({k: v for k, v in (("persons", people), ("security_events", scripted)) if v})
     return out
 
 

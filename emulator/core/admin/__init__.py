@@ -8,6 +8,7 @@
 * ``tokens``  ``GET``, ``POST /tokens``, ``POST /tokens/revoke``, ``/tokens/introspect``
 * ``quotas``  ``GET``, ``DELETE /quotas``, ``PUT /quotas/<vendor>``
 * ``devices`` ``GET /devices/<vendor>``, ``GET``, ``PATCH /devices/<vendor>/<device_id>``
+* ``events``  ``POST /devices/<vendor>/<device_id>/events`` (inject a device's event)
 * ``webhooks`` ``GET /webhooks/<vendor>[/<id>[/deliveries]]``, ``DELETE .../<id>/ban``,
   ``POST /webhooks/<vendor>/push``, ``POST /webhooks/flush``
 * ``openapi`` ``GET /openapi.yaml``, ``GET /openapi/<vendor>.yaml``
@@ -30,6 +31,7 @@ from ..errors import ADMIN, MockcloudError
 from . import (
     clock,
     devices,
+    events,
     faults,
     health,
     journal,
@@ -47,7 +49,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["AREAS", "bundle", "make_admin"]
 
-AREAS = (health, world, clock, faults, journal, tokens, quotas, devices, webhooks, openapi)
+AREAS = (health, world, clock, faults, journal, tokens, quotas, devices, events, webhooks,
+         openapi)
 
 
 def make_admin(mc: Mockcloud) -> Blueprint:
