@@ -466,6 +466,8 @@ def test_push_payloads_validate_and_do_not_depend_on_the_steps(local):
             "display_change"} <= kinds
     assert validator.is_valid(pushes.activation())
     assert pushes.push_events(store, "default", uid, T0 + 10, T0 + 10) == []
+    hook = type("Hook", (), {"user_id": uid})()
+    assert pushes.source(store, "default", hook, T0 - 1, T0 + WEEK) == whole
     assert pushes.push_events(store, "default", "0" * 24, T0, T0 + WEEK) == []
     routine_only = pushes.push_events(store, "default", uid, T0 - 1, T0 + WEEK,
                                       sources={"routine"})
@@ -562,3 +564,53 @@ def test_pyatmo_reads_persons_and_events_and_sets_them(mockcloud: Admin) -> None
     assert set(asyncio.run(scenario()).values()) == {True}
     sent = mockcloud.journal(vendor="netatmo", path="/api/setpersonshome")[-1]
     assert "person_ids%5B%5D=" in (sent["request"]["body"].get("text") or "")
+
+
+# ------------------------------------------------------------------ the real samples
+
+@pytest.mark.parametrize(("file", "allowed"), [
+    ("getevents.json", set()),
+    ("archive__camera_home_data.json", set()),
+    ("archive__camera_data_events_until.json", set()),
+    ("archive__camera_home_data_no_homes.json", set()),
+    ("archive__camera_data_empty.json", set()),
+])
+def test_security_answers_carry_the_samples_key_paths(mockcloud_server,
+                                                      mockcloud_admin_token, request,
+                                                      file, allowed):
+    from tests.conftest import watched_session
+    from tests.netatmo_sample_world import MANIFEST, key_paths, load, manifest, plan
+    from tests.test_netatmo_samples import answer
+
+    if not MANIFEST.exists():
+        pytest.skip(f"real samples absent ({MANIFEST})")
+    [entry] = [e for e in manifest() if e["file"] == file]
+    p = plan(entry)
+    admin = Admin(mockcloud_server, f"sec-samples-{request.node.callspec.id[:20]}",
+                  token=mockcloud_admin_token)
+    http, watch = watched_session("netatmo")
+    status, got = answer(admin, p, http)
+    assert status == 200 and not watch.problems, (got, watch.problems)
+    assert key_paths(load(file)) - key_paths(got) == allowed
+
+
+def test_local_days_tile_across_daylight_saving_changes():
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from emulator.netatmo.persons import check_persons
+
+    home = {"id": HOME_ID, "timezone": "Europe/Paris", "coordinates": [LON, LAT],
+            "modules": [{"id": CAMERA, "type": "NACamera"}, {"id": OUTDOOR, "type": "NOC"}],
+            "persons": check_persons("p", [{"pseudo": "A"}, {"pseudo": "B"}], HOME_ID)}
+    zone = ZoneInfo("Europe/Paris")
+    for day, hours in [(date(2027, 3, 28), 23), (date(2027, 10, 31), 25),
+                       (date(2027, 1, 15), 24)]:
+        d = day.toordinal()
+        start, end = security_routine.bounds(zone, d)
+        assert end - start == hours * 3600
+        assert security_routine.bounds(zone, d + 1)[0] == end
+        drawn = security_routine.day(0, home, d)
+        assert drawn == security_routine._draw(0, home, d)          # pure
+        assert drawn and all(start <= e["time"] < end for e in drawn)
+        assert security_routine.day(1, home, d) != drawn             # seeded

@@ -123,7 +123,7 @@ def complete(ctx: Ctx, home: dict[str, Any], live: Any, now: float, heating: boo
         if meter is not None:
             room["humidity"] = humidity(home, meter["id"], live.seed, now)
     if (home.get("persons") or any(m["type"] == "NACamera" for m in home["modules"])) \
-            and (device_types is None or {"NACamera", "NOC"} & set(device_types)):
+            and (device_types is None or any(t in ("NACamera", "NOC") for t in device_types)):
         from .security import View
 
         state = View(ctx.store, ctx.tenant, live.seed, home).presence(now)

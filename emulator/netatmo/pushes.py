@@ -28,7 +28,8 @@ Schema in ``contracts/schemas/netatmo/webhook-*.json`` (``webhook.json`` picks o
 
 Every payload carries ``push_type``, ``event_type``, ``user_id``, ``home_id`` and
 ``home_name``; camera ones ``event_id``, ``device_id``, ``camera_id`` and ``message``.
-The activation push (``webhook_activation``) is :func:`activation`'s.
+The activation push (``webhook_activation``) is :func:`activation`'s; :func:`source`
+is ``push_events`` in ``PushSpec.source``'s shape (store, tenant, webhook, t0, t1).
 
 ``sources`` picks what is included (default all): ``routine`` (the seeded life of the
 home), ``script`` (the world's scripted events), ``inject`` (admin-injected events),
@@ -56,6 +57,12 @@ WEBHOOK_ACTIVATION = {"push_type": "webhook_activation"}
 def activation(webhook: Any = None) -> dict[str, Any]:
     """The payload sent when a webhook is registered (SEEN: HA's tests)."""
     return dict(WEBHOOK_ACTIVATION)
+
+
+def source(store: Store, tenant: str, webhook: Any, t0: float, t1: float
+           ) -> list[tuple[float, dict[str, Any]]]:
+    """``core.webhooks.PushSpec.source``'s shape: the pushes of the webhook's user."""
+    return push_events(store, tenant, webhook.user_id, t0, t1)
 
 
 def source_of(ev: Event) -> str:

@@ -86,6 +86,7 @@ from zoneinfo import ZoneInfo
 from ..core import devices as core_devices
 from ..core.context import Ctx
 from ..core.errors import MockcloudError
+from ..core.memo import LRU
 from ..core.store import Store
 from ..physics.sun import is_dark
 from . import home_devices, models
@@ -110,6 +111,8 @@ TAGS = frozenset({"NACamDoorTag"})
 RECORDED = frozenset({"person", "movement", "outdoor", "tag_open", "tag_big_move",
                       "tag_small_move"})
 PUSH_ONLY = frozenset({"light_mode"})
+# merged days: (the documents they come from, the events); read only
+MERGED: LRU[tuple[tuple[Any, ...], list[Event]]] = LRU("netatmo.security.merged", 1024)
 READ_SCOPES = ("read_camera", "read_presence", "read_doorbell", "read_smokedetector",
                "access_camera", "access_presence")
 
@@ -135,11 +138,13 @@ class View:
         self.mods = {m["id"]: m for m in home["modules"]}
         lon, lat = home["coordinates"]
         self.lat, self.lon = float(lat), float(lon)
-        doc = store.snapshot(tenant, KIND, home["id"])
-        self.facts: list[dict[str, Any]] = (doc or {}).get("facts", [])
+        self._facts_doc = store.snapshot(tenant, KIND, home["id"])
+        self.facts: list[dict[str, Any]] = (self._facts_doc or {}).get("facts", [])
+        self._logs_doc: Any = None
         self._logs: dict[str, Any] | None = None
         self._overrides: dict[str, Any] = {}
         self._days: dict[int, list[Event]] = {}
+        self._people: dict[float, list[dict[str, Any]]] = {}
 
     # -- what the home holds
     def modules(self, *types: str) -> list[dict[str, Any]]:
@@ -148,6 +153,7 @@ class View:
     def logs(self) -> dict[str, Any]:
         if self._logs is None:
             doc = self.store.snapshot(self.tenant, home_devices.KIND, self.home["id"])
+            self._logs_doc = doc
             self._logs = dict((doc or {}).get("modules") or {})
         return self._logs
 
@@ -165,11 +171,13 @@ class View:
 
     def people(self, now: float) -> list[dict[str, Any]]:
         """The world's persons, then the unknown faces injected at or before ``now``."""
-        out = list(self.home.get("persons") or [])
-        for parts, e in self.scripted():
-            if e["type"] == "unknown_face" and e["at"] <= now:
-                out.append(self.unknown(parts))
-        return out
+        if now not in self._people:
+            out = list(self.home.get("persons") or [])
+            for parts, e in self.scripted():
+                if e["type"] == "unknown_face" and e["at"] <= now:
+                    out.append(self.unknown(parts))
+            self._people[now] = out
+        return self._people[now]
 
     def unknown(self, parts: tuple[Any, ...]) -> dict[str, Any]:
         pid = pz.person_id(self.home["id"], ":".join(map(str, ("unknown", *parts))))
@@ -215,8 +223,18 @@ class View:
 
     # -- a day
     def day(self, d: int) -> list[Event]:
+        """Day ``d``'s events, merged; memoised (``MERGED``) while every document they
+        come from is the same snapshot object."""
         if d not in self._days:
-            self._days[d] = self._merge(d)
+            self.logs()
+            deps = (self.home, self._facts_doc, self._logs_doc,
+                    *(self.override(c["id"]) for c in self.modules(*CAMERAS)))
+            key = (self.seed, d, *map(id, deps))
+            hit = MERGED.get(key)
+            if hit is not None and all(a is b for a, b in zip(hit[0], deps, strict=True)):
+                self._days[d] = hit[1]
+            else:
+                self._days[d] = MERGED.put(key, (deps, self._merge(d)))[1]
         return self._days[d]
 
     def _merge(self, d: int) -> list[Event]:

@@ -265,6 +265,9 @@ def events(ctx: Ctx, user_id: str, home_id: str, *, device_types: list[str] | No
             raise sec.invalid(f"Invalid event_id: {event_id}")
         found = [ev]
     else:
+        if not all(isinstance(t, str) for t in device_types or ()):
+            raise sec.invalid("Invalid device_types: a list of module types (NACamera, NOC "
+                              "...)")
         types = set(device_types or ())
         dev = device_id.replace(" ", "").lower() if device_id else None
         mod = module_id.replace(" ", "").lower() if module_id else None
