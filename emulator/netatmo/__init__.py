@@ -39,6 +39,14 @@ prefix (``/netatmo/oauth2/token``, ``/netatmo/api/homesdata``). See
   write_smarther). ``MOCKCLOUD_NETATMO_SETSTATE_ALREADY`` (cameras | all | none) and
   ``MOCKCLOUD_NETATMO_SETSTATE_UNREACHABLE`` (hard | partial) pick the answers real
   clients disagree on (INFERRED defaults: cameras, hard).
+* Security (``security``: persons, events, pictures; ``pushes``: webhook payloads):
+  events are computed from the clock (a seeded routine per local day plus stored
+  facts), never stored. INFERRED there: getevents' paging defaults and ``event_id``
+  meaning, geteventsuntil / getnextevents / getlasteventof semantics, English
+  messages, ``floodlight_triggered`` on outdoor events at night, videos kept 30 days,
+  an unknown picture 400/21, the ``home_away`` / ``person_home`` pushes, unknown faces
+  out of sight an hour after they were seen; ``setpersonshome`` takes person ids in
+  every form clients send (``person_ids[]`` repeated, indexed, comma or JSON list).
 """
 
 from __future__ import annotations
