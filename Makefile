@@ -50,7 +50,8 @@ newman: $(STAMP) $(NODE_STAMP)
 fuzz: $(STAMP)
 	$(PY) scripts/run_schemathesis.py
 
-# opt-in, not in `make test`: Netatmo at 100 examples per operation and phase (minutes)
+# opt-in, not in `make test`: Netatmo and Qivivo at 100 examples per operation and phase (minutes)
+# (`make fuzz` runs Lightify, Netatmo and Qivivo, bounded)
 fuzz-long: $(STAMP)
 	FUZZ_LONG=1 $(PY) scripts/run_schemathesis.py
 

@@ -1,4 +1,4 @@
-"""Fuzz the emulated Lightify and Netatmo APIs with schemathesis against their OpenAPI
+"""Fuzz the emulated Lightify, Netatmo and Qivivo APIs with schemathesis against their OpenAPI
 contracts (``make fuzz``; ``make fuzz-long`` or ``FUZZ_LONG=1`` for the long run).
 
 Starts the emulator (plain HTTP), gets an access token through the real OAuth flow
@@ -37,7 +37,14 @@ Netatmo (``--vendor netatmo``; both by default), on an emulator of its own:
 * bounded for ``make test`` (``--netatmo-max-examples``, default 6 per operation and
   phase: about 2,300 cases in 40 s); the long run (``--long``, ``FUZZ_LONG=1``) uses 100.
 
-Reports land in ``reports/schemathesis/`` (Netatmo's in ``reports/schemathesis/netatmo/``);
+Qivivo (``--vendor qivivo``) the same way, on an emulator of its own: the served
+document, a 30-day token from ``POST /_mockcloud/tokens`` (``qivivo-ci`` as
+``demo@qivivo.test``, the eight scopes), the tenant's quota (1,000 calls/h per client)
+off, the house's uuids and program ids most of the time; ``--qivivo-max-examples``
+(default 25 per operation and phase: about 1,400 cases in 10 s; 100 with ``--long``).
+
+Reports land in ``reports/schemathesis/`` (Netatmo's in ``reports/schemathesis/netatmo/``,
+Qivivo's in ``reports/schemathesis/qivivo/``);
 each finding's reproducing curl is printed again at the end. Exit 1 when schemathesis
 reports a failure or an error for either vendor.
 """
@@ -77,6 +84,16 @@ NETATMO_CLIENT = ("netatmo-ci", "netatmo-ci-secret")
 NETATMO_USER = "dev@netatmo.test"
 NETATMO_SCOPES = ("read_station read_thermostat write_thermostat read_homecoach read_camera "
                   "write_camera access_camera read_presence access_presence")
+QIVIVO_OUT = OUT / "qivivo"
+QIVIVO_TENANT = "fuzz-qivivo"
+QIVIVO_CLIENT = ("qivivo-ci", "qivivo-ci-secret")
+QIVIVO_USER = "demo@qivivo.test"
+QIVIVO_SCOPES = ("user_basic_information", "read_devices", "read_thermostats",
+                 "read_wireless_modules", "read_programmation", "update_programmation",
+                 "read_house_data", "update_house_settings")
+QIVIVO_SETTINGS = ("presence_temperature_1", "presence_temperature_2",
+                   "presence_temperature_3", "presence_temperature_4", "night_temperature",
+                   "absence_temperature", "frost_protection_temperature")
 CHECKS = ("not_a_server_error", "response_schema_conformance", "status_code_conformance",
           "content_type_conformance")
 TOKEN_LIFETIME = 30 * 24 * 3600
@@ -93,7 +110,7 @@ def parse_args() -> argparse.Namespace:
                    help="hard limit for the schemathesis run, seconds (default 900)")
     p.add_argument("--source", choices=("file", "served"), default="file",
                    help="fuzz contracts/openapi/lightify.yaml (default) or the emulator's copy")
-    p.add_argument("--vendor", choices=("all", "lightify", "netatmo"),
+    p.add_argument("--vendor", choices=("all", "lightify", "netatmo", "qivivo"),
                    default=os.environ.get("FUZZ_VENDOR", "all"),
                    help="which API to fuzz (default all, FUZZ_VENDOR)")
     p.add_argument("--long", action="store_true", default=os.environ.get("FUZZ_LONG") == "1",
@@ -102,7 +119,13 @@ def parse_args() -> argparse.Namespace:
                    default=int(os.environ.get("FUZZ_NETATMO_MAX_EXAMPLES", "0")) or None,
                    help="Netatmo test cases per operation and phase (default 15, 100 with "
                         "--long; FUZZ_NETATMO_MAX_EXAMPLES)")
+    p.add_argument("--qivivo-max-examples", type=int,
+                   default=int(os.environ.get("FUZZ_QIVIVO_MAX_EXAMPLES", "0")) or None,
+                   help="Qivivo test cases per operation and phase (default 25, 100 with "
+                        "--long; FUZZ_QIVIVO_MAX_EXAMPLES)")
     args = p.parse_args()
+    if args.qivivo_max_examples is None:
+        args.qivivo_max_examples = 100 if args.long else 25
     if args.netatmo_max_examples is None:
         args.netatmo_max_examples = 100 if args.long else 15
     if args.long:
@@ -153,13 +176,19 @@ def write_config(ids: dict[str, list[str]]) -> Path:
         "body.redirect_uri": ("redirects", 0.5), "body.response_type": ("response_types", 0.5),
         "body.grant_type": ("grant_types", 0.5),
     }
-    lines = ["# written by scripts/run_schemathesis.py for one run", ""]
+    return write_toml(OUT / "schemathesis.toml", "one run", dictionaries, bindings)
+
+
+def write_toml(path: Path, what: str, dictionaries: dict[str, list[Any]],
+               bindings: dict[str, tuple[str, float]]) -> Path:
+    """A schemathesis.toml: named dictionaries, each bound to parameters with a
+    probability."""
+    lines = [f"# written by scripts/run_schemathesis.py for {what}", ""]
     for name, values in dictionaries.items():
         lines += [f"[dictionaries.{name}]", f"values = {json.dumps(values)}", ""]
     lines.append("[parameters]")
     for key, (name, prob) in bindings.items():
         lines.append(f'"{key}" = {{ dictionary = "{name}", probability = {prob} }}')
-    path = OUT / "schemathesis.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -229,6 +258,8 @@ def main() -> int:
         results["Lightify"] = fuzz_lightify(args)
     if args.vendor in ("all", "netatmo"):
         results["Netatmo"] = fuzz_netatmo(args)
+    if args.vendor in ("all", "qivivo"):
+        results["Qivivo"] = fuzz_qivivo(args)
     if len(results) > 1:
         say("\n" + "; ".join(f"{k}: {'OK' if v == 0 else 'FAIL'}" for k, v in results.items()))
     return max(results.values())
@@ -318,52 +349,101 @@ def write_netatmo_config(ids: dict[str, list[str]]) -> Path:
               "client_id": ("clients", 0.5), "client_secret": ("secrets", 0.5),
               "redirect_uri": ("redirects", 0.5), "response_type": ("response_types", 0.5),
               "grant_type": ("grant_types", 0.5)}
-    lines = ["# written by scripts/run_schemathesis.py for one Netatmo run", ""]
-    for name, values in dictionaries.items():
-        lines += [f"[dictionaries.{name}]", f"values = {json.dumps(values)}", ""]
-    lines.append("[parameters]")
-    for key, (name, prob) in params.items():
-        for where in ("query", "body"):
-            lines.append(f'"{where}.{key}" = {{ dictionary = "{name}", '
-                         f'probability = {prob} }}')
-    path = NETATMO_OUT / "schemathesis.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    bindings = {f"{where}.{key}": v for key, v in params.items() for where in ("query", "body")}
+    return write_toml(NETATMO_OUT / "schemathesis.toml", "one Netatmo run", dictionaries,
+                      bindings)
 
 
 def fuzz_netatmo(args: argparse.Namespace) -> int:
-    fresh_reports(NETATMO_OUT)
-    env = {"MOCKCLOUD_NETATMO_EXPIRES_IN": str(TOKEN_LIFETIME)}
-    with Emulator(env=env, log_name="schemathesis/netatmo/emulator.log") as emu:
-        base = emu.url + "/netatmo"
-        tenant = {"X-Mockcloud-Tenant": NETATMO_TENANT}
+    return fuzz_with_admin_token(
+        args, "Netatmo", NETATMO_TENANT, NETATMO_OUT, NETATMO_CLIENT, NETATMO_USER,
+        NETATMO_SCOPES, args.netatmo_max_examples, netatmo_ids, write_netatmo_config)
+
+
+def fuzz_with_admin_token(args: argparse.Namespace, vendor: str, tenant_name: str,
+                          out: Path, client: tuple[str, str], user: str, scopes: str,
+                          max_examples: int, find_ids, write_cfg) -> int:
+    """A vendor on an emulator of its own: a long-lived token from ``POST
+    /_mockcloud/tokens``, the tenant's quotas off, the world's ids in a dictionary,
+    the served OpenAPI document fuzzed."""
+    name = vendor.lower()
+    fresh_reports(out)
+    env = {f"MOCKCLOUD_{name.upper()}_EXPIRES_IN": str(TOKEN_LIFETIME)}
+    with Emulator(env=env, log_name=f"schemathesis/{name}/emulator.log") as emu:
+        base = emu.url + "/" + name
+        tenant = {"X-Mockcloud-Tenant": tenant_name}
         s = http()
         resp = s.post(emu.url + "/_mockcloud/tokens", headers=tenant, timeout=30,
-                      json={"vendor": "netatmo", "client_id": NETATMO_CLIENT[0],
-                            "user": NETATMO_USER, "scope": NETATMO_SCOPES})
+                      json={"vendor": name, "client_id": client[0], "user": user,
+                            "scope": scopes})
         if resp.status_code not in (200, 201):
             raise ScriptError(f"POST /_mockcloud/tokens answered HTTP {resp.status_code}: "
                               f"{resp.text[:300]}")
         token = resp.json()["access_token"]
-        resp = s.put(emu.url + "/_mockcloud/quotas/netatmo", headers=tenant, timeout=30,
+        resp = s.put(f"{emu.url}/_mockcloud/quotas/{name}", headers=tenant, timeout=30,
                      json={"enabled": False, "rules": []})
         if resp.status_code != 200:
-            raise ScriptError(f"switching the Netatmo quotas off answered HTTP "
+            raise ScriptError(f"switching the {vendor} quotas off answered HTTP "
                               f"{resp.status_code}: {resp.text[:300]}")
         auth = {**tenant, "Authorization": f"Bearer {token}"}
-        ids = netatmo_ids(base, auth)
-        config = write_netatmo_config(ids)
-        say(f"\nNetatmo: emulator at {emu.url}; tenant {NETATMO_TENANT} (quotas off); token "
-            f"for {NETATMO_CLIENT[0]} as {NETATMO_USER} from POST /_mockcloud/tokens (lives "
+        ids = find_ids(base, auth)
+        config = write_cfg(ids)
+        say(f"\n{vendor}: emulator at {emu.url}; tenant {tenant_name} (quotas off); token "
+            f"for {client[0]} as {user} from POST /_mockcloud/tokens (lives "
             f"{TOKEN_LIFETIME} s); ids: " + ", ".join(f"{len(v)} {k}" for k, v in ids.items()))
-        cmd = schemathesis_cmd(config, emu.url + "/_mockcloud/openapi/netatmo.yaml", base,
-                               token, NETATMO_TENANT, args.netatmo_max_examples, args.seed,
-                               NETATMO_OUT)
-        status = run_bounded(cmd, args.timeout, "schemathesis (Netatmo)", cwd=NETATMO_OUT,
-                             tee=NETATMO_OUT / "output.txt")
-        state = token_state(emu.url, token, NETATMO_TENANT)
+        cmd = schemathesis_cmd(config, f"{emu.url}/_mockcloud/openapi/{name}.yaml", base,
+                               token, tenant_name, max_examples, args.seed, out)
+        status = run_bounded(cmd, args.timeout, f"schemathesis ({vendor})", cwd=out,
+                             tee=out / "output.txt")
+        state = token_state(emu.url, token, tenant_name)
     log = emu.log_path.read_text(encoding="utf-8", errors="replace")
-    return report(status, state, log, emu.log_path, vendor="Netatmo", out=NETATMO_OUT)
+    return report(status, state, log, emu.log_path, vendor=vendor, out=out)
+
+
+def qivivo_ids(base: str, headers: dict[str, str]) -> dict[str, list[Any]]:
+    """Device uuids of the fuzz user by type, and program ids, from the API."""
+    s = http()
+    resp = s.get(f"{base}/api/v2/devices", headers=headers, timeout=30)
+    if resp.status_code != 200:
+        raise ScriptError(f"GET /api/v2/devices with the fuzz token answered HTTP "
+                          f"{resp.status_code}: {resp.text[:300]}")
+    ids: dict[str, list[str]] = {"thermostat": [], "wireless-module": [], "gateway": []}
+    for dev in resp.json()["devices"]:
+        ids[dev["type"]].append(dev["uuid"])
+    empty = [k for k, v in ids.items() if not v]
+    if empty:
+        raise ScriptError(f"the default world gave the Qivivo fuzz user no {', '.join(empty)}")
+    return {"uuids": ids["thermostat"] + ids["wireless-module"] + ids["gateway"],
+            "programs": [1, 2, 3]}
+
+
+def write_qivivo_config(ids: dict[str, list[Any]]) -> Path:
+    """A schemathesis.toml for Qivivo: the house's uuids and sensible values, often."""
+    dictionaries = {
+        **ids,
+        "days": ["monday", "tuesday", "sunday", "lundi"],
+        "settings": list(QIVIVO_SETTINGS),
+        "dates": ["2030-01-01 10:00", "2030-01-02 10:00"],
+        "clients": [QIVIVO_CLIENT[0]], "secrets": [QIVIVO_CLIENT[1]],
+        "redirects": ["https://qivivo.com/authorize"], "response_types": ["code"],
+        "grant_types": ["client_credentials", "authorization_code", "refresh_token"],
+    }
+    params = {"path.uuid": ("uuids", 0.8), "path.programId": ("programs", 0.6),
+              "path.day": ("days", 0.6),
+              "body.temperature_setting_name": ("settings", 0.6),
+              "body.start_date": ("dates", 0.5), "body.end_date": ("dates", 0.5)}
+    for key, name in (("client_id", "clients"), ("client_secret", "secrets"),
+                      ("redirect_uri", "redirects"), ("response_type", "response_types"),
+                      ("grant_type", "grant_types")):
+        params[f"query.{key}"] = params[f"body.{key}"] = (name, 0.5)
+    return write_toml(QIVIVO_OUT / "schemathesis.toml", "one Qivivo run", dictionaries,
+                      params)
+
+
+def fuzz_qivivo(args: argparse.Namespace) -> int:
+    return fuzz_with_admin_token(
+        args, "Qivivo", QIVIVO_TENANT, QIVIVO_OUT, QIVIVO_CLIENT, QIVIVO_USER,
+        " ".join(QIVIVO_SCOPES), args.qivivo_max_examples, qivivo_ids, write_qivivo_config)
 
 
 def report(status: int, state: str, log: str, log_path: Path, *, vendor: str = "Lightify",
