@@ -4,7 +4,7 @@ Run from the repository root::
 
     .venv/bin/python bench/run.py [--duration S] [--connections 1,8]
                                   [--servers granian,gunicorn,waitress] [--repeat N]
-                                  [--only lightify|netatmo]
+                                  [--only lightify|netatmo|qivivo]
 
 What it does:
 
@@ -30,12 +30,17 @@ What it does:
    Netatmo's default quotas (50 calls / 10 s per user) would answer 429 at once, so
    they are switched off for the bench's tenant (the default one) through
    ``PUT /_mockcloud/quotas/netatmo``, and the output says so;
+   Qivivo (issue 10): ``GET .../thermostats/{uuid}/temperature`` and ``.../info`` and
+   ``POST .../temperature/temporary-instruction`` (JSON ``{"temperature": 21.5,
+   "duration": 60}``) on the default world's thermostat, with a token from
+   ``POST /_mockcloud/tokens`` (``qivivo-ci`` as ``demo@qivivo.test``) and the
+   tenant's quota (1,000 calls/h per client) switched off the same way;
 4. prints requests/s, p50 and p99 and the ratio to the hello-world at the same
    concurrency, says whether each target is met (authenticated Lightify PATCH,
    Netatmo homestatus and setroomthermpoint at >= 50 % of the hello-world, the
-   1,024-point getmeasure at >= 25 %), and writes everything to
-   ``reports/bench-<UTC stamp>.json``. ``--only lightify`` or ``--only netatmo`` runs
-   one vendor's rows (the hello-world always runs).
+   1,024-point getmeasure at >= 25 %, the three Qivivo rows at >= 50 %), and writes
+   everything to ``reports/bench-<UTC stamp>.json``. ``--only lightify|netatmo|qivivo``
+   runs one vendor's rows (the hello-world always runs).
 
 ``--servers`` adds the hello-world under gunicorn and waitress (install them with
 ``pip install -e '.[bench]'``): the measurement behind serving with granian.
@@ -100,7 +105,18 @@ HOMESTATUS = "POST /api/homestatus"
 SETPOINT = "POST /api/setroomthermpoint"
 GETMEASURE = "POST /api/getmeasure 1024 pts"
 PATCH = "PATCH /v4/devices/{id}"
-TARGETS = {PATCH: 0.50, HOMESTATUS: 0.50, SETPOINT: 0.50, GETMEASURE: 0.25}
+QIVIVO = "/qivivo"
+QIVIVO_CLIENT, QIVIVO_USER = "qivivo-ci", "demo@qivivo.test"
+QIVIVO_SCOPE = "read_devices read_thermostats update_programmation"
+QIVIVO_TH = "/api/v2/devices/thermostats/2b3f3c2e-1d2a-4c55-9a51-1f7a6e0c9b01"  # default world
+QIVIVO_BODY = '{"temperature": 21.5, "duration": 60}'
+Q_TEMP = "GET qivivo th/temperature"
+Q_INFO = "GET qivivo th/info"
+Q_INSTRUCTION = "POST qivivo temporary-instr."
+QIVIVO_ROWS = {Q_TEMP: ("GET", "/temperature"), Q_INFO: ("GET", "/info"),
+               Q_INSTRUCTION: ("POST", "/temperature/temporary-instruction")}
+TARGETS = {PATCH: 0.50, HOMESTATUS: 0.50, SETPOINT: 0.50, GETMEASURE: 0.25,
+           Q_TEMP: 0.50, Q_INFO: 0.50, Q_INSTRUCTION: 0.50}
 PRISM_PATCH_RPS = 1400   # for scale: Prism (stateless mock) on this machine, per the brief
 SERVERS = ("granian", "gunicorn", "waitress")
 HELLO = "hello-world (granian)"
@@ -358,17 +374,8 @@ def netatmo_setup(base: str, http: requests.Session, headers: dict[str, str]
     and the three request bodies, each checked once (200, and 1024 measure points).
     A method the emulator answers 501 (not emulated yet) is left out: (token, bodies,
     {row: why it is not run})."""
-    r = http.post(f"{base}/_mockcloud/tokens", timeout=10, headers=headers, json={
-        "vendor": "netatmo", "client_id": NETATMO_CLIENT, "user": NETATMO_USER,
-        "scope": NETATMO_SCOPE})
-    if r.status_code not in (200, 201):
-        raise RuntimeError(f"POST /_mockcloud/tokens answered {r.status_code}: {r.text[:300]}")
-    token = r.json()["access_token"]
-    r = http.put(f"{base}/_mockcloud/quotas/netatmo", timeout=10, headers=headers,
-                 json={"enabled": False, "rules": []})
-    if r.status_code != 200:
-        raise RuntimeError(f"PUT /_mockcloud/quotas/netatmo answered {r.status_code}: "
-                           f"{r.text[:300]}")
+    token = admin_token(base, http, headers, "netatmo", NETATMO_CLIENT, NETATMO_USER,
+                        NETATMO_SCOPE)
     now = int(http.get(f"{base}/_mockcloud/clock", timeout=10, headers=headers).json()["now"])
     end = now - now % MEASURE_STEP
     bodies = {
@@ -398,6 +405,38 @@ def netatmo_setup(base: str, http: requests.Session, headers: dict[str, str]
     return token, {k: v for k, v in bodies.items() if k not in skipped}, skipped
 
 
+# --------------------------------------------------------------------- Qivivo
+
+def admin_token(base: str, http: requests.Session, headers: dict[str, str], vendor: str,
+                client: str, user: str, scope: str) -> str:
+    """A token from ``POST /_mockcloud/tokens``, with the vendor's quotas switched off
+    for the tenant (``PUT /_mockcloud/quotas/<vendor>``)."""
+    r = http.post(f"{base}/_mockcloud/tokens", timeout=10, headers=headers, json={
+        "vendor": vendor, "client_id": client, "user": user, "scope": scope})
+    if r.status_code not in (200, 201):
+        raise RuntimeError(f"POST /_mockcloud/tokens answered {r.status_code}: {r.text[:300]}")
+    r2 = http.put(f"{base}/_mockcloud/quotas/{vendor}", timeout=10, headers=headers,
+                  json={"enabled": False, "rules": []})
+    if r2.status_code != 200:
+        raise RuntimeError(f"PUT /_mockcloud/quotas/{vendor} answered {r2.status_code}: "
+                           f"{r2.text[:300]}")
+    return r.json()["access_token"]
+
+
+def qivivo_setup(base: str, http: requests.Session, headers: dict[str, str]) -> str:
+    """A Qivivo token (quota off), each row's request checked once (200)."""
+    token = admin_token(base, http, headers, "qivivo", QIVIVO_CLIENT, QIVIVO_USER,
+                        QIVIVO_SCOPE)
+    for name, (method, path) in QIVIVO_ROWS.items():
+        r = http.request(method, f"{base}{QIVIVO}{QIVIVO_TH}{path}", timeout=10,
+                         data=QIVIVO_BODY if method == "POST" else None,
+                         headers={"Authorization": f"Bearer {token}",
+                                  "Content-Type": "application/json"})
+        if r.status_code != 200:
+            raise RuntimeError(f"{name} answered {r.status_code}: {r.text[:300]}")
+    return token
+
+
 # ------------------------------------------------------------------------ main
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -422,7 +461,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--server-threads", type=int, default=Settings().threads,
                    help="Python threads of the emulator (mockcloud serve --threads) and of "
                         "the granian hello-world beside it (default: the serve default)")
-    p.add_argument("--only", choices=("lightify", "netatmo"), default=None,
+    p.add_argument("--only", choices=("lightify", "netatmo", "qivivo"), default=None,
                    help="run one vendor's rows only (default both; the hello-world always "
                         "runs)")
     p.add_argument("--output", type=Path, default=None,
@@ -492,6 +531,7 @@ def main(argv: list[str] | None = None) -> int:
         http = requests.Session()
         lightify = args.only in (None, "lightify")
         netatmo = args.only in (None, "netatmo")
+        qivivo = args.only in (None, "qivivo")
         token = bearer = None
         if lightify:
             token = oauth_tokens(emulator.url, http)["access_token"]
@@ -513,6 +553,11 @@ def main(argv: list[str] | None = None) -> int:
             print("Netatmo: quotas switched OFF for the bench tenant (default) through "
                   "PUT /_mockcloud/quotas/netatmo (the cloud's 50 calls / 10 s per user "
                   "would answer 429); token from POST /_mockcloud/tokens")
+        if qivivo:
+            qtoken = qivivo_setup(emulator.url, http, emulator.proc.headers)
+            print("Qivivo: quota switched OFF for the bench tenant (default) through "
+                  "PUT /_mockcloud/quotas/qivivo (1,000 calls/h per client); token from "
+                  "POST /_mockcloud/tokens")
 
         if args.warmup > 0:
             warm = [(baseline.url + "/", "get.lua", {})]
@@ -522,6 +567,9 @@ def main(argv: list[str] | None = None) -> int:
             if netatmo:
                 warm.append((f"{emulator.url}{NETATMO}/api/homestatus", "post.lua",
                              {"BENCH_TOKEN": ntoken, "BENCH_BODY": nbodies[HOMESTATUS]}))
+            if qivivo:
+                warm.append((f"{emulator.url}{QIVIVO}{QIVIVO_TH}/temperature", "get.lua",
+                             {"BENCH_TOKEN": qtoken}))
             for url, script, env in warm:
                 run_wrk(url, script, 2, 1, args.warmup, env, "warmup", "")
 
@@ -561,6 +609,16 @@ def main(argv: list[str] | None = None) -> int:
                 env = {"BENCH_TOKEN": ntoken, "BENCH_BODY": nbodies[name]}
                 cells.append((name, "mockcloud", f"{napi}/{method}", "post.lua",
                               lambda c, env=env: env))
+        if qivivo:
+            for name, (method, path) in QIVIVO_ROWS.items():
+                url = f"{emulator.url}{QIVIVO}{QIVIVO_TH}{path}"
+                if method == "GET":
+                    cells.append((name, "mockcloud", url, "get.lua",
+                                  lambda c: {"BENCH_TOKEN": qtoken}))
+                else:
+                    cells.append((name, "mockcloud", url, "post.lua",
+                                  lambda c: {"BENCH_TOKEN": qtoken, "BENCH_BODY": QIVIVO_BODY,
+                                             "BENCH_CONTENT_TYPE": "application/json"}))
         for conns in args.connections:
             print(f"\n{conns} connection(s):")
             got: dict[str, list[Run]] = {name: [] for name, *_ in cells}
@@ -697,7 +755,8 @@ def main(argv: list[str] | None = None) -> int:
         "emulator": {"server": "granian", "workers": 1, "state": "memory",
                      "env_settings": {k: os.environ[k] for k in env_settings},
                      "tenant": "default", "journal": "on (1000 entries/tenant)",
-                     "quotas": "off (Lightify declares none; Netatmo's switched off "
+                     "quotas": "off (Lightify declares none; Netatmo's and Qivivo's "
+                               "switched off "
                                "through PUT /_mockcloud/quotas/netatmo)",
                      "patch_body": PATCH_BODY, "device": DEVICE, "only": args.only},
         "target": {"patch_over_hello": TARGET, "met": verdicts, "met_overall": overall,
