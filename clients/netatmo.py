@@ -30,6 +30,10 @@ return the envelope's ``body``; writes return the whole envelope (``{"status": "
 "time_server": ...}``, plus ``body.errors`` for setstate's partial failures and
 ``schedule_id`` for createnewhomeschedule).
 
+Webhooks: ``addwebhook(url, app_types)`` / ``dropwebhook()``; :class:`WebhookReceiver`
+runs a small receiver in a thread (``url``, ``pushes``, ``wait(count)``, ``answer(500,
+...)`` to make deliveries fail) for tests and examples.
+
 Errors: ``{"error": {"code", "message"}}`` becomes :class:`ApiError` with ``status``,
 ``error`` (the code as text), ``code`` (the number) and ``description`` (the message);
 token-endpoint errors (flat ``{"error": "invalid_grant"}``) are :class:`AuthError`.
@@ -43,8 +47,11 @@ concurrency limiter) is retried the same way. An access token the API calls expi
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
 import requests
@@ -59,7 +66,7 @@ from .base import (
 )
 
 __all__ = ["API", "LEGACY_API", "ApiError", "AuthError", "NetatmoClient", "RateLimitError",
-           "THROTTLED", "TOKEN_EXPIRED", "TOKEN_INVALID"]
+           "THROTTLED", "TOKEN_EXPIRED", "TOKEN_INVALID", "WebhookReceiver"]
 
 API = "https://api.netatmo.com"
 LEGACY_API = "https://api.netatmo.net"  # old scripts' host
@@ -354,6 +361,33 @@ class NetatmoClient(OAuth2Session):
         """The events newer than ``event_id``."""
         return self._read("geteventsuntil", home_id=home_id, event_id=event_id)
 
+    def getnextevents(self, home_id: str, event_id: str, size: int | None = None) -> Json:
+        """The ``size`` events before ``event_id``."""
+        return self._read("getnextevents", home_id=home_id, event_id=event_id, size=size)
+
+    def getlasteventof(self, home_id: str, person_id: str,
+                       offset: int | None = None) -> Json:
+        """The events from now back to ``person_id``'s latest."""
+        return self._read("getlasteventof", home_id=home_id, person_id=person_id,
+                          offset=offset)
+
+    def getcamerapicture(self, image_id: str, key: str) -> bytes:
+        """The JPEG of an event's snapshot or vignette, or of a face."""
+        resp = self.request("POST", f"{self.API_PATH}/getcamerapicture",
+                            data=_form(image_id=image_id, key=key))
+        if not resp.ok:
+            self._raise(resp, ApiError)
+        return resp.content
+
+    def addwebhook(self, url: str, app_types: str | Sequence[str] | None = None) -> Json:
+        """Register this app's webhook for the user: a ``webhook_activation`` push
+        follows, then every event (:class:`WebhookReceiver` collects them)."""
+        return self._write("addwebhook", url=url, app_types=app_types)
+
+    def dropwebhook(self, app_types: str | Sequence[str] | None = "app_security") -> Json:
+        """Forget this app's webhook (pyatmo sends ``app_types=app_security``)."""
+        return self._write("dropwebhook", app_types=app_types)
+
     def setpersonsaway(self, home_id: str, person_id: str | None = None) -> Json:
         """One person away, or (no ``person_id``) the whole home empty."""
         return self._write("setpersonsaway", home_id=home_id, person_id=person_id)
@@ -362,3 +396,109 @@ class NetatmoClient(OAuth2Session):
         """Persons at home; ``person_ids`` travel as a JSON array."""
         return self._send("setpersonshome", {"home_id": home_id,
                                              "person_ids": json.dumps(list(person_ids))})
+
+
+# ------------------------------------------------------------------- webhooks
+
+class WebhookReceiver:
+    """A small webhook receiver: an HTTP server in a thread that collects the JSON
+    pushes Netatmo POSTs (for tests and examples)::
+
+        with WebhookReceiver() as hooks:          # 127.0.0.1, a free port
+            client.addwebhook(hooks.url)
+            hooks.wait(1)                          # the webhook_activation push
+            print(hooks.push_types())
+
+    ``pushes``: the JSON bodies in arrival order; ``posts``: each request (``path``,
+    ``headers``, ``json``, ``code`` answered). ``answer(*codes)``: the statuses of the
+    next requests (then 200), to make deliveries fail. ``wait(count, timeout)``: until
+    at least ``count`` pushes arrived (True) or the timeout ran out (False)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, path: str = "/hook") -> None:
+        self.posts: list[Json] = []
+        self.codes: list[int] = []
+        self.path = path
+        self._arrived = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"     # kept alive, as the sender prefers
+            disable_nagle_algorithm = True
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                code = receiver._received(self.path, dict(self.headers), raw)
+                body = b'{"status":"ok"}'
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.server.daemon_threads = True
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True,
+                                        name="netatmo-webhook-receiver")
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}{self.path}"
+
+    def _received(self, path: str, headers: dict[str, str], raw: bytes) -> int:
+        try:
+            doc = json.loads(raw or b"null")
+        except ValueError:
+            doc = None
+        with self._arrived:
+            code = self.codes.pop(0) if self.codes else 200
+            self.posts.append({"path": path, "headers": headers, "json": doc,
+                               "code": code})
+            self._arrived.notify_all()
+        return code
+
+    @property
+    def pushes(self) -> list[Any]:
+        """Every JSON body received, failed deliveries (answered non-2xx) included."""
+        with self._arrived:
+            return [p["json"] for p in self.posts]
+
+    def accepted(self) -> list[Any]:
+        """The bodies answered 2xx."""
+        with self._arrived:
+            return [p["json"] for p in self.posts if 200 <= p["code"] < 300]
+
+    def push_types(self) -> list[str]:
+        return [p.get("push_type") for p in self.accepted() if isinstance(p, dict)]
+
+    def answer(self, *codes: int) -> None:
+        with self._arrived:
+            self.codes = list(codes)
+
+    def clear(self) -> None:
+        with self._arrived:
+            self.posts.clear()
+
+    def wait(self, count: int, timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while len(self.posts) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._arrived.wait(left)
+            return True
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> WebhookReceiver:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -466,8 +466,17 @@ def test_push_payloads_validate_and_do_not_depend_on_the_steps(local):
             "display_change"} <= kinds
     assert validator.is_valid(pushes.activation())
     assert pushes.push_events(store, "default", uid, T0 + 10, T0 + 10) == []
+    # the webhook source gives what the clock brings; the rest ("made": requests,
+    # admin calls at their instant, the energy log) is pushed by those calls
     hook = type("Hook", (), {"user_id": uid})()
-    assert pushes.source(store, "default", hook, T0 - 1, T0 + WEEK) == whole
+    clock = pushes.source(store, "default", hook, T0 - 1, T0 + WEEK)
+    made = pushes.push_events(store, "default", uid, T0 - 1, T0 + WEEK, which="made")
+    assert clock == pushes.push_events(store, "default", uid, T0 - 1, T0 + WEEK,
+                                       which="clock")
+    assert sorted(map(repr, clock + made)) == sorted(map(repr, whole))
+    assert "display_change" not in {p["push_type"] for _, p in clock}
+    assert "NACamera-person_away" in {p["push_type"] for _, p in made}
+    assert ("NSD-smoke", T0 + 5000) in {(p["push_type"], at) for at, p in clock}
     assert pushes.push_events(store, "default", "0" * 24, T0, T0 + WEEK) == []
     routine_only = pushes.push_events(store, "default", uid, T0 - 1, T0 + WEEK,
                                       sources={"routine"})

@@ -47,6 +47,12 @@ prefix (``/netatmo/oauth2/token``, ``/netatmo/api/homesdata``). See
   an unknown picture 400/21, the ``home_away`` / ``person_home`` pushes, unknown faces
   out of sight an hour after they were seen; ``setpersonshome`` takes person ids in
   every form clients send (``person_ids[]`` repeated, indexed, comma or JSON list).
+* Webhooks (``addwebhook`` / ``dropwebhook`` in ``security_routes``; delivery by
+  ``core.webhooks``, payloads and who pushes what in ``pushes``): one webhook per app
+  and user, a ``webhook_activation`` push on registration, then every event POSTed as
+  JSON in order, once; five failed deliveries within an hour ban it for 24 virtual
+  hours (SEEN); no retry, events falling in a ban are skipped, not sent later
+  (INFERRED). addwebhook / dropwebhook take any security read scope (INFERRED).
 """
 
 from __future__ import annotations
@@ -63,7 +69,8 @@ from contracts.files import contracts_dir
 from ..core.oauth import AuthProfile, PasswordGrant
 from ..core.quotas import QuotaConfig, QuotaRule
 from ..core.vendor import Vendor
-from . import devices, routes, world
+from ..core.webhooks import PushSpec
+from . import devices, pushes, routes, world
 from .errors import ENVELOPE
 
 CONTRACTS = contracts_dir()
@@ -178,4 +185,8 @@ VENDOR = Vendor(
     app_fields=("legacy_password",),
     user_id=user_id,
     devices=devices.CONTROL,
+    # 5 failed deliveries within an hour ban the webhook for 24 h (SEEN, §3.4); no
+    # retry (INFERRED); the payloads and who pushes what: pushes
+    push=PushSpec(source=pushes.source, activation=pushes.activation, max_failures=5,
+                  failure_window=3600, ban=86400, retries=0),
 )

@@ -37,6 +37,7 @@ from ..core.devices import Overrides, refused, state_at, view
 from ..core.errors import MockcloudError
 from ..core.store import Store
 from . import energy_physics as ep
+from . import pushes
 from .stations import HOMECOACH_KIND, STATION_KIND
 from .world import HOME, META
 
@@ -133,7 +134,9 @@ class NetatmoDevices:
         # at the whole second, as Netatmo's API reads it (transport.endpoint)
         now = math.floor(now)
         overrides = Overrides(store, tenant, VENDOR)
-        overrides.record(dev["id"], changes, now)
+        owners = [found[1].get("owner")] if found[2] == "home" else []
+        with pushes.announcing(store, tenant, owners, now):  # a camera's (dis)connection
+            overrides.record(dev["id"], changes, now)
         return _view(*found, overrides, _seed(store, tenant), now)
 
     def inject(self, store: Store, tenant: str, device_id: str, event: dict[str, Any],
@@ -141,10 +144,15 @@ class NetatmoDevices:
         """An event the device reports (``core.admin.events``): a smoke alarm, an
         unknown face, a door tag opened ... at ``event["at"]`` (``security.inject``;
         the types: ``persons.INJECTABLE``)."""
-        from .security import inject
+        from .security import _home_of, inject
 
         at = math.floor(event["at"] if event.get("at") is not None else now)
-        return inject(store, tenant, device_id, event["type"], at, event.get("person_id"))
+        home = _home_of(store, tenant, device_id)
+        owners = [home.get("owner")] if home else []
+        # pushed now when it is not later than now, else by the clock (pushes)
+        with pushes.announcing(store, tenant, owners, at):
+            return inject(store, tenant, device_id, event["type"], at,
+                          event.get("person_id"), stored=math.floor(now))
 
 
 CONTROL = NetatmoDevices()

@@ -34,15 +34,38 @@ is ``push_events`` in ``PushSpec.source``'s shape (store, tenant, webhook, t0, t
 ``sources`` picks what is included (default all): ``routine`` (the seeded life of the
 home), ``script`` (the world's scripted events), ``inject`` (admin-injected events),
 ``persons`` (setpersonsaway / setpersonshome), ``devices`` (setstate's camera changes,
-admin online overrides) and ``energy``. Events made by API requests at the virtual now
-(``persons``, ``devices``, ``energy``) may be better pushed by the request itself
-(``core.webhooks.push``) when a delivery cursor may already stand on that instant.
+admin online overrides) and ``energy``.
+
+**Who pushes what** (nothing twice, nothing lost). ``which`` splits the events in two:
+
+* ``"clock"`` (:func:`source`, the delivery worker asks it as the clock moves): what
+  no call stores at its instant -- the routine, the world's scripted events, and
+  stored facts whose instant is *later* than the moment they were stored (an admin
+  injection into the future; the ``connection`` 24 s after an online override's
+  ``boot``). Never the energy log.
+* ``"made"``: events of a fact stored at or after their instant (setpersonsaway /
+  home, setstate's camera changes, an online override's ``disconnection`` / ``boot``,
+  an admin injection now or into the past) and every energy log entry (only requests
+  write it). The call that stores them pushes them (``core.webhooks.push``) through
+  :func:`announcing`: the "made" pushes of that instant before and after the write,
+  the new ones queued. With a frozen clock the delivery cursor may already stand on
+  that instant, and the source is only asked about later ones.
+
+Every API write (``transport.endpoint``) and the admin API's injections and device
+overrides (``devices``) run inside :func:`announcing`; it costs one look at the
+tenant's webhooks when the user has none.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import orjson
+
+from ..core import webhooks
 from ..core.store import Store
 from . import security as sec
 from . import security_views as sv
@@ -52,6 +75,9 @@ from .world import ACCOUNT, HOME
 
 SOURCES = frozenset({"routine", "script", "inject", "persons", "devices", "energy"})
 WEBHOOK_ACTIVATION = {"push_type": "webhook_activation"}
+VENDOR = "netatmo"
+_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
 
 
 def activation(webhook: Any = None) -> dict[str, Any]:
@@ -61,18 +87,79 @@ def activation(webhook: Any = None) -> dict[str, Any]:
 
 def source(store: Store, tenant: str, webhook: Any, t0: float, t1: float
            ) -> list[tuple[float, dict[str, Any]]]:
-    """``core.webhooks.PushSpec.source``'s shape: the pushes of the webhook's user."""
-    return push_events(store, tenant, webhook.user_id, t0, t1)
+    """``core.webhooks.PushSpec.source``'s shape: the pushes of the webhook's user that
+    the clock brings (``which="clock"``; the others are pushed by the calls that make
+    them, see :func:`announcing`)."""
+    return push_events(store, tenant, webhook.user_id, t0, t1, which="clock")
+
+
+def made_at(store: Store, tenant: str, user_id: str, at: float) -> list[dict[str, Any]]:
+    """The "made" pushes of ``user_id`` at the instant ``at`` (whole seconds)."""
+    return [p for t, p in push_events(store, tenant, user_id, at - 1, at, which="made")
+            if t == at]
+
+
+def listening(store: Store, tenant: str, user_id: str) -> bool:
+    """Has ``user_id`` any Netatmo webhook in ``tenant``?"""
+    return any(d.get("vendor") == VENDOR and d.get("user_id") == user_id
+               for _, d in store.list(tenant, webhooks.KIND))
+
+
+def _key(payload: dict[str, Any]) -> bytes:
+    return orjson.dumps({k: v for k, v in payload.items() if k != "event_id"},
+                        option=orjson.OPT_SORT_KEYS)
+
+
+@contextmanager
+def announcing(store: Store, tenant: str, user_ids: list[str], at: float
+               ) -> Iterator[None]:
+    """Run a write that may make events at the instant ``at`` (whole seconds) for
+    ``user_ids``, then queue the "made" pushes it added for their webhooks. Calls for
+    the same user are serialised (in this process) so that two writes in the same
+    second each push their own events, once."""
+    users = [u for u in dict.fromkeys(user_ids) if u and listening(store, tenant, u)]
+    if not users:
+        yield
+        return
+    locks = []
+    with _LOCKS_GUARD:
+        for u in sorted(users):
+            locks.append(_LOCKS.setdefault((tenant, u), threading.Lock()))
+    for lock in locks:
+        lock.acquire()
+    try:
+        before = {u: made_at(store, tenant, u, at) for u in users}
+        yield
+        registry = webhooks.Webhooks(store, tenant)
+        for u in users:
+            seen: dict[bytes, int] = {}
+            for p in before[u]:
+                seen[_key(p)] = seen.get(_key(p), 0) + 1
+            for p in made_at(store, tenant, u, at):
+                k = _key(p)
+                if seen.get(k):
+                    seen[k] -= 1
+                    continue
+                registry.push(VENDOR, u, p, at)
+    finally:
+        for lock in reversed(locks):
+            lock.release()
 
 
 def source_of(ev: Event) -> str:
     return ev.get("src", "routine")
 
 
+def _made(ev: Event) -> bool:
+    """Stored at or after its instant (pushed by the call that stored it)."""
+    return "stored" in ev and ev["time"] <= ev["stored"]
+
+
 def push_events(store: Store, tenant: str, user_id: str, t0: float, t1: float, *,
-                sources: frozenset[str] | set[str] = SOURCES
+                sources: frozenset[str] | set[str] = SOURCES, which: str | None = None
                 ) -> list[tuple[float, dict[str, Any]]]:
-    """The webhook payloads of ``user_id``'s homes for t0 < at <= t1, in order."""
+    """The webhook payloads of ``user_id``'s homes for t0 < at <= t1, in order;
+    ``which``: ``"clock"``, ``"made"`` or None (both; see the module docstring)."""
     if not t1 > t0:
         return []
     acc = store.snapshot(tenant, ACCOUNT, user_id)
@@ -87,12 +174,13 @@ def push_events(store: Store, tenant: str, user_id: str, t0: float, t1: float, *
             continue
         v = View(store, tenant, seed, home)
         for ev in v.between(t0, t1):
-            if source_of(ev) not in sources:
+            if source_of(ev) not in sources or (which is not None
+                                                and _made(ev) != (which == "made")):
                 continue
             for payload in payloads(v, ev, user_id):
                 out.append((float(ev["time"]), rank, payload))
                 rank += 1
-        if "energy" in sources:
+        if "energy" in sources and which != "clock":
             for at, payload in energy_payloads(home, user_id, t0, t1):
                 out.append((at, rank, payload))
                 rank += 1

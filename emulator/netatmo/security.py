@@ -274,6 +274,8 @@ class View:
                                       *parts),
                      "time": t, "module": e["module_id"],
                      "src": "script" if parts[0] == "script" else "inject"}
+        if parts[0] == "fact":   # stored by the admin API (at or before its instant)
+            ev["stored"] = e.get("stored", e["at"])
         if kind in ("smoke", "smoke_cleared"):
             ev.update(type="smoke", sub_type=1 if kind == "smoke" else 0)
         elif kind == "co_detected":
@@ -300,7 +302,7 @@ class View:
         t = int(f["at"])
         ev: Event = {"id": ordered_id(t, f["n"], "fact", self.seed, self.home["id"]),
                      "time": t, "module": cam["id"], "by": f.get("by", ""),
-                     "src": "persons"}
+                     "src": "persons", "stored": f["at"]}
         if f["kind"] == "away":
             ev.update(type="person_away", person=f.get("person"))
         else:
@@ -330,7 +332,8 @@ class View:
                     ev: Event = {"id": ordered_id(t, k, "log", self.seed,
                                                   self.home["id"], cam["id"], le["at"],
                                                   prop),
-                                 "time": t, "module": cam["id"], "src": "devices"}
+                                 "time": t, "module": cam["id"], "src": "devices",
+                                 "stored": le["at"]}
                     if prop == "monitoring":
                         ev["type"] = value
                     else:
@@ -366,7 +369,7 @@ class View:
                                                      self.home["id"], cam["id"], oe["at"],
                                                      kind),
                                     "time": at, "type": kind, "module": cam["id"],
-                                    "src": "devices"})
+                                    "src": "devices", "stored": oe["at"]})
         return out
 
     # -- reading
@@ -530,11 +533,12 @@ def set_persons_home(ctx: Ctx, user_id: str, home_id: str, person_ids: list[str]
 
 
 def inject(store: Store, tenant: str, module_id: str, kind: str, at: float,
-           person_id: str | None = None) -> dict[str, Any]:
+           person_id: str | None = None, stored: float | None = None) -> dict[str, Any]:
     """Record an injected event (admin API) on the module ``module_id`` of some home of
     the tenant; raises MockcloudError not_found (no such module) or invalid_argument.
-    Returns ``{"home_id", "module_id", "type", "at", "id"}`` (the event's id, as the
-    APIs show it)."""
+    ``stored``: the virtual instant it is recorded at (default ``at``; an event later
+    than that is the webhook source's, see ``pushes``). Returns ``{"home_id",
+    "module_id", "type", "at", "id"}`` (the event's id, as the APIs show it)."""
     home = _home_of(store, tenant, module_id)
     if home is None:
         raise MockcloudError("not_found", f"netatmo has no module {module_id!r}")
@@ -547,6 +551,7 @@ def inject(store: Store, tenant: str, module_id: str, kind: str, at: float,
         raise MockcloudError("invalid_argument", str(exc).removeprefix("event: ")) \
             from None
     checked["at"] = at
+    checked["stored"] = at if stored is None else stored
     fact = _record(store, tenant, home["id"], {**checked, "kind": "inject"})
     v = View(store, tenant, seed_of(store, tenant), home)
     ev = v._injected(("fact", fact["n"]), fact)

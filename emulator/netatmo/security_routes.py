@@ -4,6 +4,16 @@ out (``transport``). ``getcamerapicture`` answers a JPEG, not the JSON envelope.
 
 Scopes: reads take any of ``security.READ_SCOPES`` (the contract's alternatives);
 ``setpersonsaway`` / ``setpersonshome`` need ``write_camera``.
+
+Webhooks (``core.webhooks``; payloads ``pushes``): ``addwebhook`` (``url``,
+``app_types`` as sent, e.g. ``app_security``) registers the app's webhook for the
+token's user -- one per (app, user): registering again replaces the URL -- and queues
+the ``webhook_activation`` push; ``dropwebhook`` forgets it (none registered: ok as
+well). Missing ``url`` 400/10, a URL that is not absolute http(s) 400/21. INFERRED:
+both take any one of the six security read scopes the contract lists (the security
+OpenAPI copy's; pyatmo checks none), so an app with only energy scopes cannot register
+a webhook; every push of the user's homes (energy ones too) goes to every webhook of
+the user, whatever ``app_types`` says.
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ import re
 
 from flask import Blueprint
 
+from ..core import webhooks
 from ..core.api import VendorAPI
 from ..core.context import Ctx
 from ..core.errors import MockcloudError
@@ -97,6 +108,19 @@ def register(bp: Blueprint, api: VendorAPI) -> None:
     def setpersonshome(params: Params, token: Token, ctx: Ctx):
         security.set_persons_home(ctx, token.user_id, home_id(params), person_ids(params),
                                   token.client_id)
+
+    @endpoint(bp, api, "addwebhook", READ)
+    def addwebhook(params: Params, token: Token, ctx: Ctx):
+        url = params.str("url", required=True)
+        types = params.list("app_types") or []
+        if not all(isinstance(t, str) for t in types):
+            raise MockcloudError("invalid_argument", "Invalid app_types: expected strings")
+        webhooks.register(ctx, api.vendor, token.client_id, token.user_id, url, types)
+
+    @endpoint(bp, api, "dropwebhook", READ)
+    def dropwebhook(params: Params, token: Token, ctx: Ctx):
+        params.list("app_types")  # taken as sent (pyatmo: app_security)
+        webhooks.drop(ctx, api.vendor, token.client_id, token.user_id)
 
     guard = api.guard(list(READ))
     status = getattr(api.settings, "rate_limit_status", None)

@@ -41,6 +41,7 @@ from ..core.context import Ctx
 from ..core.errors import MockcloudError
 from ..core.flaskapp import MockResponse
 from ..core.oauth import Token
+from . import pushes
 
 JSON_TYPE = "application/json"
 TRUE, FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
@@ -258,7 +259,9 @@ def endpoint(bp: Blueprint, api: VendorAPI, name: str, scopes: Iterable[str], *,
     quota checks; ``json_body``: the contract schema a JSON body must satisfy.
 
     Every view runs at the whole second of the virtual clock (``time_server``'s
-    instant; the token's expiry is checked at the exact instant before).
+    instant; the token's expiry is checked at the exact instant before). A view that
+    is not ``read`` runs inside ``pushes.announcing``: the events it makes at that
+    second are queued for the user's webhooks.
 
     ``read``: the view only reads, and reads the store through ``Store.snapshot``: its
     serialised body is remembered (``core.answers``) under the endpoint, the
@@ -277,8 +280,10 @@ def endpoint(bp: Blueprint, api: VendorAPI, name: str, scopes: Iterable[str], *,
             # Netatmo's time is whole seconds (time_server, every epoch it takes and
             # gives): past the token check, the request happens at its second
             ctx._now = now = float(math.floor(ctx.now()))
-            if not read:
-                return envelope(view(params, token, ctx), now, started)
+            if not read:  # its events (set point, mode, persons, cameras) pushed
+                with pushes.announcing(ctx.store, ctx.tenant, [token.user_id], now):
+                    result = view(params, token, ctx)
+                return envelope(result, now, started)
             key = (name, ctx.tenant, token.user_id, token.client_id, now,
                    orjson.dumps(params._values, option=orjson.OPT_SORT_KEYS))
             body = ANSWERS.get_or_compute(
