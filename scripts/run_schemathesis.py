@@ -33,7 +33,9 @@ Netatmo (``--vendor netatmo``; both by default), on an emulator of its own:
   with the cloud's 50 calls / 10 s per user nearly every case would be a 429;
 * home, room, schedule, device and module ids come most of the time from the default
   world (read through ``homesdata`` and ``getstationsdata``), so the cases reach real
-  homes and stations; the writes change the fuzz tenant, which is fine;
+  homes and stations; the writes change the fuzz tenant, which is fine; addwebhook's
+  ``url`` is most of the time a local port nobody answers (its deliveries fail at
+  once and ban it; nothing leaves the machine);
 * bounded for ``make test`` (``--netatmo-max-examples``, default 6 per operation and
   phase: about 2,300 cases in 40 s); the long run (``--long``, ``FUZZ_LONG=1``) uses 100.
 
@@ -340,6 +342,10 @@ def write_netatmo_config(ids: dict[str, list[str]]) -> Path:
         "clients": [NETATMO_CLIENT[0]], "secrets": [NETATMO_CLIENT[1]],
         "redirects": [REDIRECT_URI], "response_types": ["code"],
         "grant_types": ["authorization_code", "refresh_token", "password"],
+        # addwebhook: a local port nobody answers (refused at once: the deliveries
+        # fail and ban, no name lookups, nothing leaves the machine)
+        "webhook_urls": ["http://127.0.0.1:9/netatmo-hook"],
+        "app_types": ["app_security", "app_camera"],
     }
     params = {"home_id": ("homes", 0.7), "room_id": ("rooms", 0.7),
               "schedule_id": ("schedules", 0.6), "device_id": ("devices", 0.7),
@@ -348,7 +354,8 @@ def write_netatmo_config(ids: dict[str, list[str]]) -> Path:
               "optimize": ("bools", 0.5), "real_time": ("bools", 0.5),
               "client_id": ("clients", 0.5), "client_secret": ("secrets", 0.5),
               "redirect_uri": ("redirects", 0.5), "response_type": ("response_types", 0.5),
-              "grant_type": ("grant_types", 0.5)}
+              "grant_type": ("grant_types", 0.5), "url": ("webhook_urls", 0.6),
+              "app_types": ("app_types", 0.5)}
     bindings = {f"{where}.{key}": v for key, v in params.items() for where in ("query", "body")}
     return write_toml(NETATMO_OUT / "schemathesis.toml", "one Netatmo run", dictionaries,
                       bindings)
