@@ -63,10 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="serve the emulator")
     s.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     s.add_argument("--port", type=int, help="port (default 8080; 0 picks a free one)")
-    s.add_argument("--state", help="memory (default) or sqlite:///path.db")
+    s.add_argument("--state", help="memory (default), sqlite:///path.db or redis://host:port/db "
+                   "(rediss://, redis+cluster://; see README)")
     s.add_argument("--world", help="world file every new tenant starts from")
     s.add_argument("--seed", type=int, help="seed for ids, generated data and chaos")
-    s.add_argument("--workers", type=int, help="server processes (>1 needs --state sqlite)")
+    s.add_argument("--workers", type=int,
+                   help="server processes (>1 needs --state sqlite or redis)")
     s.add_argument("--threads", type=int,
                    help="Python threads per worker (default 2 x CPUs + 1)")
     s.add_argument("--tls", action="store_true", default=None,

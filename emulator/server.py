@@ -20,6 +20,8 @@ from pathlib import Path
 
 from .settings import Settings
 
+SHARED_STATES = ("sqlite://", "redis://", "rediss://", "redis+cluster://", "rediss+cluster://")
+
 
 def _free_port(host: str) -> int:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
@@ -86,10 +88,10 @@ def check(settings: Settings) -> str | None:
         return "--workers must be at least 1"
     if settings.threads < 1:
         return "--threads must be at least 1"
-    if settings.workers > 1 and not settings.state.startswith("sqlite://"):
+    if settings.workers > 1 and not settings.state.startswith(SHARED_STATES):
         return ("--workers > 1 needs a shared store: in-memory state lives in one process, "
                 "so each worker would have its own world. Use --state sqlite:///path.db "
-                "(or one worker).")
+                "or --state redis://host:port/0 (or one worker).")
     if (settings.cert or settings.key) and not (settings.cert and settings.key):
         return "--cert and --key go together"
     return None
@@ -105,6 +107,7 @@ def run(settings: Settings) -> int:
 
     from .core import tls
     from .core.admin.lock import binds_loopback
+    from .core.redis_store import shown
     from .core.world import WorldError
 
     busy = address_problem(settings.host, settings.port)  # port 0: the host only
@@ -135,7 +138,7 @@ def run(settings: Settings) -> int:
     scheme = "https" if settings.tls else "http"
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     print(f"mockcloud listening on {scheme}://{host}:{settings.port} "
-          f"(state {settings.state}, {settings.workers} worker(s))", flush=True)
+          f"(state {shown(settings.state)}, {settings.workers} worker(s))", flush=True)
     server = Granian(
         "emulator.wsgi:app",
         address=settings.host,

@@ -27,10 +27,10 @@ def default_threads() -> int:
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8080                     # 0 picks a free port
-    state: str = "memory"                # memory | sqlite:///path.db
+    state: str = "memory"                # memory | sqlite:///path.db | redis://host:port/db
     world: str = str(DEFAULT_WORLD)      # world file every new tenant starts from
     seed: int = 0                        # seeds ids, tokens, faker data and chaos
-    workers: int = 1                     # > 1 needs a shared store (sqlite)
+    workers: int = 1                     # > 1 needs a shared store (sqlite, redis)
     threads: int = field(default_factory=lambda: default_threads())  # per worker, server.py
     tls: bool = False                    # serve HTTPS (self-signed unless cert/key)
     cert: str = ""                       # PEM certificate for --tls

@@ -10,8 +10,7 @@ bounded in time. Tests that need a missing service skip with the reason, unless
 too, so the run stops at the cause rather than at the first test that needed it.
 
 Standard library only: it runs before the virtualenv exists. A new service is one
-more entry in SERVICES, e.g. ``Service("redis", "...", ("redis-server",),
-("redis-server",))``.
+more entry in SERVICES.
 """
 
 from __future__ import annotations
@@ -51,6 +50,10 @@ SERVICES: tuple[Service, ...] = (
             ("/usr/bin/chromium", "chromium", "chromium-browser"),
             ("chromium", "chromium-driver")),
     Service("wrk", "the benchmarks (make bench)", ("wrk",), ("wrk",), default=False),
+    # redis-server depends on redis-tools, which brings redis-cli (cluster creation)
+    Service("redis", "the Redis store tests (tests/redis_server.py: RedisStore, "
+            "workers and servers on one Redis, Redis Cluster)",
+            ("redis-server",), ("redis-server", "redis-tools")),
 )
 
 

@@ -17,6 +17,9 @@ import urllib3
 
 from emulator.testing import Admin
 
+# real Redis servers (redis_url, redis_cluster_url) for the Redis store tests
+pytest_plugins = ["tests.redis_server"]
+
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
 # every store made by the tests (in-process or in a served subprocess, which inherits

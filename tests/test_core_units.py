@@ -14,9 +14,15 @@ from emulator.generate import generate
 from emulator.settings import Settings
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 def store(request, tmp_path):
-    s = MemoryStore() if request.param == "memory" else SqliteStore(str(tmp_path / "s.db"))
+    if request.param == "redis":
+        from emulator.core.redis_store import RedisStore
+        from tests.redis_server import fresh_prefix
+
+        s = RedisStore(fresh_prefix(request.getfixturevalue("redis_url")))
+    else:
+        s = MemoryStore() if request.param == "memory" else SqliteStore(str(tmp_path / "s.db"))
     yield s
     s.close()
 
@@ -118,7 +124,7 @@ def test_open_store_urls(tmp_path):
     assert isinstance(open_store("memory"), MemoryStore)
     assert isinstance(open_store(f"sqlite:///{tmp_path}/x.db"), SqliteStore)
     assert isinstance(open_store("sqlite://:memory:"), SqliteStore)
-    for bad in ("redis://x", "sqlite://", "postgres:///x"):
+    for bad in ("redis://", "redis://127.0.0.1:1/0", "sqlite://", "postgres:///x"):
         with pytest.raises(ValueError):
             open_store(bad)
 

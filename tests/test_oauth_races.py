@@ -1,7 +1,8 @@
 """Spending a credential is one atomic step in every store: eight clients racing with
 one refresh token (or one authorization code) get exactly one winner, every time, on
 the in-memory store, on SQLite with one worker and on SQLite with two worker
-processes. And a replayed code revokes what was issued from it (RFC 6749 §4.1.2)."""
+processes, and on Redis with two worker processes. And a replayed code revokes what
+was issued from it (RFC 6749 §4.1.2)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,17 @@ REDIRECT = "https://example.com/callback"
 RACERS, ROUNDS = 8, 40
 
 
-@pytest.fixture(scope="module", params=["memory", "sqlite-1", "sqlite-2"])
+@pytest.fixture(scope="module", params=["memory", "sqlite-1", "sqlite-2", "redis-2"])
 def server(request, mockcloud_server, tmp_path_factory):
     if request.param == "memory":
         yield mockcloud_server
+        return
+    if request.param == "redis-2":
+        from tests.redis_server import fresh_prefix
+
+        url = fresh_prefix(request.getfixturevalue("redis_url"))
+        with ServerProcess("--state", url, "--workers", "2") as proc:
+            yield proc.url
         return
     db = tmp_path_factory.mktemp("race") / "state.db"
     workers = request.param.split("-")[1]

@@ -298,6 +298,7 @@ class Tokens:
         now = self.ctx.now()
 
         def spend(doc):
+            won.clear()                  # (an update may run again)
             if doc is not None and Token(doc, now).refresh_usable():
                 revoke_doc(doc, now)
                 won.append(Token(doc, now, "refresh"))
@@ -415,6 +416,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):
         claimed: list[bool] = []
 
         def claim(doc):
+            claimed.clear()              # (an update may run again)
             if doc is not None and not doc.get("used"):
                 doc["used"] = True
                 claimed.append(True)

@@ -1,25 +1,31 @@
 """Document store: JSON documents under (tenant, kind, id).
 
-Two backends share one protocol:
+Three backends share one protocol:
 
 * ``MemoryStore``: the embedded default, one process, a lock around plain dicts.
 * ``SqliteStore``: one table in a SQLite file; survives restarts and can be shared
-  by several server worker processes (WAL mode, ``BEGIN IMMEDIATE`` for writes).
+  by several server worker processes (WAL mode, ``BEGIN IMMEDIATE`` for writes). A
+  write is committed before the request that made it is answered, so it survives the
+  server being killed (``kill -9``); with ``synchronous=NORMAL`` a power cut may lose
+  the last commits, never corrupt the file.
+* ``RedisStore`` (``core/redis_store.py``): several workers and servers on one Redis
+  (or Redis Cluster) act as one cloud.
 
-Documents are stored serialised, so a caller never aliases stored state and both
+Documents are stored serialised, so a caller never aliases stored state and all
 backends behave the same. ``snapshot`` is the one exception, for hot read paths: it
 answers a parsed document shared by every caller until the stored bytes change (no
 parse when they have not), so its caller must treat it as read-only. With
 ``MOCKCLOUD_CHECK_SNAPSHOTS=1`` (the test suite sets it) a snapshot handed out again is
 first checked against its stored bytes, and a caller that changed one fails loudly.
 ``update`` is the atomic read-modify-write every counter, token and device change goes
-through. A *ring* (``ring_append``) is a bounded,
-append-only list of write-once entries (the journal): each entry gets the next
-sequence number, and the oldest falls out. An entry is a document (it gets a ``seq``
-field) or any value with a ``to_doc(seq, entry)`` that makes it one: MemoryStore
-keeps ``(seq, entry)`` as given (a caller must not change an entry after appending
-it) and makes documents when the ring is read, SqliteStore stores ``to_doc``'s
-document.
+through. Its updater may run more than once (RedisStore retries it when another
+process wrote first), so an updater resets any side result it keeps before filling it.
+A *ring* (``ring_append``) is a bounded, append-only list of write-once entries (the
+journal): each entry gets the next sequence number, and the oldest falls out. An entry
+is a document (it gets a ``seq`` field) or any value with a ``to_doc(seq, entry)`` that
+makes it one: MemoryStore keeps ``(seq, entry)`` as given (a caller must not change an
+entry after appending it) and makes documents when the ring is read, SqliteStore and
+RedisStore store ``to_doc``'s document.
 """
 
 from __future__ import annotations
@@ -102,7 +108,8 @@ def _ring_doc(seq: int, entry: Any, to_doc: ToDoc | None) -> Doc:
 
 
 def open_store(url: str) -> Store:
-    """``memory`` or ``sqlite:///path/to/file.db`` (``sqlite://:memory:`` for tests)."""
+    """``memory``, ``sqlite:///path/to/file.db`` (``sqlite://:memory:`` for tests) or
+    ``redis://host:port/db`` (``rediss://``, ``redis+cluster://``: core/redis_store.py)."""
     if url in ("memory", "memory://", ""):
         return MemoryStore()
     if url.startswith("sqlite://"):
@@ -112,13 +119,19 @@ def open_store(url: str) -> Store:
         if not path:
             raise ValueError("sqlite state needs a file: sqlite:///path/to/state.db")
         return SqliteStore(path)
-    raise ValueError(f"unknown state backend {url!r}: use 'memory' or 'sqlite:///path.db'")
+    if url.split("://", 1)[0] in ("redis", "rediss", "redis+cluster", "rediss+cluster"):
+        from .redis_store import RedisStore
+
+        return RedisStore(url)
+    raise ValueError(f"unknown state backend {url!r}: use 'memory', 'sqlite:///path.db' "
+                     "or 'redis://host:port/db'")
 
 
 class MemoryStore:
     """In-process store. Thread safe; not shared between processes."""
 
     shared = False
+    backend = "memory"
 
     def __init__(self) -> None:
         self._snapshots = _Snapshots()
@@ -226,6 +239,7 @@ class SqliteStore:
     """Persistent store in one SQLite file, shareable between processes."""
 
     shared = True
+    backend = "sqlite"
 
     def __init__(self, path: str) -> None:
         self.path = path

@@ -564,6 +564,7 @@ class Deliverer:
         won: list[dict[str, Any]] = []
 
         def apply(doc):
+            won.clear()                  # (an update may run again)
             if doc is None or doc["cursor"] != t0 or _leased(doc, real_time()):
                 return doc
             doc["cursor"] = max(t0, t1)

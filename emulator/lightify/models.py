@@ -153,6 +153,7 @@ class Lightify:
         refused: list[str] = []
 
         def change(doc):
+            refused.clear()              # (an update may run again)
             if doc is None or doc["owner"] != self.user:
                 return doc
             missing = [k for k in changes if k not in doc.get("capabilities", [])]

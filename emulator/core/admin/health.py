@@ -22,7 +22,7 @@ def health() -> Response:
     c, mc = ctx(), mockcloud()
     body = {
         "status": "ok", "tenant": c.tenant, "vendors": sorted(mc.vendors),
-        "state": "sqlite" if getattr(c.store, "shared", False) else "memory",
+        "state": getattr(c.store, "backend", "memory"),
         "now": c.now(), "now_iso": iso(c.now()),
     }
     # the lock has let only callers with the token through when one is set

@@ -1,0 +1,165 @@
+"""Real Redis servers for the tests (a pytest plugin, named in conftest.py).
+
+* ``redis_url``: ``MOCKCLOUD_TEST_REDIS_URL`` when set, else a ``redis-server`` started
+  on a free port in a temporary folder, without persistence, for the session (each
+  xdist worker has its own).
+* ``redis_cluster_url``: ``MOCKCLOUD_TEST_REDIS_CLUSTER_URL`` when set, else three
+  ``redis-server --cluster-enabled yes`` joined by ``redis-cli --cluster create``
+  (no replicas), as ``redis+cluster://127.0.0.1:<port>``.
+* ``fresh_prefix(url)``: the URL with a key prefix of its own (``?prefix=``), so that
+  tests sharing one Redis never see each other's keys.
+
+Without ``redis-server`` (Debian's package ``redis-server``; scripts/ensure_services.py
+installs it as root) these tests skip with the reason, or fail when
+``MOCKCLOUD_REQUIRE_SERVICES=1`` (CI).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+READY_TIMEOUT = 20.0
+
+
+def unavailable(reason: str) -> None:
+    if os.environ.get("MOCKCLOUD_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{reason} (required: MOCKCLOUD_REQUIRE_SERVICES=1)", pytrace=False)
+    pytest.skip(reason)
+
+
+def _need(exe: str) -> str:
+    path = shutil.which(exe)
+    if path is None:
+        unavailable(f"{exe} not found: the Redis tests need Debian's redis-server package "
+                    f"(run scripts/ensure_services.py as root, or apt-get install "
+                    f"redis-server), or MOCKCLOUD_TEST_REDIS_URL")
+    return path  # type: ignore[return-value]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fresh_prefix(url: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}prefix=t{uuid.uuid4().hex[:12]}"
+
+
+class RedisServer:
+    """One ``redis-server`` child on a free port, in its own folder."""
+
+    def __init__(self, folder: Path, *extra: str) -> None:
+        self.port = free_port()
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.log = folder / "redis.log"
+        self.proc = subprocess.Popen(
+            [_need("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
+             "--dir", str(folder), "--save", "", "--appendonly", "no",
+             "--logfile", str(self.log), *extra],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        self._wait()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _wait(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited: {self.log.read_text()[-2000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), 0.5) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(64).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"redis-server did not answer on port {self.port}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def start_cluster(folder: Path, nodes: int = 3) -> list[RedisServer]:
+    cli = _need("redis-cli")
+    servers: list[RedisServer] = []
+    try:
+        for i in range(nodes):
+            servers.append(RedisServer(folder / f"node{i}", "--cluster-enabled", "yes",
+                                       "--cluster-config-file", f"nodes-{i}.conf",
+                                       "--cluster-node-timeout", "5000"))
+        done = subprocess.run(
+            [cli, "--cluster", "create", *(f"127.0.0.1:{s.port}" for s in servers),
+             "--cluster-replicas", "0", "--cluster-yes"],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"redis-cli --cluster create failed: {done.stdout[-2000:]}"
+                               f"{done.stderr[-2000:]}")
+        deadline = time.monotonic() + READY_TIMEOUT
+        for s in servers:
+            while True:
+                info = subprocess.run([cli, "-p", str(s.port), "cluster", "info"],
+                                      capture_output=True, text=True, timeout=10).stdout
+                if "cluster_state:ok" in info:
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the cluster did not become ready: {info}")
+                time.sleep(0.1)
+    except BaseException:
+        for s in servers:
+            s.stop()
+        raise
+    return servers
+
+
+def _served(variable: str, start) -> Iterator[str]:
+    """The URL in ``variable``, else ``start()``'s servers (stopped afterwards)."""
+    given = os.environ.get(variable)
+    if given:
+        yield given
+        return
+    _need("redis-server")
+    servers, url = start()
+    try:
+        yield url
+    finally:
+        for s in servers:
+            s.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    def start():
+        server = RedisServer(tmp_path_factory.mktemp("redis"))
+        return [server], server.url
+
+    yield from _served("MOCKCLOUD_TEST_REDIS_URL", start)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    def start():
+        servers = start_cluster(tmp_path_factory.mktemp("redis-cluster"))
+        return servers, f"redis+cluster://127.0.0.1:{servers[0].port}"
+
+    yield from _served("MOCKCLOUD_TEST_REDIS_CLUSTER_URL", start)
