@@ -49,7 +49,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
@@ -412,12 +412,15 @@ class WebhookReceiver:
     ``pushes``: the JSON bodies in arrival order; ``posts``: each request (``path``,
     ``headers``, ``json``, ``code`` answered). ``answer(*codes)``: the statuses of the
     next requests (then 200), to make deliveries fail. ``wait(count, timeout)``: until
-    at least ``count`` pushes arrived (True) or the timeout ran out (False)."""
+    at least ``count`` pushes arrived (True) or the timeout ran out (False).
+    ``on_push``: called with each body as it arrives (``print`` for a demo)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, path: str = "/hook") -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, path: str = "/hook",
+                 on_push: Callable[[Any], None] | None = None) -> None:
         self.posts: list[Json] = []
         self.codes: list[int] = []
         self.path = path
+        self.on_push = on_push
         self._arrived = threading.Condition()
         receiver = self
 
@@ -459,6 +462,8 @@ class WebhookReceiver:
             self.posts.append({"path": path, "headers": headers, "json": doc,
                                "code": code})
             self._arrived.notify_all()
+        if self.on_push is not None:
+            self.on_push(doc)
         return code
 
     @property
