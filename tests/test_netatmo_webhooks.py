@@ -23,6 +23,7 @@ API against the Netatmo contract (the ``netatmo`` fixture's watch).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -369,3 +370,15 @@ def test_dropwebhook_stops_every_push(house, receiver):
     with pytest.raises(ApiError) as err:
         client(netatmo, "read_thermostat").dropwebhook()
     assert err.value.code == 13
+
+
+def test_concurrent_writes_in_one_second_push_each_event_once(house, receiver):
+    netatmo, admin = house
+    register(netatmo, admin, receiver)
+    clients = [client(netatmo) for _ in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda c: c.setpersonsaway(HOME_ID, CHLOE), clients))
+    admin.flush()
+    away = after_activation(receiver)
+    assert [p["push_type"] for p in away] == ["NACamera-person_away"] * 8
+    assert len({p["event_id"] for p in away}) == 8

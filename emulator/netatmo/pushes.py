@@ -76,8 +76,8 @@ from .world import ACCOUNT, HOME
 SOURCES = frozenset({"routine", "script", "inject", "persons", "devices", "energy"})
 WEBHOOK_ACTIVATION = {"push_type": "webhook_activation"}
 VENDOR = "netatmo"
-_LOCKS: dict[tuple[str, str], threading.Lock] = {}
-_LOCKS_GUARD = threading.Lock()
+# writes of one (tenant, user) with webhooks are serialised: striped locks, a fixed few
+_LOCKS = tuple(threading.Lock() for _ in range(64))
 
 
 def activation(webhook: Any = None) -> dict[str, Any]:
@@ -121,10 +121,8 @@ def announcing(store: Store, tenant: str, user_ids: list[str], at: float
     if not users:
         yield
         return
-    locks = []
-    with _LOCKS_GUARD:
-        for u in sorted(users):
-            locks.append(_LOCKS.setdefault((tenant, u), threading.Lock()))
+    stripes = sorted({hash((tenant, u)) % len(_LOCKS) for u in users})
+    locks = [_LOCKS[i] for i in stripes]       # in one order: no deadlock
     for lock in locks:
         lock.acquire()
     try:

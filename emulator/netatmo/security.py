@@ -22,6 +22,10 @@ pure function of (seed, the world's home: persons, cameras, place; the interval)
 * the admin API's ``online`` overrides of a camera: ``disconnection`` when it goes
   offline, ``boot`` then ``connection`` (24 s later) when it comes back.
 
+Events of stored facts carry ``stored``, the instant the fact was recorded (an
+injection's admin call; the request's for the others): ``pushes`` lets the webhook
+source give only those later than it, the call that stores the rest pushes them.
+
 A camera records nothing while its monitoring is off or it is offline, nor before
 its ``setup_date`` (nor do the door tags it bridges; nor does it report a resident's
 phone leaving: INFERRED, so a camera switched off shows no event at all, and presence
