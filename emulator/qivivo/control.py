@@ -28,6 +28,7 @@ and a minute no period covers: off.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import math
 from collections.abc import Iterable, Iterator
@@ -85,8 +86,16 @@ def minute(hhmm: str) -> int:
 
 def apply(state: State, event: dict[str, Any]) -> None:
     """One event, already validated, onto ``state`` (in place). Nothing of the event
-    is shared with the state (events may be a shared snapshot's)."""
+    is shared with the state (events may be a shared snapshot's). A program event
+    that no longer applies (its program gone, or deleting the active one: a write made
+    earlier in virtual time after the clock moved back changed what it acted on) is
+    a no-op, so the fold is total."""
     op, t = event["op"], event["t"]
+    programs = state["programs"]
+    ident = event.get("id")
+    if op.startswith("program_") and op != "program_create" and \
+            not (isinstance(ident, int) and 1 <= ident <= len(programs)):
+        return
     if op == "instruction":
         state["instruction"] = {"temperature": event["temperature"], "start": t,
                                 "end": t + event["duration"] * 60}
@@ -101,18 +110,18 @@ def apply(state: State, event: dict[str, Any]) -> None:
     elif op == "arrival_cancel":
         state["arrival"] = None
     elif op == "program_create":
-        state["programs"].append({"name": event["name"],
-                                  "program": copy.deepcopy(event["program"])})
+        programs.append({"name": event["name"], "program": copy.deepcopy(event["program"])})
     elif op == "program_active":
-        state["active"] = event["id"]
+        state["active"] = ident
     elif op == "program_name":
-        state["programs"][event["id"] - 1]["name"] = event["name"]
+        programs[ident - 1]["name"] = event["name"]
     elif op == "program_day":
-        state["programs"][event["id"] - 1]["program"][event["day"]] = \
-            copy.deepcopy(event["periods"])
+        programs[ident - 1]["program"][event["day"]] = copy.deepcopy(event["periods"])
     elif op == "program_delete":
-        del state["programs"][event["id"] - 1]
-        if state["active"] > event["id"]:      # ids are positions: they shift down
+        if state["active"] == ident:
+            return
+        del programs[ident - 1]
+        if state["active"] > ident:            # ids are positions: they shift down
             state["active"] -= 1
     elif op == "setting":
         state["settings"][event["name"]] = event["value"]
@@ -127,18 +136,36 @@ def apply(state: State, event: dict[str, Any]) -> None:
         raise ValueError(f"unknown Qivivo event {op!r}")
 
 
-def state_at(home: dict[str, Any], t: float) -> State:
-    """The control state at t: the base plus the events at or before t (a t before the
-    base's own instant sees the base). Read-only: it may be the stored base itself."""
-    events = home["events"]
-    if not events or events[0]["t"] > t:
-        return home["base"]
-    state = copy.deepcopy(home["base"])
+def fold(base: State, events: list[dict[str, Any]]) -> State:
+    """A new state: ``base`` with ``events`` applied in order (``base`` untouched)."""
+    state = copy.deepcopy(base)
     for event in events:
-        if event["t"] > t:
-            break
         apply(state, event)
     return state
+
+
+TARGETS = {"instruction": "instruction", "instruction_cancel": "instruction",
+           "absence": "absence", "absence_cancel": "absence", "arrival": "arrival",
+           "arrival_cancel": "arrival", "program_active": "active",
+           "alert_days": "alert_days"}
+
+
+def target(event: dict[str, Any]) -> str | None:
+    """What an event sets as a whole (a later one of the same target at the same
+    instant leaves nothing of it visible); None: it must stay (program edits, module
+    modes, which depend on what came before)."""
+    if event["op"] == "setting":
+        return "setting:" + event["name"]
+    return TARGETS.get(event["op"])
+
+
+def state_at(home: dict[str, Any], t: float) -> State:
+    """The control state at t: the base plus the events at or before t (a t before the
+    base's ``base_at`` sees the base: read such an instant on the home's
+    ``SealedLog.with_history``). Read-only: it may be the stored base itself."""
+    events = home["events"]
+    n = bisect.bisect_right(events, t, key=lambda e: e["t"])
+    return home["base"] if n == 0 else fold(home["base"], events[:n])
 
 
 def states(home: dict[str, Any], a: float, b: float) -> Iterator[tuple[float, float, State]]:

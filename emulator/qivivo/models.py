@@ -5,32 +5,55 @@ Documents:
 * ``qivivo.home`` (key: the owner's user id): the house -- ``timezone``, ``place``
   (lat, lon, altitude: its weather), ``setup`` (epoch), its devices (``thermostat``,
   ``gateway``, ``modules``), the modules' own programs (``module_programs``), the
-  control state's ``base`` and the ``events`` written since (``control``), and
-  ``history``, the last writes as ``/habitation/data/events`` shows them;
+  control state's log (``base``, ``base_at``, ``events``, and the index of its sealed
+  chunks: ``core.sealed``), and ``history``, the last writes as
+  ``/habitation/data/events`` shows them (in time order);
+* ``qivivo.home_chunk`` (key ``<owner>/<log>/<n>``): sealed events of a house's log;
 * ``qivivo.device`` (key: a uuid): ``{owner, type}``, to find a device's house;
 * ``qivivo.meta`` / ``world``: ``{seed}`` (physics noise and weather).
 
-A write validates against the state at the request's instant and appends one event
-(in a single ``Store.update``); past ``MAX_EVENTS`` the events older than two days
-(the physics window) are folded into the base. Reads use ``Store.snapshot`` (shared,
-read-only documents).
+**History is exact.** A write validates against the state at the request's instant
+and inserts one event in time order (one ``Store.update``); an event replaces the
+events of the same instant and target (``control.target``: a read at that instant
+sees only the last). Past ``MAX_EVENTS`` events, those older than ``WINDOW`` (the
+physics window) are sealed into a chunk (all but the ``RECENT`` newest when that is
+not enough), so a write rewrites a house of at most ``MAX_EVENTS`` events; a read
+that needs instants before the log's base (a room's history, the last day's events,
+a clock moved back) reads the chunks that cover them (``Qivivo.at``). So a reading
+at t uses only the changes made at or before t.
+
+**A write after the clock moved back** (INFERRED): the events stamped later than the
+write are kept, not discarded: the write goes in before them, and they apply after
+it as they were made (a program event that no longer applies -- its program gone,
+or the one it deletes now active -- is a no-op: ``control.apply``). So nothing made
+is lost silently, and moving the clock forward again shows them. The one
+approximation left: a write before the log's ``base_at`` (the clock moved back past
+sealed history) applies after that base.
+
+Reads use ``Store.snapshot`` (shared, read-only documents).
 """
 
 from __future__ import annotations
 
+import bisect
 from typing import Any
 
 from ..core.errors import MockcloudError
+from ..core.sealed import SealedLog
 from ..core.store import Store
 from . import control, physics
 from .errors import invalid, unexpected
 
 HOME, DEVICE, META = "qivivo.home", "qivivo.device", "qivivo.meta"
+CHUNK = "qivivo.home_chunk"
 TYPES = ("thermostat", "wireless-module", "gateway")
-MAX_EVENTS = 64
-KEEP_EVENTS = 32
-HARD_CAP = 256                      # events kept whatever their age
+MAX_EVENTS = 64                     # in the house document
+RECENT = 16                         # left in it when younger events must be sealed too
+WINDOW = 2 * 86400                  # events younger than this stay in the house if they can
+LOG = SealedLog(CHUNK, control.fold, max_events=MAX_EVENTS, recent=RECENT,
+                target=control.target)
 HISTORY = 50
+PRESENCE_STEP = 300                 # presence is sampled every 5 minutes
 MAX_PROGRAMS = 20
 MAX_DURATION = 7 * 24 * 60          # minutes: a week (temporary instruction, arrival)
 COMMUNICATION = 5                   # minutes between two thermostat communications
@@ -114,13 +137,27 @@ class Qivivo:
 
     def device(self, uuid: str, kind: str) -> dict[str, Any]:
         """The house of device ``uuid`` of type ``kind`` (404 otherwise)."""
+        self.check_device(uuid, kind)
+        return self.home()
+
+    def check_device(self, uuid: str, kind: str) -> None:
+        """404 unless ``uuid`` is this user's device of type ``kind``."""
         dev = self.store.snapshot(self.tenant, DEVICE, uuid)
         if dev is None or dev["owner"] != self.user or dev["type"] != kind:
             raise not_found(kind, uuid)
-        return self.home()
 
     def seed(self) -> int:
         return world_seed(self.store, self.tenant)
+
+    def at(self, home: dict[str, Any], since: float) -> dict[str, Any]:
+        """The house to read instants from ``since`` on (its sealed history added
+        when ``since`` is before its log's base)."""
+        return LOG.with_history(self.store, self.tenant, home, self.user, since)
+
+    def state(self, home: dict[str, Any], t: float | None = None) -> dict[str, Any]:
+        """The control state at t (default: now)."""
+        t = self.now if t is None else t
+        return control.state_at(self.at(home, t), t)
 
     def tz(self, home: dict[str, Any]):
         return control.zone(home["timezone"])
@@ -151,9 +188,10 @@ class Qivivo:
 
     def thermostat_temperature(self, uuid: str) -> dict[str, Any]:
         home = self.device(uuid, "thermostat")
-        state = control.state_at(home, self.now)
+        state = self.state(home)
         order = control.half(control.thermostat_at(state, self.tz(home), self.now)[1])
-        temp = physics.temperature(home, None, self.now, self.seed())
+        temp = physics.temperature(self.at(home, physics.anchor(self.now)), None, self.now,
+                                   self.seed())
         return {"temperature": physics.shown(temp), "current_temperature_order": order}
 
     def humidity(self, uuid: str, kind: str) -> dict[str, Any]:
@@ -163,12 +201,12 @@ class Qivivo:
 
     def presence(self, uuid: str) -> dict[str, Any]:
         home = self.device(uuid, "thermostat")
-        state = control.state_at(home, self.now)
+        state = self.state(home)
         return {"presence_detected": physics.present(home, state, self.seed(), self.now)}
 
     def programs(self, uuid: str) -> dict[str, Any]:
         home = self.device(uuid, "thermostat")
-        state = control.state_at(home, self.now)
+        state = self.state(home)
         return {"user_active_program_id": state["active"],
                 "user_programs": public_programs(state["programs"])}
 
@@ -181,19 +219,20 @@ class Qivivo:
 
     def module_temperature(self, uuid: str) -> dict[str, Any]:
         home = self.device(uuid, "wireless-module")
-        temp = physics.temperature(home, uuid, self.now, self.seed())
+        temp = physics.temperature(self.at(home, physics.anchor(self.now)), uuid, self.now,
+                                   self.seed())
         return {"temperature": physics.shown(temp)}
 
     def module_order(self, uuid: str) -> dict[str, Any]:
         home = self.device(uuid, "wireless-module")
-        state = control.state_at(home, self.now)
+        state = self.state(home)
         order = control.module_at(state, home, uuid, self.tz(home), self.now)[0]
         return {"current_pilot_wire_order": order}
 
     def module_programs(self, uuid: str) -> dict[str, Any]:
         """Both keys with the same list (clients read one or the other)."""
         home = self.device(uuid, "wireless-module")
-        state = control.state_at(home, self.now)
+        state = self.state(home)
         programs = public_programs(home["module_programs"][uuid])
         return {"user_active_program_id": state["modules"][uuid]["active"],
                 "user_programs": programs, "user_multizone_programs": programs}
@@ -202,76 +241,83 @@ class Qivivo:
         home = self.device(uuid, "gateway")
         return self._info(home, home["gateway"])
 
-    def last_presence(self) -> dict[str, Any]:
-        home = self.home()
-        seed = self.seed()
-        step = 300
+    def _presence(self, home: dict[str, Any], span: float
+                  ) -> tuple[float, bool, list[tuple[float, bool]]]:
+        """Presence on the 5-minute grid over the ``span`` seconds up to now (not
+        before the setup): (first grid instant, its value, the changes)."""
+        step = PRESENCE_STEP
         t = (self.now // step) * step
-        state = control.state_at(home, self.now)
-        for _ in range(14 * 288):          # two weeks back, five minutes at a time
-            if t < home["setup"]:
-                break
-            if physics.present(home, state, seed, t):
-                return {"last_presence_recorded_time": control.wall(self.tz(home), t)}
-            t -= step
-        return {"last_presence_recorded_time": control.wall(self.tz(home), home["setup"])}
+        g0 = t - span
+        if g0 < home["setup"]:
+            g0 += -((g0 - home["setup"]) // step) * step
+        if g0 > t:
+            return t, False, []
+        first, changes = physics.presence_changes(self.at(home, g0 - step), self.seed(),
+                                                  g0, t, step)
+        return g0, first, changes
+
+    def last_presence(self) -> dict[str, Any]:
+        """The last 5-minute mark (two weeks back at most) someone was home, each
+        read with the control state in force then; else the setup."""
+        home = self.home()
+        tz = self.tz(home)
+        step = PRESENCE_STEP
+        g0, first, changes = self._presence(home, (14 * 288 - 1) * step)
+        last = (self.now // step) * step
+        if changes and not changes[-1][1]:
+            last = changes[-1][0] - step
+        elif not (changes or first) or last < home["setup"]:
+            last = home["setup"]
+        return {"last_presence_recorded_time": control.wall(tz, last)}
 
     def settings(self) -> dict[str, Any]:
         home = self.home()
-        state = control.state_at(home, self.now)
+        state = self.state(home)
         return {"settings": {**state["settings"],
                              "days_of_absence_before_alert": state["alert_days"]}}
 
     def events(self) -> dict[str, Any]:
         """The writes recorded (newest first), then the presence changes of the last
-        day that the routine made (type ``presence_detected`` / ``absence_detected``)."""
+        day that the routine made (type ``presence_detected`` / ``absence_detected``),
+        on the 5-minute grid."""
         home = self.home()
         tz = self.tz(home)
         items = [{**{k: v for k, v in e.items() if k != "t"},
                   "date": control.wall(tz, e["t"])}
                  for e in reversed(home["history"]) if e["t"] <= self.now]
-        seed = self.seed()
-        step = 300
-        t = (self.now // step) * step
-        seen: list[dict[str, Any]] = []
-        before = None
-        for x in range(int(t - 86400), int(t) + 1, step):
-            if x < home["setup"]:
-                continue
-            state = control.state_at(home, x)
-            here = physics.present(home, state, seed, x)
-            if before is not None and here != before:
-                seen.append({"type": "presence_detected" if here else "absence_detected",
-                             "date": control.wall(tz, x)})
-            before = here
+        _, _, changes = self._presence(home, 86400)
+        seen = [{"type": "presence_detected" if here else "absence_detected",
+                 "date": control.wall(tz, x)} for x, here in changes]
         return {"events": items + seen[::-1]}
 
     # ----------------------------------------------------------------- writes
     def _write(self, make, history: dict[str, Any] | None = None,
-               uuid: str | None = None, kind: str | None = None) -> None:
-        """``make(state, home) -> event fields`` (or raise) against the state now;
-        the event is appended in the same store step."""
+               uuid: str | None = None, kind: str | None = None,
+               needs_state: bool = True) -> None:
+        """``make(state, home) -> event fields`` (or raise) against the state now
+        (``state`` None when ``needs_state`` is false: the write checks nothing in
+        it); the event goes into the log in the same store step, and any chunk it
+        sealed is written after."""
         if uuid is not None:
-            self.device(uuid, kind or "thermostat")
+            self.check_device(uuid, kind or "thermostat")
         now = self.now
+        sealed: list = []
 
         def change(doc):
             if doc is None:
                 raise MockcloudError("not_found", "This account has no Qivivo house.")
-            state = control.state_at(doc, now)
-            fields = make(state, doc)
-            events = doc["events"]
-            while events and events[-1]["t"] > now:   # written later, before a clock
-                events.pop()                          # moved back: that future is gone
-            events.append({**fields, "t": now})
+            state = self.state(doc, now) if needs_state else None
+            LOG.insert(doc, {**make(state, doc), "t": now})
             if history is not None:
-                doc["history"] = [*doc["history"][-(HISTORY - 1):],
-                                  {**history, "t": now}]
-            if len(events) > MAX_EVENTS:
-                _compact(doc, now)
+                entries = doc["history"]
+                entries.insert(bisect.bisect_right(entries, now, key=lambda e: e["t"]),
+                               {**history, "t": now})
+                del entries[:-HISTORY]
+            sealed[:] = LOG.seal(doc, self.user, now - WINDOW)   # an updater may run twice
             return doc
 
         self.store.update(self.tenant, HOME, self.user, change)
+        LOG.write_pending(self.store, self.tenant, sealed)
 
     def set_instruction(self, uuid: str, temperature: float, duration: int) -> dict:
         if duration > MAX_DURATION:
@@ -279,12 +325,12 @@ class Qivivo:
         self._write(lambda s, h: {"op": "instruction", "temperature": temperature,
                                   "duration": duration},
                     {"type": "temporary_instruction", "temperature": temperature,
-                     "duration": duration}, uuid)
+                     "duration": duration}, uuid, needs_state=False)
         return {"message": "Temporary instruction set"}
 
     def cancel_instruction(self, uuid: str) -> dict:
         self._write(lambda s, h: {"op": "instruction_cancel"},
-                    {"type": "temporary_instruction_cancelled"}, uuid)
+                    {"type": "temporary_instruction_cancelled"}, uuid, needs_state=False)
         return {"message": "Temporary instruction cancelled"}
 
     def set_absence(self, uuid: str, start: str, end: str) -> dict:
@@ -302,12 +348,13 @@ class Qivivo:
         if times[1] <= self.now:
             raise invalid("end_date", "The end date is in the past.")
         self._write(lambda s, h: {"op": "absence", "start": times[0], "end": times[1]},
-                    {"type": "absence", "start_date": start, "end_date": end})
+                    {"type": "absence", "start_date": start, "end_date": end},
+                    needs_state=False)
         return {"message": "Absence set"}
 
     def cancel_absence(self, uuid: str) -> dict:
         self._write(lambda s, h: {"op": "absence_cancel"}, {"type": "absence_cancelled"},
-                    uuid)
+                    uuid, needs_state=False)
         return {"message": "Absence cancelled"}
 
     def set_arrival(self, uuid: str, duration: int) -> dict:
@@ -325,7 +372,7 @@ class Qivivo:
 
     def cancel_arrival(self, uuid: str) -> dict:
         self._write(lambda s, h: {"op": "arrival_cancel"}, {"type": "arrival_cancelled"},
-                    uuid)
+                    uuid, needs_state=False)
         return {"message": "Arrival cancelled"}
 
     def create_program(self, uuid: str, name: str, program: dict[str, list]) -> dict:
@@ -401,40 +448,24 @@ class Qivivo:
             return {"op": "module_program", "uuid": uuid, "id": ident}
 
         self._write(make, {"type": "module_program_activated", "uuid": uuid,
-                           "program_id": ident}, uuid, "wireless-module")
+                           "program_id": ident}, uuid, "wireless-module", needs_state=False)
         return {"message": "Program activated"}
 
     def module_zone(self, uuid: str) -> dict:
         self._write(lambda s, h: {"op": "module_zone", "uuid": uuid},
                     {"type": "module_follows_thermostat_zone", "uuid": uuid},
-                    uuid, "wireless-module")
+                    uuid, "wireless-module", needs_state=False)
         return {"message": "Module follows the thermostat zone"}
 
     def define_temperature(self, name: str, temperature: float) -> dict:
         value = control.half(temperature)
         self._write(lambda s, h: {"op": "setting", "name": name, "value": value},
                     {"type": "setting_defined", "temperature_setting_name": name,
-                     "temperature": value})
+                     "temperature": value}, needs_state=False)
         return {"message": "Temperature defined"}
 
     def absence_alert(self, days: int) -> dict:
         self._write(lambda s, h: {"op": "alert_days", "value": days},
-                    {"type": "absence_alert_defined", "new_nb_day": days})
+                    {"type": "absence_alert_defined", "new_nb_day": days},
+                    needs_state=False)
         return {"message": "Absence alert defined"}
-
-
-def _compact(doc: dict[str, Any], now: float) -> None:
-    """Fold the events older than two days (but the last ``KEEP_EVENTS``) into the
-    base; a read before the base's instant then sees the base (documented limit)."""
-    events = doc["events"]
-    horizon = now - 2 * 86400
-    n = 0
-    while n < len(events) - KEEP_EVENTS and (events[n]["t"] < horizon
-                                              or len(events) - n > HARD_CAP):
-        n += 1
-    if n == 0:
-        return
-    state = doc["base"]
-    for event in events[:n]:
-        control.apply(state, event)
-    doc["events"] = events[n:]

@@ -19,6 +19,7 @@ that presence.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import math
 from typing import Any
@@ -26,7 +27,7 @@ from typing import Any
 import orjson
 
 from ..core.memo import LRU
-from ..physics import indoor, thermal
+from ..physics import indoor, localtime, thermal
 from ..physics.battery import battery
 from ..physics.weather import hourly_temperature, mix, unit
 from . import control
@@ -108,6 +109,47 @@ def present(home: dict[str, Any], state: dict[str, Any], seed: int, t: float) ->
     tz = control.zone(home["timezone"])
     offset = int(control.local(tz, t).utcoffset().total_seconds())
     return routine_home(home_seed(home, seed), offset, t)
+
+
+def presence_changes(home: dict[str, Any], seed: int, g0: float, t: float, step: float
+                     ) -> tuple[bool, list[tuple[float, bool]]]:
+    """Presence sampled every ``step`` s on the grid g0, g0 + step, ... up to t: (its
+    value at g0, [(grid instant, new value), ...] where it differs from the grid
+    instant before), each instant read with the control state in force then.
+
+    Exactly what walking the grid gives, without walking it: presence only changes at
+    a control event, an arrival's or absence's start or end, a routine edge, a local
+    midnight or an offset change, so only the grid instants just after one of those
+    (and the one before each) are read."""
+    tz = control.zone(home["timezone"])
+    hs = home_seed(home, seed)
+    pieces = list(control.states(home, g0 - step, t + 1))
+    starts = [p[0] for p in pieces]
+
+    def at(x: float) -> bool:
+        return present(home, pieces[bisect.bisect_right(starts, x) - 1][2], seed, x)
+
+    marks = set(starts)
+    for _, _, state in pieces:
+        for key in ("arrival", "absence"):
+            if state.get(key):
+                marks |= {state[key]["start"], state[key]["end"]}
+    changes = localtime.changes(tz, g0 - DAY, t)
+    marks |= {float(x) for x, _, _ in changes}
+    offsets = {int(control.local(tz, t).utcoffset().total_seconds())}
+    offsets |= {o for _, before, after in changes for o in (before, after)}
+    for off in offsets:
+        for day in range(int((g0 + off) // DAY) - 1, int((t + off) // DAY) + 2):
+            midnight = day * DAY - off
+            marks |= {midnight, midnight + 8.5 * HOUR + _edge(hs, day, 0),
+                      midnight + 18 * HOUR + _edge(hs, day, 1)}
+    grid = sorted({g0 + math.ceil((x - g0) / step) * step for x in marks if g0 < x <= t})
+    out = []
+    for g in grid:
+        here = at(g)
+        if here != at(g - step):
+            out.append((g, here))
+    return at(g0), out
 
 
 def home_seed(home: dict[str, Any], seed: int) -> int:

@@ -286,9 +286,7 @@ def export(store: Store, tenant: str, users: list[dict[str, Any]]
         home = store.get(tenant, m.HOME, u["id"])
         if home is None:
             continue
-        state = home["base"]
-        for event in home["events"]:
-            control.apply(state, event)
+        state = control.fold(home["base"], home["events"])
         entry: dict[str, Any] = {
             "id": home["id"], "name": home["name"], "timezone": home["timezone"],
             "place": home["place"], "setup": home["setup"], "settings": state["settings"],
