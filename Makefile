@@ -26,7 +26,8 @@ run: $(STAMP)
 test: services $(STAMP) $(NODE_STAMP)
 	$(MAKE) lint contracts newman fuzz wheel-check pytest
 
-# system services the tests need (Chromium); installs them from Debian packages as root
+# system services the tests need (Chromium, redis-server); installs them from Debian packages
+# as root; without them their tests skip, each with the reason in the summary (-rs)
 services:
 	$(PYTHON) scripts/ensure_services.py
 

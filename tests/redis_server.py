@@ -17,6 +17,7 @@ installs it as root) these tests skip with the reason, or fail when
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -45,10 +46,19 @@ def _need(exe: str) -> str:
     return path  # type: ignore[return-value]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_port(cluster: bool = False) -> int:
+    """A free port; for a cluster node one of at most 55535 whose bus port (+10000) is
+    free too (Redis refuses higher ones)."""
+    while True:
+        port = random.randint(20000, 55535) if cluster else 0
+        try:
+            with socket.socket() as s, socket.socket() as bus:
+                s.bind(("127.0.0.1", port))
+                if cluster:
+                    bus.bind(("127.0.0.1", port + 10000))
+                return s.getsockname()[1]
+        except OSError:
+            continue
 
 
 def fresh_prefix(url: str) -> str:
@@ -59,7 +69,7 @@ class RedisServer:
     """One ``redis-server`` child on a free port, in its own folder."""
 
     def __init__(self, folder: Path, *extra: str) -> None:
-        self.port = free_port()
+        self.port = free_port(cluster="--cluster-enabled" in extra)
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self.log = folder / "redis.log"

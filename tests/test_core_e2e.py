@@ -347,7 +347,9 @@ def test_empty_tenant_prefix_is_refused(mockcloud_server):
 
 
 @pytest.mark.parametrize("args,message", [(["--threads", "0"], "--threads"),
-                                          (["--state", "redis://x"], "unknown state backend"),
+                                          (["--state", "mongodb://x"], "unknown state backend"),
+                                          (["--state", "redis://127.0.0.1:1/0"],
+                                           "cannot reach Redis"),
                                           (["--cert", "/nope.pem"], "--cert and --key")])
 def test_bad_serve_options_are_refused(args, message):
     proc = subprocess.run([sys.executable, "-m", "emulator.cli", "serve", *args],
