@@ -31,6 +31,10 @@ silent (INFERRED):
   when one is deleted, so ``user_programs[id - 1]`` works); the active program cannot
   be deleted (422); a non-numeric program id is 400 "Unexpected error"; a temporary
   instruction shows in ``current_temperature_order`` at once (rounded to 0.5).
+* Admin device overrides (``devices.py``): a thermostat, module or gateway offline
+  (its readings and ``lastCommunicationDate`` stay at its last communication; the
+  gateway takes every device with it), the thermostat's ``battery_percent``
+  (``voltagePercentage``).
 * Quota: 1,000 calls per hour per client (core key ``client``) on the API (not the
   token endpoint), then 429 ``Too Many Attempts.`` with ``Retry-After`` and
   ``X-RateLimit-*``; on by default, changeable per world (``qivivo.quotas``) or with
@@ -47,7 +51,7 @@ from contracts.files import contracts_dir
 from ..core.oauth import AuthProfile
 from ..core.quotas import QuotaConfig, QuotaRule
 from ..core.vendor import Vendor
-from . import oauth, routes, world
+from . import devices, oauth, routes, world
 from .errors import ENVELOPE
 
 CONTRACTS = contracts_dir()
@@ -102,4 +106,5 @@ VENDOR = Vendor(
     openapi=CONTRACTS / "openapi" / "qivivo.yaml",
     schemas=CONTRACTS / "schemas" / "qivivo",
     app_fields=("refresh_without_secret",),
+    devices=devices.CONTROL,
 )

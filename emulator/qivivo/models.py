@@ -38,6 +38,7 @@ from __future__ import annotations
 import bisect
 from typing import Any
 
+from ..core.devices import Overrides
 from ..core.errors import MockcloudError
 from ..core.sealed import SealedLog
 from ..core.store import Store
@@ -172,9 +173,20 @@ class Qivivo:
         out += [{"uuid": m["uuid"], "type": "wireless-module"} for m in home["modules"]]
         return {"devices": out}
 
+    def overrides(self) -> Overrides:
+        return Overrides(self.store, self.tenant, "qivivo")
+
+    def seen(self, home: dict[str, Any], uuid: str) -> float:
+        """The instant a device's readings are from: now, or its last communication
+        when it (or the gateway) is offline (admin overrides: ``devices.py``)."""
+        from .devices import last_communication
+
+        last = last_communication(self.overrides(), home, uuid, self.now)
+        return self.now if last is None else min(self.now, last)
+
     def _info(self, home: dict[str, Any], dev: dict[str, Any]) -> dict[str, Any]:
         step = COMMUNICATION * 60
-        last = max(home["setup"], (self.now // step) * step)
+        last = max(home["setup"], (self.seen(home, dev["uuid"]) // step) * step)
         return {"serial": dev["serial"], "softwareVersion": dev["softwareVersion"],
                 "lastCommunicationDate": control.wall(self.tz(home), last),
                 "currentTimeBetweenCommunication": COMMUNICATION}
@@ -182,27 +194,30 @@ class Qivivo:
     def thermostat_info(self, uuid: str) -> dict[str, Any]:
         home = self.device(uuid, "thermostat")
         out = self._info(home, home["thermostat"])
-        out["voltagePercentage"] = physics.battery_percent(
-            home["setup"], self.now, physics.home_seed(home, self.seed()))
+        battery = self.overrides().at(uuid, self.now).get("battery_percent")
+        out["voltagePercentage"] = battery if battery is not None else \
+            physics.battery_percent(home["setup"], self.now,
+                                    physics.home_seed(home, self.seed()))
         return out
 
     def thermostat_temperature(self, uuid: str) -> dict[str, Any]:
         home = self.device(uuid, "thermostat")
-        state = self.state(home)
-        order = control.half(control.thermostat_at(state, self.tz(home), self.now)[1])
-        temp = physics.temperature(self.at(home, physics.anchor(self.now)), None, self.now,
-                                   self.seed())
+        t = self.seen(home, uuid)
+        state = self.state(home, t)
+        order = control.half(control.thermostat_at(state, self.tz(home), t)[1])
+        temp = physics.temperature(self.at(home, physics.anchor(t)), None, t, self.seed())
         return {"temperature": physics.shown(temp), "current_temperature_order": order}
 
     def humidity(self, uuid: str, kind: str) -> dict[str, Any]:
         home = self.device(uuid, kind)
         room = None if kind == "thermostat" else uuid
-        return {"humidity": physics.humidity(home, room, self.seed(), self.now)}
+        return {"humidity": physics.humidity(home, room, self.seed(), self.seen(home, uuid))}
 
     def presence(self, uuid: str) -> dict[str, Any]:
         home = self.device(uuid, "thermostat")
-        state = self.state(home)
-        return {"presence_detected": physics.present(home, state, self.seed(), self.now)}
+        t = self.seen(home, uuid)
+        return {"presence_detected": physics.present(home, self.state(home, t), self.seed(),
+                                                     t)}
 
     def programs(self, uuid: str) -> dict[str, Any]:
         home = self.device(uuid, "thermostat")
@@ -219,14 +234,14 @@ class Qivivo:
 
     def module_temperature(self, uuid: str) -> dict[str, Any]:
         home = self.device(uuid, "wireless-module")
-        temp = physics.temperature(self.at(home, physics.anchor(self.now)), uuid, self.now,
-                                   self.seed())
+        t = self.seen(home, uuid)
+        temp = physics.temperature(self.at(home, physics.anchor(t)), uuid, t, self.seed())
         return {"temperature": physics.shown(temp)}
 
     def module_order(self, uuid: str) -> dict[str, Any]:
         home = self.device(uuid, "wireless-module")
-        state = self.state(home)
-        order = control.module_at(state, home, uuid, self.tz(home), self.now)[0]
+        t = self.seen(home, uuid)
+        order = control.module_at(self.state(home, t), home, uuid, self.tz(home), t)[0]
         return {"current_pilot_wire_order": order}
 
     def module_programs(self, uuid: str) -> dict[str, Any]:
