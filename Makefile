@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test services pytest wheel-check contracts newman fuzz fuzz-long lint bench clean
+.PHONY: run test services pytest docker-test wheel-check contracts newman fuzz fuzz-long lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,18 +24,26 @@ run: $(STAMP)
 
 # pytest runs last so the run ends on its summary line (N passed); JUnit XML in reports/
 test: services $(STAMP) $(NODE_STAMP)
-	$(MAKE) lint contracts newman fuzz wheel-check pytest
+	$(MAKE) lint contracts newman fuzz wheel-check docker-test pytest
 
-# system services the tests need (Chromium, redis-server); installs them from Debian packages
-# as root; without them their tests skip, each with the reason in the summary (-rs)
+# system services the tests need (Chromium, redis-server, Docker and its daemon); installs
+# them from Debian packages as root and starts dockerd; without them their tests skip,
+# each with the reason in the summary (-rs)
 services:
 	$(PYTHON) scripts/ensure_services.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check emulator clients contracts tests bench scripts
+	$(VENV)/bin/hadolint docker/Dockerfile docker/redis.Dockerfile
 
 pytest: $(STAMP)
 	$(PY) -m pytest -q -rs --junitxml=reports/pytest-junit.xml
+
+# the image built and docker/compose.yaml run (tests/test_docker.py, marker docker, which
+# plain pytest leaves out: pyproject's addopts): once, apart from the main run (about a
+# minute with a cached base; the first local base image takes 2 min more: debootstrap)
+docker-test: $(STAMP)
+	$(PY) -m pytest -q -rs -m docker --junitxml=reports/docker-junit.xml tests/test_docker.py
 
 # the built wheel in a fresh virtualenv outside the checkout: serve, contracts verify, and
 # the pytest plugin in an outside project (scripts/check_wheel.py; prints its timings)

@@ -5,9 +5,11 @@ One line per service: ``found``, ``installed`` or ``MISSING`` and why. A missing
 service is installed from Debian packages when this runs as root, ``apt-get`` is
 there and ``MOCKCLOUD_INSTALL_SERVICES`` is not ``0``: ``apt-get update`` once, then
 ``apt-get install -y --no-install-recommends <packages>``, non-interactive and
-bounded in time. Tests that need a missing service skip with the reason, unless
-``MOCKCLOUD_REQUIRE_SERVICES=1`` (CI), where they fail; this script then exits 1
-too, so the run stops at the cause rather than at the first test that needed it.
+bounded in time. A daemon (dockerd) is then started when it is not running, detached,
+logging to a file (``NOT RUNNING`` and the daemon's error when it cannot). Tests that
+need a missing service skip with the reason, unless ``MOCKCLOUD_REQUIRE_SERVICES=1``
+(CI), where they fail; this script then exits 1 too, so the run stops at the cause
+rather than at the first test that needed it.
 
 Standard library only: it runs before the virtualenv exists. A new service is one
 more entry in SERVICES.
@@ -19,7 +21,8 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 UPDATE_TIMEOUT = 300      # seconds for `apt-get update`
@@ -34,15 +37,83 @@ class Service:
     executables: tuple[str, ...]   # absolute paths or names looked up on PATH, in order
     packages: tuple[str, ...]      # the Debian packages that provide it
     default: bool = True           # False: only when named (`ensure_services.py wrk`)
+    also: tuple[str, ...] = ()     # further executables it needs, each (names or paths)
+    # a daemon to have running once installed: None when it runs, else why it does not
+    start: Callable[[], str | None] | None = None
 
     def find(self) -> str | None:
-        for exe in self.executables:
-            if os.path.isabs(exe):
-                if os.path.isfile(exe) and os.access(exe, os.X_OK):
-                    return exe
-            elif found := shutil.which(exe):
-                return found
+        found = _which(self.executables)
+        if found and all(_which((exe,)) for exe in self.also):
+            return found
         return None
+
+
+def _which(executables: Sequence[str]) -> str | None:
+    for exe in executables:
+        if os.path.isabs(exe):
+            if os.path.isfile(exe) and os.access(exe, os.X_OK):
+                return exe
+        elif found := shutil.which(exe):
+            return found
+    return None
+
+
+DOCKERD_LOG = "/var/log/mockcloud-dockerd.log"
+DOCKERD_READY = 60        # seconds a dockerd start may take
+# dockerd's options, tried in turn until one runs: the defaults (overlay2, a bridge with
+# iptables), then the vfs storage driver, then without iptables too (VMs whose kernel
+# lacks overlayfs or netfilter)
+DOCKERD_TRIES = ((), ("--storage-driver=vfs",), ("--storage-driver=vfs", "--iptables=false"))
+
+
+def _docker_info() -> str | None:
+    """None when a daemon answers Debian's client (or the one on PATH), else why not."""
+    client = _which(("/usr/bin/docker", "docker"))
+    if client is None:
+        return "no docker client"
+    try:
+        done = subprocess.run([client, "info", "--format", "{{.ServerVersion}}"],
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=30, check=False)
+    except subprocess.TimeoutExpired:
+        return f"`{client} info` took over 30 s"
+    return None if done.returncode == 0 else (done.stderr or done.stdout).strip()[-300:]
+
+
+def start_dockerd() -> str | None:
+    """dockerd running (started detached, logging to DOCKERD_LOG, when it is not)."""
+    if _docker_info() is None:
+        return None
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return "dockerd is not running and starting it needs root"
+    dockerd = _which(("/usr/sbin/dockerd", "dockerd"))
+    if dockerd is None:
+        return "no dockerd"
+    why = ""
+    for options in DOCKERD_TRIES:
+        with open(DOCKERD_LOG, "ab") as log:
+            log.write(f"--- {time.ctime()}: {dockerd} {' '.join(options)}\n".encode())
+            log.flush()
+            proc = subprocess.Popen([dockerd, *options], stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        deadline = time.monotonic() + DOCKERD_READY
+        while time.monotonic() < deadline and proc.poll() is None:
+            if _docker_info() is None:
+                print(f"docker: started {dockerd} {' '.join(options)} (pid {proc.pid}, "
+                      f"log {DOCKERD_LOG})", flush=True)
+                return None
+            time.sleep(0.5)
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=30)
+        with open(DOCKERD_LOG, errors="replace") as log:
+            tail = [line for line in log.read().splitlines()[-200:]
+                    if "level=fatal" in line or "level=error" in line]
+        why = f"dockerd {' '.join(options) or '(defaults)'}: " + (
+            tail[-1] if tail else f"exited {proc.returncode}" if proc.returncode is not None
+            else f"no answer within {DOCKERD_READY} s")
+    return f"dockerd does not start here; last try: {why} (log {DOCKERD_LOG})"
 
 
 SERVICES: tuple[Service, ...] = (
@@ -54,6 +125,14 @@ SERVICES: tuple[Service, ...] = (
     Service("redis", "the Redis store tests (tests/redis_server.py: RedisStore, "
             "workers and servers on one Redis, Redis Cluster)",
             ("redis-server",), ("redis-server", "redis-tools")),
+    # the client is Debian's /usr/bin/docker (a client on PATH may lack buildx); the
+    # daemon is started when it is not running (start_dockerd)
+    Service("docker", "the container test (tests/test_docker.py: the image built, "
+            "docker/compose.yaml run; debootstrap makes its base where no registry is "
+            "reachable)", ("/usr/sbin/dockerd", "dockerd"),
+            ("docker.io", "docker-compose", "debootstrap"),
+            also=("/usr/bin/docker", "docker-compose", "/usr/sbin/debootstrap"),
+            start=start_dockerd),
 )
 
 
@@ -99,7 +178,17 @@ class Apt:
 
 
 def ensure(service: Service, apt: Apt) -> tuple[bool, str]:
-    """(present now, the line to print)."""
+    """(present now, and running if it is a daemon; the line to print)."""
+    present, line = _install(service, apt)
+    if present and service.start:
+        why = service.start()
+        if why:
+            return False, f"{service.name}: NOT RUNNING: {why}; {service.needed_by} will skip"
+        line += ", running"
+    return present, line
+
+
+def _install(service: Service, apt: Apt) -> tuple[bool, str]:
     path = service.find()
     if path:
         return True, f"{service.name}: found ({path})"
@@ -114,7 +203,8 @@ def ensure(service: Service, apt: Apt) -> tuple[bool, str]:
     path = service.find()
     if path:
         return True, f"{service.name}: installed ({path})"
-    reason = failure or f"{hint} succeeded but none of {', '.join(service.executables)} is there"
+    reason = failure or (f"{hint} succeeded but none of {', '.join(service.executables)} "
+                         f"(with {', '.join(service.also) or 'nothing else'}) is there")
     return False, f"{service.name}: MISSING: could not install it: {reason}"
 
 

@@ -1,8 +1,9 @@
 """The container, built with this machine's Docker and run with docker/compose.yaml: two
 mockcloud containers on one Redis act as one cloud.
 
-Marked ``docker`` (minutes, not seconds): ``make test`` runs it once, apart
-(``make docker-test``), and its main pytest run leaves it out.
+Marked ``docker`` (a minute or more): plain pytest leaves it out (pyproject's addopts
+``-m 'not docker'``); ``pytest -m docker tests/test_docker.py`` runs it, and so does
+``make test``, once, apart (``make docker-test``).
 
 1. The base image: ``MOCKCLOUD_DOCKER_BASE`` when set; else the Dockerfile's default
    (``python:3.11-slim``) when Docker has it or can pull it; else a local Debian made by
