@@ -72,11 +72,11 @@ def _docker_info() -> str | None:
     if client is None:
         return "no docker client"
     try:
-        done = subprocess.run([client, "info", "--format", "{{.ServerVersion}}"],
+        done = subprocess.run([client, "version", "--format", "{{.Server.Version}}"],
                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               timeout=30, check=False)
     except subprocess.TimeoutExpired:
-        return f"`{client} info` took over 30 s"
+        return f"`{client} version` took over 30 s"
     return None if done.returncode == 0 else (done.stderr or done.stdout).strip()[-300:]
 
 
@@ -94,22 +94,25 @@ def start_dockerd() -> str | None:
         with open(DOCKERD_LOG, "ab") as log:
             log.write(f"--- {time.ctime()}: {dockerd} {' '.join(options)}\n".encode())
             log.flush()
+            offset = log.tell()
             proc = subprocess.Popen([dockerd, *options], stdin=subprocess.DEVNULL,
                                     stdout=log, stderr=subprocess.STDOUT,
                                     start_new_session=True)
         deadline = time.monotonic() + DOCKERD_READY
         while time.monotonic() < deadline and proc.poll() is None:
             if _docker_info() is None:
-                print(f"docker: started {dockerd} {' '.join(options)} (pid {proc.pid}, "
+                print(f"docker: started {' '.join([dockerd, *options])} (pid {proc.pid}, "
                       f"log {DOCKERD_LOG})", flush=True)
                 return None
             time.sleep(0.5)
         if proc.poll() is None:
             proc.terminate()
             proc.wait(timeout=30)
-        with open(DOCKERD_LOG, errors="replace") as log:
-            tail = [line for line in log.read().splitlines()[-200:]
-                    if "level=fatal" in line or "level=error" in line]
+        with open(DOCKERD_LOG, "rb") as log:
+            log.seek(offset)
+            lines = log.read().decode(errors="replace").splitlines()
+        tail = [line for line in lines if "failed to start daemon" in line
+                or "level=fatal" in line] or [line for line in lines if "level=error" in line]
         why = f"dockerd {' '.join(options) or '(defaults)'}: " + (
             tail[-1] if tail else f"exited {proc.returncode}" if proc.returncode is not None
             else f"no answer within {DOCKERD_READY} s")

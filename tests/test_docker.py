@@ -64,11 +64,11 @@ class Docker:
             self.exe, self.env = docker_base.docker_client()
         except docker_base.BaseError as exc:
             unavailable(str(exc))
-        info = subprocess.run([self.exe, "info", "--format", "{{.ServerVersion}}"],
+        info = subprocess.run([self.exe, "version", "--format", "{{.Server.Version}}"],
                               capture_output=True, text=True, env=self.env, timeout=60,
                               stdin=subprocess.DEVNULL, check=False)
         if info.returncode != 0:
-            unavailable(f"no Docker daemon ({self.exe} info: "
+            unavailable(f"no Docker daemon ({self.exe} version: "
                         f"{(info.stderr or info.stdout).strip()[-400:]}); "
                         "scripts/ensure_services.py docker starts it as root")
         compose = shutil.which("docker-compose")
