@@ -23,7 +23,6 @@ import io
 import logging
 import os
 import re
-import threading
 import time
 import weakref
 from typing import Any
@@ -99,9 +98,10 @@ class Mockcloud:
         self.vendor_settings = {v.name: vendor_settings(v.settings, v.name) for v in vendors}
         self.auth = {v.name: VendorAuthServer(v.auth(self.vendor_settings[v.name]), v.errors)
                      for v in vendors}
-        self.world_rows = world.build(world.read_file(self.settings.world), self.vendors,
-                                      self.settings.seed)
-        self._boot_lock = threading.Lock()
+        # the world every tenant starts from: one read-only base per process, shared
+        # by the tenants (copy on write, core/store.py)
+        self.world_base = self.store.add_base(world.Base(world.build(
+            world.read_file(self.settings.world), self.vendors, self.settings.seed)))
         # webhook deliveries: its thread starts with the first request (never at import,
         # so a forking server starts one per worker process), stops with this app
         self.deliverer = Deliverer(self.store, self.vendors, self.settings)
@@ -174,11 +174,11 @@ class Mockcloud:
     # ------------------------------------------------------------------- tenants
 
     def ensure_world(self, tenant: str, now: float) -> None:
+        """A tenant seen for the first time gets the base world: one atomic claim, so
+        two workers (or servers) seeing it at once never install it twice."""
         if self.store.count(tenant, world.META_KIND):
             return
-        with self._boot_lock:
-            if not self.store.count(tenant, world.META_KIND):
-                world.install(self.store, tenant, self.world_rows, self.settings.world, now)
+        world.claim(self.store, tenant, self.world_base, self.settings.world, now)
 
     def reset(self, tenant: str) -> None:
         self.store.clear(tenant)

@@ -97,6 +97,39 @@ def check(settings: Settings) -> str | None:
     return None
 
 
+def _try_app(settings: Settings, create_app, world_error, answer) -> None:
+    try:
+        create_app(settings).store.close()
+    except (world_error, ValueError) as exc:
+        answer.send(str(exc))
+    else:
+        answer.send(None)
+
+
+def _check_app(settings: Settings, create_app, world_error) -> str | None:
+    """Why the app cannot be built (a bad world or state URL), or None: found out in a
+    forked child where the platform has fork, else here."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        try:
+            create_app(settings).store.close()
+        except (world_error, ValueError) as exc:
+            return str(exc)
+        return None
+    ctx = multiprocessing.get_context("fork")
+    mine, theirs = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_try_app, args=(settings, create_app, world_error, theirs))
+    child.start()
+    theirs.close()
+    try:
+        answer = mine.recv()
+    except EOFError:                    # it died: its traceback went to stderr
+        answer = "checking the world and the state failed"
+    child.join()
+    return answer
+
+
 def run(settings: Settings) -> int:
     problem = check(settings)
     if problem:
@@ -128,11 +161,12 @@ def run(settings: Settings) -> int:
     if settings.tls:
         hosts = [h for v in VENDORS for h in v.hosts]
         cert, key = (Path(p) for p in tls.ensure_certificate(settings, hosts))
-    # fail fast, in this process, on a bad world or state URL
-    try:
-        create_app(settings).store.close()
-    except (WorldError, ValueError) as exc:
-        print(f"mockcloud: {exc}", file=sys.stderr)
+    # fail fast on a bad world or state URL, in a child process: building the app loads
+    # the world, and this process lives as long as the server (a big world's memory
+    # would stay with it, and with its workers had they been forked from it)
+    problem = _check_app(settings, create_app, WorldError)
+    if problem:
+        print(f"mockcloud: {problem}", file=sys.stderr)
         return 2
     os.environ.update(settings.to_env())
     scheme = "https" if settings.tls else "http"

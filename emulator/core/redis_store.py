@@ -34,6 +34,10 @@ Operations, each one round trip unless said otherwise:
   first). An updater that changes nothing writes nothing (no second round trip).
 * ``ring_append``: one script (HINCRBY the sequence, RPUSH, LTRIM): sequence numbers
   are unique and gap-free per (tenant, kind) across every process.
+* documents of a kind a base world holds (copy on write, see ``core/store.py``): a read
+  asks for the tenant's own document and its layer marker in one pipelined round trip
+  and falls through to the base (in this process's memory) when the tenant has none;
+  a deletion of a base document stores a tombstone (an empty value).
 * ``clear``: one script deleting every key in ``keys``; the tenant stays in
   ``tenants`` (a set other processes add to only once), and ``tenants()`` answers the
   tenants that still have a document.
@@ -51,7 +55,19 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 
-from .store import Doc, ToDoc, Updater, _dumps, _ring_doc, _Snapshots
+from .store import (
+    LAYER_KEY,
+    LAYER_KIND,
+    TOMB,
+    Base,
+    Doc,
+    ToDoc,
+    Updater,
+    _dumps,
+    _Layers,
+    _ring_doc,
+    _Snapshots,
+)
 
 SCHEMES = ("redis", "rediss", "redis+cluster", "rediss+cluster")
 OURS = ("prefix", "cluster")          # query parameters read here, not by redis-py
@@ -95,6 +111,14 @@ redis.call('RPUSH', KEYS[1], doc)
 redis.call('LTRIM', KEYS[1], -tonumber(ARGV[3]), -1)
 redis.call('SADD', KEYS[3], KEYS[1], KEYS[2])
 return n
+"""
+
+# KEYS: document hash, keys set; ARGV: field -> the value before (a tombstone now)
+_TOMB = """
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], '')
+redis.call('SADD', KEYS[2], KEYS[1])
+return cur
 """
 
 _RING_CLEAR = """
@@ -170,8 +194,10 @@ class RedisStore:
         self._cas = self._r.register_script(_CAS)
         self._ring_append = self._r.register_script(_RING_APPEND)
         self._ring_clear = self._r.register_script(_RING_CLEAR)
+        self._tomb = self._r.register_script(_TOMB)
         self._clear = self._r.register_script(_CLEAR)
         self._has_docs = self._r.register_script(_HAS_DOCS)
+        self._layers = _Layers()
         try:
             self._r.ping()
         except redis.RedisError as exc:
@@ -194,14 +220,39 @@ class RedisStore:
             with self._lock:
                 self._registered.add(tenant)
 
+    # ------------------------------------------------------------------ bases
+    def add_base(self, base: Base) -> Base:
+        return self._layers.add(base)
+
+    def _read(self, tenant: str, kind: str, key: str) -> tuple[bytes | None, Base | None]:
+        """(the tenant's own stored value, the base it falls through to): one round
+        trip; the base only for a kind a base holds."""
+        hkey = self._doc_key(tenant, kind)
+        if kind not in self._layers.kinds:
+            return self._r.hget(hkey, key), None
+        pipe = self._r.pipeline(transaction=False)
+        pipe.hget(hkey, key)
+        pipe.hget(self._doc_key(tenant, LAYER_KIND), LAYER_KEY)
+        own, marker = pipe.execute()
+        return own, self._layers.of(marker)
+
+    def _layer(self, tenant: str, kind: str) -> Base | None:
+        if kind not in self._layers.kinds:
+            return None
+        return self._layers.of(self._r.hget(self._doc_key(tenant, LAYER_KIND), LAYER_KEY))
+
     # ------------------------------------------------------------- documents
     def get(self, tenant: str, kind: str, key: str) -> Doc | None:
-        raw = self._r.hget(self._doc_key(tenant, kind), key)
-        return None if raw is None else orjson.loads(raw)
+        raw, base = self._read(tenant, kind, key)
+        if raw is None and base is not None:
+            raw = base.raw(kind, key)
+        return None if not raw else orjson.loads(raw)
 
     def snapshot(self, tenant: str, kind: str, key: str) -> Doc | None:
-        raw = self._r.hget(self._doc_key(tenant, kind), key)
-        return self._snapshots.get((tenant, kind, key), raw)
+        raw, base = self._read(tenant, kind, key)
+        if raw is None:
+            return None if base is None else base.snapshot(kind, key)
+        return self._snapshots.get((tenant, kind, key), raw or None)
 
     def put(self, tenant: str, kind: str, key: str, doc: Doc) -> None:
         self._register(tenant)
@@ -209,25 +260,41 @@ class RedisStore:
                   args=[key, _dumps(doc)])
 
     def delete(self, tenant: str, kind: str, key: str) -> bool:
-        return bool(self._r.hdel(self._doc_key(tenant, kind), key))
+        base = self._layer(tenant, kind)
+        if base is None or not base.has(kind, key):
+            return bool(self._r.hdel(self._doc_key(tenant, kind), key))
+        before = self._tomb(keys=[self._doc_key(tenant, kind), self._keys_key(tenant)],
+                            args=[key])
+        return before is None or before != TOMB
 
     def list(self, tenant: str, kind: str) -> list[tuple[str, Doc]]:
         items = self._r.hgetall(self._doc_key(tenant, kind))
+        base = self._layer(tenant, kind)
+        if base is not None:
+            return base.merged(kind, [(k.decode(), v) for k, v in items.items()], True)
         return sorted((k.decode(), orjson.loads(v)) for k, v in items.items())
 
     def count(self, tenant: str, kind: str) -> int:
+        base = self._layer(tenant, kind)
+        if base is not None:
+            items = self._r.hgetall(self._doc_key(tenant, kind))
+            return base.counted(kind, [(k.decode(), v) for k, v in items.items()])
         return self._r.hlen(self._doc_key(tenant, kind))
 
     def update(self, tenant: str, kind: str, key: str, fn: Updater) -> Doc | None:
         hkey, keys = self._doc_key(tenant, kind), self._keys_key(tenant)
-        raw = self._r.hget(hkey, key)
+        raw, base = self._read(tenant, kind, key)
         for _ in range(MAX_TRIES):
-            new = fn(None if raw is None else orjson.loads(raw))
+            # the document as the tenant sees it: its own (a tombstone: none), else the
+            # base's (the base never changes, so only the tenant's value is compared)
+            seen = base.raw(kind, key) if raw is None and base is not None else raw
+            new = fn(None if not seen else orjson.loads(seen))
             out = None if new is None else _dumps(new)
-            if out == raw:          # nothing changed: as read, nothing to write
+            if out == seen or (out is None and not seen):   # nothing changed
                 return new
-            if out is not None:
-                self._register(tenant)
+            if out is None and base is not None and base.has(kind, key):
+                out = TOMB          # hide the base's document
+            self._register(tenant)
             reply = self._cas(keys=[hkey, keys], args=[
                 key, b"" if raw is None else raw, "1" if raw is None else "0",
                 "0" if out is None else "1", b"" if out is None else out])

@@ -26,16 +26,30 @@ is a document (it gets a ``seq`` field) or any value with a ``to_doc(seq, entry)
 makes it one: MemoryStore keeps ``(seq, entry)`` as given (a caller must not change an
 entry after appending it) and makes documents when the ring is read, SqliteStore and
 RedisStore store ``to_doc``'s document.
+
+**Copy on write.** A world's documents are a :class:`Base`, loaded once per process
+(``Store.add_base``) and shared read-only by every tenant that starts from it, so a new
+tenant costs one write whatever the world's size. A tenant uses a base when its layer
+marker (kind ``meta``, key ``world``: the world's own meta document, written by
+``core.world``) names the base's digest (``"base": digest``). Its writes go to its own
+documents (its *overlay*); a read finds the overlay's document, else the base's; a
+deletion of a base document leaves a *tombstone* (an empty stored value) in the overlay,
+which hides it for that tenant only; ``list``/``count`` merge both; ``clear`` clears the
+overlay (the base is never written). A base document's ``snapshot`` is one parsed
+document shared by every tenant (it never changes). A tenant whose marker names no base
+known here sees its overlay only.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
 import threading
+import zlib
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -47,6 +61,8 @@ Updater = Callable[[Doc | None], Doc | None]
 ToDoc = Callable[[int, Any], Doc]
 
 _loads = orjson.loads
+LAYER_KIND, LAYER_KEY = "meta", "world"   # the tenant's world marker (core.world's META)
+TOMB = b""                                # an overlay's tombstone (never valid JSON)
 
 
 def _dumps(doc: Doc) -> bytes:
@@ -54,6 +70,114 @@ def _dumps(doc: Doc) -> bytes:
         return orjson.dumps(doc)
     except TypeError:  # e.g. an integer beyond 64 bits: the slower, unbounded encoder
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class Base:
+    """A world's documents, read-only, shared by every tenant that starts from it.
+
+    Kept serialised (``_dumps``'s bytes), those over ``PACK`` bytes zlib-compressed (a
+    generated home's documents repeat themselves: 10,000 homes take ~200 MB as JSON,
+    a fraction of that packed). ``digest`` names the documents (a hash of every kind,
+    key and stored value), so processes that loaded the same world agree on it.
+    ``snapshot`` parses a document once and shares it (a bounded cache)."""
+
+    PACK = 256
+    CACHE = 4096
+
+    def __init__(self, rows: Iterable[tuple[str, str, Doc]]) -> None:
+        docs: dict[str, dict[str, bytes]] = {}
+        digest = hashlib.blake2b(digest_size=16)
+        for kind, key, doc in rows:
+            if kind == LAYER_KIND:
+                raise ValueError(f"a world's documents cannot be of kind {LAYER_KIND!r}")
+            raw = _dumps(doc)
+            digest.update(b"%d:%s\0%d:%s\0%d:" % (len(kind), kind.encode(), len(key),
+                                                   key.encode(), len(raw)))
+            digest.update(raw)
+            docs.setdefault(kind, {})[key] = zlib.compress(raw, 1) if len(raw) > self.PACK \
+                else raw
+        self.digest = digest.hexdigest()
+        self.docs = docs
+        self._parsed: dict[tuple[str, str], Doc] = {}
+
+    @staticmethod
+    def unpack(packed: bytes) -> bytes:
+        return packed if packed[:1] == b"{" else zlib.decompress(packed)
+
+    def raw(self, kind: str, key: str) -> bytes | None:
+        packed = self.docs.get(kind, {}).get(key)
+        return None if packed is None else self.unpack(packed)
+
+    def has(self, kind: str, key: str) -> bool:
+        return key in self.docs.get(kind, ())
+
+    def snapshot(self, kind: str, key: str) -> Doc | None:
+        doc = self._parsed.get((kind, key))
+        if doc is None:
+            raw = self.raw(kind, key)
+            if raw is None:
+                return None
+            if len(self._parsed) >= self.CACHE:
+                self._parsed.clear()
+            doc = self._parsed.setdefault((kind, key), _loads(raw))
+        return doc
+
+    def merged(self, kind: str, own: Iterable[tuple[str, bytes | str]], ordered: bool
+               ) -> list[tuple[str, Doc]]:
+        """The kind as a tenant sees it: its own documents (tombstones included) laid
+        over the base's; in the base's order then the tenant's new keys, or by key."""
+        mine = dict(own)
+        out = []
+        for k, v in self.docs.get(kind, {}).items():
+            if k in mine:
+                m = mine.pop(k)
+                if m:
+                    out.append((k, _loads(m)))
+            else:
+                out.append((k, _loads(self.unpack(v))))
+        out += [(k, _loads(v)) for k, v in mine.items() if v]
+        if ordered:
+            out.sort(key=lambda kv: kv[0])
+        return out
+
+    def counted(self, kind: str, own: Iterable[tuple[str, bytes | str]]) -> int:
+        base = self.docs.get(kind, {})
+        n = len(base)
+        for k, v in own:
+            if k in base:
+                n -= not v
+            elif v:
+                n += 1
+        return n
+
+
+class _Layers:
+    """The bases a store knows (by digest) and how a tenant's marker picks one."""
+
+    def __init__(self) -> None:
+        self.bases: dict[str, Base] = {}
+        self.kinds: frozenset[str] = frozenset()
+        self._marks: dict[bytes | str, str | None] = {}
+
+    def add(self, base: Base) -> Base:
+        known = self.bases.setdefault(base.digest, base)
+        self.kinds = frozenset(k for b in self.bases.values() for k in b.docs)
+        return known
+
+    def of(self, marker: bytes | str | None) -> Base | None:
+        """The base a tenant's marker (its stored meta document) names, if known here."""
+        if not marker or not self.bases:
+            return None
+        digest = self._marks.get(marker, "")
+        if digest == "":
+            try:
+                digest = _loads(marker).get("base")
+            except (orjson.JSONDecodeError, AttributeError):
+                digest = None
+            if len(self._marks) > 1024:
+                self._marks.clear()
+            self._marks[marker] = digest
+        return self.bases.get(digest) if isinstance(digest, str) else None
 
 
 class Store(Protocol):
@@ -71,6 +195,7 @@ class Store(Protocol):
     def clear(self, tenant: str) -> None: ...
     def tenants(self) -> list[str]: ...
     def close(self) -> None: ...
+    def add_base(self, base: Base) -> Base: ...
 
 
 class _Snapshots:
@@ -140,6 +265,23 @@ class MemoryStore:
         self._gens: dict[tuple[str, str], object] = {}
         self._rings: dict[tuple[str, str], tuple[deque, list[int]]] = {}
         self._lock = threading.RLock()
+        self._layers = _Layers()
+
+    def add_base(self, base: Base) -> Base:
+        return self._layers.add(base)
+
+    def _base(self, tenant: str, kind: str) -> Base | None:
+        """The base the tenant reads ``kind`` through to, if any."""
+        if kind not in self._layers.kinds:
+            return None
+        return self._layers.of(self._data.get((tenant, LAYER_KIND), {}).get(LAYER_KEY))
+
+    def _raw(self, tenant: str, kind: str, key: str) -> bytes | None:
+        raw = self._data.get((tenant, kind), {}).get(key)
+        if raw is None:
+            base = self._base(tenant, kind)
+            return None if base is None else base.raw(kind, key)
+        return raw or None
 
     def ring_append(self, tenant: str, kind: str, entry: Any, size: int,
                     to_doc: ToDoc | None = None) -> int:
@@ -168,12 +310,15 @@ class MemoryStore:
             return n
 
     def get(self, tenant: str, kind: str, key: str) -> Doc | None:
-        raw = self._data.get((tenant, kind), {}).get(key)
+        raw = self._raw(tenant, kind, key)
         return None if raw is None else _loads(raw)
 
     def snapshot(self, tenant: str, kind: str, key: str) -> Doc | None:
         raw = self._data.get((tenant, kind), {}).get(key)
-        return self._snapshots.get((tenant, kind, key), raw)
+        if raw is None:
+            base = self._base(tenant, kind)
+            return None if base is None else base.snapshot(kind, key)
+        return self._snapshots.get((tenant, kind, key), raw or None)
 
     def generation(self, tenant: str, kind: str) -> object:
         """A token that changes at every write to any document of (tenant, kind) in
@@ -193,28 +338,52 @@ class MemoryStore:
             self._data.setdefault((tenant, kind), {})[key] = raw
             self._wrote(tenant, kind)
 
+    def _remove(self, tenant: str, kind: str, key: str) -> None:
+        """Take the document out of the tenant's view (a tombstone over a base's)."""
+        base = self._base(tenant, kind)
+        if base is not None and base.has(kind, key):
+            self._data.setdefault((tenant, kind), {})[key] = TOMB
+        else:
+            self._data.get((tenant, kind), {}).pop(key, None)
+
     def delete(self, tenant: str, kind: str, key: str) -> bool:
         with self._lock:
             self._wrote(tenant, kind)
-            return self._data.get((tenant, kind), {}).pop(key, None) is not None
+            existed = self._raw(tenant, kind, key) is not None
+            self._remove(tenant, kind, key)
+            return existed
 
     def list(self, tenant: str, kind: str) -> list[tuple[str, Doc]]:
         with self._lock:
             items = list(self._data.get((tenant, kind), {}).items())
+            base = self._base(tenant, kind)
+        if base is not None:
+            return base.merged(kind, items, ordered=False)
         return [(k, _loads(v)) for k, v in items]
 
     def count(self, tenant: str, kind: str) -> int:
+        base = self._base(tenant, kind)
+        if base is not None:
+            with self._lock:
+                items = list(self._data.get((tenant, kind), {}).items())
+            return base.counted(kind, items)
         return len(self._data.get((tenant, kind), ()))
 
     def update(self, tenant: str, kind: str, key: str, fn: Updater) -> Doc | None:
         with self._lock:
             bucket = self._data.setdefault((tenant, kind), {})
-            raw = bucket.get(key)
-            new = fn(None if raw is None else _loads(raw))
+            own = bucket.get(key)
+            raw = own if own is not None else self._raw(tenant, kind, key)
+            new = fn(None if not raw else _loads(raw))
             if new is None:
-                bucket.pop(key, None)
+                if raw is None:         # absent before and after: nothing to write
+                    return None
+                self._remove(tenant, kind, key)
             else:
-                bucket[key] = _dumps(new)
+                out = _dumps(new)
+                if own is None and out == raw:  # a base document, unchanged: no copy
+                    return new
+                bucket[key] = out
             self._wrote(tenant, kind)
             return new
 
@@ -249,6 +418,7 @@ class SqliteStore:
         self._local = threading.local()
         self._lock = threading.RLock()
         self._shared_conn = self._connect() if path == ":memory:" else None
+        self._layers = _Layers()
         with self._tx() as db:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS docs (tenant TEXT NOT NULL, kind TEXT NOT NULL,"
@@ -284,17 +454,38 @@ class SqliteStore:
                 raise
             db.execute("COMMIT")
 
+    def add_base(self, base: Base) -> Base:
+        return self._layers.add(base)
+
+    _ONE = "SELECT doc FROM docs WHERE tenant=? AND kind=? AND key=?"
+
+    def _base(self, db: sqlite3.Connection, tenant: str, kind: str) -> Base | None:
+        """The base the tenant reads ``kind`` through to, if any (one query when the
+        kind is a base's)."""
+        if kind not in self._layers.kinds:
+            return None
+        row = db.execute(self._ONE, (tenant, LAYER_KIND, LAYER_KEY)).fetchone()
+        return None if row is None else self._layers.of(row[0])
+
+    def _fallback(self, db: sqlite3.Connection, tenant: str, kind: str, key: str
+                  ) -> bytes | None:
+        """The base's document where the tenant has none of its own."""
+        base = self._base(db, tenant, kind) if kind in self._layers.kinds else None
+        return None if base is None else base.raw(kind, key)
+
     def get(self, tenant: str, kind: str, key: str) -> Doc | None:
-        row = self._conn().execute(
-            "SELECT doc FROM docs WHERE tenant=? AND kind=? AND key=?", (tenant, kind, key)
-        ).fetchone()
-        return None if row is None else _loads(row[0])
+        db = self._conn()
+        row = db.execute(self._ONE, (tenant, kind, key)).fetchone()
+        raw = self._fallback(db, tenant, kind, key) if row is None else row[0]
+        return None if not raw else _loads(raw)
 
     def snapshot(self, tenant: str, kind: str, key: str) -> Doc | None:
-        row = self._conn().execute(
-            "SELECT doc FROM docs WHERE tenant=? AND kind=? AND key=?", (tenant, kind, key)
-        ).fetchone()
-        return self._snapshots.get((tenant, kind, key), None if row is None else row[0])
+        db = self._conn()
+        row = db.execute(self._ONE, (tenant, kind, key)).fetchone()
+        if row is None:
+            base = self._base(db, tenant, kind)
+            return None if base is None else base.snapshot(kind, key)
+        return self._snapshots.get((tenant, kind, key), row[0] or None)
 
     def put(self, tenant: str, kind: str, key: str, doc: Doc) -> None:
         with self._tx() as db:
@@ -303,39 +494,58 @@ class SqliteStore:
                 (tenant, kind, key, _dumps(doc).decode())
             )
 
+    def _remove(self, db: sqlite3.Connection, tenant: str, kind: str, key: str) -> None:
+        """Take the document out of the tenant's view (a tombstone over a base's)."""
+        base = self._base(db, tenant, kind)
+        if base is not None and base.has(kind, key):
+            db.execute("INSERT OR REPLACE INTO docs VALUES (?,?,?,?)", (tenant, kind, key, ""))
+        else:
+            db.execute("DELETE FROM docs WHERE tenant=? AND kind=? AND key=?",
+                       (tenant, kind, key))
+
     def delete(self, tenant: str, kind: str, key: str) -> bool:
         with self._tx() as db:
-            cur = db.execute(
-                "DELETE FROM docs WHERE tenant=? AND kind=? AND key=?", (tenant, kind, key)
-            )
-            return cur.rowcount > 0
+            row = db.execute(self._ONE, (tenant, kind, key)).fetchone()
+            existed = bool(row[0]) if row is not None else \
+                self._fallback(db, tenant, kind, key) is not None
+            self._remove(db, tenant, kind, key)
+            return existed
 
     def list(self, tenant: str, kind: str) -> list[tuple[str, Doc]]:
-        rows = self._conn().execute(
+        db = self._conn()
+        rows = db.execute(
             "SELECT key, doc FROM docs WHERE tenant=? AND kind=? ORDER BY key", (tenant, kind)
         ).fetchall()
+        base = self._base(db, tenant, kind)
+        if base is not None:
+            return base.merged(kind, rows, ordered=True)
         return [(k, _loads(v)) for k, v in rows]
 
     def count(self, tenant: str, kind: str) -> int:
-        return self._conn().execute(
+        db = self._conn()
+        base = self._base(db, tenant, kind)
+        if base is not None:
+            rows = db.execute("SELECT key, doc = '' FROM docs WHERE tenant=? AND kind=?",
+                              (tenant, kind)).fetchall()
+            return base.counted(kind, [(k, "" if tomb else "{") for k, tomb in rows])
+        return db.execute(
             "SELECT COUNT(*) FROM docs WHERE tenant=? AND kind=?", (tenant, kind)
         ).fetchone()[0]
 
     def update(self, tenant: str, kind: str, key: str, fn: Updater) -> Doc | None:
         with self._tx() as db:
-            row = db.execute(
-                "SELECT doc FROM docs WHERE tenant=? AND kind=? AND key=?", (tenant, kind, key)
-            ).fetchone()
-            new = fn(None if row is None else _loads(row[0]))
+            row = db.execute(self._ONE, (tenant, kind, key)).fetchone()
+            raw = self._fallback(db, tenant, kind, key) if row is None else row[0]
+            new = fn(None if not raw else _loads(raw))
             if new is None:
-                db.execute(
-                    "DELETE FROM docs WHERE tenant=? AND kind=? AND key=?", (tenant, kind, key)
-                )
+                if raw is not None:
+                    self._remove(db, tenant, kind, key)
             else:
-                db.execute(
-                    "INSERT OR REPLACE INTO docs VALUES (?,?,?,?)",
-                    (tenant, kind, key, _dumps(new).decode()),
-                )
+                out = _dumps(new)
+                if row is None and out == raw:   # a base document, unchanged: no copy
+                    return new
+                db.execute("INSERT OR REPLACE INTO docs VALUES (?,?,?,?)",
+                           (tenant, kind, key, out.decode()))
             return new
 
     def ring_append(self, tenant: str, kind: str, entry: Any, size: int,
@@ -352,7 +562,9 @@ class SqliteStore:
             return seq
 
     def ring_list(self, tenant: str, kind: str, to_doc: ToDoc | None = None) -> list[Doc]:
-        return sorted((d for _, d in self.list(tenant, kind)), key=lambda d: d["seq"])
+        rows = self._conn().execute("SELECT doc FROM docs WHERE tenant=? AND kind=?",
+                                    (tenant, kind)).fetchall()
+        return sorted((_loads(r[0]) for r in rows), key=lambda d: d["seq"])
 
     def ring_clear(self, tenant: str, kind: str) -> int:
         with self._tx() as db:

@@ -17,6 +17,18 @@ app's ``owner`` (a login) is the user it acts for without one (client credential
 Loading is two-phase: every vendor turns its section into documents first (and may
 refuse it with a ValueError naming the bad entry), and only then is the tenant
 replaced, so a bad world never leaves a half-written tenant behind.
+
+The server's world is a ``store.Base``, loaded once per process: a new tenant gets it
+by one atomic write, its meta document naming the base (``claim``), and keeps only
+what it changes (copy on write, see ``core/store.py``). Claiming is what makes a first
+sight safe: when two workers or servers see a new tenant at once, one claims it and the
+other finds it claimed, so no second install ever clears what the first already
+answered. A world loaded into one tenant through the admin API is that tenant's own
+documents (``install``).
+
+World files are YAML or JSON. A file that is JSON after its leading comment lines (what
+``world generate`` writes, and YAML reads too) is read with orjson, any other with
+libyaml's loader when PyYAML has it: a 10,000-home world is ~80 MB.
 """
 
 from __future__ import annotations
@@ -24,14 +36,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 
 from .quotas import RULES_KIND, QuotaConfig
-from .store import Store
+from .store import LAYER_KEY, LAYER_KIND, Base, Store
 from .vendor import DocRow, Vendor, WorldUser
 
-META_KIND = "meta"
-META_KEY = "world"
+META_KIND = LAYER_KIND
+META_KEY = LAYER_KEY
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 APP_FIELDS = {"client_id", "client_secret", "redirect_uris", "scopes", "auto_approve",
               "auto_approve_user", "name", "grants", "default_scope", "owner"}
 USER_FIELDS = ("id", "email", "login", "password", "name")
@@ -50,9 +64,32 @@ def read_file(path: str | Path) -> dict[str, Any]:
     return parse(text, str(path))
 
 
+def _json_body(text: str) -> str | None:
+    """The text after its leading comment lines when that looks like a JSON object."""
+    start = 0
+    while True:
+        while start < len(text) and text[start] in " \t\r\n":
+            start += 1
+        if not text.startswith("#", start):
+            break
+        start = text.find("\n", start)
+        if start < 0:
+            return None
+    return text[start:] if text.startswith("{", start) else None
+
+
 def parse(text: str, source: str = "world") -> dict[str, Any]:
+    body = _json_body(text)
+    if body is not None:
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass            # not JSON after all (YAML's flow style): YAML says why
+        else:
+            if isinstance(data, dict):
+                return data
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_YAML_LOADER)  # a safe loader (CSafeLoader)
     except yaml.YAMLError as exc:
         raise WorldError(f"{source} is not valid YAML/JSON: {exc}") from exc
     except RecursionError:
@@ -159,8 +196,25 @@ def build(data: dict[str, Any], vendors: dict[str, Vendor], seed: int) -> list[D
     return rows
 
 
+def claim(store: Store, tenant: str, base: Base, source: str, now: float) -> bool:
+    """Give a tenant that has no world yet the base world, atomically (``Store.update``
+    on its meta document): True if this call did, False if the tenant already had a
+    world (another worker or server may have claimed it a moment before)."""
+    won: list[bool] = []
+
+    def take(doc):
+        won.clear()                     # (an update may run again)
+        if doc is not None:
+            return doc
+        won.append(True)
+        return {"source": source, "loaded_at": now, "base": base.digest}
+
+    store.update(tenant, META_KIND, META_KEY, take)
+    return bool(won)
+
+
 def install(store: Store, tenant: str, rows: list[DocRow], source: str, now: float) -> None:
-    """Replace the tenant's world (clock kept) with prepared documents."""
+    """Replace the tenant's world (clock kept) with prepared documents of its own."""
     clock = store.get(tenant, "clock", "state")
     store.clear(tenant)
     if clock:

@@ -1,0 +1,183 @@
+"""Tenants over a shared base world (copy on write, issue 11) on every store, and the
+first sight of a tenant by two processes at once (claim-then-install).
+
+No timing is asserted here (bench/worlds.py measures): behaviour only."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import pytest
+from werkzeug.test import Client
+
+from emulator.core import world
+from emulator.core.store import Base, SqliteStore
+from tests import test_core_units
+
+store = test_core_units.store      # the fixture: each test on every store
+
+ROWS = [("dev", "d1", {"id": "d1", "on": False}), ("dev", "d2", {"id": "d2", "on": False}),
+        ("dev", "d3", {"id": "d3", "on": True, "pad": "x" * 600}),   # packed in the base
+        ("user", "u", {"id": "u"})]
+
+
+def _based(store, *tenants) -> Base:
+    base = store.add_base(Base(ROWS))
+    for t in tenants:
+        assert world.claim(store, t, base, "test", 0.0)
+        assert not world.claim(store, t, base, "test", 1.0)   # claimed once only
+    return base
+
+
+def test_tenants_read_the_shared_base(store):
+    base = _based(store, "a", "b")
+    assert store.get("a", "dev", "d1") == {"id": "d1", "on": False}
+    assert store.get("b", "dev", "d3")["pad"] == "x" * 600
+    assert store.count("a", "dev") == 3
+    assert [k for k, _ in store.list("a", "dev")] == ["d1", "d2", "d3"]
+    # a base document's snapshot is one parsed document for every tenant
+    assert store.snapshot("a", "dev", "d1") is store.snapshot("b", "dev", "d1")
+    # a tenant that claimed no base sees nothing of it; the base holds no tenant data
+    assert store.get("c", "dev", "d1") is None and store.count("c", "dev") == 0
+    assert store.tenants() == ["a", "b"]
+    assert Base(ROWS).digest == base.digest and Base(ROWS[:2]).digest != base.digest
+
+
+def test_writes_stay_in_their_tenant(store):
+    base = _based(store, "a", "b")
+    store.update("a", "dev", "d1", lambda d: {**d, "on": True})
+    store.put("a", "dev", "d9", {"id": "d9"})
+    assert store.get("a", "dev", "d1")["on"] is True
+    assert store.get("b", "dev", "d1")["on"] is False
+    assert base.snapshot("dev", "d1") == {"id": "d1", "on": False}
+    assert store.snapshot("a", "dev", "d1") is not store.snapshot("b", "dev", "d1")
+    assert store.count("a", "dev") == 4 and store.count("b", "dev") == 3
+    assert dict(store.list("a", "dev"))["d9"] == {"id": "d9"}
+    assert "d9" not in dict(store.list("b", "dev"))
+
+
+def test_delete_hides_the_base_document_in_its_tenant_only(store):
+    _based(store, "a", "b")
+    assert store.delete("a", "dev", "d2")
+    assert not store.delete("a", "dev", "d2")
+    assert store.get("a", "dev", "d2") is None and store.snapshot("a", "dev", "d2") is None
+    assert store.get("b", "dev", "d2") is not None
+    assert [k for k, _ in store.list("a", "dev")] == ["d1", "d3"]
+    assert store.count("a", "dev") == 2 and store.count("b", "dev") == 3
+    # an update sees the deletion, and may bring the document back
+    seen = []
+    store.update("a", "dev", "d2", lambda d: seen.append(d) or {"id": "d2", "back": 1})
+    assert seen == [None] and store.get("a", "dev", "d2") == {"id": "d2", "back": 1}
+    # an update answering None deletes a base document too
+    store.update("a", "dev", "d3", lambda d: None)
+    assert store.get("a", "dev", "d3") is None and store.count("a", "dev") == 2
+    assert store.get("b", "dev", "d3") is not None
+    # an update on a document absent everywhere writes nothing
+    assert store.update("a", "dev", "nope", lambda d: None) is None
+    assert store.count("a", "dev") == 2
+
+
+def test_clear_restores_the_base_view(store):
+    base = _based(store, "a")
+    store.update("a", "dev", "d1", lambda d: {**d, "on": True})
+    store.delete("a", "dev", "d2")
+    store.clear("a")
+    assert store.get("a", "dev", "d1") is None         # no world until claimed again
+    assert world.claim(store, "a", base, "test", 2.0)
+    assert store.get("a", "dev", "d1") == {"id": "d1", "on": False}
+    assert store.count("a", "dev") == 3
+
+
+def test_a_loaded_world_replaces_the_base_for_its_tenant(store):
+    _based(store, "a", "b")
+    world.install(store, "a", [("dev", "x", {"id": "x"})], "admin API", 3.0)
+    assert store.list("a", "dev") == [("x", {"id": "x"})]
+    assert store.get("a", "dev", "d1") is None and store.count("a", "dev") == 1
+    assert store.count("b", "dev") == 3
+
+
+def test_http_tenants_share_the_base_and_reset_restores_it():
+    from emulator.app import create_app
+    from emulator.settings import Settings
+
+    app = create_app(Settings.from_env(state="memory"))
+    http = Client(app)
+    admin = {"vendor": "lightify", "client_id": "lightify-ci", "user": "demo@lightify.test"}
+
+    def devices(tenant: str) -> dict:
+        token = http.post("/_mockcloud/tokens", json=admin,
+                          headers={"X-Mockcloud-Tenant": tenant}).get_json()["access_token"]
+        got = http.get("/lightify/v4/devices", headers={
+            "X-Mockcloud-Tenant": tenant, "Authorization": f"Bearer {token}"})
+        return token, {d["id"]: d for d in got.get_json()["devices"]}
+
+    token, before = devices("ta")
+    light = next(i for i, d in before.items() if "brightness" in d)
+    r = http.patch(f"/lightify/v4/devices/{light}", json={"brightness": 7}, headers={
+        "X-Mockcloud-Tenant": "ta", "Authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    assert devices("ta")[1][light]["brightness"] == 7
+    assert devices("tb")[1][light]["brightness"] == before[light]["brightness"]
+    assert http.post("/_mockcloud/reset", json={},
+                     headers={"X-Mockcloud-Tenant": "ta"}).status_code == 200
+    assert devices("ta")[1][light]["brightness"] == before[light]["brightness"]
+    assert app.store.count("ta", "lightify.device") == len(app.world_base.docs[
+        "lightify.device"])
+
+
+# ------------------------------------------------------- first sight, two processes
+
+TENANTS = 40
+
+
+def _racer(url: str, name: str, barrier, out) -> None:
+    """Each round: both processes see tenant tN for the first time at once (a barrier),
+    each answers one write (a token) right after its ensure_world."""
+    try:
+        from emulator.app import create_app
+        from emulator.settings import Settings
+
+        app = create_app(Settings.from_env(state=url))
+        for i in range(TENANTS):
+            barrier.wait(30)
+            app.ensure_world(f"t{i}", 0.0)
+            app.store.put(f"t{i}", "token", name, {"who": name})
+        app.store.close()
+        out.put((name, None))
+    except BaseException as exc:   # reported to the parent
+        out.put((name, repr(exc)))
+
+
+def _race(url: str) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    barrier, out = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=_racer, args=(url, n, barrier, out)) for n in ("p1", "p2")]
+    for p in procs:
+        p.start()
+    results = dict(out.get(timeout=300) for _ in procs)
+    for p in procs:
+        p.join(30)
+    assert results == {"p1": None, "p2": None}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_two_processes_on_a_fresh_tenant_lose_no_answered_write(backend, tmp_path, request):
+    if backend == "redis":
+        from emulator.core.redis_store import RedisStore
+        from tests.redis_server import fresh_prefix
+
+        url = fresh_prefix(request.getfixturevalue("redis_url"))
+        check = RedisStore(url)
+    else:
+        url = f"sqlite:///{tmp_path}/race.db"
+        check = None
+    _race(url)
+    if check is None:
+        check = SqliteStore(str(tmp_path / "race.db"))
+    try:
+        for i in range(TENANTS):
+            tokens = dict(check.list(f"t{i}", "token"))
+            assert tokens == {"p1": {"who": "p1"}, "p2": {"who": "p2"}}, f"t{i}: {tokens}"
+            assert check.count(f"t{i}", world.META_KIND) == 1
+    finally:
+        check.close()
