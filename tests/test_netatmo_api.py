@@ -363,7 +363,9 @@ def default_section() -> dict:
 
 
 def build(section: dict) -> list:
-    return core_world.build({"netatmo": section}, {"netatmo": VENDOR}, 0)
+    """The section built as the default world builds it (with its houses)."""
+    houses = core_world.read_file(DEFAULT_WORLD).get("houses", [])
+    return core_world.build({"houses": houses, "netatmo": section}, {"netatmo": VENDOR}, 0)
 
 
 def home_of(section: dict) -> dict:

@@ -159,7 +159,8 @@ def test_world_state_keys_are_checked(module, change, message):
     index = next(i for i, m in enumerate(mods) if m["id"] == module)
     mods[index].update(change)
     with pytest.raises(core_world.WorldError, match=message) as info:
-        core_world.build({"netatmo": section}, {"netatmo": VENDOR}, 0)
+        core_world.build({"houses": core_world.read_file(DEFAULT_WORLD)["houses"],
+                          "netatmo": section}, {"netatmo": VENDOR}, 0)
     assert f"netatmo.users[0].homes[0].modules[{index}]" in str(info.value)
 
 

@@ -532,7 +532,8 @@ def test_world_persons_are_checked_and_exported(mockcloud: Admin):
         section = copy.deepcopy(world["netatmo"])
         section["users"][0]["homes"][0].update(change)
         with pytest.raises(core_world.WorldError, match=message):
-            core_world.build({"netatmo": section}, {"netatmo": VENDOR}, 0)
+            core_world.build({"houses": core_world.read_file(DEFAULT_WORLD)["houses"],
+                          "netatmo": section}, {"netatmo": VENDOR}, 0)
 
 
 # ------------------------------------------------------------------ pyatmo

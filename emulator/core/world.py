@@ -10,6 +10,20 @@ A world file is YAML (or JSON) with one section per vendor::
 
 The core parses apps, users' logins and quotas; each vendor (``Vendor.world``)
 turns the rest of its section, and the vendor fields of each user, into documents.
+
+**One house, several clouds.** A top-level ``houses`` list names the places where a
+person's devices are, whatever cloud serves them::
+
+    houses:
+      - {id: dev-house, name: Dev home, city: Paris, country: FR,
+         timezone: Europe/Paris, lat: 48.8566, lon: 2.3522, altitude: 35}
+
+and a vendor's home, station or house says ``place: dev-house`` instead of spelling
+its place out (Netatmo homes, stations and home coaches, the Qivivo house, a Lightify
+user): the vendor takes the time zone, coordinates, altitude and country from it
+(:func:`place`), so the outdoor weather (``physics.weather``, a function of the place,
+the seed and the instant) is one weather seen through every vendor's API. Fields the
+entry gives itself win. Each cloud keeps its own account (login) for the person.
 A user is stored under its lower-case login; its ``id`` defaults to that login (or to
 what the vendor's ``Vendor.user_id`` makes of it, e.g. Netatmo's 24-hex ids). An
 app's ``owner`` (a login) is the user it acts for without one (client credentials).
@@ -33,6 +47,7 @@ libyaml's loader when PyYAML has it: a 10,000-home world is ~80 MB.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +65,11 @@ APP_FIELDS = {"client_id", "client_secret", "redirect_uris", "scopes", "auto_app
               "auto_approve_user", "name", "grants", "default_scope", "owner"}
 USER_FIELDS = ("id", "email", "login", "password", "name")
 CORE_KEYS = ("apps", "users", "quotas")
+HOUSES_KEY = "houses"
+HOUSES_KIND = "world.houses"   # not META_KIND: its count says a world is installed
+HOUSE_FIELDS = {"id", "name", "city", "country", "timezone", "lat", "lon", "altitude"}
+# the houses of the world being built, for the vendors' loaders (place())
+_HOUSES: ContextVar[dict[str, dict[str, Any]] | None] = ContextVar("houses", default=None)
 
 
 class WorldError(ValueError):
@@ -161,16 +181,72 @@ def _apps(vendor: Vendor, raw: Any, users: list[WorldUser]) -> list[DocRow]:
     return rows
 
 
+def _houses(raw: Any) -> dict[str, dict[str, Any]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, list):
+        raise WorldError("houses must be a list")
+    out: dict[str, dict[str, Any]] = {}
+    for i, house in enumerate(raw):
+        where = f"houses[{i}]"
+        if not isinstance(house, dict):
+            raise WorldError(f"{where} must be a mapping")
+        unknown = set(house) - HOUSE_FIELDS
+        if unknown:
+            raise WorldError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}; "
+                             f"a house has {', '.join(sorted(HOUSE_FIELDS))}")
+        hid = house.get("id")
+        if not isinstance(hid, str) or not hid:
+            raise WorldError(f"{where}.id must be a non-empty string")
+        if hid in out:
+            raise WorldError(f"{where}: house id {hid!r} is used twice")
+        for key, lo, hi in (("lat", -90, 90), ("lon", -180, 180), ("altitude", -500, 9000)):
+            value = house.get(key, 0 if key == "altitude" else None)
+            if isinstance(value, bool) or not isinstance(value, int | float) \
+                    or not lo <= value <= hi:
+                raise WorldError(f"{where}.{key} must be a number from {lo} to {hi}")
+        for key in ("name", "city", "country", "timezone"):
+            if key in house and not isinstance(house[key], str):
+                raise WorldError(f"{where}.{key} must be a string")
+        out[hid] = {"altitude": 0, **house}
+    return out
+
+
+def place(where: str, ref: Any) -> dict[str, Any] | None:
+    """The house a vendor's ``place: <house id>`` names (its fields: id, name, city,
+    country, timezone, lat, lon, altitude), for the world being built; None when
+    ``ref`` is not a string (the vendor's own place mapping, or none)."""
+    if not isinstance(ref, str):
+        return None
+    houses = _HOUSES.get() or {}
+    if ref not in houses:
+        known = ", ".join(sorted(houses)) or "none: the world has no houses"
+        raise ValueError(f"{where}: place {ref!r} names no house of the world "
+                         f"(houses: {known})")
+    return dict(houses[ref])
+
+
 def build(data: dict[str, Any], vendors: dict[str, Vendor], seed: int) -> list[DocRow]:
     """All documents of a world, validated; nothing is written."""
-    unknown = {str(k) for k in data} - set(vendors) - {"seed"}
+    unknown = {str(k) for k in data} - set(vendors) - {"seed", HOUSES_KEY}
     if unknown or not all(isinstance(k, str) for k in data):
         raise WorldError(f"unknown world section(s): {', '.join(sorted(unknown))}; "
                          f"known: {', '.join(sorted(vendors))}")
-    seed = data.get("seed", seed)
+    houses = _houses(data.get(HOUSES_KEY))
+    token = _HOUSES.set(houses)
+    try:
+        return _build(data, vendors, data.get("seed", seed), houses)
+    finally:
+        _HOUSES.reset(token)
+
+
+def _build(data: dict[str, Any], vendors: dict[str, Vendor], seed: int,
+           houses: dict[str, dict[str, Any]]) -> list[DocRow]:
     rows: list[DocRow] = []
+    if houses:
+        rows.append((HOUSES_KIND, HOUSES_KEY, {"houses": list(houses.values())}))
     for name, section in data.items():
-        if name == "seed":
+        if name in ("seed", HOUSES_KEY):
             continue
         if section is None:
             section = {}
@@ -226,6 +302,9 @@ def install(store: Store, tenant: str, rows: list[DocRow], source: str, now: flo
 
 def export(store: Store, tenant: str, vendors: dict[str, Vendor]) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    houses = store.get(tenant, HOUSES_KIND, HOUSES_KEY)
+    if houses and houses.get("houses"):
+        out[HOUSES_KEY] = houses["houses"]
     for name, vendor in vendors.items():
         section: dict[str, Any] = {}
         users = [d for _, d in store.list(tenant, vendor.kind("user"))]

@@ -31,13 +31,14 @@ from faker import Faker
 from contracts.files import contracts_dir
 
 from ..core import bodies
+from ..core import world as core_world
 from ..core.errors import MockcloudError
 from ..core.store import Store
 from ..core.vendor import DocRow, WorldUser
 from . import models as m
 
 SCHEMAS = contracts_dir() / "schemas" / "lightify"
-USER_KEYS = {"gateway", "devices", "groups", "scenes"}
+USER_KEYS = {"gateway", "devices", "groups", "scenes", "place"}
 
 
 def check_state(where: str, state: Any) -> dict[str, Any]:
@@ -103,6 +104,9 @@ def _user(user: WorldUser, seen: set[str]) -> list[DocRow]:
     unknown = set(raw) - USER_KEYS
     if unknown:
         raise ValueError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    # where the lights are: a house of the world (Lightify's API shows no place)
+    if "place" in raw and core_world.place(f"{where}.place", raw["place"]) is None:
+        raise ValueError(f"{where}.place must name a house of the world")
     gw = raw.get("gateway") or {}
     if not isinstance(gw, dict):
         raise ValueError(f"{where}.gateway must be a mapping")

@@ -104,6 +104,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
+from ..core import world as core_world
 from ..core.errors import MockcloudError
 from ..core.memo import LRU
 from ..physics import indoor
@@ -256,6 +257,10 @@ def _zone(name: str) -> ZoneInfo:
 def _place(where: str, raw: Any) -> dict[str, Any]:
     if raw is None:
         return dict(DEFAULT_PLACE)
+    house = core_world.place(where, raw)        # a house of the world, by its id
+    if house is not None:
+        raw = {k: house[k] for k in ("city", "country", "timezone", "lat", "lon",
+                                     "altitude") if k in house}
     raw = _keys(where, raw, PLACE_KEYS)
     p = {**DEFAULT_PLACE, **raw}
     p["lat"] = _num(f"{where}.lat", p["lat"], -90, 90)

@@ -116,6 +116,7 @@ from faker import Faker
 
 from contracts.files import contracts_dir
 
+from ..core import world as core_world
 from ..core.store import Store
 from ..core.vendor import DocRow, WorldUser
 from . import home_devices, persons, stations
@@ -129,7 +130,7 @@ ACCOUNT_FIELDS = {"language": "en-US", "locale": "en-US", "country": "FR",
                   "unit_system": 0, "unit_wind": 0, "unit_pressure": 0,
                   "feel_like_algorithm": 0}
 USER_KEYS = set(ACCOUNT_FIELDS) | {"homes", "stations", "homecoaches"}
-HOME_KEYS = {"id", "name", "timezone", "coordinates", "altitude", "country",
+HOME_KEYS = {"id", "name", "timezone", "coordinates", "altitude", "country", "place",
              "therm_setpoint_default_duration", "therm_mode", "temperature_control_mode",
              "cooling_mode", "city", "legacy_schedule_forms", "rooms", "modules",
              "schedules", "state", "persons", "security_events"}
@@ -421,6 +422,13 @@ def check_home(where: str, raw: Any, owner: str, index: int) -> dict[str, Any]:
     hid = home.get("id") or hex_id("home", owner, index)
     if not is_hex24(hid):
         raise ValueError(f"{where}.id must be 24 hex digits, not {hid!r}")
+    if "place" in home:     # a house of the world (core.world.place): its place, zone
+        house = core_world.place(f"{where}.place", home["place"])
+        if house is None:
+            raise ValueError(f"{where}.place must name a house of the world")
+        home = {"timezone": house.get("timezone", "Europe/Paris"),
+                "coordinates": [house["lon"], house["lat"]], "altitude": house["altitude"],
+                **({"country": house["country"]} if "country" in house else {}), **home}
     coords = home.get("coordinates", [2.35, 48.85])
     if not isinstance(coords, list) or len(coords) != 2:
         raise ValueError(f"{where}.coordinates must be two numbers")

@@ -49,6 +49,7 @@ from faker import Faker
 from contracts.files import contracts_dir
 
 from ..core import bodies
+from ..core import world as core_world
 from ..core.errors import MockcloudError
 from ..core.store import Store
 from ..core.vendor import DocRow, WorldUser
@@ -208,6 +209,10 @@ def house(where: str, raw: Any, owner: str, login: str, seed: int) -> dict[str, 
     unknown = set(raw) - HOUSE_KEYS
     if unknown:
         raise ValueError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    at = core_world.place(f"{where}.place", raw.get("place"))   # a house of the world
+    if at is not None:
+        raw = {**raw, "place": {k: at[k] for k in ("lat", "lon", "altitude")}}
+        raw.setdefault("timezone", at.get("timezone", "Europe/Paris"))
     tz = raw.get("timezone", "Europe/Paris")
     try:
         control.zone(str(tz))
