@@ -32,7 +32,7 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from . import lightify, netatmo, qivivo
-from .core import tenancy, world
+from .core import tenancy, world, worldcache
 from .core.admin import make_admin
 from .core.api import VendorAPI, oauth_blueprint
 from .core.clock import Clock, http_date
@@ -99,9 +99,10 @@ class Mockcloud:
         self.auth = {v.name: VendorAuthServer(v.auth(self.vendor_settings[v.name]), v.errors)
                      for v in vendors}
         # the world every tenant starts from: one read-only base per process, shared
-        # by the tenants (copy on write, core/store.py)
-        self.world_base = self.store.add_base(world.Base(world.build(
-            world.read_file(self.settings.world), self.vendors, self.settings.seed)))
+        # by the tenants (copy on write, core/store.py); mapped from the built worlds'
+        # cache when serve's check built it there (core/worldcache.py)
+        self.world_base = self.store.add_base(worldcache.base_for(self.settings,
+                                                                  self.vendors))
         # webhook deliveries: its thread starts with the first request (never at import,
         # so a forking server starts one per worker process), stops with this app
         self.deliverer = Deliverer(self.store, self.vendors, self.settings)

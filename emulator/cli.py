@@ -14,7 +14,7 @@ def serve(args: argparse.Namespace) -> int:
 
     overrides = {k: getattr(args, k) for k in
                  ("host", "port", "state", "world", "seed", "workers", "threads", "tls", "cert",
-                  "key", "log_level", "admin_token")}
+                  "key", "log_level", "admin_token", "world_cache")}
     try:
         settings = Settings.from_env(**overrides)
     except ValueError as exc:
@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(rediss://, redis+cluster://; see README)")
     s.add_argument("--world", help="world file every new tenant starts from")
     s.add_argument("--seed", type=int, help="seed for ids, generated data and chaos")
+    s.add_argument("--world-cache", dest="world_cache", choices=("auto", "on", "off"),
+                   help="keep the built world in <home>/worlds so the next start maps it "
+                        "(default auto: world files of 1 MB or more)")
     s.add_argument("--workers", type=int,
                    help="server processes (>1 needs --state sqlite or redis)")
     s.add_argument("--threads", type=int,

@@ -97,35 +97,43 @@ def check(settings: Settings) -> str | None:
     return None
 
 
-def _try_app(settings: Settings, create_app, world_error, answer) -> None:
+def _try_app(settings: Settings, answer=None) -> tuple[str | None, list[str]]:
+    """(why the app cannot be built, or None; the vendors' host names), sent through
+    ``answer`` when given. Building it builds the world, and saves it for the workers
+    to map (``core/worldcache.py``)."""
+    from .app import VENDORS, create_app
+    from .core.world import WorldError
+
+    hosts = [h for v in VENDORS for h in v.hosts]
     try:
         create_app(settings).store.close()
-    except (world_error, ValueError) as exc:
-        answer.send(str(exc))
+    except (WorldError, ValueError) as exc:
+        out: tuple[str | None, list[str]] = (str(exc), hosts)
     else:
-        answer.send(None)
+        out = (None, hosts)
+    if answer is not None:
+        answer.send(out)
+    return out
 
 
-def _check_app(settings: Settings, create_app, world_error) -> str | None:
-    """Why the app cannot be built (a bad world or state URL), or None: found out in a
-    forked child where the platform has fork, else here."""
+def _check_app(settings: Settings) -> tuple[str | None, list[str]]:
+    """Why the app cannot be built (a bad world or state URL), or None, and the
+    vendors' host names: found out in a forked child where the platform has fork (this
+    process lives as long as the server: neither the world nor the app's imports stay
+    with it), else here."""
     import multiprocessing
 
     if "fork" not in multiprocessing.get_all_start_methods():
-        try:
-            create_app(settings).store.close()
-        except (world_error, ValueError) as exc:
-            return str(exc)
-        return None
+        return _try_app(settings)
     ctx = multiprocessing.get_context("fork")
     mine, theirs = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_try_app, args=(settings, create_app, world_error, theirs))
+    child = ctx.Process(target=_try_app, args=(settings, theirs))
     child.start()
     theirs.close()
     try:
         answer = mine.recv()
     except EOFError:                    # it died: its traceback went to stderr
-        answer = "checking the world and the state failed"
+        answer = ("checking the world and the state failed", [])
     child.join()
     return answer
 
@@ -141,8 +149,6 @@ def run(settings: Settings) -> int:
     from .core import tls
     from .core.admin.lock import binds_loopback
     from .core.redis_store import shown
-    from .core.world import WorldError
-
     busy = address_problem(settings.host, settings.port)  # port 0: the host only
     if not busy and settings.port == 0:
         settings.port = _free_port(settings.host)
@@ -155,19 +161,17 @@ def run(settings: Settings) -> int:
               "control plane (/_mockcloud/: load worlds, read tokens, inject faults) is open "
               "to anyone who can reach this address. Set --admin-token or "
               "MOCKCLOUD_ADMIN_TOKEN.", file=sys.stderr, flush=True)
-    from .app import VENDORS, create_app
-
-    cert = key = None
-    if settings.tls:
-        hosts = [h for v in VENDORS for h in v.hosts]
-        cert, key = (Path(p) for p in tls.ensure_certificate(settings, hosts))
     # fail fast on a bad world or state URL, in a child process: building the app loads
     # the world, and this process lives as long as the server (a big world's memory
-    # would stay with it, and with its workers had they been forked from it)
-    problem = _check_app(settings, create_app, WorldError)
+    # would stay with it, and with its workers had they been forked from it); the
+    # child leaves the built world in the cache the workers map it from
+    problem, hosts = _check_app(settings)
     if problem:
         print(f"mockcloud: {problem}", file=sys.stderr)
         return 2
+    cert = key = None
+    if settings.tls:
+        cert, key = (Path(p) for p in tls.ensure_certificate(settings, hosts))
     os.environ.update(settings.to_env())
     scheme = "https" if settings.tls else "http"
     host = f"[{settings.host}]" if ":" in settings.host else settings.host

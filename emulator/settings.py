@@ -35,7 +35,8 @@ class Settings:
     tls: bool = False                    # serve HTTPS (self-signed unless cert/key)
     cert: str = ""                       # PEM certificate for --tls
     key: str = ""                        # PEM private key for --tls
-    home: str = str(Path.home() / ".mockcloud")  # where the self-signed cert is kept
+    home: str = str(Path.home() / ".mockcloud")  # the self-signed cert, built worlds
+    world_cache: str = "auto"            # built worlds kept in <home>/worlds: auto|on|off
     journal_size: int = 1000             # exchanges kept per tenant
     journal_bodies: int = 65536          # bytes of each body kept in the journal
     max_body: int = 1048576              # bytes a vendor request body may have (413 past)

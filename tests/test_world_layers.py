@@ -181,3 +181,100 @@ def test_two_processes_on_a_fresh_tenant_lose_no_answered_write(backend, tmp_pat
             assert check.count(f"t{i}", world.META_KIND) == 1
     finally:
         check.close()
+
+
+# ------------------------------------------------------- the built worlds' cache
+
+def test_a_saved_base_maps_back_the_same(tmp_path):
+    base = Base(ROWS)
+    base.save(tmp_path / "w.base")
+    back = Base.load(tmp_path / "w.base")
+    assert back.digest == base.digest and back.size == base.size
+    for kind, key, doc in ROWS:
+        assert back.raw(kind, key) == base.raw(kind, key)
+        assert back.snapshot(kind, key) == doc
+    assert back.merged("dev", [], ordered=True) == base.merged("dev", [], ordered=True)
+    assert back.raw("dev", "nope") is None and not back.has("user", "d1")
+    Base().save(tmp_path / "empty.base")
+    assert Base.load(tmp_path / "empty.base").docs == {}
+
+
+def test_a_damaged_base_file_is_refused(tmp_path):
+    Base(ROWS).save(tmp_path / "w.base")
+    data = (tmp_path / "w.base").read_bytes()
+    for name, bad in (("cut", data[:-5]), ("foreign", b"{}" + data), ("empty", b"")):
+        (tmp_path / name).write_bytes(bad)
+        with pytest.raises(ValueError):
+            Base.load(tmp_path / name)
+
+
+def _settings(tmp_path, world_file, mode="on"):
+    from emulator.settings import Settings
+
+    return Settings.from_env(world=str(world_file), home=str(tmp_path / "home"),
+                             world_cache=mode)
+
+
+def test_the_world_cache_maps_what_a_first_build_saved(tmp_path, monkeypatch):
+    from emulator.app import VENDORS
+    from emulator.core import worldcache
+    from emulator.settings import DEFAULT_WORLD
+
+    vendors = {v.name: v for v in VENDORS}
+    src = tmp_path / "w.yaml"
+    src.write_bytes(DEFAULT_WORLD.read_bytes())
+    built = worldcache.base_for(_settings(tmp_path, src), vendors)
+    saved = list((tmp_path / "home" / "worlds").glob("*.base"))
+    assert len(saved) == 1
+    calls = []
+    monkeypatch.setattr(worldcache, "build", lambda *a: calls.append(a) or built)
+    again = worldcache.base_for(_settings(tmp_path, src), vendors)
+    assert calls == [] and again.digest == built.digest
+    assert again.snapshot("lightify.user", "demo@lightify.test") == \
+        built.snapshot("lightify.user", "demo@lightify.test")
+    # other vendors, or an edited file, build again
+    worldcache.base_for(_settings(tmp_path, src), {**vendors, "x": VENDORS[0]})
+    src.write_bytes(src.read_bytes() + b"\n# edited\n")
+    worldcache.base_for(_settings(tmp_path, src), vendors)
+    assert len(calls) == 2
+    monkeypatch.undo()
+    # a damaged cache file builds again (and is replaced)
+    saved[0].write_bytes(saved[0].read_bytes()[:100])
+    src.write_bytes(DEFAULT_WORLD.read_bytes())
+    assert worldcache.base_for(_settings(tmp_path, src), vendors).digest == built.digest
+    # off (or auto on a small file) never writes
+    for mode in ("off", "auto"):
+        home = tmp_path / mode
+        worldcache.base_for(_settings(home, src, mode), vendors)
+        assert not (home / "home" / "worlds").exists()
+    with pytest.raises(ValueError):
+        worldcache.base_for(_settings(tmp_path, src, "sometimes"), vendors)
+
+
+def test_a_bad_world_is_not_cached(tmp_path):
+    from emulator.app import VENDORS
+    from emulator.core import worldcache
+
+    src = tmp_path / "bad.yaml"
+    src.write_text("lightify: {users: [{email: a@b.c, devices: 3}]}\n")
+    with pytest.raises(world.WorldError):
+        worldcache.base_for(_settings(tmp_path, src), {v.name: v for v in VENDORS})
+    assert not list((tmp_path / "home").rglob("*.base"))
+
+
+def test_serve_builds_the_world_once_and_workers_map_it(tmp_path):
+    from emulator.launcher import ServerProcess
+    from emulator.settings import DEFAULT_WORLD
+
+    src = tmp_path / "w.yaml"
+    src.write_bytes(DEFAULT_WORLD.read_bytes())
+    home = tmp_path / "home"
+    for _ in range(2):
+        with ServerProcess("--world", str(src), "--world-cache", "on", home=home,
+                           timeout=120) as server:
+            import requests
+
+            r = requests.get(server.url + "/_mockcloud/world", timeout=30,
+                             headers=server.headers)
+            assert r.status_code == 200 and "lightify" in r.json()
+    assert len(list((home / "worlds").glob("*.base"))) == 1

@@ -44,8 +44,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import marshal
+import mmap
 import os
 import sqlite3
+import struct
 import threading
 import zlib
 from collections import deque
@@ -75,18 +78,28 @@ def _dumps(doc: Doc) -> bytes:
 class Base:
     """A world's documents, read-only, shared by every tenant that starts from it.
 
-    Kept serialised (``_dumps``'s bytes), those over ``PACK`` bytes zlib-compressed (a
-    generated home's documents repeat themselves: 10,000 homes take ~200 MB as JSON,
-    a fraction of that packed). ``digest`` names the documents (a hash of every kind,
-    key and stored value), so processes that loaded the same world agree on it.
-    ``snapshot`` parses a document once and shares it (a bounded cache)."""
+    Kept serialised (``_dumps``'s bytes) end to end in one buffer, those over ``PACK``
+    bytes zlib-compressed (a generated home's documents repeat themselves: 10,000 homes
+    take ~200 MB as JSON, a fraction of that packed); ``docs`` maps kind -> key -> where
+    the document is in the buffer (``offset << 32 | length``). ``digest`` names the
+    documents (a hash of every kind, key and stored value), so processes that loaded
+    the same world agree on it. ``snapshot`` parses a document once and shares it (a
+    bounded cache).
+
+    ``save`` writes a base to a file and ``load`` maps one back (``mmap``, read-only:
+    the documents stay in the page cache, shared by every process that maps the file,
+    and only the index is read into memory), which is how a server's workers get the
+    world without building it (``core/worldcache.py``)."""
 
     PACK = 256
     CACHE = 4096
+    MAGIC = b"mockcloud-base/1\n"
 
-    def __init__(self, rows: Iterable[tuple[str, str, Doc]]) -> None:
-        docs: dict[str, dict[str, bytes]] = {}
+    def __init__(self, rows: Iterable[tuple[str, str, Doc]] = ()) -> None:
+        docs: dict[str, dict[str, int]] = {}
         digest = hashlib.blake2b(digest_size=16)
+        chunks: list[bytes] = []
+        at = 0
         for kind, key, doc in rows:
             if kind == LAYER_KIND:
                 raise ValueError(f"a world's documents cannot be of kind {LAYER_KIND!r}")
@@ -94,19 +107,67 @@ class Base:
             digest.update(b"%d:%s\0%d:%s\0%d:" % (len(kind), kind.encode(), len(key),
                                                    key.encode(), len(raw)))
             digest.update(raw)
-            docs.setdefault(kind, {})[key] = zlib.compress(raw, 1) if len(raw) > self.PACK \
-                else raw
+            packed = zlib.compress(raw, 1) if len(raw) > self.PACK else raw
+            chunks.append(packed)
+            docs.setdefault(kind, {})[key] = at << 32 | len(packed)
+            at += len(packed)
         self.digest = digest.hexdigest()
         self.docs = docs
+        self._buf: bytes | mmap.mmap = b"".join(chunks)
+        self._start = 0
         self._parsed: dict[tuple[str, str], Doc] = {}
+
+    @property
+    def size(self) -> int:
+        """Bytes the documents take (packed)."""
+        return len(self._buf) - self._start
+
+    def save(self, path: str | Path) -> None:
+        """Write the base to ``path`` (through a temporary file and a rename, so a
+        process that maps the old file keeps reading it whole)."""
+        path = Path(path)
+        head = marshal.dumps((self.digest, self.size, self.docs))
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(self.MAGIC + struct.pack("<Q", len(head)) + head)
+                fh.write(memoryview(self._buf)[self._start:])
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Base:
+        """A base ``save`` wrote (ValueError when the file is not one, or is cut short)."""
+        with open(path, "rb") as fh:
+            magic = fh.read(len(cls.MAGIC) + 8)
+            if len(magic) != len(cls.MAGIC) + 8 or not magic.startswith(cls.MAGIC):
+                raise ValueError(f"{path} is no saved world base")
+            (n,) = struct.unpack("<Q", magic[len(cls.MAGIC):])
+            try:
+                digest, size, docs = marshal.loads(fh.read(n))
+            except (EOFError, ValueError, TypeError) as exc:
+                raise ValueError(f"{path}: a damaged world base ({exc})") from None
+            start = len(magic) + n
+            if os.fstat(fh.fileno()).st_size != start + size:
+                raise ValueError(f"{path}: a world base cut short")
+            buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        base = cls.__new__(cls)
+        base.digest, base.docs, base._buf, base._start = digest, docs, buf, start
+        base._parsed = {}
+        return base
+
+    def _packed(self, ref: int) -> bytes:
+        at = self._start + (ref >> 32)
+        return self._buf[at:at + (ref & 0xFFFFFFFF)]
 
     @staticmethod
     def unpack(packed: bytes) -> bytes:
         return packed if packed[:1] == b"{" else zlib.decompress(packed)
 
     def raw(self, kind: str, key: str) -> bytes | None:
-        packed = self.docs.get(kind, {}).get(key)
-        return None if packed is None else self.unpack(packed)
+        ref = self.docs.get(kind, {}).get(key)
+        return None if ref is None else self.unpack(self._packed(ref))
 
     def has(self, kind: str, key: str) -> bool:
         return key in self.docs.get(kind, ())
@@ -128,13 +189,13 @@ class Base:
         over the base's; in the base's order then the tenant's new keys, or by key."""
         mine = dict(own)
         out = []
-        for k, v in self.docs.get(kind, {}).items():
+        for k, ref in self.docs.get(kind, {}).items():
             if k in mine:
                 m = mine.pop(k)
                 if m:
                     out.append((k, _loads(m)))
             else:
-                out.append((k, _loads(self.unpack(v))))
+                out.append((k, _loads(self.unpack(self._packed(ref)))))
         out += [(k, _loads(v)) for k, v in mine.items() if v]
         if ordered:
             out.sort(key=lambda kv: kv[0])

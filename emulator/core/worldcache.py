@@ -1,0 +1,126 @@
+"""The server's world, built once: a cache of built worlds (``store.Base`` files).
+
+Building a world (parsing the file, every vendor's validation, serialising the
+documents) takes seconds for 10,000 homes and leaves the process that did it holding
+memory it no longer needs (freed objects pin the allocator's arenas). So ``serve``
+builds it in a short-lived child (``server._check_app``), which saves the built
+documents here, and each worker maps the saved file (``Base.load``: the documents stay
+in the page cache, shared by the workers; only the index is read).
+
+A cached base is named by everything its documents follow from (``key``): the world
+file's bytes, the seed, the vendors served, and the code that builds them (the
+``emulator`` package's sources and the contracts' schemas, the Python version). So an
+edited world, another seed or another version of mockcloud builds again; a damaged
+file is built again too. Files live in ``<home>/worlds/`` (``--home``, env
+``MOCKCLOUD_HOME``); the newest ``KEEP`` are kept.
+
+``Settings.world_cache`` (env ``MOCKCLOUD_WORLD_CACHE``): ``auto`` (the default:
+world files of ``AUTO_BYTES`` or more; small ones build in milliseconds), ``on``
+(every world file) or ``off``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import world
+from .store import Base
+from .vendor import Vendor
+
+log = logging.getLogger("mockcloud")
+AUTO_BYTES = 1 << 20
+KEEP = 4
+SUFFIX = ".base"
+MODES = ("auto", "on", "off")
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """A hash of the code a world's documents follow from: every source file of the
+    ``emulator`` package and the contracts' schemas (read once per process)."""
+    from contracts.files import contracts_dir
+
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{sys.version_info[0]}.{sys.version_info[1]}".encode())
+    roots = [(Path(__file__).resolve().parents[1], "*.py"),
+             (Path(contracts_dir()) / "schemas", "*.json")]
+    for root, pattern in roots:
+        for path in sorted(root.rglob(pattern)):
+            rel = path.relative_to(root).as_posix().encode()
+            h.update(b"%d:%s" % (len(rel), rel))
+            data = path.read_bytes()
+            h.update(b"%d:" % len(data))
+            h.update(data)
+    return h.hexdigest()
+
+
+def key(path: str | Path, seed: int, vendors: dict[str, Vendor]) -> str:
+    """The name of a world file's built documents (see the module's docstring)."""
+    h = hashlib.blake2b(digest_size=20)
+    h.update(f"{code_version()}\0{seed}\0{','.join(sorted(vendors))}\0".encode())
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _wanted(mode: str, path: Path) -> bool:
+    if mode not in MODES:
+        raise ValueError(f"world_cache must be one of {', '.join(MODES)}, not {mode!r}")
+    if mode == "off":
+        return False
+    try:
+        return mode == "on" or path.stat().st_size >= AUTO_BYTES
+    except OSError:
+        return False            # the build says why the file cannot be read
+
+
+def build(path: str | Path, vendors: dict[str, Vendor], seed: int) -> Base:
+    return Base(world.build(world.read_file(path), vendors, seed))
+
+
+def base_for(settings: Any, vendors: dict[str, Vendor]) -> Base:
+    """The world ``settings.world`` as a base: mapped from the cache when it holds it,
+    else built (and saved there when the settings cache it). A world that does not
+    build raises ``WorldError`` (nothing is saved)."""
+    path = Path(settings.world)
+    if not _wanted(getattr(settings, "world_cache", "auto"), path):
+        return build(path, vendors, settings.seed)
+    folder = Path(settings.home).expanduser() / "worlds"
+    try:
+        name = key(path, settings.seed, vendors)
+    except OSError:
+        return build(path, vendors, settings.seed)
+    cached = folder / f"{name}{SUFFIX}"
+    try:
+        return Base.load(cached)
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as exc:
+        log.warning("mockcloud: building the world again: %s", exc)
+    base = build(path, vendors, settings.seed)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        base.save(cached)
+        _prune(folder, keep=cached)
+    except OSError as exc:
+        log.warning("mockcloud: cannot cache the built world in %s: %s", folder, exc)
+    return base
+
+
+def _prune(folder: Path, keep: Path) -> None:
+    """Only the newest KEEP cached worlds stay (the one just written among them)."""
+    def mtime(p: Path) -> float:
+        try:
+            return p.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    files = sorted(folder.glob(f"*{SUFFIX}"), key=mtime, reverse=True)
+    for old in [f for f in files if f != keep][KEEP - 1:]:
+        old.unlink(missing_ok=True)
