@@ -42,7 +42,7 @@ documents (``install``).
 
 World files are YAML or JSON. A file that is JSON after its leading comment lines (what
 ``world generate`` writes, and YAML reads too) is read with orjson, any other with
-libyaml's loader when PyYAML has it: a 10,000-home world is ~80 MB.
+libyaml's loader when PyYAML has it: a generated 10,000-home world is ~60 MB.
 """
 
 from __future__ import annotations
@@ -78,31 +78,36 @@ class WorldError(ValueError):
 
 def read_file(path: str | Path) -> dict[str, Any]:
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = Path(path).read_bytes()
     except OSError as exc:
         raise WorldError(f"cannot read world file {path}: {exc.strerror}") from exc
-    return parse(text, str(path))
+    return parse(data, str(path))
 
 
-def _json_body(text: str) -> str | None:
-    """The text after its leading comment lines when that looks like a JSON object."""
-    start = 0
+def _json_start(text: str | bytes) -> int | None:
+    """Where the text starts after its leading comment lines, when that looks like a
+    JSON object."""
+    space, hash_, brace, newline = (b" \t\r\n", b"#", b"{", b"\n") \
+        if isinstance(text, bytes) else (" \t\r\n", "#", "{", "\n")
+    start, end = 0, len(text)
     while True:
-        while start < len(text) and text[start] in " \t\r\n":
+        while start < end and text[start:start + 1] in space:
             start += 1
-        if not text.startswith("#", start):
+        if not text.startswith(hash_, start):
             break
-        start = text.find("\n", start)
+        start = text.find(newline, start)
         if start < 0:
             return None
-    return text[start:] if text.startswith("{", start) else None
+    return start if text.startswith(brace, start) else None
 
 
-def parse(text: str, source: str = "world") -> dict[str, Any]:
-    body = _json_body(text)
-    if body is not None:
+def parse(text: str | bytes, source: str = "world") -> dict[str, Any]:
+    """A world from its text (or its bytes: JSON is parsed from them as they are)."""
+    start = _json_start(text)
+    if start is not None:
         try:
-            data = orjson.loads(body)
+            data = orjson.loads(memoryview(text)[start:] if isinstance(text, bytes)
+                                else text[start:])
         except orjson.JSONDecodeError:
             pass            # not JSON after all (YAML's flow style): YAML says why
         else:
