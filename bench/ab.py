@@ -1,17 +1,23 @@
-"""Interleaved A/B of the authenticated PATCH: two checkouts side by side, one hello-world.
+"""Interleaved A/B of one bench row: two checkouts side by side, one hello-world.
 
 On a shared, noisy machine two benchmark runs minutes apart do not compare; this runs
 the variants round-robin, a few seconds each, many rounds, and compares medians::
 
     .venv/bin/python bench/ab.py --b /path/to/other/checkout [--a .] [--rounds 8]
-                                 [--duration 4] [--connections 8]
+                                 [--duration 4] [--connections 8] [--row patch]
 
 Each checkout is served by ``python -m emulator.cli serve`` with its own tree first on
 ``PYTHONPATH`` (same interpreter, same installed dependencies), in-memory state, one
 worker, ``--threads`` as given; the hello-world is ``bench/hello.py`` under granian as in
 ``bench/run.py``. Each round runs wrk against the hello-world, A and B in a rotating
 order, then prints per variant the median req/s and the median of the per-round ratios
-to the hello-world. Tokens come from ``POST /_mockcloud/tokens``.
+to the hello-world, and the median p99 beside the hello-world's. Tokens come from
+``POST /_mockcloud/tokens`` (quotas of the row's vendor switched off).
+
+``--row``: ``patch`` (Lightify's authenticated PATCH, the default), ``devices``
+(``GET /v4/devices``), ``homestatus``, ``setpoint`` (Netatmo's ``setroomthermpoint``),
+``qtemp``, ``qinfo`` (Qivivo's thermostat reads) or ``qinstr`` (Qivivo's temporary
+instruction): the same requests as ``bench/run.py``'s rows.
 """
 
 from __future__ import annotations
@@ -28,7 +34,27 @@ if str(ROOT) not in sys.path:
 
 import requests  # noqa: E402
 
-from bench.run import DEVICE, PATCH_BODY, VENDOR, HelloServer, run_wrk  # noqa: E402
+from bench.run import (  # noqa: E402
+    DEVICE,
+    FORM,
+    NETATMO,
+    NETATMO_CLIENT,
+    NETATMO_HOME,
+    NETATMO_ROOM,
+    NETATMO_SCOPE,
+    NETATMO_USER,
+    PATCH_BODY,
+    QIVIVO,
+    QIVIVO_BODY,
+    QIVIVO_CLIENT,
+    QIVIVO_SCOPE,
+    QIVIVO_TH,
+    QIVIVO_USER,
+    VENDOR,
+    HelloServer,
+    admin_token,
+    run_wrk,
+)
 from emulator.launcher import ServerProcess  # noqa: E402
 
 
@@ -41,12 +67,45 @@ def serve(checkout: Path, threads: int) -> ServerProcess:
     return proc.start()
 
 
-def token(server: ServerProcess) -> str:
+NT_HOME = f"home_id={NETATMO_HOME}"
+NT_SETPOINT = f"{NT_HOME}&room_id={NETATMO_ROOM}&mode=manual&temp=21"
+JSON = "application/json"
+# row: (vendor, path, wrk script, body, Content-Type)
+ROWS: dict[str, tuple[str, str, str, str | None, str | None]] = {
+    "patch": ("lightify", f"{VENDOR}/v4/devices/{DEVICE}", "patch.lua", PATCH_BODY, None),
+    "devices": ("lightify", f"{VENDOR}/v4/devices", "get.lua", None, None),
+    "homestatus": ("netatmo", f"{NETATMO}/api/homestatus", "post.lua", NT_HOME, FORM),
+    "setpoint": ("netatmo", f"{NETATMO}/api/setroomthermpoint", "post.lua", NT_SETPOINT,
+                 FORM),
+    "qtemp": ("qivivo", f"{QIVIVO}{QIVIVO_TH}/temperature", "get.lua", None, None),
+    "qinfo": ("qivivo", f"{QIVIVO}{QIVIVO_TH}/info", "get.lua", None, None),
+    "qinstr": ("qivivo", f"{QIVIVO}{QIVIVO_TH}/temperature/temporary-instruction",
+               "post.lua", QIVIVO_BODY, JSON),
+}
+CLIENTS = {"lightify": ("lightify-ci", "demo@lightify.test", None),
+           "netatmo": (NETATMO_CLIENT, NETATMO_USER, NETATMO_SCOPE),
+           "qivivo": (QIVIVO_CLIENT, QIVIVO_USER, QIVIVO_SCOPE)}
+
+
+def token(server: ServerProcess, vendor: str) -> str:
+    client, user, scope = CLIENTS[vendor]
+    if scope is not None:   # quotas off, as bench/run.py does
+        return admin_token(server.url, requests.Session(), server.headers, vendor, client,
+                           user, scope)
     r = requests.post(server.url + "/_mockcloud/tokens", timeout=10, headers=server.headers,
-                      json={"vendor": "lightify", "client_id": "lightify-ci",
-                            "user": "demo@lightify.test"})
+                      json={"vendor": vendor, "client_id": client, "user": user})
     r.raise_for_status()
     return r.json()["access_token"]
+
+
+def wrk_env(row: str, bearer: str) -> dict[str, str]:
+    _, _, _, body, ctype = ROWS[row]
+    env = {"BENCH_TOKEN": bearer}
+    if body is not None:
+        env["BENCH_BODY"] = body
+    if ctype is not None:
+        env["BENCH_CONTENT_TYPE"] = ctype
+    return env
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,14 +116,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=4)
     p.add_argument("--connections", type=int, default=8)
     p.add_argument("--threads", type=int, default=5)
+    p.add_argument("--row", choices=sorted(ROWS), default="patch")
     args = p.parse_args(argv)
+    vendor, path, script, _, _ = ROWS[args.row]
+    print(f"row {args.row}: {ROWS[args.row][1]}; load average {os.getloadavg()[0]:.2f}",
+          flush=True)
     hello = HelloServer("granian", args.threads).start()
     servers = {"A": serve(args.a.resolve(), args.threads),
                "B": serve(args.b.resolve(), args.threads)}
     try:
-        env = {name: {"BENCH_TOKEN": token(s), "BENCH_BODY": PATCH_BODY}
-               for name, s in servers.items()}
+        env = {name: wrk_env(args.row, token(s, vendor)) for name, s in servers.items()}
         rps: dict[str, list[float]] = {"hello": [], "A": [], "B": []}
+        p99: dict[str, list[float]] = {"hello": [], "A": [], "B": []}
         ratio: dict[str, list[float]] = {"A": [], "B": []}
         order = ["hello", "A", "B"]
         for rnd in range(args.rounds):
@@ -74,25 +137,30 @@ def main(argv: list[str] | None = None) -> int:
                     run = run_wrk(hello.url + "/", "get.lua", args.connections, 2,
                                   args.duration, {}, "hello", "granian")
                 else:
-                    url = f"{servers[name].url}{VENDOR}/v4/devices/{DEVICE}"
-                    run = run_wrk(url, "patch.lua", args.connections, 2, args.duration,
-                                  env[name], "PATCH", name)
+                    run = run_wrk(servers[name].url + path, script, args.connections, 2,
+                                  args.duration, env[name], args.row, name)
                 if run.failures:
                     print(name, "VOID:", run.failures, file=sys.stderr)
                 got[name] = run.rps
                 rps[name].append(run.rps)
+                p99[name].append(run.p99_ms)
             for name in ("A", "B"):
                 ratio[name].append(got[name] / got["hello"])
             print(f"round {rnd + 1}: hello {got['hello']:,.0f}  A {got['A']:,.0f} "
-                  f"({ratio['A'][-1]:.0%})  B {got['B']:,.0f} ({ratio['B'][-1]:.0%})",
+                  f"({ratio['A'][-1]:.0%})  B {got['B']:,.0f} ({ratio['B'][-1]:.0%});  p99 ms "
+                  f"hello {p99['hello'][-1]:.2f} A {p99['A'][-1]:.2f} B {p99['B'][-1]:.2f}",
                   flush=True)
-        print(f"hello median {statistics.median(rps['hello']):,.0f} req/s")
+        print(f"hello median {statistics.median(rps['hello']):,.0f} req/s, "
+              f"p99 {statistics.median(p99['hello']):.2f} ms")
         for name in ("A", "B"):
-            print(f"{name}: median {statistics.median(rps[name]):,.0f} PATCH/s, "
+            print(f"{name}: median {statistics.median(rps[name]):,.0f} {args.row}/s, "
                   f"median ratio {statistics.median(ratio[name]):.1%} "
-                  f"(min {min(ratio[name]):.0%}, max {max(ratio[name]):.0%})")
+                  f"(min {min(ratio[name]):.0%}, max {max(ratio[name]):.0%}), "
+                  f"median p99 {statistics.median(p99[name]):.2f} ms "
+                  f"(max {max(p99[name]):.2f})")
         wins = sum(b > a for a, b in zip(ratio["A"], ratio["B"], strict=True))
-        print(f"B beat A in {wins} of {args.rounds} rounds")
+        print(f"B beat A in {wins} of {args.rounds} rounds; load average "
+              f"{os.getloadavg()[0]:.2f}")
     finally:
         for s in servers.values():
             s.stop()

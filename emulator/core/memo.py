@@ -7,7 +7,8 @@ any worker, for any store and tenant, and a stale entry can only be unused, neve
 wrong. Values must be treated as read-only by every caller (they are shared).
 
 A racing pair of threads may both compute a missing value; the second store wins, and
-both are equal (the function is pure).
+both are equal (the function is pure). Reads take no lock (writes do); the ``hits`` and
+``misses`` counts are statistics, which a racing pair may leave one short.
 """
 
 from __future__ import annotations
@@ -31,14 +32,19 @@ class LRU(Generic[V]):
         self.hits = self.misses = 0
 
     def get(self, key: Hashable) -> V | None:
-        with self._lock:
-            value = self._data.get(key, _MISSING)
-            if value is _MISSING:
-                self.misses += 1
-                return None
+        # no lock: a read is two C steps of the OrderedDict, each whole under the GIL
+        # (an entry another thread evicts in between is a hit all the same); a lock
+        # taken on every read made request threads queue behind one preempted holder
+        value = self._data.get(key, _MISSING)
+        if value is _MISSING:
+            self.misses += 1
+            return None
+        self.hits += 1
+        try:
             self._data.move_to_end(key)
-            self.hits += 1
+        except KeyError:     # evicted meanwhile: still the value computed for the key
             return value  # type: ignore[return-value]
+        return value  # type: ignore[return-value]
 
     def put(self, key: Hashable, value: V) -> V:
         with self._lock:

@@ -43,6 +43,7 @@ known here sees its overlay only.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import marshal
 import mmap
@@ -289,6 +290,10 @@ class _Snapshots:
         return doc
 
 
+def _first(item: tuple[int, Any]) -> int:
+    return item[0]
+
+
 def _ring_doc(seq: int, entry: Any, to_doc: ToDoc | None) -> Doc:
     return to_doc(seq, entry) if to_doc is not None else {**entry, "seq": seq}
 
@@ -324,7 +329,8 @@ class MemoryStore:
         self._data: dict[tuple[str, str], dict[str, bytes]] = {}
         # (tenant, kind) -> writes so far; a new object at each write (never reused)
         self._gens: dict[tuple[str, str], object] = {}
-        self._rings: dict[tuple[str, str], tuple[deque, list[int]]] = {}
+        # (tenant, kind) -> (ring, sequence numbers); appended without the lock (below)
+        self._rings: dict[tuple[str, str], tuple[deque, Iterator[int]]] = {}
         self._lock = threading.RLock()
         self._layers = _Layers()
 
@@ -346,19 +352,25 @@ class MemoryStore:
 
     def ring_append(self, tenant: str, kind: str, entry: Any, size: int,
                     to_doc: ToDoc | None = None) -> int:
-        with self._lock:
-            ring, seq = self._rings.get((tenant, kind)) or (None, [0])
-            if ring is None or ring.maxlen != size:
-                ring = deque(ring or (), maxlen=size)
-                self._rings[(tenant, kind)] = (ring, seq)
-            seq[0] += 1
-            ring.append((seq[0], entry))
-            return seq[0]
+        # every request appends to its journal: no lock on that path (``next`` of a
+        # counter and a bounded deque's append are each one step under the GIL), so
+        # request threads never queue behind a holder preempted by the GIL; two racing
+        # appends may land out of order, which ``ring_list`` sorts out
+        ring = self._rings.get((tenant, kind))
+        if ring is None or ring[0].maxlen != size:
+            with self._lock:
+                ring = self._rings.get((tenant, kind))
+                if ring is None or ring[0].maxlen != size:
+                    old, seq = ring or ((), itertools.count(1))
+                    ring = self._rings[(tenant, kind)] = (deque(old, maxlen=size), seq)
+        n = next(ring[1])
+        ring[0].append((n, entry))
+        return n
 
     def ring_list(self, tenant: str, kind: str, to_doc: ToDoc | None = None) -> list[Doc]:
         with self._lock:
             ring = self._rings.get((tenant, kind))
-            items = list(ring[0]) if ring else []
+            items = sorted(ring[0], key=_first) if ring else []
         return [_ring_doc(seq, entry, to_doc) for seq, entry in items]
 
     def ring_clear(self, tenant: str, kind: str) -> int:

@@ -68,6 +68,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import itertools
 import logging
 import math
 import secrets
@@ -347,22 +348,31 @@ class InFlight:
     threads, and each delivery holds it for about 0.1 ms of Python (http.client, the
     records), so at full speed the API's latency would grow by a third. So before each
     delivery, ``wait`` lets the requests in flight finish, and while the API is in use
-    deliveries are paced (PACE apart): they go at full speed only when it is idle."""
+    deliveries are paced (PACE apart): they go at full speed only when it is idle.
+
+    No lock: the counts are two ``itertools.count`` (each ``next`` is one step under the
+    GIL), so a request never waits on another here. A lock taken twice per request was
+    a convoy under load: a thread preempted while holding it made every other request
+    thread block on it, release the GIL and queue for it again (switch intervals of
+    5 ms each), the tens of milliseconds of the p99 at 8 connections."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.count = 0
-        self.last = -math.inf      # perf_counter of the last request's start or end
+        self._entering, self._leaving = itertools.count(1), itertools.count(1)
+        self._entered = self._left = 0   # the last number each counter gave (a racing
+        self.last = -math.inf            # pair may leave one a step behind, briefly);
+        # last: perf_counter of the last request's start or end
+
+    @property
+    def count(self) -> int:
+        return max(0, self._entered - self._left)
 
     def __enter__(self) -> None:
-        with self._lock:
-            self.count += 1
-            self.last = time.perf_counter()
+        self.last = time.perf_counter()
+        self._entered = next(self._entering)
 
     def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            self.count -= 1
-            self.last = time.perf_counter()
+        self.last = time.perf_counter()
+        self._left = next(self._leaving)
 
     def wait(self) -> None:
         if self.count:
