@@ -380,6 +380,14 @@ def home_of(section: dict) -> dict:
     (lambda h: h["schedules"][0]["timetable"].reverse(), "must come after"),
     (lambda h: h["schedules"][0]["timetable"].pop(0), "must start at m_offset 0"),
     (lambda h: h["schedules"][0]["timetable"][3].update(zone_id=9), "zone_id 9 is no zone"),
+    # past a run of right slots or rooms (checked at once), the bad one is named
+    (lambda h: h["schedules"][0]["timetable"][2].update(x=1),
+     r"timetable\[2\]: unknown field\(s\) x"),
+    (lambda h: h["schedules"][0]["timetable"][4].update(m_offset=7 * 24 * 60),
+     r"timetable\[4\].m_offset must be between 0 and 10079"),
+    (lambda h: h["schedules"][0]["zones"][0]["rooms"][-1].update(
+        therm_setpoint_temperature=True),
+     r"zones\[0\].rooms\[\d\].therm_setpoint_temperature must be a number"),
     (lambda h: h["schedules"][0]["zones"][0]["rooms"][0].update(
         therm_setpoint_temperature=20.3), "0.5 steps"),
     (lambda h: h["schedules"][1].update(selected=True), "2 therm schedules are selected"),

@@ -231,3 +231,32 @@ def test_unknown_devices_and_endpoints_are_404(qivivo, tok):
     assert qivivo.api("GET", f"/devices/thermostats/{WM}/info", tok).status_code == 404
     assert qivivo.api("GET", "/devices/thermostats/nope/temperature", tok).status_code == 404
     assert qivivo.api("GET", "/nothing/here", tok).status_code == 404
+
+
+def test_world_programs_checked_once_are_still_each_houses():
+    """A program repeated across houses is checked once (world building's memo): each
+    house still gets it canonical, and a bad one is named wherever it is."""
+    from emulator.core import world as core_world
+    from emulator.qivivo import VENDOR as QIVIVO
+
+    day = [{"period_start": "00:00", "period_end": "23:59",
+            "temperature_setting": "nuit"}]
+    prog = {"name": "Nuit", "program": {"lundi": day, "tuesday": day}}
+
+    def house(programs):
+        return {"house": {"modules": [{"name": "M", "programs": programs}]}}
+
+    users = [{"email": f"u{i}@q.test", **house([prog, dict(prog)])} for i in range(3)]
+    rows = core_world.build({"qivivo": {"users": users}}, {"qivivo": QIVIVO}, 0)
+    homes = [d for kind, _, d in rows if kind == "qivivo.home"]
+    assert len(homes) == 3
+    for home in homes:
+        (progs,) = home["module_programs"].values()
+        assert [sorted(p["program"]) for p in progs] == [["monday", "tuesday"]] * 2
+        assert progs[0]["program"]["monday"][0]["temperature_setting"] == \
+            "night_temperature"
+    bad = {"name": "Bad", "program": {"monday": [{**day[0], "period_end": "25:00"}]}}
+    users[2] = {"email": "u2@q.test", **house([prog, bad])}
+    with pytest.raises(core_world.WorldError, match=r"users\[2\]\.house\.modules\[0\]"
+                                                    r"\.programs\[1\]"):
+        core_world.build({"qivivo": {"users": users}}, {"qivivo": QIVIVO}, 0)

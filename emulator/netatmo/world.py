@@ -186,8 +186,8 @@ def is_hex24(value: Any) -> bool:
 def _mapping(where: str, raw: Any, keys: set[str]) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ValueError(f"{where} must be a mapping")
-    unknown = set(raw) - keys
-    if unknown:
+    if not keys.issuperset(raw):
+        unknown = set(raw) - keys
         raise ValueError(f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))}"
                          f"; known: {', '.join(sorted(keys))}")
     return dict(raw)
@@ -342,8 +342,9 @@ def check_schedule(where: str, raw: Any, room_ids: set[str], index: int = 0,
     for z, raw_zone in enumerate(_list(f"{where}.zones", sch.get("zones"))):
         zw = f"{where}.zones[{z}]"
         zone = _mapping(zw, raw_zone, {"id", "name", "type", "rooms"} | ZONE_STATIC)
-        rooms = []
-        for r, raw_room in enumerate(_list(f"{zw}.rooms", zone.get("rooms"))):
+        raw_rooms = _list(f"{zw}.rooms", zone.get("rooms"))
+        rooms = _zone_rooms(raw_rooms, room_ids)
+        for r, raw_room in enumerate(raw_rooms[len(rooms):], start=len(rooms)):
             rw = f"{zw}.rooms[{r}]"
             entry = _mapping(rw, raw_room, {"id", "therm_setpoint_temperature",
                                             "therm_setpoint_fp"})
@@ -377,8 +378,9 @@ def check_schedule(where: str, raw: Any, room_ids: set[str], index: int = 0,
         zones.append(made)
     _unique(where, [z["id"] for z in zones], "zone")
     zone_ids = {z["id"] for z in zones}
-    timetable = []
-    for t, raw_slot in enumerate(_list(f"{where}.timetable", sch.get("timetable"))):
+    slots = _list(f"{where}.timetable", sch.get("timetable"))
+    timetable = _timetable(slots, zone_ids)
+    for t, raw_slot in enumerate(slots[len(timetable):], start=len(timetable)):
         tw = f"{where}.timetable[{t}]"
         slot = _mapping(tw, raw_slot, {"zone_id", "m_offset"})
         zid = _int(f"{tw}.zone_id", slot.get("zone_id"))
@@ -396,6 +398,42 @@ def check_schedule(where: str, raw: Any, room_ids: set[str], index: int = 0,
             raise ValueError(f"{where}.timetable must start at m_offset 0 (Monday 00:00)")
     out.update(zones=zones, timetable=timetable)
     out.update(_static(where, sch, SCHEDULE_STATIC))
+    return out
+
+
+def _zone_rooms(entries: list[Any], room_ids: set[str]) -> list[dict[str, Any]]:
+    """A zone's room entries up to the first that is not plainly right ({id, a
+    set-point}: a room of the home, a number of degrees in range, in 0.5 steps); the
+    slow path checks the rest and says what is wrong."""
+    out: list[dict[str, Any]] = []
+    lo, hi = SETPOINT_RANGE
+    for entry in entries:
+        if type(entry) is not dict or len(entry) != 2:
+            break
+        rid, temp = entry.get("id"), entry.get("therm_setpoint_temperature")
+        if type(rid) is not str or rid not in room_ids or type(temp) not in (int, float) \
+                or not lo <= temp <= hi or temp * 2 != int(temp * 2):
+            break
+        out.append({"id": rid, "therm_setpoint_temperature": temp})
+    return out
+
+
+def _timetable(slots: list[Any], zone_ids: set[int]) -> list[dict[str, int]]:
+    """The slots up to the first one that is not plainly right ({zone_id, m_offset},
+    integers, a zone of the schedule, after the one before, in the week): a week's
+    timetable is checked here at once, and the first doubtful slot on by the slow
+    path, which says what is wrong."""
+    out: list[dict[str, int]] = []
+    last = -1
+    for slot in slots:
+        if type(slot) is not dict or len(slot) != 2:
+            break
+        zid, offset = slot.get("zone_id"), slot.get("m_offset")
+        if type(zid) is not int or type(offset) is not int or zid not in zone_ids \
+                or not last < offset < WEEK:
+            break
+        out.append({"zone_id": zid, "m_offset": offset})
+        last = offset
     return out
 
 

@@ -44,6 +44,7 @@ import random
 import uuid as uuidlib
 from typing import Any
 
+import orjson
 from faker import Faker
 
 from contracts.files import contracts_dir
@@ -99,8 +100,14 @@ DEFAULT_MODULE_PROGRAMS = [
 
 
 def made_uuid(seed: int, *parts: str) -> str:
-    digest = hashlib.sha256(":".join(["qivivo", str(seed), *parts]).encode()).digest()
-    return str(uuidlib.UUID(bytes=digest[:16], version=4))
+    """A version-4 UUID made from the seed and the parts (``uuid.UUID(bytes=...,
+    version=4)`` of their hash, spelt out: a world makes tens of thousands)."""
+    b = bytearray(hashlib.sha256(":".join(["qivivo", str(seed), *parts]).encode())
+                  .digest()[:16])
+    b[6] = (b[6] & 0x0F) | 0x40         # version 4
+    b[8] = (b[8] & 0x3F) | 0x80         # RFC 4122 variant
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _serial(seed: int, prefix: str, *parts: str) -> str:
@@ -113,18 +120,39 @@ def _mac(seed: int, *parts: str) -> str:
     return "00:1e:c0:" + ":".join(h[i:i + 2] for i in (0, 2, 4))
 
 
+# programs already checked, by their JSON: a world's houses mostly repeat a few
+# programs (every generated module has the default ones), checked once each
+_CHECKED: dict[bytes, dict[str, Any]] = {}
+_CHECKED_MAX = 1024
+
+
+def _program(entry: Any) -> dict[str, Any]:
+    """One ``{name, program}`` entry, checked and canonical (MockcloudError if bad);
+    what it shares with other houses' is only ever serialised, never changed."""
+    try:
+        key = orjson.dumps(entry, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        key = None
+    done = _CHECKED.get(key) if key is not None else None
+    if done is None:
+        bodies.schema(SCHEMAS, "program-create-request").check(entry)
+        done = {"name": entry["name"], "program": m.canonical_program(entry["program"])}
+        if key is not None:
+            if len(_CHECKED) >= _CHECKED_MAX:
+                _CHECKED.clear()
+            _CHECKED[key] = done
+    return dict(done)
+
+
 def _programs(where: str, raw: Any) -> list[dict[str, Any]]:
     if raw is None:
         return [dict(p) for p in DEFAULT_PROGRAMS]
     if not isinstance(raw, list) or not raw:
         raise ValueError(f"{where} must be a non-empty list of {{name, program}}")
-    checker = bodies.schema(SCHEMAS, "program-create-request")
     out = []
     for i, entry in enumerate(raw):
         try:
-            checker.check(entry)
-            out.append({"name": entry["name"],
-                        "program": m.canonical_program(entry["program"])})
+            out.append(_program(entry))
         except MockcloudError as exc:
             raise ValueError(f"{where}[{i}]: {exc.message}") from exc
     return out
@@ -148,7 +176,8 @@ def _device(where: str, raw: Any, seed: int, login: str, kind: str, prefix: str,
     dev = {"uuid": str(raw.get("uuid") or made_uuid(seed, login, kind)),
            "serial": str(raw.get("serial") or _serial(seed, prefix, login, kind)),
            "softwareVersion": str(raw.get("softwareVersion", version))}
-    _check_uuid(where, dev["uuid"])
+    if raw.get("uuid"):
+        _check_uuid(where, dev["uuid"])
     return dev
 
 
@@ -249,12 +278,12 @@ def house(where: str, raw: Any, owner: str, login: str, seed: int) -> dict[str, 
         if not isinstance(mod, dict) or set(mod) - MODULE_KEYS:
             raise ValueError(f"{mw} must be a mapping of {', '.join(sorted(MODULE_KEYS))}")
         ident = str(mod.get("uuid") or made_uuid(seed, login, "module", str(i)))
-        _check_uuid(mw, ident)
+        if mod.get("uuid"):
+            _check_uuid(mw, ident)
         modules.append({"uuid": ident, "name": str(mod.get("name", f"Module {i + 1}")),
                         "serial": str(mod.get("serial") or _mac(seed, login, str(i))),
                         "softwareVersion": str(mod.get("softwareVersion", "1.3.0"))})
-        progs = _programs(f"{mw}.programs", mod.get("programs",
-                                                     [dict(p) for p in DEFAULT_MODULE_PROGRAMS]))
+        progs = _programs(f"{mw}.programs", mod.get("programs", DEFAULT_MODULE_PROGRAMS))
         module_programs[ident] = progs
         mode = mod.get("mode", "program")
         if mode not in ("program", "zone"):
