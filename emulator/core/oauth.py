@@ -703,17 +703,28 @@ class BearerValidator(BearerTokenValidator):
                                  f"this call needs: {' '.join(scopes or [])}.")
 
 
-class _EnvironRequest:
-    """What Authlib's resource protector reads of a request: its headers."""
+class _EnvironHeaders:
+    """A request's headers as Authlib reads them (``.get("Authorization")``): straight
+    from the WSGI environ."""
 
-    __slots__ = ("_environ", "headers")
+    __slots__ = ("_environ",)
 
     def __init__(self, environ: dict[str, Any]) -> None:
         self._environ = environ
-        self.headers = self  # .headers.get("Authorization") reads the WSGI environ
 
     def get(self, name: str, default: Any = None) -> Any:
         return self._environ.get("HTTP_" + name.upper().replace("-", "_"), default)
+
+
+class _EnvironRequest:
+    """What Authlib's resource protector reads of a request: its headers. (No
+    reference back to itself: a request object in a cycle kept the whole environ, the
+    body, the context and the token alive until the next collection.)"""
+
+    __slots__ = ("headers",)
+
+    def __init__(self, environ: dict[str, Any]) -> None:
+        self.headers = _EnvironHeaders(environ)
 
 
 __all__ = ["AuthProfile", "Token", "Tokens", "VendorAuthServer", "find_user",

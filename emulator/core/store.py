@@ -442,23 +442,49 @@ class MemoryStore:
             return base.counted(kind, items)
         return len(self._data.get((tenant, kind), ()))
 
+    OPTIMISTIC = 3      # tries of an update outside the lock before one under it
+
     def update(self, tenant: str, kind: str, key: str, fn: Updater) -> Doc | None:
+        # Optimistic: parse, run the updater and serialise outside the lock, then
+        # commit under it only if the stored value is still the one read (the same
+        # object: every write stores a new one), else run again on the new value (as
+        # RedisStore does; updaters may run more than once). Holding the lock through
+        # the parse and the updater made concurrent writers queue behind a holder the
+        # GIL had preempted; the last try runs under the lock, so an update never
+        # starves.
+        for _ in range(self.OPTIMISTIC):
+            bucket = self._data.setdefault((tenant, kind), {})
+            own = bucket.get(key)
+            raw = own if own is not None else self._raw(tenant, kind, key)
+            new = fn(None if not raw else _loads(raw))
+            out = None if new is None else _dumps(new)
+            with self._lock:
+                if self._data.get((tenant, kind)) is not bucket or bucket.get(key) is not own \
+                        or (own is None and self._raw(tenant, kind, key) != raw):
+                    continue                    # written (or cleared) meanwhile
+                return self._commit(tenant, kind, key, bucket, own, raw, new, out)
         with self._lock:
             bucket = self._data.setdefault((tenant, kind), {})
             own = bucket.get(key)
             raw = own if own is not None else self._raw(tenant, kind, key)
             new = fn(None if not raw else _loads(raw))
-            if new is None:
-                if raw is None:         # absent before and after: nothing to write
-                    return None
-                self._remove(tenant, kind, key)
-            else:
-                out = _dumps(new)
-                if own is None and out == raw:  # a base document, unchanged: no copy
-                    return new
-                bucket[key] = out
-            self._wrote(tenant, kind)
-            return new
+            out = None if new is None else _dumps(new)
+            return self._commit(tenant, kind, key, bucket, own, raw, new, out)
+
+    def _commit(self, tenant: str, kind: str, key: str, bucket: dict[str, bytes],
+                own: bytes | None, raw: bytes | None, new: Doc | None,
+                out: bytes | None) -> Doc | None:
+        """The write of an update (the lock held)."""
+        if out is None:
+            if raw is None:             # absent before and after: nothing to write
+                return None
+            self._remove(tenant, kind, key)
+        else:
+            if own is None and out == raw:  # a base document, unchanged: no copy
+                return new
+            bucket[key] = out
+        self._wrote(tenant, kind)
+        return new
 
     def clear(self, tenant: str) -> None:
         with self._lock:
