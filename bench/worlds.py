@@ -9,11 +9,13 @@ For each number of homes:
 
 1. ``mockcloud world generate --homes N`` into ``--worlds`` (default a temporary
    folder; a file already there is reused, and its generation is not timed again);
-2. for each state (``memory``, ``sqlite`` in a fresh file, ``redis`` on a
-   ``redis-server`` started for the run): ``mockcloud serve --world FILE`` (granian, one
-   worker), timed from the start of the command to the first healthy answer
-   (``ready s``); ``RSS MB`` is the resident memory of the whole server (the granian
-   parent and its worker, every process of its group) once ready;
+2. ``first start``: ``mockcloud serve --world FILE`` (memory) with no built world
+   cached yet (it checks and builds the world in a child and caches it,
+   ``core/worldcache.py``), timed from the start of the command to the first healthy
+   answer; then for each state (``memory``, ``sqlite`` in a fresh file, ``redis`` on a
+   ``redis-server`` started for the run) the same with the world cached (``ready s``:
+   what every later start costs); ``RSS MB`` is the resident memory of the whole
+   server (the granian parent and its worker, every process of its group) once ready;
 3. tenant creation: the first request of 20 new tenants (``GET /_mockcloud/health``
    with ``X-Mockcloud-Tenant``, which installs the tenant's world) minus the same
    request on a tenant that exists (medians, ms);
@@ -177,6 +179,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{n} homes: {path} {size:.1f} MB, generate "
                   f"{'(reused)' if gen_s is None else f'{gen_s:.1f} s'}", flush=True)
             user = first_user(path)
+            home = tmp / f"home-{n}"        # its own cache: the first start builds
+            server = ServerProcess("--world", str(path), "--state", "memory", "--workers",
+                                   "1", "--log-level", "warning", timeout=args.timeout,
+                                   home=home)
+            t0 = time.perf_counter()
+            server.start()
+            first = time.perf_counter() - t0
+            assert server.proc is not None
+            first_rss = rss_mb(server.proc.pid)
+            server.stop()
+            print(f"  first start {first:6.2f} s (builds and caches the world; RSS "
+                  f"{first_rss:.1f} MB)", flush=True)
             for i, state in enumerate(states):
                 if state == "sqlite":
                     url = f"sqlite:///{tmp}/state-{n}.db"
@@ -188,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     url = state
                 server = ServerProcess("--world", str(path), "--state", url, "--workers", "1",
-                                       "--log-level", "warning", timeout=args.timeout)
+                                       "--log-level", "warning", timeout=args.timeout,
+                                       home=home)
                 t0 = time.perf_counter()
                 server.start()
                 ready = time.perf_counter() - t0
@@ -198,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                     rss = rss_mb(server.proc.pid)
                     new_ms, known_ms = tenant_ms(server.url)
                     row = {"homes": n, "state": state, "generate_s": gen_s,
+                           "first_start_s": round(first, 2),
                            "ready_s": round(ready, 2), "rss_mb": round(rss, 1),
                            "tenant_ms": round(new_ms - known_ms, 2)}
                     print(f"  {state:6} ready {ready:6.2f} s  RSS {rss:7.1f} MB  new tenant "
