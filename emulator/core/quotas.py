@@ -96,7 +96,9 @@ class Quotas:
         self.store, self.tenant = store, tenant
 
     def config(self, vendor: str, default: QuotaConfig) -> QuotaConfig:
-        doc = self.store.get(self.tenant, RULES_KIND, vendor)
+        # every guarded call reads it: a snapshot (no parse while unchanged; parse()
+        # only reads it)
+        doc = self.store.snapshot(self.tenant, RULES_KIND, vendor)
         return QuotaConfig.parse(doc) if doc else default
 
     def set_config(self, vendor: str, cfg: QuotaConfig) -> None:
