@@ -245,6 +245,51 @@ def test_dead_tokens_and_codes_are_swept(monkeypatch):
     assert app.store.count("sweep", "lightify.code") == 0
 
 
+def test_sweeps_skip_until_something_can_be_forgotten(monkeypatch):
+    """A sweep reads every token: after one, the next runs only once something kept
+    could have become forgettable (or the clock went back); what is dead long enough
+    is still forgotten by the first sweep after that."""
+    from werkzeug.test import Client
+
+    from emulator.app import create_app
+    from emulator.core import oauth
+
+    monkeypatch.setattr(oauth, "SWEEP_EVERY", 2)
+    sweeps: list[float] = []
+    real = oauth.Tokens.sweep
+    monkeypatch.setattr(oauth.Tokens, "sweep",
+                        lambda self, ttl: sweeps.append(self.ctx.now()) or real(self, ttl))
+    app = create_app(Settings())
+    c = Client(app)
+    h = {"X-Mockcloud-Tenant": "sweep-due"}
+
+    def issue() -> str:
+        r = c.post("/_mockcloud/tokens", headers=h, json={
+            "vendor": "lightify", "client_id": "lightify-ci", "user": "demo@lightify.test"})
+        assert r.status_code in (200, 201), r.get_data(as_text=True)
+        return r.get_json()["access_token"]
+
+    def listed() -> set[str]:
+        return {t["access_token"] for t in
+                c.get("/_mockcloud/tokens", headers=h).get_json()["tokens"]}
+
+    c.post("/_mockcloud/clock/freeze", json={"at": 1_900_000_000}, headers=h)
+    dead = issue()
+    assert c.post("/_mockcloud/tokens/revoke", headers=h,
+                  json={"vendor": "lightify", "token": dead}).status_code == 200
+    issue()                                   # 2nd grant: the first sweep
+    assert len(sweeps) == 1 and dead in listed()
+    issue(), issue()                          # 4th: nothing can be forgotten yet
+    assert len(sweeps) == 1
+    c.post("/_mockcloud/clock/advance", json={"seconds": oauth.DEAD_KEPT_FOR + 1},
+           headers=h)
+    issue(), issue()                          # 6th: past the revoked grant's hour
+    assert len(sweeps) == 2 and dead not in listed()
+    c.post("/_mockcloud/clock/set", json={"at": 1_800_000_000}, headers=h)
+    issue(), issue()                          # the clock went back: a sweep again
+    assert len(sweeps) == 3
+
+
 def test_journal_keeps_bodies_only_up_to_the_limit(store):
     from emulator.core.journal import Exchange, Journal, exchange
 

@@ -293,10 +293,19 @@ class Tokens:
         if doc["refresh_token"]:
             s.put(t, self.kind("refresh"), doc["refresh_token"],
                   {"access_token": doc["access_token"]})
-        issued = s.update(t, self.kind("sweep"), "count",
-                          lambda d: {"n": (d or {"n": 0})["n"] + 1})["n"]
-        if issued % SWEEP_EVERY == 0:
+        counter = s.update(t, self.kind("sweep"), "count",
+                           lambda d: {**(d or {}), "n": (d or {}).get("n", 0) + 1})
+        if counter["n"] % SWEEP_EVERY == 0 and self._sweep_due(counter):
             self.sweep(profile.code_ttl)
+
+    def _sweep_due(self, counter: dict[str, Any]) -> bool:
+        """Could a sweep now forget anything? Not before the ``due`` instant the last
+        sweep worked out (unless the clock went back past that sweep): a sweep reads
+        every token of the tenant, and a refresh loop of thousands a second keeps
+        thousands of dead grants for an hour, so sweeping every SWEEP_EVERY grants
+        regardless held the GIL for ever longer stretches (the refresh's tail)."""
+        due, at, now = counter.get("due"), counter.get("at"), self.ctx.now()
+        return due is None or at is None or now >= due or now < at
 
     def claim_refresh(self, access: str) -> Token | None:
         """Spend the refresh token of a pair, revoking the pair, in one atomic step;
@@ -333,6 +342,10 @@ class Tokens:
         (used codes are kept as long, so a late replay still revokes)."""
         s, t, now = self.ctx.store, self.ctx.tenant, self.ctx.now()
         gone = 0
+        # due: the earliest instant anything kept, or made from now on, could be
+        # forgotten (a lower bound: a grant dies at the earliest now, then is kept
+        # DEAD_KEPT_FOR; a code lives code_ttl); no sweep before it (``_sweep_due``)
+        due = now + min(DEAD_KEPT_FOR, code_ttl)
         for key, doc in s.list(t, self.kind("token")):
             tok = Token(doc, now)
             dead = (tok.is_revoked() or tok.is_expired()) and not tok.refresh_usable()
@@ -342,10 +355,17 @@ class Tokens:
                 if doc["refresh_token"]:
                     s.delete(t, self.kind("refresh"), doc["refresh_token"])
                 gone += 1
+                continue
+            dies = since if dead or doc.get("revoked_at") else min(since, now)
+            due = min(due, dies + DEAD_KEPT_FOR)
         for key, doc in s.list(t, self.kind("code")):
             if now - doc["issued_at"] >= code_ttl + (DEAD_KEPT_FOR if doc.get("used") else 0):
                 s.delete(t, self.kind("code"), key)
                 gone += 1
+                continue
+            due = min(due, doc["issued_at"] + code_ttl)
+        s.update(t, self.kind("sweep"), "count",
+                 lambda d: {**(d or {"n": 0}), "due": due, "at": now})
         return gone
 
     def revoke(self, access: str, part: str = "grant") -> Token | None:
