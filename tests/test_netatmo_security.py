@@ -624,3 +624,22 @@ def test_local_days_tile_across_daylight_saving_changes():
         assert drawn == security_routine._draw(0, home, d)          # pure
         assert drawn and all(start <= e["time"] < end for e in drawn)
         assert security_routine.day(1, home, d) != drawn             # seeded
+
+
+def test_a_door_tag_shows_open_after_tag_open_then_closed(house):
+    netatmo, mockcloud = house
+
+    def tag_status() -> tuple[str, int]:
+        mods = ok(api(netatmo, "homestatus", home_id=HOME_ID))["body"]["home"]["modules"]
+        tag = next(m for m in mods if m["id"] == TAG)
+        return tag["status"], tag["last_activity"]
+
+    assert tag_status()[0] == "closed"
+    mockcloud.inject_event("netatmo", TAG, "tag_open")              # now
+    assert tag_status() == ("open", T0)
+    mockcloud.set_time(T0 + 59)
+    assert tag_status() == ("open", T0)
+    mockcloud.set_time(T0 + 60)                                     # closed by itself
+    assert tag_status() == ("closed", T0)
+    mockcloud.set_time(T0 - 1)                                      # before it: closed
+    assert tag_status()[0] == "closed"

@@ -97,8 +97,9 @@ auto" messages; commands ``command/floodlight_set_config`` (floodlight) and
 ``command/setstate`` (Legrand/Bubendorff), ``command/changestatus`` for monitoring
 (SEEN); cameras show ``is_local: false`` (so pyatmo never pings their ``vpn_url``, a
 made-up ``prodvpn`` address) and no ``reachable`` (as the sample; NSD/NCO neither);
-a door tag's ``status`` is ``closed`` (nothing opens it yet) and ``last_activity`` its
-setup date; rooms in ``setstate`` need ``write_thermostat`` or ``write_smarther``.
+a door tag's ``status`` is ``closed`` and ``last_activity`` its setup date, unless a
+``tag_*`` security event came in the day before (``module_status``: "open" for 60 s
+after a ``tag_open``); rooms in ``setstate`` need ``write_thermostat`` or ``write_smarther``.
 Modules and rooms of one request are all checked first; a hard error writes nothing.
 """
 

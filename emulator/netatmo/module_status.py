@@ -93,6 +93,7 @@ def complete(ctx: Ctx, home: dict[str, Any], live: Any, now: float, heating: boo
                        [m for m in mods if m["type"] in WEATHER])
     logs = home_devices.load(ctx, home["id"]) if any(
         m["type"] in home_devices.TYPES for m in mods) else {}
+    tags = _tag_events(ctx, home, now, mods)
     for m in mods:
         kind, world = m["type"], by_id.get(m["id"], {})
         if kind in WIFI_ONLY or kind in home_devices.NO_REACHABLE:
@@ -105,6 +106,8 @@ def complete(ctx: Ctx, home: dict[str, Any], live: Any, now: float, heating: boo
                 m["wifi_state"] = wifi_state(m["wifi_strength"])
             if kind in home_devices.RF_LABELLED:
                 m["rf_state"] = rf_state(m["rf_strength"])
+            if kind == "NACamDoorTag":
+                _tag_fields(m, tags.get(m["id"]), now)
         if kind in WEATHER:
             m.update(weather.get(m["id"], {}))
         elif kind == "OTH":
@@ -128,6 +131,35 @@ def complete(ctx: Ctx, home: dict[str, Any], live: Any, now: float, heating: boo
 
         state = View(ctx.store, ctx.tenant, live.seed, home).presence(now)
         out["persons"] = [{"id": pid, **s} for pid, s in state.items()]
+
+
+TAG_OPEN_FOR = 60        # seconds a door tag shows "open" after a tag_open (INFERRED)
+TAG_SINCE = 86400        # how far back a tag's last activity is looked for
+
+
+def _tag_events(ctx: Ctx, home: dict[str, Any], now: float,
+                mods: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each door tag's last event in the day before now (``security``'s events:
+    injected or scripted ``tag_open`` / ``tag_*_move``), by module id."""
+    if not any(m["type"] == "NACamDoorTag" for m in mods):
+        return {}
+    from . import security  # (it builds on models and home_devices, as this module)
+    last: dict[str, dict[str, Any]] = {}
+    for ev in security.view(ctx, home).between(now - TAG_SINCE, now):
+        if str(ev.get("type", "")).startswith("tag_") and ev.get("module"):
+            last[ev["module"]] = ev
+    return last
+
+
+def _tag_fields(m: dict[str, Any], ev: dict[str, Any] | None, now: float) -> None:
+    """A door tag's ``status``: "open" for ``TAG_OPEN_FOR`` seconds after a
+    ``tag_open`` (the door then closes by itself, INFERRED), else "closed";
+    ``last_activity``: its last event's time, else what ``home_devices`` gave (the
+    setup date)."""
+    if ev is not None:
+        m["last_activity"] = int(ev["time"])
+        m["status"] = "open" if ev["type"] == "tag_open" \
+            and now - ev["time"] < TAG_OPEN_FOR else "closed"
 
 
 def humidity(home: dict[str, Any], module_id: str, seed: int, now: float) -> int:
