@@ -6,6 +6,7 @@ routes gets what it needs passed in, this only bridges Flask's request to it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,12 @@ class Ctx:
         """Virtual now, read once per request so a request sees one instant."""
         if self._now is None:
             self._now = self.clock.now()
+        return self._now
+
+    def whole_second(self) -> float:
+        """From here on, the request happens at the whole second of its instant (a
+        vendor whose time is whole seconds, e.g. its ``time_server``)."""
+        self._now = float(math.floor(self.now()))
         return self._now
 
 

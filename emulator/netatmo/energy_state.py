@@ -46,6 +46,7 @@ depends on (time zone, place, initial mode, schedules, the log), exact as a key.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -414,7 +415,6 @@ def hex_log(home: dict[str, Any], base: dict[str, Any] | None,
             old: list[dict[str, Any]]) -> str:
     """A name for a home's chunks, from what the first sealed chunk holds (a world
     loaded again under the same home id starts a log of another name once it differs)."""
-    import hashlib
     return hashlib.sha256(_dump([home.get("id"), base, old])).hexdigest()[:16]
 
 

@@ -279,7 +279,7 @@ def endpoint(bp: Blueprint, api: VendorAPI, name: str, scopes: Iterable[str], *,
             params = Params.from_request(_body(api, json_body))
             # Netatmo's time is whole seconds (time_server, every epoch it takes and
             # gives): past the token check, the request happens at its second
-            ctx._now = now = float(math.floor(ctx.now()))
+            now = ctx.whole_second()
             if not read:  # its events (set point, mode, persons, cameras) pushed
                 with pushes.announcing(ctx.store, ctx.tenant, [token.user_id], now):
                     result = view(params, token, ctx)
