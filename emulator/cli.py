@@ -1,4 +1,7 @@
-"""``mockcloud serve | world | contracts``: a thin shell over the packages."""
+"""``mockcloud serve | world | contracts | record | drift | fuzz``: a thin shell over the
+packages. The contract-testing toolkit's commands (``record``, ``drift``, ``fuzz``,
+``world from-cassette``) live in ``emulator.toolkit``, each module with its own
+``main(argv) -> int`` and argument parser."""
 
 from __future__ import annotations
 
@@ -56,6 +59,22 @@ def contracts_cmd(args: argparse.Namespace, rest: list[str]) -> int:
     return verify.main(rest)
 
 
+# commands whose parser is their module's own: ``mockcloud <cmd> ...`` -> main(argv)
+TOOLKIT = {
+    ("record",): ("record", "record a cloud through a scrubbing reverse proxy "
+                  "(vcrpy cassettes); record --check DIR"),
+    ("drift",): ("drift", "replay cassettes against the emulator and report drift"),
+    ("fuzz",): ("fuzz", "schemathesis against a vendor's served contract"),
+    ("world", "from-cassette"): ("from_cassette", "build a world from recorded reads"),
+}
+
+
+def toolkit_cmd(module: str, rest: list[str]) -> int:
+    from importlib import import_module
+
+    return import_module(f"emulator.toolkit.{module}").main(rest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mockcloud", description="Local stand-in for the Qivivo, "
                                 "Netatmo Connect and OSRAM Lightify clouds.")
@@ -92,11 +111,16 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("-o", "--output", default="-")
     c = wsub.add_parser("check", help="validate a world file")
     c.add_argument("file")
+    wsub.add_parser("from-cassette", help=TOOLKIT[("world", "from-cassette")][1],
+                    add_help=False)
     w.set_defaults(func=world_cmd)
 
     k = sub.add_parser("contracts", help="contract tools: contracts verify PATH...",
                        add_help=False)
     k.set_defaults(func=None)
+    for words, (_module, text) in TOOLKIT.items():
+        if len(words) == 1:
+            sub.add_parser(words[0], help=text, add_help=False)
     return p
 
 
@@ -104,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["contracts"]:
         return contracts_cmd(argparse.Namespace(), argv[1:])
+    for words, (module, _text) in TOOLKIT.items():
+        if tuple(argv[:len(words)]) == words:
+            return toolkit_cmd(module, argv[len(words):])
     args = build_parser().parse_args(argv)
     return args.func(args)
 
