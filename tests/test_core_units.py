@@ -71,6 +71,34 @@ def test_a_changed_snapshot_is_caught_in_check_mode(monkeypatch, tmp_path):
         store.close()
 
 
+def test_update_shared_writes_a_new_document_and_keeps_it_parsed(store):
+    store.put("t", "k", "1", {"x": [1], "big": {"y": 2}})
+    before = store.snapshot("t", "k", "1")
+    new = store.update_shared("t", "k", "1",
+                              lambda d: {**d, "x": [*d["x"], 2]})   # shares "big"
+    assert store.get("t", "k", "1") == {"x": [1, 2], "big": {"y": 2}}
+    assert before == {"x": [1], "big": {"y": 2}}                    # left as it was
+    if isinstance(store, MemoryStore):        # the written document is the snapshot now
+        assert store.snapshot("t", "k", "1") is new and new["big"] is before["big"]
+    assert store.update_shared("t", "k", "2", lambda d: {"n": d is None}) == {"n": True}
+    assert store.update_shared("t", "k", "2", lambda d: None) is None
+    assert store.get("t", "k", "2") is None
+
+
+def test_update_shared_that_changes_its_input_is_caught_in_check_mode(monkeypatch):
+    monkeypatch.setenv("MOCKCLOUD_CHECK_SNAPSHOTS", "1")
+    store = MemoryStore()
+    store.put("t", "k", "1", {"x": [1]})
+    store.snapshot("t", "k", "1")
+
+    def wrong(doc):
+        doc["x"].append(2)                    # changes the shared snapshot: a bug
+        return doc
+
+    with pytest.raises(AssertionError, match="changed the snapshot"):
+        store.update_shared("t", "k", "1", wrong)
+
+
 def test_answers_are_kept_while_what_they_read_is_unchanged(store, monkeypatch):
     from emulator.core.answers import Answers
     from emulator.core.context import Ctx

@@ -281,6 +281,10 @@ class RedisStore:
             return base.counted(kind, [(k.decode(), v) for k, v in items.items()])
         return self._r.hlen(self._doc_key(tenant, kind))
 
+    def update_shared(self, tenant: str, kind: str, key: str, fn: Updater) -> Doc | None:
+        # the updater gets a fresh parse: other processes write these keys too
+        return self.update(tenant, kind, key, fn)
+
     def update(self, tenant: str, kind: str, key: str, fn: Updater) -> Doc | None:
         hkey, keys = self._doc_key(tenant, kind), self._keys_key(tenant)
         raw, base = self._read(tenant, kind, key)

@@ -250,6 +250,8 @@ class Store(Protocol):
     def list(self, tenant: str, kind: str) -> list[tuple[str, Doc]]: ...
     def count(self, tenant: str, kind: str) -> int: ...
     def update(self, tenant: str, kind: str, key: str, fn: Updater) -> Doc | None: ...
+    # fn gets the shared snapshot and returns a new document (MemoryStore's docstring)
+    def update_shared(self, tenant: str, kind: str, key: str, fn: Updater) -> Doc | None: ...
     def ring_append(self, tenant: str, kind: str, entry: Any, size: int,
                     to_doc: ToDoc | None = None) -> int: ...
     def ring_list(self, tenant: str, kind: str, to_doc: ToDoc | None = None) -> list[Doc]: ...
@@ -269,29 +271,57 @@ class _Snapshots:
 
     def __init__(self) -> None:
         self._docs: dict[tuple[str, str, str], tuple[bytes | str, Doc]] = {}
-        self._check = os.environ.get("MOCKCLOUD_CHECK_SNAPSHOTS", "") not in ("", "0")
+        self.check = os.environ.get("MOCKCLOUD_CHECK_SNAPSHOTS", "") not in ("", "0")
 
     def get(self, where: tuple[str, str, str], raw: bytes | str | None) -> Doc | None:
         if raw is None:
             return None
         hit = self._docs.get(where)
         if hit is not None and (hit[0] is raw or hit[0] == raw):
-            if self._check and _dumps(hit[1]) != (raw.encode() if isinstance(raw, str)
-                                                  else raw):
-                raise AssertionError(f"a caller changed the snapshot of {where}")
+            if self.check:
+                self.unchanged(where, hit[1], raw)
             return hit[1]
         doc = _loads(raw)
+        self.install(where, raw, doc)
+        return doc
+
+    @staticmethod
+    def unchanged(where: tuple[str, str, str], doc: Doc | None, raw: bytes | str | None
+                  ) -> None:
+        """(``MOCKCLOUD_CHECK_SNAPSHOTS``) ``doc`` still reads as ``raw``."""
+        if doc is not None and raw and _dumps(doc) != (raw.encode() if isinstance(raw, str)
+                                                       else raw):
+            raise AssertionError(f"a caller changed the snapshot of {where}")
+
+    def install(self, where: tuple[str, str, str], raw: bytes | str, doc: Doc) -> None:
+        """``doc`` is the parse of ``raw``, stored at ``where``."""
         while len(self._docs) >= self.SIZE:
             try:
                 self._docs.pop(next(iter(self._docs)), None)
             except (StopIteration, RuntimeError):   # emptied or changed by another thread
                 break
         self._docs[where] = (raw, doc)
-        return doc
 
 
 def _first(item: tuple[int, Any]) -> int:
     return item[0]
+
+
+RETRY_AFTER = 1   # seconds a 503 for an unavailable store asks the client to wait
+
+
+def unavailable(store: Any, exc: BaseException) -> str | None:
+    """Why ``exc`` (or what caused it) means ``store`` is unavailable for now, else
+    None: a store answers through its own ``unavailable(exc)``, if it has one."""
+    check = getattr(store, "unavailable", None)
+    seen: set[int] = set()
+    while check is not None and exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        why = check(exc)
+        if why:
+            return why
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return None
 
 
 def _ring_doc(seq: int, entry: Any, to_doc: ToDoc | None) -> Doc:
@@ -445,6 +475,10 @@ class MemoryStore:
     OPTIMISTIC = 3      # tries of an update outside the lock before one under it
 
     def update(self, tenant: str, kind: str, key: str, fn: Updater) -> Doc | None:
+        return self._update(tenant, kind, key, fn, False)
+
+    def _update(self, tenant: str, kind: str, key: str, fn: Updater,
+                shared: bool) -> Doc | None:
         # Optimistic: parse, run the updater and serialise outside the lock, then
         # commit under it only if the stored value is still the one read (the same
         # object: every write stores a new one), else run again on the new value (as
@@ -456,24 +490,52 @@ class MemoryStore:
             bucket = self._data.setdefault((tenant, kind), {})
             own = bucket.get(key)
             raw = own if own is not None else self._raw(tenant, kind, key)
-            new = fn(None if not raw else _loads(raw))
+            cur = self._current(tenant, kind, key, own, raw, shared)
+            new = fn(cur)
+            if shared and self._snapshots.check:
+                self._snapshots.unchanged((tenant, kind, key), cur, raw)
             out = None if new is None else _dumps(new)
             with self._lock:
                 if self._data.get((tenant, kind)) is not bucket or bucket.get(key) is not own \
                         or (own is None and self._raw(tenant, kind, key) != raw):
                     continue                    # written (or cleared) meanwhile
-                return self._commit(tenant, kind, key, bucket, own, raw, new, out)
+                return self._commit(tenant, kind, key, bucket, own, raw, new, out, shared)
         with self._lock:
             bucket = self._data.setdefault((tenant, kind), {})
             own = bucket.get(key)
             raw = own if own is not None else self._raw(tenant, kind, key)
-            new = fn(None if not raw else _loads(raw))
+            cur = self._current(tenant, kind, key, own, raw, shared)
+            new = fn(cur)
+            if shared and self._snapshots.check:
+                self._snapshots.unchanged((tenant, kind, key), cur, raw)
             out = None if new is None else _dumps(new)
-            return self._commit(tenant, kind, key, bucket, own, raw, new, out)
+            return self._commit(tenant, kind, key, bucket, own, raw, new, out, shared)
+
+    def update_shared(self, tenant: str, kind: str, key: str, fn: Updater) -> Doc | None:
+        """``update`` whose ``fn`` gets the shared snapshot (``snapshot``'s document, or
+        None), which it must not change: it returns a new document that may share what
+        it kept of the old one (copy what it changes, down to the lists it appends to).
+        The result is stored and becomes the snapshot of what was stored, so neither
+        this write nor the next read or write of the document parses it. Tests set
+        ``MOCKCLOUD_CHECK_SNAPSHOTS``: an ``fn`` that changed its input then fails."""
+        return self._update(tenant, kind, key, fn, True)
+
+    def _current(self, tenant: str, kind: str, key: str, own: bytes | None,
+                 raw: bytes | None, shared: bool) -> Doc | None:
+        """What an updater gets: a fresh parse, or (``shared``) the snapshot."""
+        if not raw:
+            return None
+        if not shared:
+            return _loads(raw)
+        if own is None:
+            base = self._base(tenant, kind)
+            doc = base.snapshot(kind, key) if base is not None else None
+            return _loads(raw) if doc is None else doc
+        return self._snapshots.get((tenant, kind, key), own)
 
     def _commit(self, tenant: str, kind: str, key: str, bucket: dict[str, bytes],
                 own: bytes | None, raw: bytes | None, new: Doc | None,
-                out: bytes | None) -> Doc | None:
+                out: bytes | None, shared: bool = False) -> Doc | None:
         """The write of an update (the lock held)."""
         if out is None:
             if raw is None:             # absent before and after: nothing to write
@@ -483,6 +545,8 @@ class MemoryStore:
             if own is None and out == raw:  # a base document, unchanged: no copy
                 return new
             bucket[key] = out
+            if shared:
+                self._snapshots.install((tenant, kind, key), out, new)
         self._wrote(tenant, kind)
         return new
 
@@ -630,6 +694,10 @@ class SqliteStore:
         return db.execute(
             "SELECT COUNT(*) FROM docs WHERE tenant=? AND kind=?", (tenant, kind)
         ).fetchone()[0]
+
+    def update_shared(self, tenant: str, kind: str, key: str, fn: Updater) -> Doc | None:
+        # the updater gets a fresh parse: other processes write this file too
+        return self.update(tenant, kind, key, fn)
 
     def update(self, tenant: str, kind: str, key: str, fn: Updater) -> Doc | None:
         with self._tx() as db:

@@ -656,15 +656,18 @@ def _write(ctx: Ctx, user_id: str, home_id: str,
 
     chunks: list[list[Any]] = []
 
-    def update(doc: dict[str, Any] | None) -> dict[str, Any]:
+    def update(shared: dict[str, Any] | None) -> dict[str, Any]:
         chunks.clear()                                   # (an update may run again)
-        if doc is None or doc.get("owner") != user_id:   # models.home's check, first
+        if shared is None or shared.get("owner") != user_id:   # models.home's check, first
             raise invalid("Invalid id")
+        doc = es.thawed(shared)
         change(doc, es.state_at(doc, now), now)
         chunks.extend(es.take_pending(doc))
         return doc
 
-    ctx.store.update(ctx.tenant, HOME, home_id, update)
+    # the home as the store shares it, copied only where the log changes (es.thawed):
+    # a write parses nothing, and the next read finds the written home parsed
+    ctx.store.update_shared(ctx.tenant, HOME, home_id, update)
     for op, key, chunk in chunks:          # sealed history, once the home is written
         if op == "put":
             ctx.store.put(ctx.tenant, es.CHUNK, key, chunk)

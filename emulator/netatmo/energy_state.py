@@ -364,6 +364,21 @@ def walk(home: dict[str, Any], room_id: str, a: float, b: float
 
 # ---------------------------------------------------------------- writes
 
+def thawed(home: dict[str, Any]) -> dict[str, Any]:
+    """A home a write may change with :func:`record` (and ``state`` fields of its own)
+    while ``home`` stays as it was: the top, ``state`` and its event list copied, the
+    rest shared. Everything here replaces what it changes (``_seal`` assigns a new base,
+    index and schedule list; events are never edited in place), so a shared snapshot
+    (``Store.update_shared``) goes in and stays unchanged."""
+    out = dict(home)
+    st = home.get("state")
+    if isinstance(st, dict):
+        out["state"] = st = dict(st)
+        if isinstance(st.get("events"), list):
+            st["events"] = list(st["events"])
+    return out
+
+
 def record(home: dict[str, Any], event: dict[str, Any], now: float) -> None:
     """Add ``event`` (made at ``now``) to the home's log, in time order, and seal the
     older events into a chunk when the log is full (``state.pending``: what the caller
