@@ -15,7 +15,7 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,11 @@ class Exchange:
     kind: str  # "response", "error" or "request"
     status: int | None
     body: Any  # parsed JSON, raw text, or None when empty
+    # what a replay needs (``mockcloud drift``): the recorded request's headers and raw
+    # body (cassettes), and the manifest's notes (samples)
+    request_headers: dict[str, str] = field(default_factory=dict)
+    request_body: str | None = None
+    notes: str = ""
 
 
 @dataclass
@@ -103,7 +108,7 @@ def manifest_entry(folder: Path, entry: Any, vendor: str) -> tuple[list[Exchange
         return [], [Problem(name, f"unreadable sample: {exc}")]
     kind = entry.get("kind", "response")
     exchange = Exchange(name, entry.get("vendor", vendor), entry.get("method"), entry["endpoint"],
-                        kind, entry.get("status"), body)
+                        kind, entry.get("status"), body, notes=str(entry.get("notes") or ""))
     return [exchange], []
 
 
@@ -125,9 +130,13 @@ def interaction(source: str, item: Any) -> tuple[list[Exchange], list[Problem]]:
         method, uri = request["method"], request["uri"]
         status = response["status"]["code"]
         body = decode_body(response.get("body"), response.get("headers") or {})
-    except (KeyError, TypeError, OSError, zlib.error) as exc:
+        sent = decode_body(request.get("body"), request.get("headers") or {})
+        headers = {str(k): header(request.get("headers") or {}, str(k))
+                   for k in (request.get("headers") or {})}
+    except (KeyError, TypeError, OSError, zlib.error, AttributeError) as exc:
         return [], [Problem(source, f"malformed interaction: {exc!r}")]
-    found = [Exchange(source, None, method, uri, "response", int(status), body)]
+    found = [Exchange(source, None, method, uri, "response", int(status), body,
+                      request_headers=headers, request_body=sent)]
     request_body = request_json(request)
     if request_body is not None:
         found.append(Exchange(source, None, method, uri, "request", None, request_body))
