@@ -232,6 +232,7 @@ class Mockcloud:
             vendor = self.by_prefix.get("/" + path.lstrip("/").split("/", 1)[0])
         elif not path.startswith(vendor.prefix + "/") and path != vendor.prefix:
             environ["PATH_INFO"] = path = vendor.prefix + path
+            environ[BY_HOST] = True
         if vendor is not None and vendor.collapse_slashes:
             environ["PATH_INFO"] = _SLASHES.sub("/", path)
         return vendor
@@ -239,6 +240,9 @@ class Mockcloud:
     def _context(self, environ: dict[str, Any], tenant: str, vendor: Vendor | None) -> Ctx:
         ctx = Ctx(store=self.store, tenant=tenant, settings=self.settings,
                   vendor=vendor.name if vendor else None)
+        if vendor is not None:
+            ctx.base = client_base(environ, tenant, "" if environ.get(BY_HOST)
+                                   else vendor.prefix)
         environ["mockcloud.ctx"] = ctx
         self.ensure_world(tenant, ctx.now())
         return ctx
@@ -313,6 +317,21 @@ class Mockcloud:
              if k.startswith("HTTP_") or k == "CONTENT_TYPE"],
             captured.get("status", "500 Internal Server Error"), captured.get("headers", ()),
             req_body, body, self.settings.journal_bodies))
+
+
+BY_HOST = "mockcloud.by_host"  # environ: the vendor was picked by its Host header
+
+
+def client_base(environ: dict[str, Any], tenant: str, prefix: str) -> str:
+    """The vendor's base URL as the client reached it: scheme, Host (or the server's
+    name and port), the tenant's path (also when the tenant came from the header, so
+    the URL alone names it) and ``prefix`` (empty when the Host picked the vendor)."""
+    host = environ.get("HTTP_HOST") or (f"{environ.get('SERVER_NAME', 'localhost')}:"
+                                        f"{environ.get('SERVER_PORT', '80')}")
+    script = environ.get("SCRIPT_NAME", "")
+    if tenant != tenancy.DEFAULT and not script.endswith(f"/_t/{tenant}"):
+        script += f"/_t/{tenant}"
+    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}{script}{prefix}"
 
 
 @functools.lru_cache(maxsize=4)

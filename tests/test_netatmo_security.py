@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import io
+import json
 from typing import Any
 
 import aiohttp
@@ -148,7 +149,9 @@ def test_any_steps_of_the_clock_give_the_same_events(house, mockcloud_server,
     single = events(Netatmo(other, netatmo.http, netatmo.watch))
     assert [(e["id"], e["type"], e["time"]) for e in stepped] == \
         [(e["id"], e["type"], e["time"]) for e in single]
-    assert stepped == single
+    # the same but for the picture URLs' base (each names its own tenant)
+    assert json.loads(json.dumps(stepped).replace(mockcloud.url("netatmo"), "BASE")) == \
+        json.loads(json.dumps(single).replace(other.url("netatmo"), "BASE"))
 
 
 def test_paging_is_stable_and_filters_narrow(house):

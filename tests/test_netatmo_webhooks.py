@@ -22,6 +22,7 @@ API against the Netatmo contract (the ``netatmo`` fixture's watch).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -173,7 +174,10 @@ def day_in_steps(netatmo: Netatmo, admin: Admin, receiver: WebhookReceiver,
         if i % 2:
             admin.flush()
     admin.flush()
-    return after_activation(receiver)
+    # picture URLs name the tenant's base the webhook was registered from: one name
+    # for all, so that tenants compare
+    return json.loads(json.dumps(after_activation(receiver)).replace(
+        admin.url("netatmo"), "BASE"))
 
 
 def test_a_day_of_events_is_delivered_in_order_once_whatever_the_steps(
@@ -197,7 +201,8 @@ def test_a_day_of_events_is_delivered_in_order_once_whatever_the_steps(
     admin.flush()
     admin.set_time(T0 + DAY)
     admin.flush()
-    assert after_activation(one) == day
+    assert json.loads(json.dumps(after_activation(one)).replace(
+        admin.url("netatmo"), "BASE")) == day
     # the events are the API's: every event getevents shows for the day was pushed
     shown = client(netatmo).getevents(HOME_ID, size=300)["home"]["events"]
     shown_ids = {e["id"] for e in shown if T0 < e["time"] <= T0 + DAY}

@@ -27,6 +27,9 @@ class Ctx:
     vendor: str | None = None
     _now: float | None = field(default=None, repr=False)
     headers: list[tuple[str, str]] = field(default_factory=list)  # added to the response
+    # the vendor's base URL as this request's client used it (scheme, host, port, the
+    # tenant's path, the vendor's prefix; no trailing slash), for links in answers
+    base: str = ""
 
     @property
     def clock(self) -> Clock:

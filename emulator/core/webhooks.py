@@ -10,6 +10,8 @@ webhook, and the delivery worker that POSTs it over real HTTP.
   switching a set point at 07:00, a scenario's person leaving).
 * ``activation(webhook)``: the payload sent when a webhook is registered (or None).
 * ``headers(store, tenant, webhook, body)``: headers of each POST (e.g. a signature).
+* ``render(webhook, payload)``: the payload as this webhook receives it, at delivery
+  (e.g. links moved under ``webhook.base``, the base URL its registering client used).
 * the rules: ``max_failures`` failed deliveries within ``failure_window`` seconds ban
   the webhook for ``ban`` seconds (Netatmo: 5 in an hour, 24 h), ``retries``.
 
@@ -125,11 +127,12 @@ class Webhook:
     url: str
     app_types: tuple[str, ...]
     created: float
+    base: str = ""   # the vendor's base URL the registering client used (Ctx.base)
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Webhook:
         return cls(doc["id"], doc["vendor"], doc["client_id"], doc["user_id"], doc["url"],
-                   tuple(doc["app_types"]), doc["created"])
+                   tuple(doc["app_types"]), doc["created"], doc.get("base", ""))
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,7 @@ class PushSpec:
     source: Callable[[Store, str, Webhook, float, float], Iterable[Event]] | None = None
     activation: Callable[[Webhook], dict[str, Any] | None] | None = None
     headers: Callable[[Store, str, Webhook, bytes], Iterable[tuple[str, str]]] | None = None
+    render: Callable[[Webhook, dict[str, Any]], dict[str, Any]] | None = None
     max_failures: int = 5
     failure_window: float = 3600.0
     ban: float = 86400.0
@@ -188,7 +192,7 @@ def register(ctx: Ctx, vendor: Vendor, client_id: str, user_id: str, url: str,
                       "pushes": 0, "seq": 0, "failures": [], "banned_until": None,
                       "bans": 0, "lease": None,
                       "counts": {"delivered": 0, "failed": 0, "skipped": 0}}
-        doc.update(url=url, app_types=types, updated=now)
+        doc.update(url=url, app_types=types, updated=now, base=ctx.base)
         payload = spec.activation(Webhook.from_doc(doc)) if spec.activation else None
         if payload is not None:
             _enqueue(doc, now, payload)
@@ -633,7 +637,10 @@ class Deliverer:
             else:
                 self.requests.wait()
                 hook = Webhook.from_doc(doc)
-                body = orjson.dumps(item.payload)
+                payload = item.payload if spec.render is None else spec.render(hook,
+                                                                               item.payload)
+                record["payload"] = payload
+                body = orjson.dumps(payload)
                 headers = [("Content-Type", "application/json"),
                            ("User-Agent", USER_AGENT)]
                 if spec.headers is not None:

@@ -187,6 +187,7 @@ VENDOR = Vendor(
     devices=devices.CONTROL,
     # 5 failed deliveries within an hour ban the webhook for 24 h (SEEN, §3.4); no
     # retry (INFERRED); the payloads and who pushes what: pushes
-    push=PushSpec(source=pushes.source, activation=pushes.activation, max_failures=5,
+    push=PushSpec(source=pushes.source, activation=pushes.activation,
+                  render=pushes.render, max_failures=5,
                   failure_window=3600, ban=86400, retries=0),
 )

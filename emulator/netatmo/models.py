@@ -95,7 +95,8 @@ HOMESDATA_REACHABLE = frozenset({"NAMain", "OTH", "NDB", "NOC"})
 
 
 def topology(doc: dict[str, Any], gateway_types: list[str] | None = None,
-             reachable: Callable[[str], bool] | None = None) -> dict[str, Any]:
+             reachable: Callable[[str], bool] | None = None, base: str = ""
+             ) -> dict[str, Any]:
     """One home as homesdata shows it (samples homesdata.json, homesdata_emtpy_home);
     ``reachable(module_id)`` for the modules of ``HOMESDATA_REACHABLE`` types."""
     modules = keep_modules(doc["modules"], gateway_types)
@@ -123,7 +124,7 @@ def topology(doc: dict[str, Any], gateway_types: list[str] | None = None,
         out["therm_schedules"] = [_legacy_schedule(s) for s in doc["schedules"]
                                   if s["type"] == "therm"]
     if doc.get("persons"):
-        out["persons"] = persons.topology(doc)
+        out["persons"] = persons.topology(doc, base)
     return out
 
 
@@ -184,7 +185,8 @@ def homesdata(ctx: Ctx, user_id: str, home_id: str | None,
         if any(m["type"] in HOMESDATA_REACHABLE for m in d["modules"]):
             live = energy.Live(ctx, d)
             reach = functools.partial(_reachable_now, live, now)
-        out.append(topology(energy.current_home(ctx, d, now), gateway_types, reach))
+        out.append(topology(energy.current_home(ctx, d, now), gateway_types, reach,
+                            ctx.base))
     return {"homes": out, "user": user_body(account(ctx, user_id))}
 
 

@@ -188,14 +188,15 @@ def check_persons(where: str, raw: Any, home_id: str) -> list[dict[str, Any]]:
     return out
 
 
-def topology(home: dict[str, Any]) -> list[dict[str, Any]]:
-    """homesdata's ``persons``: the named ones, ``{id, pseudo, url}`` (the face's URL;
+def topology(home: dict[str, Any], base: str = "") -> list[dict[str, Any]]:
+    """homesdata's ``persons``: the named ones, ``{id, pseudo, url}`` (the face's URL
+    under ``base``, the client's base URL;
     sample homesdata.json; unknown faces are left out, as the contract has every
     person named)."""
     from .pictures import url
 
     return [{"id": p["id"], "pseudo": p["pseudo"], "url": url(p["face"]["id"],
-                                                               p["face"]["key"])}
+                                                               p["face"]["key"], base)}
             for p in home.get("persons") or [] if "pseudo" in p]
 
 

@@ -18,14 +18,24 @@ from PIL import Image, ImageDraw
 
 SNAPSHOT, VIGNETTE, FACE = (160, 120), (64, 64), (120, 120)
 QUALITY = 80
-# where media URLs point (INFERRED: the cloud's are blob-storage URLs; these work
-# against the emulator when a client sends them to its base URL instead)
-BASE = "https://api.netatmo.com/"
+# where media URLs point when no request says otherwise (INFERRED: the cloud's are
+# blob-storage URLs; the emulator's are its own ``getcamerapicture``)
+BASE = "https://api.netatmo.com"
 
 
-def url(image_id: str, key: str) -> str:
-    """A picture's URL: ``getcamerapicture`` with its id and key."""
-    return f"{BASE}api/getcamerapicture?image_id={image_id}&key={key}"
+def url(image_id: str, key: str, base: str = "") -> str:
+    """A picture's URL: ``getcamerapicture`` with its id and key, under ``base`` (the
+    base URL the client used: scheme, host, port, tenant, prefix; default ``BASE``),
+    so the client can fetch it from the emulator that answered (with its token, as
+    for any ``getcamerapicture``)."""
+    return f"{base or BASE}/api/getcamerapicture?image_id={image_id}&key={key}"
+
+
+def rebase(value: str, base: str) -> str:
+    """A URL made under ``BASE`` moved under ``base`` (others unchanged)."""
+    if base and value.startswith(BASE + "/"):
+        return base + value[len(BASE):]
+    return value
 
 
 def _bytes(text: str) -> bytes:

@@ -67,6 +67,7 @@ import orjson
 
 from ..core import webhooks
 from ..core.store import Store
+from . import pictures
 from . import security as sec
 from . import security_views as sv
 from .security import View
@@ -83,6 +84,22 @@ _LOCKS = tuple(threading.Lock() for _ in range(64))
 def activation(webhook: Any = None) -> dict[str, Any]:
     """The payload sent when a webhook is registered (SEEN: HA's tests)."""
     return dict(WEBHOOK_ACTIVATION)
+
+
+def render(webhook: webhooks.Webhook, payload: dict[str, Any]) -> dict[str, Any]:
+    """A payload as ``webhook`` receives it: its picture URLs (``*_url``, a person's
+    ``face_url``) under the base URL the webhook's registering client used, so the
+    app fetches them from the emulator that pushed them."""
+    base = webhook.base
+    if not base:
+        return payload
+    out = {k: pictures.rebase(v, base) if k.endswith("_url") and isinstance(v, str)
+           else v for k, v in payload.items()}
+    if isinstance(payload.get("persons"), list):
+        out["persons"] = [{**p, "face_url": pictures.rebase(p["face_url"], base)}
+                          if isinstance(p, dict) and isinstance(p.get("face_url"), str)
+                          else p for p in payload["persons"]]
+    return out
 
 
 def source(store: Store, tenant: str, webhook: Any, t0: float, t1: float

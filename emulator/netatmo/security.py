@@ -136,8 +136,10 @@ class View:
     """One home at one request, its facts and logs read once (shared snapshots: read
     only). Merged days are kept for the request."""
 
-    def __init__(self, store: Store, tenant: str, seed: int, home: dict[str, Any]) -> None:
+    def __init__(self, store: Store, tenant: str, seed: int, home: dict[str, Any],
+                 base: str = "") -> None:
         self.store, self.tenant, self.seed, self.home = store, tenant, seed, home
+        self.base = base  # media URLs' base (``pictures.url``)
         self.zone = ZoneInfo(home["timezone"])
         self.mods = {m["id"]: m for m in home["modules"]}
         lon, lat = home["coordinates"]
@@ -475,7 +477,7 @@ def scripted_id(seed: int, home_id: str, index: int, at: int) -> str:
 
 
 def view(ctx: Ctx, home: dict[str, Any]) -> View:
-    return View(ctx.store, ctx.tenant, models.world_seed(ctx), home)
+    return View(ctx.store, ctx.tenant, models.world_seed(ctx), home, ctx.base)
 
 
 # ------------------------------------------------------------------------ facts

@@ -6,8 +6,11 @@ Two event shapes: the legacy one (``gethomedata``'s ``events``, ``geteventsuntil
 ``event_list`` for outdoor detections; sample archive__camera_home_data.json) and the
 current one (``getevents``: ``module_id``, ``subevents``; sample getevents.json). Media
 (``snapshot``, ``vignette``, a person's ``face``) are ``{"id", "version", "key",
-"url"}``: ``url`` is ``getcamerapicture`` with that id and key (``pictures.url``), and
-the outdoor detections' also carry the sample's ``filename`` form. Messages are
+"url"}``: ``url`` is ``getcamerapicture`` with that id and key (``pictures.url``) under
+the base URL the client used (``Ctx.base``: scheme, host, port, tenant, prefix; INFERRED:
+the cloud's are blob-storage URLs, these the client fetches from the emulator that
+answered, with its token), and the outdoor detections' also carry the sample's
+``filename`` form. Messages are
 English (INFERRED; the samples are German).
 """
 
@@ -46,7 +49,7 @@ def media(v: View, image_id: str, key: str | None = None, version: int = 1
           ) -> dict[str, Any]:
     key = key or image_key(v, image_id)
     return {"id": image_id, "version": version, "key": key,
-            "url": pictures.url(image_id, key)}
+            "url": pictures.url(image_id, key, v.base)}
 
 
 def snapshot_id(ev: Event | dict[str, Any], role: str = "snapshot") -> str:

@@ -265,8 +265,8 @@ def endpoint(bp: Blueprint, api: VendorAPI, name: str, scopes: Iterable[str], *,
 
     ``read``: the view only reads, and reads the store through ``Store.snapshot``: its
     serialised body is remembered (``core.answers``) under the endpoint, the
-    tenant, the caller, the parameters and that second, for as long as the documents
-    it read are unchanged."""
+    tenant, the caller, the parameters, that second and the base URL the client used
+    (links in answers name it), for as long as the documents it read are unchanged."""
     scopes = tuple(scopes)
     guard = api.guard(list(scopes))
     status = getattr(api.settings, "rate_limit_status", None)
@@ -284,7 +284,7 @@ def endpoint(bp: Blueprint, api: VendorAPI, name: str, scopes: Iterable[str], *,
                 with pushes.announcing(ctx.store, ctx.tenant, [token.user_id], now):
                     result = view(params, token, ctx)
                 return envelope(result, now, started)
-            key = (name, ctx.tenant, token.user_id, token.client_id, now,
+            key = (name, ctx.tenant, token.user_id, token.client_id, now, ctx.base,
                    orjson.dumps(params._values, option=orjson.OPT_SORT_KEYS))
             body = ANSWERS.get_or_compute(
                 ctx, key, lambda: orjson.dumps(view(params, token, ctx)))
