@@ -51,6 +51,13 @@ class SealedLog:
         self.max_events, self.recent, self.max_chunks = max_events, recent, max_chunks
 
     # ------------------------------------------------------------------ writes
+    @staticmethod
+    def thawed(doc: Doc) -> Doc:
+        """A document :meth:`insert` and :meth:`seal` may change while ``doc`` stays as
+        it was (its top and event list copied, the rest shared: they edit nothing else
+        in place), for an updater of ``Store.update_shared``."""
+        return {**doc, "events": list(doc["events"])}
+
     def insert(self, doc: Doc, event: dict[str, Any]) -> None:
         """``event`` (with its instant ``t``) into the log in time order, after the
         events of the same instant; those of the same target made since the last

@@ -30,7 +30,9 @@ is lost silently, and moving the clock forward again shows them. The one
 approximation left: a write before the log's ``base_at`` (the clock moved back past
 sealed history) applies after that base.
 
-Reads use ``Store.snapshot`` (shared, read-only documents).
+Reads use ``Store.snapshot`` (shared, read-only documents), and so do writes
+(``Store.update_shared``: a write copies the house's top, event list and history, and
+shares the rest), so a write parses nothing.
 """
 
 from __future__ import annotations
@@ -318,20 +320,21 @@ class Qivivo:
         now = self.now
         sealed: list = []
 
-        def change(doc):
-            if doc is None:
+        def change(shared):
+            if shared is None:
                 raise MockcloudError("not_found", "This account has no Qivivo house.")
+            doc = LOG.thawed(shared)          # the store's shared house: copy what changes
             state = self.state(doc, now) if needs_state else None
             LOG.insert(doc, {**make(state, doc), "t": now})
             if history is not None:
-                entries = doc["history"]
+                entries = doc["history"] = list(doc["history"])
                 entries.insert(bisect.bisect_right(entries, now, key=lambda e: e["t"]),
                                {**history, "t": now})
                 del entries[:-HISTORY]
             sealed[:] = LOG.seal(doc, self.user, now - WINDOW)   # an updater may run twice
             return doc
 
-        self.store.update(self.tenant, HOME, self.user, change)
+        self.store.update_shared(self.tenant, HOME, self.user, change)
         LOG.write_pending(self.store, self.tenant, sealed)
 
     def set_instruction(self, uuid: str, temperature: float, duration: int) -> dict:
