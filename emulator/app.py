@@ -13,6 +13,14 @@ A request travels through small named steps (``Mockcloud.__call__``):
 7. ``journal``: the exchange is recorded.
 
 The admin API and the index skip 6 and 7. See DESIGN.md, "How a request travels".
+
+A store that is down (Redis unreachable or dropped mid-request, a SQLite file locked
+past its busy timeout: ``store.unavailable``) answers 503 in the envelope of the API
+the request went to, with ``Retry-After``; the health endpoint answers 503 with
+``"status": "unhealthy"``. Never a 500, never a traceback: the server log has one line
+per such request, and the next request tries the store again. A reply already made
+whose journal entry cannot be written is still sent (the change it reports was made);
+the log says the entry was lost.
 """
 
 from __future__ import annotations
@@ -28,21 +36,21 @@ import weakref
 from typing import Any
 
 import orjson
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from . import lightify, netatmo, qivivo
 from .core import tenancy, world, worldcache
 from .core.admin import make_admin
 from .core.api import VendorAPI, oauth_blueprint
-from .core.clock import Clock, http_date
+from .core.clock import Clock, http_date, real_time
 from .core.context import Ctx, current
 from .core.errors import ADMIN, MockcloudError
 from .core.faults import Decision, Faults
 from .core.flaskapp import MockcloudFlask
 from .core.journal import Journal, exchange
 from .core.oauth import NOTE, VendorAuthServer
-from .core.store import Store, open_store
+from .core.store import RETRY_AFTER, Store, open_store, unavailable
 from .core.vendor import Vendor
 from .core.webhooks import Deliverer
 from .settings import Settings, vendor_settings
@@ -147,6 +155,10 @@ class Mockcloud:
         return self.render(err)
 
     def _crash(self, exc: Exception):
+        why = unavailable(self.store, exc)
+        if why is not None:
+            log.warning("503 on %s %s: %s", request.method, request.path, why)
+            return self._unavailable(current().vendor, request.path, why)
         log.exception("unhandled error on %s %s", request.method, request.path)
         return self.render(MockcloudError("internal", "mockcloud hit a bug answering this "
                                           "request; the server log has the traceback."))
@@ -166,6 +178,40 @@ class Mockcloud:
             })
 
         return app
+
+    def _unavailable(self, vendor_name: str | None, path: str, why: str):
+        """The 503 of a request the store could not serve: the vendor's envelope (the
+        admin API's JSON), ``Retry-After``; the health endpoint says unhealthy."""
+        retry = [("Retry-After", str(RETRY_AFTER))]
+        vendor = self.vendors.get(vendor_name or "")
+        if vendor is not None:
+            return vendor.errors.render(MockcloudError("unavailable", why, headers=retry))
+        if path.rstrip("/") in ("/_mockcloud", "/_mockcloud/health"):
+            body = {"status": "unhealthy", "state": getattr(self.store, "backend", "memory"),
+                    "error": "store_unavailable", "message": why}
+            return Response(orjson.dumps(body), status=503, headers=retry,
+                            content_type="application/json")
+        return ADMIN.render(MockcloudError("unavailable", why, code="store_unavailable",
+                                           headers=retry))
+
+    def _unavailable_reply(self, environ, start_response, vendor: Vendor | None,
+                           exc: Exception) -> Any:
+        """``_unavailable`` before the request reached Flask (the tenant's clock or
+        world, a fault rule could not be read), the Date the real time; ``exc`` raised
+        again when it is not the store's being down."""
+        why = unavailable(self.store, exc)
+        if why is None:
+            raise exc
+        log.warning("503 on %s %s: %s", environ.get("REQUEST_METHOD"),
+                    environ.get("PATH_INFO"), why)
+
+        def respond(status: str, headers: list, exc_info=None):
+            headers.append(("Date", http_date(int(real_time()))))
+            return start_response(status, headers, exc_info)
+
+        resp = self._unavailable(vendor.name if vendor else None,
+                                 environ.get("PATH_INFO") or "/", why)
+        return resp(environ, respond)
 
     def render(self, err: MockcloudError):
         """Any error, in the envelope of the API the request went to."""
@@ -197,7 +243,10 @@ class Mockcloud:
             return _plain_error(start_response, "400 Bad Request", "invalid_tenant", str(exc))
         original_path = environ.get("PATH_INFO") or "/"
         vendor = self._route(environ)                               # 2
-        ctx = self._context(environ, tenant, vendor)                # 3
+        try:
+            ctx = self._context(environ, tenant, vendor)            # 3
+        except Exception as exc:
+            return self._unavailable_reply(environ, start_response, vendor, exc)
         limit = self.settings.max_body if vendor is not None else ADMIN_MAX_BODY
         req_body = _buffer_input(environ, limit)                    # 4
         captured: dict[str, Any] = {}
@@ -206,7 +255,10 @@ class Mockcloud:
             return self._too_large(environ, respond, vendor, limit)
         if vendor is None:  # admin API, index: not faulted, not journaled
             return self.flask(environ, respond)
-        decision = self._fault(environ, ctx, vendor)                # 6
+        try:
+            decision = self._fault(environ, ctx, vendor)            # 6
+        except Exception as exc:
+            return self._unavailable_reply(environ, start_response, vendor, exc)
         note = f"fault {decision.rule.id}" if decision else None
         if decision is not None and decision.drop:
             respond("200 OK", [("Content-Type", "application/json"), ("Content-Length", "64")])
@@ -309,6 +361,19 @@ class Mockcloud:
         url = (f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
                f"{environ.get('SCRIPT_NAME', '')}{path}" + (f"?{query}" if query else ""))
         token = environ.get("mockcloud.token")
+        try:
+            self._record(ctx, environ, path, url, token, captured, req_body, body,
+                         started, note, size)
+        except Exception as exc:
+            why = unavailable(self.store, exc)
+            if why is None:
+                raise
+            log.warning("journal entry of %s %s lost: %s",
+                        environ.get("REQUEST_METHOD"), path, why)
+
+    def _record(self, ctx: Ctx, environ, path: str, url: str, token, captured,
+                req_body: bytes, body: bytes, started: float, note: str | None,
+                size: int) -> None:
         Journal(self.store, ctx.tenant, size).record(exchange(
             ctx.now(), ctx.vendor, ctx.tenant, (time.perf_counter() - started) * 1000,
             token.client_id if token is not None else None, note,

@@ -73,10 +73,16 @@ class RedisServer:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self.log = folder / "redis.log"
+        self.extra = extra
+        self.start()
+
+    def start(self) -> None:
+        """Start (or, after ``stop``, start again) on the same port and folder; later
+        ``extra`` arguments win (``--appendonly yes`` keeps the data across a restart)."""
         self.proc = subprocess.Popen(
             [_need("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
-             "--dir", str(folder), "--save", "", "--appendonly", "no",
-             "--logfile", str(self.log), *extra],
+             "--dir", str(self.folder), "--save", "", "--appendonly", "no",
+             "--logfile", str(self.log), *self.extra],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         self._wait()
 

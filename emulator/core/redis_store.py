@@ -12,6 +12,16 @@ URLs (``--state``)::
                                                     mockclouds on one Redis, kept apart
 
 Other query parameters are redis-py's own (``socket_timeout``, ``ssl_cert_reqs`` ...).
+Unless the URL says otherwise, connecting gives up after ``socket_connect_timeout=5``
+seconds and a reply after ``socket_timeout=10`` (a Redis host that vanished without a
+reset must not hold a request for ever).
+
+When Redis is down. A command that cannot reach Redis (refused, reset, timed out,
+loading, a cluster without a master for the slot, a read-only replica, out of memory,
+MISCONF) raises redis-py's error; ``unavailable`` names it so that the app answers the
+request with a 503 in the vendor's envelope and ``Retry-After`` instead of a 500. The
+pool opens new connections on the next command, so the server recovers by itself as
+soon as Redis answers again.
 
 Keys. Everything of a tenant carries the tenant as the hash tag, so one tenant lives in
 one cluster slot and every script below touches one slot only::
@@ -72,6 +82,8 @@ from .store import (
 SCHEMES = ("redis", "rediss", "redis+cluster", "rediss+cluster")
 OURS = ("prefix", "cluster")          # query parameters read here, not by redis-py
 MAX_TRIES = 1000                      # compare-and-set rounds before giving up
+TIMEOUTS = {"socket_connect_timeout": 5.0, "socket_timeout": 10.0}  # unless the URL says
+RETRIES = 3                           # redis-py's retries of a command after a connection error
 
 _PUT = """
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
@@ -181,12 +193,21 @@ class RedisStore:
 
         target, self.cluster, self.prefix = parse_url(url)
         self.url = url
+        given = {k for k, _ in parse_qsl(urlsplit(target).query)}
+        options = {k: v for k, v in TIMEOUTS.items() if k not in given}
         if self.cluster:
             from redis.cluster import RedisCluster
 
-            self._r: Any = RedisCluster.from_url(target)
+            self._r: Any = RedisCluster.from_url(target, **options)
         else:
-            self._r = redis.Redis.from_url(target)
+            from redis.backoff import ExponentialWithJitterBackoff
+            from redis.retry import Retry
+
+            # a few quick tries, not redis-py's ten (a request to a Redis that is down
+            # gets its 503 in well under a second)
+            self._r = redis.Redis.from_url(target, retry=Retry(
+                ExponentialWithJitterBackoff(base=0.01, cap=0.2), RETRIES), **options)
+        self._down = _down_errors()
         self._snapshots = _Snapshots()
         self._registered: set[str] = set()
         self._lock = threading.Lock()
@@ -333,8 +354,28 @@ class RedisStore:
         return [n for n in names  # not on a hot path: one round trip per tenant
                 if self._has_docs(keys=[self._keys_key(n)], args=[f"{self._base(n)}d:"])]
 
+    def unavailable(self, exc: BaseException) -> str | None:
+        """Redis cannot be used for now (see the module doc), else None."""
+        import redis
+
+        if isinstance(exc, self._down) or (
+                isinstance(exc, redis.ResponseError) and str(exc).startswith(
+                    ("MISCONF", "LOADING", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN"))):
+            return f"the state store (Redis at {shown(self.url)}) is unavailable: {exc}"
+        return None
+
     def close(self) -> None:
         self._r.close()
+
+
+def _down_errors() -> tuple[type[BaseException], ...]:
+    """redis-py's errors that mean Redis cannot serve now (not a bug of ours)."""
+    from redis import exceptions as e
+
+    names = ("ConnectionError", "TimeoutError", "BusyLoadingError", "ClusterDownError",
+             "MasterDownError", "TryAgainError", "ReadOnlyError", "OutOfMemoryError",
+             "MaxConnectionsError", "SlotNotCoveredError")
+    return tuple(getattr(e, n) for n in names if hasattr(e, n))
 
 
 def shown(url: str) -> str:

@@ -38,6 +38,13 @@ which hides it for that tenant only; ``list``/``count`` merge both; ``clear`` cl
 overlay (the base is never written). A base document's ``snapshot`` is one parsed
 document shared by every tenant (it never changes). A tenant whose marker names no base
 known here sees its overlay only.
+
+**When the store is down.** ``unavailable(store, exc)`` says whether an exception
+means the store cannot be reached or written for now (Redis unreachable or dropped,
+a SQLite file locked past its busy timeout, read-only, full): the message a 503 gives,
+or None for anything else (a bug stays a 500). The app answers such a request with the
+vendor's 503 and ``Retry-After`` (core's ``RETRY_AFTER``) and carries on; the next
+request tries the store again, so the server recovers by itself when the store is back.
 """
 
 from __future__ import annotations
@@ -54,9 +61,10 @@ import threading
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import parse_qsl
 
 import orjson
 
@@ -337,9 +345,10 @@ def open_store(url: str) -> Store:
         path = url[len("sqlite://"):]
         # sqlite:///rel.db -> "rel.db"; sqlite:////abs.db -> "/abs.db"; sqlite://:memory:
         path = path[1:] if path.startswith("/") else path
+        path, _, query = path.partition("?")
         if not path:
             raise ValueError("sqlite state needs a file: sqlite:///path/to/state.db")
-        return SqliteStore(path)
+        return SqliteStore(path, **_sqlite_options(query))
     if url.split("://", 1)[0] in ("redis", "rediss", "redis+cluster", "rediss+cluster"):
         from .redis_store import RedisStore
 
@@ -567,14 +576,38 @@ class MemoryStore:
         pass
 
 
+def _sqlite_options(query: str) -> dict[str, Any]:
+    """``sqlite:///file.db?timeout=S``: how long a write waits for another's lock
+    (the busy timeout, seconds; default 30) before its request gets a 503."""
+    options: dict[str, Any] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name != "timeout":
+            raise ValueError(f"unknown sqlite state option {name!r}: only timeout=<seconds>")
+        try:
+            options["timeout"] = float(value)
+        except ValueError:
+            options["timeout"] = -1.0
+        if not 0 <= options["timeout"] <= 3600:
+            raise ValueError(f"sqlite timeout must be seconds from 0 to 3600, not {value!r}")
+    return options
+
+
+# SQLite's primary result codes that mean "not now" rather than a bug: the file is
+# locked past the busy timeout, read-only, unreadable, full or cannot be opened
+_SQLITE_DOWN = {5: "locked by another writer past the busy timeout", 6: "locked",
+                8: "read-only", 10: "failing to read or write (I/O error)",
+                13: "full", 14: "cannot be opened"}
+
+
 class SqliteStore:
     """Persistent store in one SQLite file, shareable between processes."""
 
     shared = True
     backend = "sqlite"
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, timeout: float = 30.0) -> None:
         self.path = path
+        self.timeout = timeout
         self._snapshots = _Snapshots()
         if path != ":memory:":
             Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -590,7 +623,7 @@ class SqliteStore:
             )
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+        conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None,
                                check_same_thread=False)
         if self.path != ":memory:":
             conn.execute("PRAGMA journal_mode=WAL")
@@ -612,10 +645,21 @@ class SqliteStore:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
+                db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                # also when COMMIT failed (busy, disk full): a transaction left open
+                # would fail every later BEGIN on this thread's connection
+                if db.in_transaction:
+                    with suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")
                 raise
-            db.execute("COMMIT")
+
+    def unavailable(self, exc: BaseException) -> str | None:
+        """The SQLite file cannot be used for now (see ``unavailable``)."""
+        if not isinstance(exc, sqlite3.OperationalError):
+            return None
+        why = _SQLITE_DOWN.get(getattr(exc, "sqlite_errorcode", 0) & 0xFF)
+        return None if why is None else f"the state database is {why} ({exc})"
 
     def add_base(self, base: Base) -> Base:
         return self._layers.add(base)

@@ -88,6 +88,7 @@ import orjson
 from .clock import Clock, real_time
 from .errors import MockcloudError
 from .journal import OUTBOUND, Journal, exchange
+from .store import unavailable
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..settings import Settings
@@ -410,6 +411,7 @@ class Deliverer:
     # the source's events past a cut batch, by (tenant, hook): (from, to, events)
     _rest: dict[tuple[str, str], tuple[float, float, list[Event]]] = field(
         default_factory=dict, repr=False)
+    _store_down: bool = field(default=False, repr=False)  # the last round found it down
 
     def __post_init__(self) -> None:
         timeout = self.settings.webhook_timeout
@@ -446,8 +448,15 @@ class Deliverer:
                 break
             try:
                 self.run_once()
-            except Exception:  # a worker never dies; the next round tries again
-                log.exception("webhook round failed")
+            except Exception as exc:  # a worker never dies; the next round tries again
+                why = unavailable(self.store, exc)
+                if why is None:
+                    log.exception("webhook round failed")
+                elif not self._store_down:  # one line while it stays down
+                    log.warning("webhook rounds wait for the store: %s", why)
+                self._store_down = why is not None
+            else:
+                self._store_down = False
 
     # -- rounds ----------------------------------------------------------------
 
