@@ -466,7 +466,7 @@ def check_home(where: str, raw: Any, owner: str, index: int) -> dict[str, Any]:
             raise ValueError(f"{where}.place must name a house of the world")
         home = {"timezone": house.get("timezone", "Europe/Paris"),
                 "coordinates": [house["lon"], house["lat"]], "altitude": house["altitude"],
-                **({"country": house["country"]} if "country" in house else {}), **home}
+                **{k: house[k] for k in ("country", "city") if k in house}, **home}
     coords = home.get("coordinates", [2.35, 48.85])
     if not isinstance(coords, list) or len(coords) != 2:
         raise ValueError(f"{where}.coordinates must be two numbers")
