@@ -97,6 +97,9 @@ auto" messages; commands ``command/floodlight_set_config`` (floodlight) and
 ``command/setstate`` (Legrand/Bubendorff), ``command/changestatus`` for monitoring
 (SEEN); cameras show ``is_local: false`` (so pyatmo never pings their ``vpn_url``, a
 made-up ``prodvpn`` address) and no ``reachable`` (as the sample; NSD/NCO neither);
+an NOC also ``firmware_name`` (its revision spelt out: 3002000 is "3.2.0"),
+``homekit_status`` "upgradable", ``timelapse_available`` true and ``network_lock``
+(its world entry's, else false), as the real sample;
 a door tag's ``status`` is ``closed`` and ``last_activity`` its setup date, unless a
 ``tag_*`` security event came in the day before (``module_status``: "open" for 60 s
 after a ``tag_open``); rooms in ``setstate`` need ``write_thermostat`` or ``write_smarther``.
@@ -493,6 +496,12 @@ def _vpn_url(seed: int, mid: str) -> str:
             f"{int(h[2:4], 16)}/{h[4:36]}/{h[36:60]},,")
 
 
+def firmware_name(revision: Any) -> str:
+    """A camera's firmware version as its revision spells it: 3002000 -> "3.2.0"."""
+    rev = revision if isinstance(revision, int) else 0
+    return f"{rev // 1_000_000}.{rev // 1000 % 1000}.{rev % 1000}"
+
+
 def status_fields(mod: dict[str, Any], log: dict[str, Any] | None, now: float,
                   seed: int, battery_percent: int | None = None) -> dict[str, Any]:
     """homestatus's fields for a module of a ``SPECS`` type at ``now``."""
@@ -518,8 +527,11 @@ def status_fields(mod: dict[str, Any], log: dict[str, Any] | None, now: float,
     elif family == "camera":
         out.update(monitoring=state["monitoring"], sd_status=4, alim_status=2,
                    locked=False, vpn_url=_vpn_url(seed, mid), is_local=False)
-        if "floodlight" in state:
-            out.update(floodlight=state["floodlight"], connection="wifi")
+        if "floodlight" in state:  # NOC: as homestatus_91763b24c43d3e344f424e8b's
+            out.update(floodlight=state["floodlight"], connection="wifi",
+                       firmware_name=firmware_name(out["firmware_revision"]),
+                       homekit_status="upgradable", timelapse_available=True,
+                       network_lock=bool(mod.get("network_lock", False)))
     elif family == "doortag":
         bat = ep.module_battery(mod, now, seed, battery_percent)
         out.update(battery_level=bat.vp, battery_state=bat.state,
