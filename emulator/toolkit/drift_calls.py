@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -38,6 +39,9 @@ class Call:
     auth: str = "header"  # header | param | none
     scope: str | None = None  # a token of this scope instead of the full one
     user: str | None = None  # the world's user to ask as (None: the exchange's owner)
+    # device state set through the admin API for this call, dropped after it:
+    # (device id, changes as PATCH /_mockcloud/devices/<vendor>/<id> takes them)
+    overrides: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 @dataclass
@@ -193,6 +197,13 @@ def netatmo_sample(ex: Exchange, path: str, ctx: Context, user: str) -> Call | S
         if event is None:
             return Skip("no event in the world's security home to read until")
         params.update(home_id=event[0], event_id=event[1])
+    elif method == "getstationsdata" and "unreachable" in name:
+        station = ids.first("devices", "NAMain")
+        if station is None:
+            return Skip("no counterpart in the world: a weather station")
+        call = netatmo_call(method, params, None)
+        call.overrides.append((station, {"reachable": False}))
+        return call
     elif method == "setroomthermpoint":
         rooms = homes[0].get("rooms") if homes else None
         room = rooms[0].get("id") if rooms else ids.first("rooms")
@@ -255,6 +266,27 @@ QIVIVO_SKIP = {
     "error_too_many.json": "needs the client's quota spent (1000 calls an hour): not "
     "replayed",
 }
+# error samples whose request body says what is wrong (file -> body)
+QIVIVO_ERROR_BODIES = {
+    "error_validation.json": {"temperature": 20, "duration": "two hours"},
+}
+QIVIVO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$")
+QIVIVO_DATE_FORMAT = "%Y-%m-%d %H:%M"
+
+
+def shift_dates(body: Any, now: float) -> Any:
+    """A recorded body's dates (``2017-11-12 16:00``) moved so the first is a day after
+    the emulator's now, the others keeping their distance to it (a recorded absence
+    would be in the past)."""
+    found = [v for v in (body.values() if isinstance(body, dict) else [])
+             if isinstance(v, str) and QIVIVO_DATE.match(v)]
+    if not found:
+        return body
+    first = min(datetime.strptime(v, QIVIVO_DATE_FORMAT) for v in found)
+    start = datetime.fromtimestamp(now + 86400, UTC).replace(tzinfo=None)
+    delta = start.replace(second=0, microsecond=0) - first
+    return {k: (datetime.strptime(v, QIVIVO_DATE_FORMAT) + delta).strftime(QIVIVO_DATE_FORMAT)
+            if isinstance(v, str) and QIVIVO_DATE.match(v) else v for k, v in body.items()}
 
 
 def qivivo_sample(ex: Exchange, path: str, ctx: Context,
@@ -263,7 +295,7 @@ def qivivo_sample(ex: Exchange, path: str, ctx: Context,
     if name in QIVIVO_SKIP:
         return Skip(QIVIVO_SKIP[name])
     if ex.kind == "request":
-        return Skip("a request body sample: sent with the answer of the same call")
+        return Skip("a request body sample with no recorded answer of the same call")
     ids = ctx.ids["qivivo"]
     method = (ex.method or "GET").upper()
     app = ctx.apps["qivivo"]
@@ -286,7 +318,8 @@ def qivivo_sample(ex: Exchange, path: str, ctx: Context,
     if "unauthenticated" in name:
         call.auth = "none"
     if method in WRITES:
-        body = {} if ex.kind == "error" else bodies.get((method, path))
+        body = QIVIVO_ERROR_BODIES.get(name) if ex.kind == "error" else \
+            bodies.get((method, path))
         if body is not None:
-            call.json_body = ids.json(body)
+            call.json_body = shift_dates(ids.json(body), ctx.now)
     return call

@@ -24,7 +24,10 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
+
+from ..netatmo import world as nw
 
 # Static keys, per vendor: compared by value. How they were chosen: the keys whose value
 # a world file gives (identity and topology: ids, names, types, models, firmware, the
@@ -41,6 +44,32 @@ STATIC: dict[str, frozenset[str]] = {
                           "windunit", "pressureunit", "feel_like_algo", "reg_locale",
                           "lang"}),
     "qivivo": frozenset({"uuid", "type", "serial", "name", "softwareVersion"}),
+}
+
+# Keys a world entry may give, which the emulator then passes through as given and
+# leaves out when the world does not give them (the vendor's world module says which),
+# as key paths ("homes[].modules[].customer_id": anywhere a path goes through it). A
+# recorded path through one of them that the emulator lacks is the world's content,
+# not the emulator's drift: reported as skipped ("the world gives no ..."), not missing.
+# Lightify and Qivivo answers carry no optional world-given key.
+WORLD_GIVEN: dict[str, frozenset[str]] = {
+    "netatmo": frozenset(
+        {f"homes[].modules[].{k}" for k in nw.MODULE_KEYS
+         - {"id", "type", "name", "room_id", "bridge", "reachable"}}
+        | {f"rooms[].{k}" for k in nw.ROOM_STATIC}
+        | {f"schedules[].{k}" for k in nw.SCHEDULE_STATIC | {"default"}}
+        | {f"zones[].{k}" for k in nw.ZONE_STATIC}
+        | {"zones[].rooms[].therm_setpoint_fp", "homes[].cooling_mode", "place.city"}
+        | set(nw.LEGACY_SCHEDULE_FORMS)
+        # a station's or home coach's (emulator/netatmo/stations.py STATION_KEYS)
+        | {"devices[].favorite", "devices[].read_only", "devices[].module_name"}),
+}
+
+# Recorded paths only a device of some type produces (a room's humidity: a Smarther
+# BNS in the room): when no answer of the emulator to this endpoint names such a
+# device, the path has no counterpart in the world (skipped, not missing).
+NEEDS_DEVICE: dict[str, dict[str, frozenset[str]]] = {
+    "netatmo": {"rooms[].humidity": frozenset({"BNS"})},
 }
 
 ID_KEYS = ("id", "_id", "uuid")
@@ -93,16 +122,25 @@ class Comparison:
     static: frozenset[str]
     back: dict[str, str]  # emulator id -> recorded id
     recorded: frozenset[str] = frozenset()  # recorded entity ids (mapped or not)
+    world_given: frozenset[str] = frozenset()  # the vendor's WORLD_GIVEN
+    needs_device: dict[str, frozenset[str]] = field(default_factory=dict)
+    ignore: tuple[str, ...] = ()  # globs of key paths not compared (--ignore)
     rec_types: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     emu_types: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     values: dict[tuple[str, str, str], None] = field(default_factory=dict)
     skipped: dict[str, None] = field(default_factory=dict)
+    source: str = ""  # the exchange being compared
+    seen_in: dict[str, str] = field(default_factory=dict)  # recorded path -> first source
 
     def __post_init__(self) -> None:
         self.mapped = frozenset(self.back.values())  # recorded ids with a counterpart
+        self.emu_kinds: set[str] = set()  # every "type" value the emulator answered
 
     # ---- the walk ----------------------------------------------------------------------
     def pair(self, rec: Any, emu: Any, path: str, key: str = "") -> None:
+        if key == "type" and isinstance(emu, str):
+            self.emu_kinds.add(emu)
+        self.seen_in.setdefault(path, self.source)
         self.rec_types[path].add(json_type(rec))
         self.emu_types[path].add(json_type(emu))
         if isinstance(rec, dict) and isinstance(emu, dict):
@@ -123,8 +161,12 @@ class Comparison:
         """The paths and types of a subtree only one side has."""
         if top:
             types[path].add(json_type(value))
+        if types is self.rec_types:
+            self.seen_in.setdefault(path, self.source)
         if isinstance(value, dict):
             named, data = split(value)
+            if types is self.emu_types and isinstance(named.get("type"), str):
+                self.emu_kinds.add(named["type"])
             for key, item in named.items():
                 self.only(item, join(path, key), types)
             for label, items in data.items():
@@ -163,14 +205,11 @@ class Comparison:
     def _lists(self, rec: list, emu: list, path: str) -> None:
         sub = path + "[]"
         if not rec or not emu:
-            if not emu and any(entity_id(x) for x in rec):
-                self.skipped[f"no counterpart in the world: {sub} (the emulator's list "
-                             "is empty)"] = None
-                return
-            for item in rec:
-                self.only(item, sub, self.rec_types)
-            for item in emu:
-                self.only(item, sub, self.emu_types)
+            if rec:  # nothing of the emulator's to compare an element's shape with
+                what = "no counterpart in the world" if any(entity_id(x) for x in rec) \
+                    else "not compared"
+                self.skipped[f"{self.source}: {what}: {sub} (the emulator's list is "
+                             "empty)"] = None
             return
         by_id = {self.back.get(i, i): x for x in emu if (i := entity_id(x))}
         by_type: dict[Any, list[Any]] = defaultdict(list)
@@ -182,7 +221,8 @@ class Comparison:
             mate = self._mate(item, i, emu, by_id, by_type, used)
             if mate is None:
                 kind = item.get("type") if isinstance(item, dict) else None
-                self.skipped[f"no counterpart in the world: {sub} of type {kind}"] = None
+                self.skipped[f"{self.source}: no counterpart in the world: {sub} of type "
+                             f"{kind}"] = None
                 continue
             used.add(id(mate))
             self.pair(item, mate, sub)
@@ -212,14 +252,58 @@ class Comparison:
 
     # ---- the verdict -------------------------------------------------------------------
     def paths(self) -> tuple[list[str], list[str], list[str]]:
-        """(present, missing, extra) key paths; the root ("") is not a key path."""
-        rec = {p for p in self.rec_types if p}
-        emu = {p for p in self.emu_types if p}
-        return sorted(rec & emu), sorted(rec - emu), sorted(emu - rec)
+        """(present, missing, extra) key paths; the root ("") is not a key path. A
+        missing path through a world-given key is not missing: see :meth:`world_gaps`."""
+        rec = {p for p in self.rec_types if p and not self.ignored(p)}
+        emu = {p for p in self.emu_types if p and not self.ignored(p)}
+        missing = {p for p in rec - emu if not self.world_key(p) and not self.device_gap(p)}
+        return sorted(rec & emu), sorted(missing), sorted(emu - rec)
+
+    def ignored(self, path: str) -> bool:
+        return any(fnmatchcase(path, glob.replace("[", "[[]")) for glob in self.ignore)
+
+    def device_gap(self, path: str) -> str | None:
+        """The device types a recorded path needs when the emulator showed none."""
+        for suffix, kinds in self.needs_device.items():
+            if (path == suffix or path.endswith("." + suffix)) and not kinds & self.emu_kinds:
+                return "/".join(sorted(kinds))
+        return None
+
+    def world_key(self, path: str) -> str | None:
+        """The world-given key path this path goes through, if any."""
+        dotted = "." + path
+        for given in self.world_given:
+            at = dotted.find("." + given)
+            end = at + 1 + len(given)
+            if at >= 0 and dotted[end:end + 1] in ("", ".", "["):
+                return given
+        return None
+
+    def world_gaps(self) -> list[str]:
+        """Skip reasons for recorded paths the world does not give (one per key)."""
+        out: dict[str, None] = {}
+        for path in sorted(p for p in self.rec_types if p and p not in self.emu_types):
+            if self.ignored(path):
+                out[f"ignored (--ignore): {path}"] = None
+                continue
+            kinds = self.device_gap(path)
+            if kinds:
+                out[f"no counterpart in the world: {path} comes from a {kinds}, the "
+                    f"world has none here (recorded in {self.seen_in.get(path, '?')})"] = None
+                continue
+            given = self.world_key(path)
+            if given:
+                head = path[:("." + path).index("." + given) + len(given)]
+                key = given.rsplit(".", 1)[-1]
+                out[f"the world gives no {key} (optional in a world file): {head} "
+                    f"(recorded in {self.seen_in.get(path, '?')})"] = None
+        return list(out)
 
     def type_diffs(self) -> list[dict[str, Any]]:
         out = []
         for path in sorted(self.rec_types.keys() & self.emu_types.keys()):
+            if self.ignored(path):
+                continue
             rec, emu = self.rec_types[path], self.emu_types[path]
             if emu - rec:
                 out.append({"path": path or "(root)", "recorded": sorted(rec),
@@ -227,7 +311,8 @@ class Comparison:
         return out
 
     def value_diffs(self) -> list[dict[str, Any]]:
-        return [{"path": p, "recorded": r, "emulator": e} for p, r, e in self.values]
+        return [{"path": p, "recorded": r, "emulator": e} for p, r, e in self.values
+                if not self.ignored(p)]
 
 
 def split(obj: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
