@@ -404,6 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--world", metavar="FILE", help="world file: the started emulator's, or "
                    "loaded into drift's tenant of --against")
     p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--report", metavar="FILE.json", help="also write the JSON report there")
     p.add_argument("--fail-on", default=DEFAULT_FAIL_ON,
                    help=f"comma-separated of {', '.join(CHECKS)}, or none "
                         f"(default {DEFAULT_FAIL_ON})")
@@ -462,6 +463,12 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"mockcloud drift: {exc}", file=sys.stderr)
         return 2
+    if args.report:
+        try:
+            Path(args.report).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        except OSError as exc:
+            print(f"mockcloud drift: --report {args.report}: {exc}", file=sys.stderr)
+            return 2
     if args.format == "json":
         print(json.dumps(report, indent=1))
     else:
