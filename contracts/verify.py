@@ -281,6 +281,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.add_argument("--contracts", type=Path, default=None, metavar="DIR",
                         help="contracts folder (default: the installed contracts package)")
+    parser.add_argument("--secrets", action="store_true",
+                        help="also scan the files for secrets and personal data that "
+                             "survived scrubbing (as mockcloud record --check does); "
+                             "any finding fails")
     return parser
 
 
@@ -296,6 +300,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     report = verify_paths(args.paths, catalogue)
     print(render_json(report) if args.format == "json" else render_table(report))
+    if args.secrets:
+        from emulator.toolkit.scrub import check_main
+
+        out = sys.stdout if args.format == "table" else sys.stderr
+        return max(report.exit_code, check_main(args.paths, out))
     return report.exit_code
 
 

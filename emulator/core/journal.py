@@ -142,7 +142,19 @@ SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 # parameters and JSON fields whose (string) value is a secret, wherever they appear:
 # form bodies, JSON bodies at any depth, query strings and fragments of URLs
 SECRET_FIELDS = frozenset({"client_secret", "code", "access_token", "refresh_token",
-                           "password", "id_token", "code_verifier"})
+                           "password", "id_token", "code_verifier", "token"})
+# ... and any other field named like a credential: *token, *secret, password, *_key (and
+# Netatmo's picture "key"), but not token_type(_hint). One rule for the journal's export
+# and for ``mockcloud record`` (emulator/toolkit/scrub.py imports it).
+_SECRET_NAME = re.compile(r"(?i)(token|secret|passw(or)?d|api_?key|code_verifier|^key|_key)$")
+NOT_SECRET_FIELDS = frozenset({"token_type", "token_type_hint"})
+
+
+def is_secret_field(name: str) -> bool:
+    """Whether a parameter or JSON field named so holds a secret."""
+    return name in SECRET_FIELDS or (name not in NOT_SECRET_FIELDS
+                                     and bool(_SECRET_NAME.search(name)))
+
 _SECRET_JSON = re.compile(
     r'("(?:' + "|".join(sorted(SECRET_FIELDS)) + r')"\s*:\s*)"(?:[^"\\]|\\.)*"?')
 
@@ -160,7 +172,7 @@ def redact_pairs(text: str) -> str:
     parts = text.split("&")
     for i, part in enumerate(parts):
         key, eq, value = part.partition("=")
-        if eq and value and unquote_plus(key) in SECRET_FIELDS:
+        if eq and value and is_secret_field(unquote_plus(key)):
             parts[i] = f"{key}={REDACTED}"
     return "&".join(parts)
 
@@ -177,7 +189,7 @@ def _redact_json(value: Any) -> tuple[Any, bool]:
     if isinstance(value, dict):
         changed, out = False, {}
         for k, v in value.items():
-            if k in SECRET_FIELDS and isinstance(v, str) and v != REDACTED:
+            if is_secret_field(k) and isinstance(v, str) and v != REDACTED:
                 out[k], changed = REDACTED, True
             else:
                 out[k], sub = _redact_json(v)
