@@ -1,13 +1,28 @@
 """Drive a running mockcloud from Python: start a server, steer its control plane.
 
 ``ServerProcess`` (from :mod:`emulator.launcher`) starts ``mockcloud serve`` on a free
-port in a child process (a real HTTP server, not Flask's test client); ``Admin`` wraps
-``/_mockcloud/`` for one tenant: clock, faults, journal, tokens, quotas, devices,
-webhooks, world, reset.
+port in a child process (a real HTTP server, not Flask's test client);
+``ThreadedServer`` serves the same WSGI app on a real socket from a daemon thread of
+this process (like moto's ``ThreadedMotoServer``: faster to start, one process to
+debug); ``Admin`` wraps ``/_mockcloud/`` for one tenant: clock, faults, journal, tokens,
+quotas, devices, webhooks, world, reset; ``Admin.vendor("netatmo")`` gives a
+:class:`VendorHandle`: the tenant's base URL for the vendor, a ready token and its
+headers, the clock.
+
+::
+
+    with ThreadedServer() as server:
+        netatmo = Admin(server.url, "my-tenant").vendor("netatmo")
+        requests.get(netatmo.base_url + "/api/homesdata", headers=netatmo.headers)
+        netatmo.clock.advance(3600)
 """
 
 from __future__ import annotations
 
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
@@ -15,7 +30,8 @@ import requests
 
 from .launcher import ServerError, ServerProcess, stop_process
 
-__all__ = ["Admin", "AdminError", "ServerError", "ServerProcess", "stop_process"]
+__all__ = ["Admin", "AdminError", "Clock", "ServerError", "ServerProcess", "ThreadedServer",
+           "VendorHandle", "stop_process"]
 
 
 class AdminError(AssertionError):
@@ -191,3 +207,180 @@ class Admin:
 
     def reset(self) -> dict:
         return self._call("POST", "/reset")
+
+    # a vendor as a test meets it
+    def vendor(self, vendor: str, app: str | None = None, user: str | None = None,
+               scope: str | None = None) -> VendorHandle:
+        """The tenant's ``vendor`` with a ready token, issued by ``POST
+        /_mockcloud/tokens`` (no OAuth flow) for ``app`` (default: the world's CI app,
+        ``<vendor>-ci``, else its first app) acting for ``user`` (default: the app's
+        ``auto_approve_user`` or ``owner``, else the vendor's first user), with ``scope``
+        (default: every scope the app lists, else the app's default scope)."""
+        section = (self.export_world().get(vendor) or {})
+        apps, users = section.get("apps") or [], section.get("users") or []
+        chosen = _pick_app(apps, vendor, app)
+        if chosen is None:
+            raise AdminError(f"the tenant's world has no {vendor} app"
+                             + (f" {app!r}" if app else "") + ": "
+                             + ", ".join(a.get("client_id", "?") for a in apps))
+        if user is None:
+            user = chosen.get("auto_approve_user") or chosen.get("owner") or next(
+                (u.get("login") or u.get("email") or u.get("id") for u in users), None)
+        if scope is None and chosen.get("scopes"):
+            scope = " ".join(chosen["scopes"])
+        grant = self.issue_token(vendor, chosen["client_id"], user, scope)
+        return VendorHandle(vendor=vendor, base_url=self.url(vendor), grant=grant,
+                            client_id=chosen["client_id"],
+                            client_secret=chosen.get("client_secret"), user=user,
+                            admin=self, clock=Clock(self))
+
+
+def _pick_app(apps: list[dict], vendor: str, wanted: str | None) -> dict | None:
+    if wanted is not None:
+        return next((a for a in apps if a.get("client_id") == wanted), None)
+    return next((a for a in apps if a.get("client_id") == f"{vendor}-ci"),
+                apps[0] if apps else None)
+
+
+class Clock:
+    """A tenant's virtual clock: ``now()``, ``advance(seconds)``, ``set(at)``,
+    ``freeze(at=None)``, ``resume()`` (instants as epoch seconds or ISO 8601)."""
+
+    def __init__(self, admin: Admin) -> None:
+        self.admin = admin
+
+    def now(self) -> float:
+        return self.admin.now()
+
+    def advance(self, seconds: float) -> dict:
+        return self.admin.advance(seconds)
+
+    def set(self, at: float | str) -> dict:
+        return self.admin.set_time(at)
+
+    def freeze(self, at: float | str | None = None) -> dict:
+        return self.admin.freeze(at)
+
+    def resume(self) -> dict:
+        return self.admin.resume()
+
+
+@dataclass
+class VendorHandle:
+    """One vendor of one tenant, ready to call: ``base_url`` (put it where the client
+    wants the vendor's base URL), ``token`` / ``access_token``, ``refresh_token``,
+    ``headers`` (``Authorization: Bearer``), ``clock``, ``admin`` (the tenant's
+    :class:`Admin`), and the app and user the token was issued for."""
+
+    vendor: str
+    base_url: str
+    grant: dict[str, Any]
+    client_id: str
+    client_secret: str | None
+    user: str | None
+    admin: Admin = field(repr=False)
+    clock: Clock = field(repr=False)
+
+    @property
+    def access_token(self) -> str:
+        return self.grant["access_token"]
+
+    token = access_token
+
+    @property
+    def refresh_token(self) -> str | None:
+        return self.grant.get("refresh_token")
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+class ThreadedServer:
+    """The emulator's real WSGI app on a real socket, served by werkzeug from a daemon
+    thread of this process (moto's ``ThreadedMotoServer`` for mockcloud); a context
+    manager, or ``start()`` / ``stop()``.
+
+    ``port=0`` picks a free one (``url`` says which); ``admin_token``, ``world``,
+    ``state``, ``seed`` and any other :class:`emulator.settings.Settings` field as a
+    keyword (``MOCKCLOUD_*`` variables fill the rest, as for ``mockcloud serve``). Its
+    ``home`` (certificates, built worlds) is a temporary folder unless given. Plain HTTP
+    only. Vendor knobs (``MOCKCLOUD_<VENDOR>_*``) are read from this process's
+    environment when the app is built."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *,
+                 admin_token: str | None = None, **settings: Any) -> None:
+        self.host = host
+        self.port = port
+        self.admin_token = admin_token
+        self.overrides = settings
+        self.url = ""
+        self.app: Any = None
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._home: tempfile.TemporaryDirectory | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The headers the control plane wants (the admin token, when there is one)."""
+        return {"Authorization": f"Bearer {self.admin_token}"} if self.admin_token else {}
+
+    def start(self) -> ThreadedServer:
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        from .app import create_app
+        from .settings import Settings
+
+        if self._server is not None:
+            raise ServerError("this server was already started")
+
+        class QuietHandler(WSGIRequestHandler):
+            def log_request(self, *args: Any, **kwargs: Any) -> None:
+                pass  # no access log line per request (errors are still logged)
+
+        overrides = {"host": self.host, "port": self.port, **self.overrides}
+        if self.admin_token is not None:
+            overrides["admin_token"] = self.admin_token
+        if "home" not in overrides:
+            self._home = tempfile.TemporaryDirectory(prefix="mockcloud-thread-")
+            overrides["home"] = self._home.name
+        try:
+            settings = Settings.from_env(**overrides)
+            self.admin_token = settings.admin_token or None
+            self.app = create_app(settings)
+            self._server = make_server(self.host, self.port, self.app, threaded=True,
+                                       request_handler=QuietHandler)
+        except BaseException:
+            self.stop()
+            raise
+        self.port = self._server.server_port
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        self.url = f"http://{host}:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        name=f"mockcloud-{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (the socket is closed when this returns), stop the webhook
+        deliveries, remove the temporary home."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
+        if self.app is not None:
+            self.app.deliverer.stop()
+            self.app = None
+        if self._home is not None:
+            self._home.cleanup()
+            self._home = None
+
+    def __enter__(self) -> ThreadedServer:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
