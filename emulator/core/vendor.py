@@ -16,7 +16,10 @@ document, and loads and exports its part of a world. The vendor writes:
   API's control (offline, battery, open window, weather overrides);
 * optionally ``push``: a ``core.webhooks.PushSpec``, the webhooks it sends (its event
   source, activation push, retry and ban rules); its routes register them with
-  ``core.webhooks.register`` and ``drop``.
+  ``core.webhooks.register`` and ``drop``;
+* optionally ``from_reads``: its recorded successful reads (``core.reads.Read``) ->
+  its users of a world section (``core.reads.FromReads``), for ``mockcloud world
+  from-cassette``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .api import VendorAPI
     from .devices import DeviceControl
     from .oauth import AuthProfile
+    from .reads import FromReads, Read
     from .store import Store
     from .webhooks import PushSpec
 
@@ -106,6 +110,9 @@ class Vendor:
     # the webhooks it pushes (see core.webhooks): None, a vendor that pushes nothing
     # (the admin webhook routes answer 400)
     push: PushSpec | None = None
+    # its recorded reads -> its users of a world (``world from-cassette``); None: the
+    # command reports the vendor's reads as not understood
+    from_reads: Callable[[list[Read]], FromReads] | None = None
 
     def kind(self, name: str) -> str:
         return f"{self.name}.{name}"

@@ -31,7 +31,7 @@ from contracts.files import contracts_dir
 from ..core.oauth import AuthProfile
 from ..core.quotas import QuotaConfig
 from ..core.vendor import Vendor
-from . import devices, routes, world
+from . import devices, from_reads, routes, world
 from .errors import ENVELOPE
 
 CONTRACTS = contracts_dir()
@@ -76,4 +76,5 @@ VENDOR = Vendor(
     openapi=CONTRACTS / "openapi" / "lightify.yaml",
     schemas=CONTRACTS / "schemas" / "lightify",
     devices=devices.CONTROL,
+    from_reads=from_reads.build,
 )

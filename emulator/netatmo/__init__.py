@@ -70,7 +70,7 @@ from ..core.oauth import AuthProfile, PasswordGrant
 from ..core.quotas import QuotaConfig, QuotaRule
 from ..core.vendor import Vendor
 from ..core.webhooks import PushSpec
-from . import devices, pushes, routes, world
+from . import devices, from_reads, pushes, routes, world
 from .errors import ENVELOPE
 
 CONTRACTS = contracts_dir()
@@ -185,6 +185,7 @@ VENDOR = Vendor(
     app_fields=("legacy_password",),
     user_id=user_id,
     devices=devices.CONTROL,
+    from_reads=from_reads.build,
     # 5 failed deliveries within an hour ban the webhook for 24 h (SEEN, §3.4); no
     # retry (INFERRED); the payloads and who pushes what: pushes
     push=PushSpec(source=pushes.source, activation=pushes.activation,

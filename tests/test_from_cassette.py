@@ -1,0 +1,210 @@
+"""``mockcloud world from-cassette`` (issue 12): a world built from recorded reads answers
+those reads with the recorded shapes.
+
+For the Lightify seed cassettes and the Netatmo real samples (``../shared``; skipped
+when absent) the command builds a world (as a user runs it: the ``mockcloud`` CLI in a
+subprocess), ``mockcloud world check`` accepts it, ``mockcloud serve --world`` serves it,
+and every read the command used is replayed over HTTP with a token the emulator issued
+(``Admin.issue_token``) for the user the command's report names. The answer must have
+every key path of the recording (list indexes collapsed) and, where a field does not
+move (ids, names, types, relations, units), the recorded values (a recorded value
+must be among the emulator's at that path: merged recordings answer with a superset).
+
+The comparison is a small helper of this file, not drift (``emulator/toolkit/drift.py``
+had not landed when this was written).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+
+from contracts._sources import read_path
+from emulator.testing import Admin, ServerProcess
+
+ROOT = Path(__file__).resolve().parents[1]
+LIGHTIFY = ROOT / "fixtures" / "cassettes" / "lightify"
+NETATMO = ROOT.parent / "shared" / "real-samples" / "netatmo"
+CLIENTS = {"lightify": "lightify-ci", "netatmo": "netatmo-ci", "qivivo": "qivivo-ci"}
+# fields whose recorded value must come back (the rest move or are computed)
+STATIC = {"id", "name", "type", "room_id", "bridge", "module_name", "station_name",
+          "home_id", "home_name", "data_type", "zone_id", "m_offset", "pseudo",
+          "gatewayId", "devices", "scenes", "groups", "deviceModel", "firmwareVersion",
+          "timezone", "country", "city", "unit", "windunit", "pressureunit", "lang",
+          "reg_locale", "email", "mail", "selected", "hg_temp", "away_temp",
+          "therm_setpoint_temperature", "category"}
+
+
+def static(path: str, name: str) -> bool:
+    """A field whose recorded value must come back: not under events (the emulator's
+    seeded routine), a set point only in a schedule's zones (a room's moves)."""
+    if name not in STATIC or ".events[]" in path:
+        return False
+    return name != "therm_setpoint_temperature" or ".zones[]" in path
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "emulator.cli", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def paths(doc: Any, prefix: str = "", out: dict[str, list[Any]] | None = None
+          ) -> dict[str, list[Any]]:
+    """Key path (list indexes collapsed to ``[]``) -> the leaf values found there."""
+    out = {} if out is None else out
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            path = f"{prefix}.{key}" if prefix else key
+            out.setdefault(path, [])
+            if isinstance(value, list) and value and not isinstance(value[0], dict | list):
+                out[path].append(tuple(value))          # a list of ids is one value
+            paths(value, path, out)
+    elif isinstance(doc, list):
+        for item in doc:
+            paths(item, f"{prefix}[]", out)
+    else:
+        out.setdefault(prefix, []).append(doc)
+    return out
+
+
+def differences(recorded: Any, answered: Any, unlike: list[str], gaps: list[str]
+                ) -> tuple[list[str], list[str], list[str]]:
+    """(missing key paths the command did not list, key paths it listed that came back
+    after all, static values not answered that no conflict it reported explains)."""
+    want, have = paths(recorded), paths(answered)
+    missing = set(want) - set(have)
+    unlisted = sorted(p for p in missing if not any(
+        p == u or p.startswith(u + ".") or p.startswith(u + "[") for u in unlike))
+    stale = sorted(u for u in unlike if u not in missing)
+    values = []
+    for path, found in want.items():
+        name = path.rsplit(".", 1)[-1].rstrip("[]")
+        if not static(path, name) or path not in have:
+            continue
+        gone = [v for v in found if v not in have[path] and not any(
+            name in g and str(list(v) if isinstance(v, tuple) else v) in g for g in gaps)]
+        if gone:
+            values.append(f"{path}: {gone[:3]} not in {have[path][:6]}")
+    return unlisted, stale, values
+
+
+def build(tmp_path: Path, *sources: Path) -> tuple[Path, dict[str, Any]]:
+    world, report = tmp_path / "world.yaml", tmp_path / "report.json"
+    done = cli("world", "from-cassette", *map(str, sources), "-o", str(world),
+               "--report", str(report))
+    assert done.returncode == 0, done.stderr + done.stdout
+    checked = cli("world", "check", str(world))
+    assert checked.returncode == 0, checked.stderr
+    return world, json.loads(report.read_text(encoding="utf-8"))
+
+
+def replay(world: Path, report: dict[str, Any], sources: list[Path]
+           ) -> dict[str, tuple[list[str], list[str], list[str]]]:
+    """Serve the world, replay every read the report used: source -> differences."""
+    exchanges = {}
+    for src in sources:
+        found, problems = read_path(src)
+        assert not problems
+        exchanges.update({e.source: e for e in found if e.kind == "response"})
+    data = yaml.safe_load(world.read_text(encoding="utf-8"))
+    results = {}
+    with ServerProcess("--world", str(world)) as server:
+        admin = Admin(server.url, "default", token=server.admin_token)
+        http = requests.Session()
+        for vendor, part in report["vendors"].items():
+            app = next(a for a in data[vendor]["apps"] if a["client_id"] == CLIENTS[vendor])
+            scope = " ".join(app["scopes"]) if "scopes" in app else None
+            tokens: dict[str, str] = {}
+            for source, how in part["replay"].items():
+                ex = exchanges[source]
+                if how["user"] not in tokens:
+                    tokens[how["user"]] = admin.issue_token(
+                        vendor, CLIENTS[vendor], how["user"], scope)["access_token"]
+                path = ex.url.split("://", 1)[-1]
+                path = path[path.index("/"):] if "://" in ex.url else path
+                resp = http.request(ex.method or "GET", admin.url(vendor) + path,
+                                    params=how["params"], headers={
+                                        "Authorization": f"Bearer {tokens[how['user']]}"})
+                assert resp.status_code == 200, (source, resp.status_code, resp.text)
+                recorded = ex.body if not isinstance(ex.body, str) else json.loads(ex.body)
+                results[source] = differences(recorded, resp.json(), how["unlike"],
+                                              part["gaps"])
+    return results
+
+
+def test_lightify_seed_cassettes_come_back(tmp_path: Path):
+    world, report = build(tmp_path, LIGHTIFY)
+    part = report["vendors"]["lightify"]
+    assert part["users"] == ["gateway-123456@lightify.cassette"]
+    # the write is not a read; what groups and scenes name but no read shows is said
+    assert any("apply_scene.yaml#0" in i for i in part["ignored"])
+    assert any("123456-d07" in g and "placeholder" in g for g in part["gaps"])
+    assert len(part["replay"]) == 6
+    results = replay(world, report, [LIGHTIFY])
+    bad = {s: r for s, r in results.items() if r != ([], [], [])}
+    assert not bad, bad
+    text = world.read_text(encoding="utf-8")
+    assert "known gap: device 123456-d02" in text and "password: mockcloud" in text
+
+
+@pytest.mark.skipif(not NETATMO.is_dir(), reason=f"real samples absent ({NETATMO})")
+def test_netatmo_real_samples_come_back(tmp_path: Path):
+    world, report = build(tmp_path, NETATMO)
+    part = report["vendors"]["netatmo"]
+    manifest = json.loads((NETATMO / "manifest.json").read_text(encoding="utf-8"))
+    reads = {"/api/homesdata", "/api/homestatus", "/api/gethomedata",
+             "/api/getstationsdata", "/api/gethomecoachsdata"}
+    success = {e["file"] for e in manifest if e["kind"] == "response"
+               and e["status"] == 200 and e["endpoint"] in reads}
+    assert set(part["replay"]) == success
+    # the other successful answers are listed as not used, with the reason
+    others = {e["file"] for e in manifest if e["kind"] == "response"} - success
+    assert {i.split(":", 1)[0] for i in part["ignored"]} == others
+    assert part["users"][:2] == ["john@doe.com", "john.doe@doe.com"]
+    results = replay(world, report, [NETATMO])
+    missing = {s: r[0] for s, r in results.items() if r[0]}
+    stale = {s: r[1] for s, r in results.items() if r[1]}
+    values = {s: r[2] for s, r in results.items() if r[2]}
+    assert not missing, json.dumps(missing, indent=1)
+    assert not stale, json.dumps(stale, indent=1)
+    assert not values, json.dumps(values, indent=1)
+    # what does not come back is listed by the command, each as a known gap
+    unlike = {u for how in part["replay"].values() for u in how["unlike"]}
+    assert "body.home.modules[].fan_speed" in unlike
+    assert any("fan_speed: the emulator never shows it" in g for g in part["gaps"])
+
+
+def test_conflicting_static_values_are_reported_not_dropped(tmp_path: Path):
+    first = LIGHTIFY / "get_device.yaml"
+    doc = yaml.safe_load(first.read_text(encoding="utf-8"))
+    body = json.loads(doc["interactions"][0]["response"]["body"]["string"])
+    body["name"] = "renamed bathroom"
+    body["colorLoop"] = True
+    doc["interactions"][0]["response"]["body"]["string"] = json.dumps(body)
+    other = tmp_path / "renamed.yaml"
+    other.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    world = tmp_path / "w.yaml"
+    done = cli("world", "from-cassette", str(first), str(other), "-o", str(world))
+    assert done.returncode == 0, done.stderr
+    assert "device 123456-d03.name: recorded as 'bathroom' and as 'renamed bathroom'" \
+        in done.stdout
+    assert "device 123456-d03.colorLoop: the emulator never shows it" in done.stdout
+
+
+def test_bad_input_exits_2_with_a_message(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("interactions: 3\n", encoding="utf-8")
+    done = cli("world", "from-cassette", str(bad), "-o", str(tmp_path / "w.yaml"))
+    assert done.returncode == 2
+    assert "unreadable cassette" in done.stderr and "Traceback" not in done.stderr
+    done = cli("world", "from-cassette", str(tmp_path / "nowhere"))
+    assert done.returncode == 2 and "no such file or folder" in done.stderr
+    done = cli("world", "from-cassette")
+    assert done.returncode == 2 and "CASSETTE" in done.stderr
