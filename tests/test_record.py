@@ -28,6 +28,7 @@ import pytest
 import requests
 import vcr
 import yaml
+from vcr.serializers import yamlserializer
 
 from clients.base import ApiError
 from clients.lightify import LightifyClient
@@ -409,3 +410,20 @@ def test_pseudonyms_keep_their_shape() -> None:
     assert s.header("Authorization", "Bearer abc") == f"Bearer {s.secret('abc')}"
     assert s.pairs("a=1&password=hunter2&code=xyz&b") == \
         f"a=1&password=REDACTED&code={s.secret('xyz')}&b"
+
+
+def test_a_second_session_appends_to_the_named_cassette(tmp_path: Path, admin: Admin) -> None:
+    """Two proxies one after the other on one --name: one cassette, both exchanges, in
+    the layout vcrpy itself writes (and reads); the error answers are recorded."""
+    for _ in range(2):
+        with Proxy("--vendor", "netatmo", "--upstream", admin.url("netatmo"),
+                   "--out", str(tmp_path), "--name", "again") as proxy:
+            resp = requests.get(f"{proxy.url}/api/homesdata",
+                                headers={"Authorization": "Bearer not-a-token"}, timeout=30)
+            assert resp.status_code in (401, 403), resp.text
+    text = (tmp_path / "again.yaml").read_text()
+    items = yamlserializer.deserialize(text)["interactions"]
+    assert text == yamlserializer.serialize({"interactions": items, "version": 1})
+    assert [i["response"]["status"]["code"] for i in items] == [resp.status_code] * 2
+    assert {i["request"]["headers"]["Authorization"][0] for i in items} == {
+        f"Bearer {Scrubber(key_for(tmp_path)).secret('not-a-token')}"}

@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import yaml
 from vcr.serializers import yamlserializer
 
 from .scrub import Scrubber, check_main, key_for, read_cassette
@@ -71,24 +72,47 @@ NOT_RETURNED = HOP_BY_HOP | {"content-encoding", "content-length"}
 
 
 class Cassette:
-    """One vcrpy cassette, appended to from many threads; the file is rewritten whole
-    (temporary file, then rename) after each exchange, so it is always complete."""
+    """One vcrpy cassette, appended to from many threads. Each exchange is appended to
+    the file (the text vcrpy's serializer writes for it, before the closing ``version``
+    line), so a long session costs the same per exchange; an existing cassette is
+    rewritten once in that layout first (temporary file, then rename)."""
+
+    HEAD, TAIL = "interactions:\n", "version: 1\n"
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.lock = threading.Lock()
-        self.interactions: list[dict[str, Any]] = (
-            read_cassette(path) if path.exists() else [])
+        self.count = 0
+        if path.exists():
+            items = read_cassette(path)
+            self.count = len(items)
+            if items:
+                self._replace(self._dump(items))
+
+    @staticmethod
+    def _dump(items: list[dict[str, Any]]) -> str:
+        return yamlserializer.serialize({"interactions": items, "version": 1})
+
+    def _replace(self, text: str) -> None:
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, self.path)
 
     def append(self, interaction: dict[str, Any]) -> int:
+        text = self._dump([interaction])
+        if not (text.startswith(self.HEAD) and text.endswith(self.TAIL)):
+            raise ValueError("unexpected cassette layout from vcrpy's serializer")
         with self.lock:
-            self.interactions.append(interaction)
-            text = yamlserializer.serialize({"interactions": self.interactions,
-                                             "version": 1})
-            tmp = self.path.with_name(f".{self.path.name}.tmp")
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, self.path)
-            return len(self.interactions)
+            if self.count == 0:
+                self._replace(text)
+            else:
+                piece = text[len(self.HEAD):-len(self.TAIL)] + self.TAIL
+                with open(self.path, "r+b") as fh:
+                    fh.seek(-len(self.TAIL), os.SEEK_END)
+                    fh.write(piece.encode("utf-8"))
+                    fh.truncate()
+            self.count += 1
+            return self.count
 
 
 class Upstreams:
@@ -250,10 +274,12 @@ def handler_for(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
 
         def _send(self, status: int, reason: str, headers: list[tuple[str, str]],
                   content: bytes) -> None:
-            self.send_response(status, reason)
+            self.send_response_only(status, reason)   # the upstream's Server and Date
+            names = {k.lower() for k, _ in headers}
+            if "date" not in names:
+                self.send_header("Date", self.date_time_string())
             for k, v in headers:
-                if k.lower() not in ("date", "server"):
-                    self.send_header(k, v)
+                self.send_header(k, v)
             self.send_header("Content-Length", str(len(content)))
             self.end_headers()
             if self.command != "HEAD":
@@ -266,8 +292,8 @@ def handler_for(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
 
 def hints(vendor: str, url: str) -> list[str]:
     return {
-        "netatmo": [f"NetatmoClient(id, secret, '{url}'); pyatmo: "
-                    f"pyatmo.const.BASE_URL / AUTH_URL at '{url}/'"],
+        "netatmo": [f"NetatmoClient(id, secret, '{url}')",
+                    f"pyatmo: your AbstractAsyncAuth(..., base_url='{url}/')"],
         "lightify": [f"LightifyClient(id, secret, '{url}')"],
         "qivivo": [f"QivivoClient(id, secret, '{url}', auth_base_url='{url}') "
                    "(both hosts: the proxy sends /oauth and / to the account host)"],
@@ -318,13 +344,13 @@ def main(argv: list[str] | None = None) -> int:
     name = args.name or f"{args.vendor}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
     if "/" in name or name.startswith("."):
         p.error(f"--name {name!r}: a plain file name, please")
-    scrubber = None if args.no_scrub else Scrubber(key_for(out))
-    out.mkdir(parents=True, exist_ok=True)
     path = out / (name if name.endswith((".yaml", ".yml")) else f"{name}.yaml")
     try:
+        out.mkdir(parents=True, exist_ok=True)
+        scrubber = None if args.no_scrub else Scrubber(key_for(out))
         cassette = Cassette(path)
-    except (OSError, ValueError) as exc:
-        p.error(f"cannot append to {path}: {exc}")
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        p.error(f"cannot record into {path}: {exc}")
     recorder = Recorder(upstreams, cassette, scrubber, args.timeout)
     try:
         server = ThreadingHTTPServer((args.host, args.port), handler_for(recorder))
@@ -352,6 +378,6 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         server.server_close()
-    print(f"mockcloud record: {len(cassette.interactions)} interaction(s) in {path}",
+    print(f"mockcloud record: {cassette.count} interaction(s) in {path}",
           flush=True)
     return 0
