@@ -17,7 +17,11 @@ the checkout, and use it there as a new user would.
    * ``mockcloud contracts verify qivivo`` passes on a copy of tests/data/qivivo;
    * a tiny outside project (one test file using the ``mockcloud`` fixture of the
      installed pytest plugin: a Lightify token, the devices, the clock moved through the
-     control plane with the plugin's admin token) passes under the venv's pytest.
+     control plane with the plugin's admin token; and ``mockcloud_vendor("netatmo")``)
+     passes under the venv's pytest, and its ``mockcloud_vendor`` test again with
+     ``--mockcloud-server=thread``;
+   * ``mockcloud fuzz lightify`` (schemathesis is the ``fuzz`` extra, not installed
+     here) exits 2 saying ``pip install 'mockcloud[fuzz]'``.
 
 Each step prints how long it took. A failure prints why and exits 1. ``--keep`` keeps
 the temporary folder (its path is printed) to look around.
@@ -84,6 +88,17 @@ def test_lightify_devices_through_the_plugin(mockcloud):
     assert resp.json()["devices"], resp.text
     mockcloud.advance(3601)  # the control plane, with the plugin's admin token
     assert http.get(base + "/v4/devices", headers=bearer, timeout=30).status_code == 401
+
+
+def test_netatmo_through_mockcloud_vendor(mockcloud_vendor):
+    netatmo = mockcloud_vendor("netatmo")
+    http = requests.Session()
+    http.trust_env = False
+    resp = http.post(netatmo.base_url + "/api/homesdata", headers=netatmo.headers, timeout=30)
+    assert resp.status_code == 200 and resp.json()["body"]["homes"], resp.text
+    netatmo.clock.advance(netatmo.grant["expires_in"] + 1)
+    resp = http.post(netatmo.base_url + "/api/homesdata", headers=netatmo.headers, timeout=30)
+    assert resp.status_code == 403, resp.text
 '''
 
 
@@ -208,6 +223,22 @@ def check_plugin(venv: Path, work: Path) -> None:
               "the outside project's pytest with the mockcloud plugin", timeout=300,
               cwd=project, env=venv_env(venv, local=True))
     say(f"{NAME}:   " + (out.strip().splitlines() or ["(no output)"])[-1])
+    out = run([str(venv / "bin" / "python"), "-m", "pytest", "-q", "-rA",
+               "--mockcloud-server=thread", "-k", "mockcloud_vendor"],
+              "the outside project's pytest, the emulator in a thread", timeout=300,
+              cwd=project, env=venv_env(venv, local=True))
+    say(f"{NAME}:   thread: " + (out.strip().splitlines() or ["(no output)"])[-1])
+
+
+def check_fuzz_hint(venv: Path, work: Path) -> None:
+    """schemathesis is an extra: without it `mockcloud fuzz` says how to get it (exit 2)."""
+    cmd = [str(venv / "bin" / "mockcloud"), "fuzz", "lightify"]
+    done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=60, cwd=work, env=venv_env(venv, local=True))
+    if done.returncode != 2 or "pip install 'mockcloud[fuzz]'" not in done.stderr:
+        raise ScriptError(f"`mockcloud fuzz lightify` without schemathesis: exit "
+                          f"{done.returncode}, {(done.stdout + done.stderr)[-600:]}")
+    say(f"{NAME}:   " + done.stderr.strip().splitlines()[-1])
 
 
 def main() -> int:
@@ -236,6 +267,8 @@ def main() -> int:
             check_contracts(venv, work)
         with timer.step("plugin", "an outside project's pytest with the installed plugin"):
             check_plugin(venv, work)
+        with timer.step("fuzz", "`mockcloud fuzz` without its extra says how to install it"):
+            check_fuzz_hint(venv, work)
     finally:
         if args.keep:
             say(f"{NAME}: kept {tmp}")
