@@ -81,8 +81,10 @@ def test_samples_clean_and_report_shape(capsys: pytest.CaptureFixture[str],
                                      "emulator": "'away'"}]
     if NETATMO.is_dir():
         status = endpoint(report, "GET /api/homestatus")
-        assert status["replayed"] >= 5 and status["status_equal"]
-        assert any("body.errors" in s for s in status["skipped"])  # with its reason
+        assert status["replayed"] >= 9 and status["status_equal"]
+        # the disconnected samples, replayed with the module set unreachable
+        assert "body.errors[].code" in status["present"]
+        assert any("of type NLPC" in s for s in status["skipped"])  # not in the world
         assert "body.home.modules[].firmware_name" in status["present"]  # NOC, fixed
 
 

@@ -121,12 +121,6 @@ NETATMO_SKIP = {
     "recorded: the emulator throttles only past a quota; not replayed",
     "archive__public_data_error_mongo.json": "a backend failure of the real cloud (code 0) "
     "the emulator never has; not replayed",
-    "archive__home_status_error_and_data.json": "recorded with modules unreachable "
-    "(body.errors): a condition of that home, not of the world; not replayed",
-    "home_status_error_disconnected.json": "the relay disconnected (body.errors code 6): "
-    "a condition of that home, not of the world; not replayed",
-    "home_multi_status_error_disconnected.json": "the relay disconnected (body.errors "
-    "code 6): a condition of that home, not of the world; not replayed",
     "archive__camera_data_empty.json": "an account with no security home at all; the "
     "world has one",
     "archive__camera_home_data_no_homes.json": "an account with no home; the world has one",
@@ -185,6 +179,15 @@ def netatmo_sample(ex: Exchange, path: str, ctx: Context, user: str) -> Call | S
     if method == "homestatus":
         recorded = (inner.get("home") or {}).get("id")
         params["home_id"] = ids.of(recorded, "homes") if recorded else home
+        call = netatmo_call(method, params, None)
+        for error in inner.get("errors") or []:
+            if isinstance(error, dict) and error.get("code") == 6:  # unreachable
+                module = unreachable(ctx, user, params["home_id"], str(error.get("id")))
+                if module is None:
+                    return Skip(f"no counterpart in the world for the unreachable module "
+                                f"{error.get('id')}")
+                call.overrides.append((module, {"reachable": False}))
+        return call
     elif method == "getmeasure":
         return getmeasure(ex, ctx, user)
     elif method == "getpublicdata":
@@ -213,6 +216,22 @@ def netatmo_sample(ex: Exchange, path: str, ctx: Context, user: str) -> Call | S
     elif ex.kind == "request":
         return Skip("a request body sample, with no recorded answer to compare")
     return netatmo_call(method, params, None)
+
+
+def unreachable(ctx: Context, user: str, home_id: str, recorded: str) -> str | None:
+    """The world's module standing for a recorded unreachable one (body.errors code 6):
+    its mapped id, else the home's first module of its recorded type, else the home's
+    first bridge (a relay or gateway: what a disconnection is most often)."""
+    ids = ctx.ids["netatmo"]
+    if recorded in ids.forward:
+        return ids.forward[recorded]
+    home = next((h for h in ctx.homes(user) if h.get("id") == home_id), None)
+    modules = (home or {}).get("modules") or []
+    kind = ids.role_of.get(recorded, ("", None))[1]
+    bridges = {m.get("bridge") for m in modules}
+    found = [m.get("id") for m in modules if kind and m.get("type") == kind] + \
+        [m.get("id") for m in modules if m.get("id") in bridges]
+    return found[0] if found else None
 
 
 def netatmo_call(method: str, params: dict[str, Any], scope: str | None) -> Call:

@@ -42,6 +42,7 @@ class IdMap:
         """``known``: other ids the world has (its export), kept as they are."""
         self.emulator = emulator
         self.recorded = {i for ids in recorded.values() for i in ids}
+        self.role_of = {i: role for role, ids in recorded.items() for i in ids}
         self.forward: dict[str, str] = {}
         every = {i for ids in emulator.values() for i in ids} | (known or set())
         used: set[str] = set()
