@@ -52,6 +52,20 @@ Operations, each one round trip unless said otherwise:
   ``tenants`` (a set other processes add to only once), and ``tenants()`` answers the
   tenants that still have a document.
 
+**Retries apply once.** redis-py sends a command again after a connection error or
+timeout (``RETRIES`` times), and the first try may have reached Redis and run, only its
+reply lost. Every write is therefore a script carrying a *write id*, a key of its own
+per call (``<prefix>:{<tenant>}:w:<origin>.<n>``: a random origin per process, a
+counter), which the script sets, with its answer, when it writes; sent again, the
+script finds the id and answers what the first run answered without writing. So a
+compare-and-set that ran is not taken for a lost race (its updater would run again on
+its own result: a quota counted twice, a refresh token rotated twice and its client
+told ``invalid_grant``), a journal entry is not appended twice, and a put, delete,
+tombstone or clear does not undo a later write. A write id lives ``write_ttl`` seconds
+(past redis-py's last possible resend: retries x (connect + reply timeouts + backoff),
+64 s by default), so Redis holds one small key per write of the last minute (about
+100 bytes each: ~20 MB at 3,000 writes/s). Reads are retried freely.
+
 The client is redis-py's, one connection pool per process; redis-py opens new
 connections in a forked child, so a store built before the server forks its workers
 is safe to use in them.
@@ -59,6 +73,9 @@ is safe to use in them.
 
 from __future__ import annotations
 
+import itertools
+import math
+import os
 import threading
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -85,15 +102,36 @@ MAX_TRIES = 1000                      # compare-and-set rounds before giving up
 TIMEOUTS = {"socket_connect_timeout": 5.0, "socket_timeout": 10.0}  # unless the URL says
 RETRIES = 3                           # redis-py's retries of a command after a connection error
 
-_PUT = """
+# Every script that writes is idempotent under a retry: its last KEY is a write id, a key
+# of its own per call (``_WriteIds``, in the tenant's slot), and its last ARGV how long
+# that key lives (``write_ttl``). A call that ran keeps its answer there; run again with
+# the same id (redis-py resending it after a connection error that lost the reply) it
+# answers that, and writes nothing.
+
+
+
+def _once(body: str, wid: int, ttl: int) -> str:
+    """A script answering an integer, run once per write id (``KEYS[wid]``, kept
+    ``ARGV[ttl]`` seconds with the answer); ``body`` returns the answer."""
+    return (f"local done = redis.call('GET', KEYS[{wid}])\n"
+            f"if done then return tonumber(done) end\n"
+            f"local function run()\n{body}end\n"
+            f"local out = run()\n"
+            f"redis.call('SET', KEYS[{wid}], out, 'EX', ARGV[{ttl}])\n"
+            f"return out\n")
+
+
+# KEYS: hash, keys set, write id; ARGV: field, value, ttl
+_PUT = _once("""
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('SADD', KEYS[2], KEYS[1])
 return 1
-"""
+""", 3, 3)
 
-# ARGV: field, expected ('' when absent is expected), absent flag ('1'/'0'),
-# write flag ('1' set / '0' delete), new value
+# KEYS: hash, keys set, write id; ARGV: field, expected ('' when absent is expected),
+# absent flag ('1'/'0'), write flag ('1' set / '0' delete), new value, ttl
 _CAS = """
+if redis.call('EXISTS', KEYS[3]) == 1 then return {1} end
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if ARGV[3] == '1' then
   if cur then return {0, cur} end
@@ -106,11 +144,13 @@ if ARGV[4] == '1' then
 else
   redis.call('HDEL', KEYS[1], ARGV[1])
 end
+redis.call('SET', KEYS[3], '1', 'EX', ARGV[6])
 return {1}
 """
 
-# KEYS: ring list, seq hash, keys set; ARGV: kind, the document without seq, size
-_RING_APPEND = """
+# KEYS: ring list, seq hash, keys set, write id; ARGV: kind, the document without seq,
+# size, ttl
+_RING_APPEND = _once("""
 local n = redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
 local body = ARGV[2]
 local doc
@@ -123,30 +163,39 @@ redis.call('RPUSH', KEYS[1], doc)
 redis.call('LTRIM', KEYS[1], -tonumber(ARGV[3]), -1)
 redis.call('SADD', KEYS[3], KEYS[1], KEYS[2])
 return n
-"""
+""", 4, 4)
 
-# KEYS: document hash, keys set; ARGV: field -> the value before (a tombstone now)
-_TOMB = """
+# KEYS: document hash, keys set, write id; ARGV: field, ttl -> 1 when the document was
+# there (its own, or the base's under it), 0 when it was a tombstone already
+_TOMB = _once("""
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[1], ARGV[1], '')
 redis.call('SADD', KEYS[2], KEYS[1])
-return cur
-"""
+if cur == '' then return 0 end
+return 1
+""", 3, 2)
 
-_RING_CLEAR = """
+# KEYS: document hash, write id; ARGV: field, ttl -> how many were deleted
+_DEL = _once("""
+return redis.call('HDEL', KEYS[1], ARGV[1])
+""", 2, 2)
+
+# KEYS: ring list, write id; ARGV: ttl
+_RING_CLEAR = _once("""
 local n = redis.call('LLEN', KEYS[1])
 redis.call('DEL', KEYS[1])
 return n
-"""
+""", 2, 1)
 
-_CLEAR = """
+# KEYS: keys set, write id; ARGV: ttl
+_CLEAR = _once("""
 local keys = redis.call('SMEMBERS', KEYS[1])
 for i = 1, #keys, 500 do
   redis.call('DEL', unpack(keys, i, math.min(i + 499, #keys)))
 end
 redis.call('DEL', KEYS[1])
 return #keys
-"""
+""", 2, 1)
 
 # KEYS: keys set; ARGV: the prefix of document hashes -> 1 when one still exists
 _HAS_DOCS = """
@@ -208,6 +257,7 @@ class RedisStore:
             self._r = redis.Redis.from_url(target, retry=Retry(
                 ExponentialWithJitterBackoff(base=0.01, cap=0.2), RETRIES), **options)
         self._down = _down_errors()
+        self.write_ttl = write_ttl(target)
         self._snapshots = _Snapshots()
         self._registered: set[str] = set()
         self._lock = threading.Lock()
@@ -216,6 +266,7 @@ class RedisStore:
         self._ring_append = self._r.register_script(_RING_APPEND)
         self._ring_clear = self._r.register_script(_RING_CLEAR)
         self._tomb = self._r.register_script(_TOMB)
+        self._del = self._r.register_script(_DEL)
         self._clear = self._r.register_script(_CLEAR)
         self._has_docs = self._r.register_script(_HAS_DOCS)
         self._layers = _Layers()
@@ -233,6 +284,10 @@ class RedisStore:
 
     def _keys_key(self, tenant: str) -> str:
         return f"{self.prefix}:{{{tenant}}}:keys"
+
+    def _write_id(self, tenant: str) -> str:
+        """A key of its own for one call of a writing script (see ``_WriteIds``)."""
+        return f"{self.prefix}:{{{tenant}}}:w:{_IDS.next()}"
 
     def _register(self, tenant: str) -> None:
         """Note the tenant in the registry, once per process (it is never taken out)."""
@@ -277,16 +332,16 @@ class RedisStore:
 
     def put(self, tenant: str, kind: str, key: str, doc: Doc) -> None:
         self._register(tenant)
-        self._put(keys=[self._doc_key(tenant, kind), self._keys_key(tenant)],
-                  args=[key, _dumps(doc)])
+        self._put(keys=[self._doc_key(tenant, kind), self._keys_key(tenant),
+                        self._write_id(tenant)], args=[key, _dumps(doc), self.write_ttl])
 
     def delete(self, tenant: str, kind: str, key: str) -> bool:
         base = self._layer(tenant, kind)
         if base is None or not base.has(kind, key):
-            return bool(self._r.hdel(self._doc_key(tenant, kind), key))
-        before = self._tomb(keys=[self._doc_key(tenant, kind), self._keys_key(tenant)],
-                            args=[key])
-        return before is None or before != TOMB
+            return bool(self._del(keys=[self._doc_key(tenant, kind), self._write_id(tenant)],
+                                  args=[key, self.write_ttl]))
+        return bool(self._tomb(keys=[self._doc_key(tenant, kind), self._keys_key(tenant),
+                                     self._write_id(tenant)], args=[key, self.write_ttl]))
 
     def list(self, tenant: str, kind: str) -> list[tuple[str, Doc]]:
         items = self._r.hgetall(self._doc_key(tenant, kind))
@@ -320,9 +375,9 @@ class RedisStore:
             if out is None and base is not None and base.has(kind, key):
                 out = TOMB          # hide the base's document
             self._register(tenant)
-            reply = self._cas(keys=[hkey, keys], args=[
+            reply = self._cas(keys=[hkey, keys, self._write_id(tenant)], args=[
                 key, b"" if raw is None else raw, "1" if raw is None else "0",
-                "0" if out is None else "1", b"" if out is None else out])
+                "0" if out is None else "1", b"" if out is None else out, self.write_ttl])
             if reply[0] == 1:
                 return new
             raw = reply[1]          # someone wrote first: again, on what they wrote
@@ -335,19 +390,22 @@ class RedisStore:
         doc.pop("seq", None)
         base = self._base(tenant)
         self._register(tenant)
-        return int(self._ring_append(keys=[f"{base}r:{kind}", f"{base}n", f"{base}keys"],
-                                     args=[kind, _dumps(doc), max(1, int(size))]))
+        return int(self._ring_append(
+            keys=[f"{base}r:{kind}", f"{base}n", f"{base}keys", self._write_id(tenant)],
+            args=[kind, _dumps(doc), max(1, int(size)), self.write_ttl]))
 
     def ring_list(self, tenant: str, kind: str, to_doc: ToDoc | None = None) -> list[Doc]:
         return [orjson.loads(raw)
                 for raw in self._r.lrange(f"{self._base(tenant)}r:{kind}", 0, -1)]
 
     def ring_clear(self, tenant: str, kind: str) -> int:
-        return int(self._ring_clear(keys=[f"{self._base(tenant)}r:{kind}"]))
+        return int(self._ring_clear(keys=[f"{self._base(tenant)}r:{kind}",
+                                          self._write_id(tenant)], args=[self.write_ttl]))
 
     # --------------------------------------------------------------- tenants
     def clear(self, tenant: str) -> None:
-        self._clear(keys=[self._keys_key(tenant)])
+        self._clear(keys=[self._keys_key(tenant), self._write_id(tenant)],
+                    args=[self.write_ttl])
 
     def tenants(self) -> list[str]:
         names = sorted(m.decode() for m in self._r.smembers(f"{self.prefix}:tenants"))
@@ -366,6 +424,39 @@ class RedisStore:
 
     def close(self) -> None:
         self._r.close()
+
+
+class _WriteIds:
+    """Ids for writing scripts' calls, unique across processes and hosts: a random
+    origin per process (drawn again in a forked child) and a counter."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.origin = os.urandom(8).hex()
+        self.count = itertools.count()
+
+    def next(self) -> str:
+        return f"{self.origin}.{next(self.count)}"
+
+
+_IDS = _WriteIds()
+os.register_at_fork(after_in_child=_IDS.reset)
+
+
+def write_ttl(target: str) -> int:
+    """How long a write id is kept (seconds): past the last time redis-py could send
+    the same call again, i.e. its retries (``RETRIES``), each waiting at most for a
+    connection and a reply (the URL's timeouts, else ``TIMEOUTS``), plus backoff."""
+    given = dict(parse_qsl(urlsplit(target).query))
+    waits = 0.0
+    for name, default in TIMEOUTS.items():
+        try:
+            waits += float(given.get(name, default))
+        except ValueError:  # redis-py refuses it anyway
+            waits += default
+    return max(10, math.ceil((RETRIES + 1) * (waits + 1)))
 
 
 def _down_errors() -> tuple[type[BaseException], ...]:
