@@ -75,6 +75,10 @@ def test_samples_clean_and_report_shape(capsys: pytest.CaptureFixture[str],
     assert info["replayed"] == 2 and info["status_equal"] and not info["value_diffs"], info
     assert {(s["recorded"], s["emulator"]) for s in info["statuses"]} == {(200, 200),
                                                                          (404, 404)}
+    # error_too_many.json: asked with the client's quota spent (then put back)
+    qdevices = endpoint(report, "GET /api/v2/devices")
+    assert (429, 429) in {(s["recorded"], s["emulator"]) for s in qdevices["statuses"]}
+    assert not qdevices["skipped"]
     # the seed cassettes' own inconsistency is a value difference (not in the threshold)
     scene = endpoint(report, "PATCH /v4/scenes/{sceneId}")
     assert scene["value_diffs"] == [{"path": "name", "recorded": "'entryway'",

@@ -381,14 +381,25 @@ def run(ctx: Context, exchanges: list[Exchange], ignore: tuple[str, ...] = ()
 
 
 def replay_one(ctx: Context, vendor: str, call: Call) -> tuple[int, Any]:
-    """One call, with the device overrides it needs in force around it."""
+    """One call, with the device overrides it needs in force around it; a call made
+    with the quota spent runs under a quota of one call an hour per client (the
+    tenant's quota config put back after)."""
     for device, changes in call.overrides:
         ctx.admin.override_device(vendor, device, **changes)
+    saved = ctx.admin.quotas()["config"].get(vendor) if call.exhaust_quota else None
     try:
-        return ctx.send(vendor, call)
+        if saved is None:
+            return ctx.send(vendor, call)
+        ctx.admin.set_quotas(vendor, [{"name": f"drift-{uuid.uuid4().hex[:8]}",
+                                       "key": "client", "limit": 1, "window": 3600}])
+        status, body = ctx.send(vendor, call)
+        return (status, body) if status == 429 else ctx.send(vendor, call)
     finally:
         for device, _ in call.overrides:
             ctx.admin.override_device(vendor, device, clear=True)
+        if saved is not None:
+            ctx.admin.set_quotas(vendor, saved.get("rules") or [], saved.get("status"),
+                                 bool(saved.get("enabled", True)))
 
 
 def build_parser() -> argparse.ArgumentParser:
