@@ -48,8 +48,11 @@ admin online overrides) and ``energy``.
   an admin injection now or into the past) and every energy log entry (only requests
   write it). The call that stores them pushes them (``core.webhooks.push``) through
   :func:`announcing`: the "made" pushes of that instant before and after the write,
-  the new ones queued. With a frozen clock the delivery cursor may already stand on
-  that instant, and the source is only asked about later ones.
+  the new ones claimed through the store (:func:`claim`: one atomic update of the
+  user's ``netatmo.announced`` document, so concurrent writes in any workers or
+  servers sharing the store queue each event once; no lock) and queued. With a
+  frozen clock the delivery cursor may already stand on that instant, and the source
+  is only asked about later ones.
 
 Every API write (``transport.endpoint``) and the admin API's injections and device
 overrides (``devices``) run inside :func:`announcing`; it costs one look at the
@@ -58,7 +61,7 @@ tenant's webhooks when the user has none.
 
 from __future__ import annotations
 
-import threading
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -77,8 +80,8 @@ from .world import ACCOUNT, HOME
 SOURCES = frozenset({"routine", "script", "inject", "persons", "devices", "energy"})
 WEBHOOK_ACTIVATION = {"push_type": "webhook_activation"}
 VENDOR = "netatmo"
-# writes of one (tenant, user) with webhooks are serialised: striped locks, a fixed few
-_LOCKS = tuple(threading.Lock() for _ in range(64))
+# what the writes of the last instants pushed, per user (``claim``); instants kept
+ANNOUNCED, ANNOUNCED_INSTANTS = "netatmo.announced", 64
 
 
 def activation(webhook: Any = None) -> dict[str, Any]:
@@ -122,43 +125,109 @@ def listening(store: Store, tenant: str, user_id: str) -> bool:
                for _, d in store.list(tenant, webhooks.KIND))
 
 
-def _key(payload: dict[str, Any]) -> bytes:
-    return orjson.dumps({k: v for k, v in payload.items() if k != "event_id"},
+def _key(payload: dict[str, Any]) -> str:
+    """A push's content without its event id (a camera log's event ids follow the
+    log's index, which moves when old entries fold): equal pushes count as one kind."""
+    body = orjson.dumps({k: v for k, v in payload.items() if k != "event_id"},
                         option=orjson.OPT_SORT_KEYS)
+    return hashlib.blake2b(body, digest_size=12).hexdigest()
+
+
+def _counts(payloads: list[dict[str, Any]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for p in payloads:
+        k = _key(p)
+        out[k] = out.get(k, 0) + 1
+    return out
+
+
+def claim(store: Store, tenant: str, user_id: str, at: float,
+          before: list[dict[str, Any]], after: list[dict[str, Any]]
+          ) -> list[dict[str, Any]]:
+    """The "made" pushes of instant ``at`` that this write is to queue, claimed in one
+    atomic ``Store.update`` of the user's ``ANNOUNCED`` document, so that writes of
+    one user in one second, in any workers and servers, queue each event once.
+
+    ``before`` / ``after``: the made pushes of ``at`` this write saw before and after
+    its change. Its own events are in its ``after`` and not in its ``before``; what
+    was there before the second's first write is in every ``before``. So, for the
+    instant, the document keeps:
+
+    * pushes with an ``event_id``: the ids in every ``before`` seen so far (their
+      intersection) and the ids pushed; a claim pushes the ids of its ``after`` in
+      neither. Each is pushed once, by its own write at the latest.
+    * pushes without one (energy ones; equal payloads are alike, ``_key``): per kind,
+      the *base* (the fewest any write saw before its change), the *top* (the most
+      any saw after) and how many were *pushed*; a claim takes ``top - base -
+      pushed`` (at most what its ``after`` holds). Once every write of the second has
+      claimed, ``pushed = top - base``.
+
+    Whatever the interleaving, each event is pushed once (one made in that second by
+    a write outside ``announcing``, e.g. while the user had no webhook, may be pushed
+    along). The last ``ANNOUNCED_INSTANTS`` instants are remembered: a write that
+    claims after that many later instants were claimed counts from its own view."""
+    b, a = _counts([p for p in before if "event_id" not in p]), \
+        _counts([p for p in after if "event_id" not in p])
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for p in after:
+        if "event_id" not in p:
+            groups.setdefault(_key(p), []).append(p)
+    had = {p["event_id"] for p in before if "event_id" in p}
+    slot = str(int(at))
+    chosen: list[dict[str, Any]] = []
+
+    def apply(doc: dict[str, Any] | None) -> dict[str, Any]:
+        chosen.clear()                       # (an update may run again)
+        instants = dict((doc or {}).get("instants") or {})
+        entry = instants.get(slot)
+        if entry is None:
+            base, top, pushed, common, ids = dict(b), {}, {}, set(had), set()
+        else:
+            base = {k: min(n, b[k]) for k, n in entry["base"].items() if b.get(k)}
+            top, pushed = dict(entry["top"]), dict(entry["pushed"])
+            common, ids = set(entry["common"]) & had, set(entry["ids"])
+        for p in after:
+            eid = p.get("event_id")
+            if eid is not None and eid not in common and eid not in ids:
+                chosen.append(p)
+                ids.add(eid)
+        for k, n in a.items():
+            top[k] = max(top.get(k, 0), n)
+        for k, items in groups.items():
+            n = min(top[k] - base.get(k, 0) - pushed.get(k, 0), len(items))
+            if n > 0:
+                chosen.extend(items[-n:])
+                pushed[k] = pushed.get(k, 0) + n
+        instants[slot] = {"base": base, "top": top, "pushed": pushed,
+                          "common": sorted(common), "ids": sorted(ids)}
+        if len(instants) > ANNOUNCED_INSTANTS:
+            for old in sorted(instants, key=int)[:len(instants) - ANNOUNCED_INSTANTS]:
+                del instants[old]
+        return {"instants": instants}
+
+    store.update(tenant, ANNOUNCED, user_id, apply)
+    order = {id(p): i for i, p in enumerate(after)}
+    return sorted(chosen, key=lambda p: order[id(p)])
 
 
 @contextmanager
 def announcing(store: Store, tenant: str, user_ids: list[str], at: float
                ) -> Iterator[None]:
     """Run a write that may make events at the instant ``at`` (whole seconds) for
-    ``user_ids``, then queue the "made" pushes it added for their webhooks. Calls for
-    the same user are serialised (in this process) so that two writes in the same
-    second each push their own events, once."""
+    ``user_ids``, then queue the "made" pushes it added for their webhooks: the made
+    pushes of ``at`` before and after the write, the difference claimed through the
+    store (:func:`claim`), so two writes in the same second, in one process or in
+    several sharing the store, each push their own events, once. No lock is held."""
     users = [u for u in dict.fromkeys(user_ids) if u and listening(store, tenant, u)]
     if not users:
         yield
         return
-    stripes = sorted({hash((tenant, u)) % len(_LOCKS) for u in users})
-    locks = [_LOCKS[i] for i in stripes]       # in one order: no deadlock
-    for lock in locks:
-        lock.acquire()
-    try:
-        before = {u: made_at(store, tenant, u, at) for u in users}
-        yield
-        registry = webhooks.Webhooks(store, tenant)
-        for u in users:
-            seen: dict[bytes, int] = {}
-            for p in before[u]:
-                seen[_key(p)] = seen.get(_key(p), 0) + 1
-            for p in made_at(store, tenant, u, at):
-                k = _key(p)
-                if seen.get(k):
-                    seen[k] -= 1
-                    continue
-                registry.push(VENDOR, u, p, at)
-    finally:
-        for lock in reversed(locks):
-            lock.release()
+    before = {u: made_at(store, tenant, u, at) for u in users}
+    yield
+    registry = webhooks.Webhooks(store, tenant)
+    for u in users:
+        for p in claim(store, tenant, u, at, before[u], made_at(store, tenant, u, at)):
+            registry.push(VENDOR, u, p, at)
 
 
 def source_of(ev: Event) -> str:
