@@ -364,8 +364,10 @@ def run(ctx: Context, exchanges: list[Exchange], ignore: tuple[str, ...] = ()
         if key not in endpoints:
             ids = ctx.ids[vendor]
             endpoints[key] = Endpoint(vendor, name, Comparison(
-                STATIC.get(vendor, frozenset()), ids.back, frozenset(ids.recorded),
-                WORLD_GIVEN.get(vendor, frozenset()), NEEDS_DEVICE.get(vendor, {}), ignore))
+                static=STATIC.get(vendor, frozenset()), back=ids.back,
+                recorded=frozenset(ids.recorded), unpaired=ids.unpaired,
+                world_given=WORLD_GIVEN.get(vendor, frozenset()),
+                needs_device=NEEDS_DEVICE.get(vendor, {}), ignore=ignore))
         ep = endpoints[key]
         if isinstance(call, Skip):
             ep.skipped[f"{ex.source}: {call.reason}"] = None

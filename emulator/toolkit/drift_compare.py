@@ -124,6 +124,7 @@ class Comparison:
     recorded: frozenset[str] = frozenset()  # recorded entity ids (mapped or not)
     world_given: frozenset[str] = frozenset()  # the vendor's WORLD_GIVEN
     needs_device: dict[str, frozenset[str]] = field(default_factory=dict)
+    unpaired: frozenset[str] = frozenset()  # world ids no recorded id maps to
     ignore: tuple[str, ...] = ()  # globs of key paths not compared (--ignore)
     rec_types: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     emu_types: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
@@ -241,12 +242,21 @@ class Comparison:
             return (fresh or same)[0]
         return emu[min(i, len(emu) - 1)]
 
+    def unknown(self, emu: Any) -> bool:
+        """An emulator's value naming a world entity no recorded one maps to."""
+        return isinstance(emu, str) and emu in self.unpaired
+
     def _value(self, path: str, rec: Any, emu: Any, key: str = "") -> None:
         names = [x for x in (rec if isinstance(rec, list) else [rec]) if isinstance(x, str)]
         if any(x in self.recorded and x not in self.mapped for x in names):
             return  # names an entity with no counterpart in the world
         if key in ID_KEYS and not all(x in self.mapped for x in names):
             return  # a per-recording id (a face's, an event's): it moves
+        if isinstance(rec, list) and isinstance(emu, list) and len(rec) == len(emu):
+            if all(r == e or self.unknown(e) for r, e in zip(rec, emu, strict=True)):
+                return
+        elif self.unknown(emu):
+            return
         if rec != emu:
             self.values[(path, repr(rec), repr(emu))] = None
 

@@ -59,6 +59,8 @@ class IdMap:
                 self.forward[rid] = free.pop(0)
                 used.add(self.forward[rid])
         self.back = {e: r for r, e in self.forward.items()}
+        # the world's ids no recorded id maps to: their recorded counterpart is unknown
+        self.unpaired = frozenset(every - set(self.back))
 
     @classmethod
     def build(cls, recorded_docs: list[Any], emulator_docs: list[Any],
