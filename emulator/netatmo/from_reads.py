@@ -227,8 +227,42 @@ def homes_read(body: dict[str, Any], piece: Piece, out: FromReads, src: str) -> 
             for part in ("modules", "rooms"):
                 for rec in home.get(part) or []:
                     not_shown("/api/homesdata", part, rec, out, piece)
+            derived_lists(home, out, src)
         else:
             out.gap(f"{src}: a home without an id: left out")
+
+
+def derived_lists(home: dict[str, Any], out: FromReads, src: str) -> None:
+    """Report what the emulator derives otherwise than a recorded home shows it: a
+    bridge's ``modules_bridged`` (in the home's module order, from each module's
+    ``bridge``) and the legacy ``therm_schedules`` (the same schedules again)."""
+    mods = [m for m in home.get("modules") or [] if isinstance(m, dict)]
+    for mod in mods:
+        if "modules_bridged" in mod:
+            derived = [m.get("id") for m in mods if m.get("bridge") == mod.get("id")]
+            recorded = mod["modules_bridged"]
+            if derived != recorded:
+                gone = [x for x in recorded if x not in derived]
+                more = [x for x in derived if x not in recorded]
+                how = (f"without {gone}" if gone else "") + (" " if gone and more else "") \
+                    + (f"with {more} too" if more else "") or "in another order"
+                out.gap(f"{src}: home {home['id']} modules_bridged of {mod.get('id')}: the "
+                        "emulator lists the modules whose bridge it is, in the home's "
+                        f"order, so {how}")
+    schedules = {s.get("id"): s for s in home.get("schedules") or [] if isinstance(s, dict)}
+    for legacy in home.get("therm_schedules") or []:
+        same = schedules.get(legacy.get("id")) if isinstance(legacy, dict) else None
+        if same is None:
+            continue
+        pairs = [("name", legacy.get("name"), same.get("name"))]
+        zones = {z.get("id"): z for z in same.get("zones") or []}
+        pairs += [("name", z.get("name"), zones.get(z.get("id"), {}).get("name"))
+                  for z in legacy.get("zones") or [] if isinstance(z, dict)]
+        for key, old, new in pairs:
+            if old is not None and old != new:
+                out.gap(f"{src}: home {home['id']} therm_schedules[{legacy['id']}] {key} "
+                        f"{old!r} where its schedules say {new!r}: the emulator derives "
+                        "therm_schedules from the schedules")
 
 
 def status_read(read: Read, body: dict[str, Any], piece: Piece, out: FromReads) -> None:
@@ -355,6 +389,8 @@ def stations_read(body: dict[str, Any], piece: Piece, out: FromReads, src: str,
                                      if k in m and k != "id"}}
                 if "date_setup" not in mod and "last_setup" in m:
                     mod["date_setup"] = m["last_setup"]
+                if mod.get("reachable") is not False:   # last_seen: when it went quiet
+                    mod.pop("last_seen", None)
                 mods.append(mod)
             st["modules"] = mods
         (piece.homecoaches if coach else piece.stations).append(st)
@@ -497,7 +533,16 @@ def world_home(raw: dict[str, Any], out: FromReads) -> dict[str, Any]:
     heated = {m["room_id"] for m in modules if m["type"] in w.HEATED_TYPES
               and "room_id" in m}
     schedules, forms = [], set()
-    for s in raw.get("schedules") or raw.get("therm_schedules") or []:
+    listed = [x for x in raw.get("schedules") or [] if isinstance(x, dict)]
+    ids = {x.get("id") for x in listed}
+    for legacy in raw.get("therm_schedules") or []:
+        if isinstance(legacy, dict) and legacy.get("id") not in ids:
+            listed.append(legacy)
+            if raw.get("schedules"):
+                out.gap(f"{where}: therm schedule {legacy.get('id')} "
+                        f"({legacy.get('name')!r}) is only in therm_schedules: loaded as a "
+                        "schedule, so schedules show it too")
+    for s in listed:
         sch = world_schedule(s, room_ids, heated, out, f"{where}.schedules[{s.get('id')}]",
                              forms)
         if sch is not None:

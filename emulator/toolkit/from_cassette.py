@@ -4,7 +4,8 @@ Reads vcrpy cassettes (the Lightify seed cassettes, ``/_mockcloud/journal/casset
 exports, ``mockcloud record`` output, scrubbed or not) and sample folders with a
 ``manifest.json`` (``contracts/_sources.py`` reads both), keeps the successful answers
 (status 2xx, or a manifest's ``kind: response``), works out each one's vendor (the
-manifest's, else the host, else the ``/_t/<tenant>`` and vendor prefix of the path) and
+manifest's, else the host, else the ``/_t/<tenant>`` and vendor prefix of the path, else
+the one vendor whose contract has that path) and
 hands every vendor its reads through its ``Vendor.from_reads`` hook, which returns its
 users (homes, rooms, modules, schedules, stations, lights, groups, scenes... as the
 world format says them, recorded ids kept) and what the world cannot say.
@@ -92,10 +93,26 @@ def vendor_path(exchange: Exchange, known: tuple[Vendor, ...]
             if found is v:
                 path = path[len(v.prefix):] or "/"
             break
+    if found is None:   # a bare path: the vendor whose contract has it (if one only)
+        found = contract_vendor(exchange.method, path, known)
     if found is not None and found.collapse_slashes:
         while "//" in path:
             path = path.replace("//", "/")
     return found, path, dict(parse_qsl(parts.query))
+
+
+def contract_vendor(method: str | None, path: str, known: tuple[Vendor, ...]
+                    ) -> Vendor | None:
+    from contracts._catalogue import ContractError, EndpointNotFound
+    from contracts.verify import find_operation
+
+    owners = set()
+    for vendor in known:
+        try:
+            owners.add(find_operation(vendor.name, method or "GET", path).vendor)
+        except (EndpointNotFound, ContractError):
+            continue
+    return next((v for v in known if owners == {v.name}), None)
 
 
 def to_read(exchange: Exchange, path: str, query: dict[str, str]) -> Read:
