@@ -175,3 +175,33 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     with pytest.raises(SystemExit) as exc:
         drift.main([])
     assert exc.value.code == 2
+
+
+def test_scrubbed_recording_drifts_clean(capsys: pytest.CaptureFixture[str],
+                                         against: list[str], mockcloud: Admin,
+                                         tmp_path: Path) -> None:
+    """Traffic recorded through `mockcloud record` (ids pseudonymised, secrets
+    REDACTED): drift pairs the pseudonyms with the world's ids by role and order."""
+    from tests.test_record import Proxy
+
+    token = mockcloud.issue_token("netatmo", "netatmo-ci", "dev@netatmo.test",
+                                  "read_thermostat read_station read_homecoach")
+    auth = {"Authorization": f"Bearer {token['access_token']}"}
+    with Proxy("--vendor", "netatmo", "--upstream", mockcloud.url("netatmo"),
+               "--out", str(tmp_path), "--name", "run") as proxy:
+        homes = requests.get(f"{proxy.url}/api/homesdata", headers=auth).json()
+        home = homes["body"]["homes"][0]["id"]
+        assert requests.get(f"{proxy.url}/api/homestatus", headers=auth,
+                            params={"home_id": home}).status_code == 200
+        assert requests.get(f"{proxy.url}/api/getstationsdata",
+                            headers=auth).status_code == 200
+    cassette = (tmp_path / "run.yaml").read_text(encoding="utf-8")
+    assert home not in cassette  # pseudonymised
+    code, report = run_json(capsys, str(tmp_path / "run.yaml"), *against,
+                            "--fail-on", "missing,type,status")
+    assert code == 0, report
+    status = endpoint(report, "GET /api/homestatus")
+    assert status["replayed"] == 1 and status["statuses"] == [{"recorded": 200,
+                                                                "emulator": 200}]
+    assert "body.home.rooms[].therm_measured_temperature" in status["present"]
+    assert not status["skipped"]
