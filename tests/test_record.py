@@ -245,6 +245,7 @@ def test_no_secret_and_no_real_value_survives(scrubbed: Run) -> None:
     assert macs and all(is_mac_pseudonym(m) for m in macs)
     assert {v for v in UUID.findall(text)} == {"8"}           # every UUID a pseudonym (v8)
     assert ".scrub-key" not in text
+    assert set(re.findall(r'"vpn_url":"([^"]*)"', text)) == {"REDACTED"}
     key = (scrubbed.out / ".scrub-key").read_text().strip()
     assert key not in text
     assert (scrubbed.out / ".gitignore").read_text().strip() == ".scrub-key"
@@ -310,6 +311,7 @@ def test_the_raw_run_is_caught_by_check(raw: Run) -> None:
     assert "secret field access_token" in out
     assert "secret parameter client_secret" in out and "secret parameter password" in out
     assert "outside example.com" in out and "real-looking MAC" in out
+    assert "secret field vpn_url" in out                  # a camera's live stream
     for token in raw.seen.tokens:
         assert token not in out and token[:8] not in out     # findings show 4 characters
 
@@ -427,3 +429,36 @@ def test_a_second_session_appends_to_the_named_cassette(tmp_path: Path, admin: A
     assert [i["response"]["status"]["code"] for i in items] == [resp.status_code] * 2
     assert {i["request"]["headers"]["Authorization"][0] for i in items} == {
         f"Bearer {Scrubber(key_for(tmp_path)).secret('not-a-token')}"}
+
+
+def test_pyatmo_through_the_proxy(tmp_path: Path, admin: Admin) -> None:
+    """Home Assistant's library (aiohttp, not requests) through the proxy: it gets the
+    real answers, the cassette neither its token nor the home's id."""
+    import asyncio
+
+    import aiohttp
+    import pyatmo
+
+    token = admin.issue_token("netatmo", NETATMO_CI[0], "dev@netatmo.test",
+                              NETATMO_SCOPES)["access_token"]
+
+    class Auth(pyatmo.AbstractAsyncAuth):
+        async def async_get_access_token(self) -> str:
+            return token
+
+    async def scenario(base: str) -> tuple[str, str]:
+        async with aiohttp.ClientSession() as session:
+            account = pyatmo.AsyncAccount(Auth(session, base_url=base))
+            await account.async_update_topology()
+            home_id, home = next(iter(account.homes.items()))
+            await account.async_update_status(home_id)
+            return home_id, home.name
+
+    with Proxy("--vendor", "netatmo", "--upstream", admin.url("netatmo"),
+               "--out", str(tmp_path), "--name", "pyatmo") as proxy:
+        home_id, name = asyncio.run(scenario(proxy.url + "/"))
+    assert name == "Dev home"                                 # the real answer
+    text = (tmp_path / "pyatmo.yaml").read_text()
+    assert token not in text and home_id not in text and name not in text
+    assert "aiohttp" in text                                  # its User-Agent, recorded
+    assert record_cli("--check", str(tmp_path)).returncode == 0

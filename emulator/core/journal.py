@@ -144,9 +144,11 @@ SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 SECRET_FIELDS = frozenset({"client_secret", "code", "access_token", "refresh_token",
                            "password", "id_token", "code_verifier", "token"})
 # ... and any other field named like a credential: *token, *secret, password, *_key (and
-# Netatmo's picture "key"), but not token_type(_hint). One rule for the journal's export
-# and for ``mockcloud record`` (emulator/toolkit/scrub.py imports it).
-_SECRET_NAME = re.compile(r"(?i)(token|secret|passw(or)?d|api_?key|code_verifier|^key|_key)$")
+# Netatmo's picture "key"), a camera's vpn_url (its live stream), but not
+# token_type(_hint). One rule for the journal's export and for ``mockcloud record``
+# (emulator/toolkit/scrub.py imports it).
+_SECRET_NAME = re.compile(
+    r"(?i)(token|secret|passw(or)?d|api_?key|code_verifier|^key|_key|vpn_url)$")
 NOT_SECRET_FIELDS = frozenset({"token_type", "token_type_hint"})
 
 
