@@ -51,7 +51,7 @@ from contracts.files import contracts_dir
 from ..core.oauth import AuthProfile
 from ..core.quotas import QuotaConfig, QuotaRule
 from ..core.vendor import Vendor
-from . import devices, oauth, routes, world
+from . import devices, from_reads, oauth, routes, world
 from .errors import ENVELOPE
 
 CONTRACTS = contracts_dir()
@@ -107,4 +107,5 @@ VENDOR = Vendor(
     schemas=CONTRACTS / "schemas" / "qivivo",
     app_fields=("refresh_without_secret",),
     devices=devices.CONTROL,
+    from_reads=from_reads.build,
 )
