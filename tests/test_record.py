@@ -269,6 +269,20 @@ def test_tokens_stay_linked_and_errors_are_recorded(scrubbed: Run) -> None:
     assert any(400 <= s < 500 for s in statuses), statuses
 
 
+def test_content_length_says_the_scrubbed_length(scrubbed: Run) -> None:
+    checked = 0
+    for name in SESSIONS:
+        for item in scrubbed.interactions(name):
+            for part, body in (("request", item["request"]["body"]),
+                               ("response", item["response"]["body"]["string"])):
+                length = {k.lower(): v for k, v in item[part]["headers"].items()}.get(
+                    "content-length")
+                if length and body is not None:
+                    checked += 1
+                    assert int(length[0]) == len(body.encode()), (name, part)
+    assert checked > 10
+
+
 def test_one_real_value_one_pseudonym_across_cassettes(scrubbed: Run) -> None:
     def homes(name: str) -> list[str]:
         out = []

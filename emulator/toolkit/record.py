@@ -66,7 +66,8 @@ DEFAULT_UPSTREAMS: dict[str, tuple[str, str | None]] = {
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-connection",
                         "te", "trailer", "trailers", "transfer-encoding", "upgrade"})
 # not sent up: the proxy's own host and framing (requests sets them)
-NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length"}
+# (the proxy itself answered a client's Expect: 100-continue)
+NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length", "expect"}
 # not sent back: the body is sent decoded, with its own length
 NOT_RETURNED = HOP_BY_HOP | {"content-encoding", "content-length"}
 
@@ -203,7 +204,8 @@ class Recorder:
         content = resp.content          # decoded by requests (gzip, deflate)
         raw_headers = list(resp.raw.headers.items()) if resp.raw is not None \
             else list(resp.headers.items())
-        back = [(k, v) for k, v in raw_headers if k.lower() not in NOT_RETURNED]
+        back = [(k, v) for k, v in raw_headers if k.lower() not in NOT_RETURNED
+                or (method == "HEAD" and k.lower() == "content-length")]
         self.record(method, url, out_headers, body, resp, raw_headers, content)
         return resp.status_code, resp.reason or "", back, content
 
@@ -233,10 +235,23 @@ class Recorder:
                          "headers": resp_headers, "body": {"string": as_text(content)}},
         }
         if self.scrubber is not None:
-            interaction = self.scrubber.interaction(interaction)
+            interaction = fit_lengths(self.scrubber.interaction(interaction))
         n = self.cassette.append(interaction)
         print(f"#{n} {method} {interaction['request']['uri']} -> {resp.status_code}",
               file=self.log, flush=True)
+
+
+def fit_lengths(interaction: dict[str, Any]) -> dict[str, Any]:
+    """A Content-Length that says the scrubbed body's length (a pseudonym or a marker
+    is not as long as what it replaced)."""
+    for part, body in (("request", interaction["request"].get("body")),
+                       ("response", interaction["response"]["body"].get("string"))):
+        headers = interaction[part]["headers"]
+        for k in headers:
+            if k.lower() == "content-length" and isinstance(body, str | bytes):
+                size = len(body.encode("utf-8") if isinstance(body, str) else body)
+                headers[k] = [str(size)]
+    return interaction
 
 
 def handler_for(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
@@ -280,7 +295,8 @@ def handler_for(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Date", self.date_time_string())
             for k, v in headers:
                 self.send_header(k, v)
-            self.send_header("Content-Length", str(len(content)))
+            if not (self.command == "HEAD" and "content-length" in names):
+                self.send_header("Content-Length", str(len(content)))
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(content)
