@@ -418,6 +418,7 @@ def child_env(tokens: list[str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
     env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost,::1"
+    env["PYTHONUNBUFFERED"] = "1"  # output.txt follows the run as it goes
     env["SCHEMATHESIS_HOOKS"] = "emulator.toolkit.fuzz_hooks"
     env["MOCKCLOUD_FUZZ_TOKENS"] = json.dumps(tokens)
     root = Path(__file__).resolve().parents[2]
