@@ -652,14 +652,14 @@ def parser() -> argparse.ArgumentParser:
         description="schemathesis against the contract the emulator serves, with tokens "
                     "from the vendor's own OAuth flows (every grant it has), in a fuzz "
                     "tenant with quotas off. Exit 0 clean, 1 a 5xx, a contract violation "
-                    "or the time limit, 2 usage. Needs: pip install 'mockcloud[fuzz]'.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                    "or the time limit, 2 usage. Needs: pip install 'mockcloud[fuzz]'.")
     p.add_argument("vendors", nargs="+", metavar="VENDOR",
                    help=f"{', '.join(ALL)}, another served vendor, or all ({', '.join(ALL)})")
     p.add_argument("--max-examples", type=int, default=None,
                    help="cases per operation and phase (default per vendor: "
                         + ", ".join(f"{k} {v}" for k, v in DEFAULT_EXAMPLES.items()) + ")")
-    p.add_argument("--seed", type=int, default=2021, help="schemathesis seed (reproducible)")
+    p.add_argument("--seed", type=int, default=2021,
+                   help="schemathesis seed: runs repeat (default 2021)")
     p.add_argument("--against", metavar="URL", default=os.environ.get("MOCKCLOUD_URL"),
                    help="fuzz the emulator at URL (env MOCKCLOUD_URL) instead of starting one")
     p.add_argument("--admin-token", default=os.environ.get("MOCKCLOUD_ADMIN_TOKEN"),
@@ -673,7 +673,7 @@ def parser() -> argparse.ArgumentParser:
                    help="where reports go (default reports/schemathesis/<vendor>/; with "
                         "several vendors, a folder per vendor under it)")
     p.add_argument("--timeout", type=float, default=900.0,
-                   help="hard limit for each vendor's schemathesis run, seconds")
+                   help="hard limit for each vendor's schemathesis run, seconds (default 900)")
     p.add_argument("--quiet", action="store_true",
                    help="only the summary (schemathesis's output is in output.txt)")
     return p
