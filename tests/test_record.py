@@ -424,6 +424,10 @@ def test_pseudonyms_keep_their_shape() -> None:
     assert s.header("WWW-Authenticate", challenge) == challenge
     assert s.header("Authorization", "Basic dXNlcjpwdw==") == "Basic REDACTED"
     assert s.header("Authorization", "Bearer abc") == f"Bearer {s.secret('abc')}"
+    assert s.header("Cookie", "a=b; session=s3cr3t") == "REDACTED"
+    assert s.header("Set-Cookie", "session=s3cr3t; HttpOnly") == "REDACTED"
+    uuids = ["2b3f3c2e-1d2a-4c55-9a51-1f7a6e0c9b01", "9d5a9e34-7a43-4a8e-8d8c-3c1c2f4e5a02"]
+    assert s.field("person_ids", json.dumps(uuids)) == json.dumps([s.uuid(u) for u in uuids])
     assert s.pairs("a=1&password=hunter2&code=xyz&b") == \
         f"a=1&password=REDACTED&code={s.secret('xyz')}&b"
 

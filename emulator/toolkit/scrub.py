@@ -206,8 +206,7 @@ class Scrubber:
         """An id's pseudonym (any shape)."""
         if is_marker(value) or not value:
             return value
-        whole = SHAPES.fullmatch(value)
-        if whole:
+        if SHAPES.search(value):    # a MAC, UUID ... or ids in a JSON list as text
             return self.text(value)
         parts = value.split("-")
         return "-".join(self._shape(p) if len(p) >= 4 else p for p in parts)
@@ -282,7 +281,9 @@ class Scrubber:
         for i, part in enumerate(parts):
             key, eq, value = part.partition("=")
             if not eq or not value:
-                parts[i] = self.text(unquote_plus(part)) if not eq else part
+                new = self.text(unquote_plus(part)) if not eq else part
+                if new != unquote_plus(part):
+                    parts[i] = quote_plus(new, safe=":,|")
                 continue
             name, real = unquote_plus(key), unquote_plus(value)
             new = self.field(name, real)
@@ -317,7 +318,7 @@ class Scrubber:
         low = name.lower()
         if low in SECRET_HEADERS:
             scheme, _, cred = value.partition(" ")
-            if not cred:
+            if not cred or low == "cookie":
                 return REDACTED
             if scheme.lower() == "bearer":
                 return f"{scheme} {self.secret(cred.strip())}"
