@@ -202,6 +202,7 @@ def test_scrubbed_recording_drifts_clean(capsys: pytest.CaptureFixture[str],
     assert code == 0, report
     status = endpoint(report, "GET /api/homestatus")
     assert status["replayed"] == 1 and status["statuses"] == [{"recorded": 200,
-                                                                "emulator": 200}]
+                                                                "emulator": 200,
+                                                                "first": "run.yaml#1"}]
     assert "body.home.rooms[].therm_measured_temperature" in status["present"]
     assert not status["skipped"]

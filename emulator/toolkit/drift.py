@@ -187,8 +187,12 @@ def login(user: dict[str, Any]) -> str:
     return str(user.get("email") or user.get("login") or user.get("id") or "")
 
 
+HEX_ID = frozenset("0123456789abcdef:-")
+
+
 def id_strings(doc: Any, found: set[str] | None = None) -> set[str]:
-    """Every string of a document that looks like an id (8+ characters, a digit)."""
+    """Every string of a document that looks like an id (8+ characters, no space, a
+    digit or only hex digits and separators: aa:aa:aa:aa:aa:aa)."""
     found = set() if found is None else found
     if isinstance(doc, dict):
         for value in doc.values():
@@ -196,8 +200,8 @@ def id_strings(doc: Any, found: set[str] | None = None) -> set[str]:
     elif isinstance(doc, list):
         for value in doc:
             id_strings(value, found)
-    elif isinstance(doc, str) and len(doc) >= 8 and any(c.isdigit() for c in doc) \
-            and " " not in doc:
+    elif isinstance(doc, str) and len(doc) >= 8 and " " not in doc and (
+            any(c.isdigit() for c in doc) or set(doc) <= HEX_ID):
         found.add(doc)
     return found
 
@@ -220,7 +224,7 @@ class Endpoint:
     replayed: int = 0
     status_equal: bool = True
     skipped: dict[str, None] = field(default_factory=dict)
-    statuses: dict[tuple[int | None, int], None] = field(default_factory=dict)
+    statuses: dict[tuple[int | None, int], str] = field(default_factory=dict)  # -> source
 
     def as_dict(self) -> dict[str, Any]:
         present, missing, extra = self.comparison.paths()
@@ -228,7 +232,8 @@ class Endpoint:
                    **dict.fromkeys(self.comparison.world_gaps())}
         return {"vendor": self.vendor, "endpoint": self.name, "replayed": self.replayed,
                 "skipped": list(skipped), "status_equal": self.status_equal,
-                "statuses": [{"recorded": r, "emulator": e} for r, e in self.statuses],
+                "statuses": [{"recorded": r, "emulator": e, "first": source}
+                             for (r, e), source in self.statuses.items()],
                 "present": present, "missing": missing, "extra": extra,
                 "missing_in": {p: self.comparison.seen_in.get(p, "") for p in missing},
                 "type_diffs": self.comparison.type_diffs(),
@@ -261,8 +266,8 @@ def render_table(report: dict[str, Any]) -> str:
         name = f"{ep['vendor']} {ep['endpoint']}"
         if not ep["status_equal"]:
             lines.append(f"{name}: status " + ", ".join(
-                f"{s['recorded']} recorded, {s['emulator']} emulator" for s in ep["statuses"]
-                if s["recorded"] != s["emulator"]))
+                f"{s['recorded']} recorded, {s['emulator']} emulator (first in {s['first']})"
+                for s in ep["statuses"] if s["recorded"] not in (None, s["emulator"])))
         lines += [f"{name}: missing {p} (recorded in {ep['missing_in'][p]})"
                   for p in ep["missing"]]
         lines += [f"{name}: type of {d['path']}: recorded {'|'.join(d['recorded'])}, "
@@ -374,7 +379,7 @@ def run(ctx: Context, exchanges: list[Exchange], ignore: tuple[str, ...] = ()
             continue
         status, body = replay_one(ctx, vendor, call)
         ep.replayed += 1
-        ep.statuses[(ex.status, status)] = None
+        ep.statuses.setdefault((ex.status, status), ex.source)
         if ex.status is not None and ex.status != status:
             ep.status_equal = False
         ep.comparison.source = ex.source
