@@ -172,6 +172,14 @@ def test_netatmo_real_samples_come_back(tmp_path: Path):
     others = {e["file"] for e in manifest if e["kind"] == "response"} - success
     assert {i.split(":", 1)[0] for i in part["ignored"]} == others
     assert part["users"][:2] == ["john@doe.com", "john.doe@doe.com"]
+    # moving values seed the initial state where the world takes them: a light's
+    # homestatus state, a shutter's position
+    data = yaml.safe_load(world.read_text(encoding="utf-8"))
+    modules = {m["id"]: m for u in data["netatmo"]["users"] for h in u["homes"]
+               for m in h["modules"]}
+    assert modules["12:34:56:00:01:01:01:b4"]["target_position"] == 10
+    assert modules["12:34:56:80:00:12:ac:f2"]["on"] is True
+    assert modules["12:34:56:10:b9:0e"]["floodlight"] == "auto"
     results = replay(world, report, [NETATMO])
     missing = {s: r[0] for s, r in results.items() if r[0]}
     stale = {s: r[1] for s, r in results.items() if r[1]}
@@ -307,3 +315,43 @@ def test_qivivo_samples_come_back_and_drift_clean(tmp_path: Path):
     for e in result["endpoints"]:
         assert e["status_equal"] and not e["missing"] and not e["type_diffs"], e
         assert not e["value_diffs"], e
+
+
+def test_a_journal_cassette_of_real_traffic_builds_a_world_that_drifts_clean(tmp_path: Path):
+    """Reads of the three clouds on the default world, exported by the journal
+    (``/_mockcloud/journal/cassette``: tenant-prefixed URLs on 127.0.0.1), make a world
+    whose answers drift clean (missing, type, value) from the recording."""
+    with ServerProcess() as server:
+        admin = Admin(server.url, "journal-round-trip", token=server.admin_token)
+        http = requests.Session()
+
+        def read(vendor: str, who: str, path: str, **params: str) -> Any:
+            scope = "read_station read_thermostat read_homecoach" if vendor == "netatmo" \
+                else None
+            token = admin.issue_token(vendor, CLIENTS[vendor], who, scope)["access_token"]
+            resp = http.get(admin.url(vendor) + path, params=params,
+                            headers={"Authorization": f"Bearer {token}"})
+            assert resp.status_code == 200, resp.text
+            return resp.json()
+
+        for path in ("/v4/devices/", "/v4/groups/", "/v4/scenes/", "/v4/devices/123456-d01"):
+            read("lightify", "demo@lightify.test", path)
+        homes = read("netatmo", "dev@netatmo.test", "/api/homesdata")["body"]["homes"]
+        read("netatmo", "dev@netatmo.test", "/api/homestatus", home_id=homes[0]["id"])
+        read("netatmo", "dev@netatmo.test", "/api/getstationsdata")
+        devices = read("qivivo", "demo@qivivo.test", "/api/v2/devices")["devices"]
+        thermostat = next(d["uuid"] for d in devices if d["type"] == "thermostat")
+        read("qivivo", "demo@qivivo.test", f"/api/v2/devices/thermostats/{thermostat}/programs")
+        read("qivivo", "demo@qivivo.test", "/api/v2/habitation/data/settings")
+        cassette = tmp_path / "journal.yaml"
+        cassette.write_text(admin.cassette(), encoding="utf-8")
+    world, report = build(tmp_path, cassette)
+    assert set(report["vendors"]) == {"lightify", "netatmo", "qivivo"}
+    assert report["vendors"]["netatmo"]["users"] == ["dev@netatmo.test"]
+    data = yaml.safe_load(world.read_text(encoding="utf-8"))
+    assert [h["id"] for h in data["netatmo"]["users"][0]["homes"]] == [homes[0]["id"]]
+    result = drift(world, cassette)
+    assert len(result["endpoints"]) == 10
+    for e in result["endpoints"]:
+        assert e["replayed"] == 1 and e["status_equal"], e
+        assert not e["missing"] and not e["type_diffs"] and not e["value_diffs"], e

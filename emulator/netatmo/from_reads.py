@@ -7,8 +7,11 @@ Reads that describe the world, and what each gives:
   ``rooms`` or the older ``rooms_temp`` form), persons;
 * ``homestatus``: the same home (by ``home.id``, else the request's ``home_id``, else a
   24-hex id in the sample's file name: INFERRED, pyatmo names them so): modules only
-  it shows, unreachable modules (``reachable: false``, error code 6), the home's mode
-  when rooms are in ``away``/``hg``;
+  it shows, the initial state of lights, dimmers, shutters and cameras (``on``,
+  ``brightness``, ``target_position``, ``monitoring``, ``floodlight``, where the
+  module's type takes it), the home's mode when rooms are in ``away``/``hg``; a module
+  it shows unreachable, or an outage (error code 6), is reported, not loaded (the
+  emulator leaves unreachable modules out of homestatus);
 * ``gethomedata``: security homes: cameras (monitoring, floodlight), what they bridge,
   smoke detectors, persons (pseudo, face);
 * ``getstationsdata`` / ``gethomecoachsdata``: stations with their modules and places,
@@ -133,8 +136,10 @@ def merge(old: dict[str, Any], new: dict[str, Any], out: FromReads, where: str) 
                     "world keeps the first")
 
 
+# a light's, shutter's or camera's state as homestatus shows it: the world's initial one
+STATE = ("on", "brightness", "target_position", "monitoring", "floodlight")
 MOVING = frozenset({"reachable", "last_seen", "wifi_status", "rf_status",
-                    "therm_mode_from_status"})
+                    "therm_mode_from_status", *STATE})
 DERIVED = frozenset(ROOM_DERIVED | MODULE_DERIVED)     # the emulator computes them
 
 
@@ -288,7 +293,7 @@ def status_read(read: Read, body: dict[str, Any], piece: Piece, out: FromReads) 
         # a module a status lists is part of the home, reachable in the world: the
         # emulator leaves an unreachable module out of homestatus, the recording lists it
         modules.append({**{k: mod[k] for k in ("id", "type", "bridge") if k in mod},
-                        "reachable": True})
+                        **{k: mod[k] for k in STATE if k in mod}, "reachable": True})
         if mod.get("reachable") is False:
             out.gap(f"{read.source}: module {mod['id']} recorded unreachable but listed "
                     "(the emulator lists only reachable modules): the world starts it "
@@ -570,13 +575,14 @@ def world_module(m: dict[str, Any], room_ids: set[str], out: FromReads, where: s
                 "emulator: left out")
         return None
     mod = {k: m[k] for k in MODULE_TAKEN if k in m}
-    mod.update({k: m[k] for k in home_devices.WORLD_KEYS if k in m})
-    try:
-        home_devices.check_world(where, mod["type"], mod)
-    except ValueError:
-        for key in home_devices.WORLD_KEYS & set(mod):
-            mod.pop(key)
-            out.gap(f"{where}.modules[{m['id']}].{key}: a {m['type']} cannot take it")
+    for key in sorted(home_devices.WORLD_KEYS & m.keys()):   # a state the world seeds
+        try:
+            home_devices.check_world(f"{where}.modules[{m['id']}]", mod["type"],
+                                     {key: m[key]})
+        except ValueError as exc:
+            out.gap(f"{exc}: left at the emulator's default")
+        else:
+            mod[key] = m[key]
     if "room_id" in mod and str(mod["room_id"]) not in room_ids:
         out.gap(f"{where}.modules[{m['id']}].room_id {mod.pop('room_id')}: no room of "
                 "the home")
