@@ -480,3 +480,19 @@ def test_pyatmo_through_the_proxy(tmp_path: Path, admin: Admin) -> None:
     assert token not in text and home_id not in text and name not in text
     assert "aiohttp" in text                                  # its User-Agent, recorded
     assert record_cli("--check", str(tmp_path)).returncode == 0
+
+
+def test_the_journal_export_and_the_recorder_redact_the_same_names() -> None:
+    from emulator.core.journal import _redact_header, redact_text
+
+    form = ("grant_type=x&client_secret=s1&code=c1&access_token=a1&refresh_token=r1"
+            "&password=p1&token=t1&vignette_key=k1&vpn_url=v1&token_type_hint=access_token")
+    journal = dict(p.split("=") for p in redact_text(form, "application/x-www-form-urlencoded")
+                   .split("&"))
+    recorder = dict(p.split("=") for p in Scrubber(b"k" * 32).body(
+        form, "application/x-www-form-urlencoded").split("&"))
+    hidden = {k for k, v in journal.items() if v == "REDACTED"}
+    assert hidden == {k for k, v in recorder.items() if v.startswith("REDACTED")}
+    assert hidden == {"client_secret", "code", "access_token", "refresh_token", "password",
+                      "token", "vignette_key", "vpn_url"}
+    assert _redact_header("Cookie", "a=b; sid=s3cr3t") == "REDACTED"

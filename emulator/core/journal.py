@@ -165,7 +165,8 @@ def _redact_header(name: str, value: str) -> str:
     if name.lower() not in SECRET_HEADERS:
         return value
     scheme, _, rest = value.partition(" ")
-    return f"{scheme} {REDACTED}" if rest else REDACTED
+    # a Cookie has no scheme: "a=1; b=2" is redacted whole
+    return f"{scheme} {REDACTED}" if rest and name.lower() != "cookie" else REDACTED
 
 
 def redact_pairs(text: str) -> str:
