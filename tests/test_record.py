@@ -496,3 +496,20 @@ def test_the_journal_export_and_the_recorder_redact_the_same_names() -> None:
     assert hidden == {"client_secret", "code", "access_token", "refresh_token", "password",
                       "token", "vignette_key", "vpn_url"}
     assert _redact_header("Cookie", "a=b; sid=s3cr3t") == "REDACTED"
+
+
+def test_qivivo_oauth_paths_go_to_the_account_host() -> None:
+    from emulator.toolkit.record import vendor_upstreams
+
+    q = vendor_upstreams("qivivo", None, None)
+    assert [q.base(p) for p in ("/", "/oauth/token", "/api/v2/devices", "/api/v2//devices")] \
+        == ["https://account.qivivo.com", "https://account.qivivo.com",
+            "https://data.qivivo.com", "https://data.qivivo.com"]
+    assert vendor_upstreams("netatmo", None, None).base("/oauth2/token") == \
+        "https://api.netatmo.com"
+    one = vendor_upstreams("qivivo", "http://127.0.0.1:1/qivivo", None)
+    assert one.base("/oauth/token") == one.base("/api/v2/devices") == "http://127.0.0.1:1/qivivo"
+    with pytest.raises(ValueError, match="give --upstream"):
+        vendor_upstreams("toy", None, None)
+    assert vendor_upstreams("toy", "http://127.0.0.1:1/toy", None).base("/x") == \
+        "http://127.0.0.1:1/toy"

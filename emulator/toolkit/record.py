@@ -29,7 +29,7 @@ Upstreams by default (``--upstream URL`` replaces them; ``--auth-upstream URL`` 
 one): Netatmo ``https://api.netatmo.com``; Lightify ``https://emea.lightify-api.com``;
 Qivivo ``https://data.qivivo.com`` with its OAuth paths (the authorization page ``/``,
 ``/oauth/...``) sent to ``https://account.qivivo.com``, so both of a Qivivo client's base
-URLs point at the proxy. Another vendor (``--vendors``): ``https://<its first host>``.
+URLs point at the proxy. Another name (a vendor in the making): ``--upstream`` is needed.
 
 ``--check DIR`` scans cassettes for what must not survive (``scrub.check_paths``) and
 exits 1 listing each finding, 0 when clean, 2 when there is nothing to check.
@@ -134,8 +134,7 @@ def vendor_upstreams(name: str, upstream: str | None, auth_upstream: str | None)
     from emulator.app import VENDORS
 
     vendor = next((v for v in VENDORS if v.name == name), None)
-    api, auth = DEFAULT_UPSTREAMS.get(name, (f"https://{vendor.hosts[0]}", None)) \
-        if vendor else (None, None)
+    api, auth = DEFAULT_UPSTREAMS.get(name, (None, None))
     if upstream:
         api, auth = upstream, auth_upstream or upstream
     elif auth_upstream:
@@ -321,7 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mockcloud record",
         description="Record a cloud through a scrubbing reverse proxy into vcrpy cassettes; "
                     "--check DIR scans cassettes for secrets that survived.")
-    p.add_argument("--vendor", help="netatmo, lightify or qivivo (or a --vendors one)")
+    p.add_argument("--vendor", help="netatmo, lightify or qivivo (another name needs "
+                   "--upstream)")
     p.add_argument("--upstream", metavar="URL",
                    help="where requests go (default: the vendor's real host), e.g. "
                         "http://127.0.0.1:8080/netatmo")
