@@ -19,6 +19,15 @@ optional, ``null`` drops that override (back to what the world and the model say
   ``effective["weather"]`` can be handed to ``physics.weather.outdoor(adjust=...)``;
 * ``clear: true`` drops every override first, then applies the rest of the body.
 
+**Commands** (``COMMANDS``, in the same body): what a device's own controls do -- a
+switch pressed, a dimmer turned, a shutter sent somewhere, a camera's monitoring or
+floodlight set -- ``on`` (bool), ``brightness`` (0-100), ``target_position`` (0-100,
+-1 stop, -2 the preferred position), ``monitoring`` ("on"/"off"), ``floodlight``
+("on"/"off"/"auto"): the names of Netatmo's ``setstate``. Unlike overrides they are
+not held: the vendor records the change in its own device state at the virtual now
+(the same as its API's write would), and the device's state moves on from there.
+A device lists in ``accepts`` the overrides and commands it takes.
+
 **Events in time.** Each PATCH is an *event* ``{"at": <virtual now>, "changes":
 {...}, "clear": bool}``. What is in force at an instant ``t`` is the fold of the events
 with ``at <= t`` in time order (:func:`fold`), so a reading at ``t`` depends only on
@@ -59,6 +68,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .store import Store
 
 FIELDS = ("online", "battery_percent", "window_open", "weather")
+COMMANDS = ("on", "brightness", "target_position", "monitoring", "floodlight")
 ALIASES = {"reachable": "online"}
 WEATHER = ("temperature", "humidity", "pressure", "rain", "wind_strength", "wind_angle",
            "gust_strength", "gust_angle")
@@ -93,10 +103,16 @@ def normalise(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def refused(changes: dict[str, Any], accepted: Iterable[str]) -> list[str]:
-    """The override fields in ``changes`` that are not in ``accepted`` (``clear`` is
-    always accepted), in vocabulary order."""
+    """The override and command fields in ``changes`` that are not in ``accepted``
+    (``clear`` is always accepted), in vocabulary order."""
     accepted = set(accepted)
-    return [f for f in FIELDS if f in changes and f not in accepted]
+    return [f for f in (*FIELDS, *COMMANDS) if f in changes and f not in accepted]
+
+
+def commands(changes: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``changes`` split: (the overrides and ``clear``, the commands)."""
+    return ({k: v for k, v in changes.items() if k not in COMMANDS},
+            {k: v for k, v in changes.items() if k in COMMANDS})
 
 
 def fold(events: Iterable[dict[str, Any]], state: State | None = None) -> State:
@@ -215,7 +231,7 @@ def view(vendor: str, device_id: str, *, name: str | None, type: str,
     doc = overrides.doc(device_id)
     return {
         "vendor": vendor, "id": device_id, "name": name, "type": type, "owner": owner,
-        "accepts": [f for f in FIELDS if f in set(accepts)],
+        "accepts": [f for f in (*FIELDS, *COMMANDS) if f in set(accepts)],
         "state": state,
         "overrides": state_at(doc, now),
         "events": [{**e, "iso": iso(e["at"])} for e in (doc["events"] if doc else [])],

@@ -26,6 +26,19 @@ keeps the unadjusted weather (INFERRED, simple).
 
 Security devices (cameras, door tags, smoke and CO alarms) also take injected events
 (``inject``: ``POST /_mockcloud/devices/netatmo/<id>/events``, see ``security``).
+
+Lights, dimmers, plugs, shutters, gateways, cameras, door tags, smoke and CO alarms
+(``home_devices.TYPES``): the view's ``state`` carries homestatus's fields for the
+module at now (``module_status.device_fields``: on, brightness, power,
+sum_energy_elec; current and target position; monitoring, floodlight; a door tag's
+status and battery ...) beside ``reachable``, ``home_id``, ``room_id`` and
+``bridge``. They take
+``online`` (a door tag also ``battery_percent``) and, as *commands*, the properties
+setstate sets on them (``home_devices.SPECS``: ``on``, ``brightness``,
+``target_position``, ``monitoring``, ``floodlight``): what the module's own controls
+do, recorded in the home's device log at the whole second as setstate records it
+(``home_devices.check_command``: setstate's checks of names and values; no scope and
+no reachability: INFERRED), pushed to webhooks as setstate's changes are.
 """
 
 from __future__ import annotations
@@ -33,11 +46,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..core.devices import Overrides, refused, state_at, view
+from ..core.devices import Overrides, commands, refused, state_at, view
 from ..core.errors import MockcloudError
 from ..core.store import Store
 from . import energy_physics as ep
-from . import pushes
+from . import home_devices, pushes
 from .stations import HOMECOACH_KIND, STATION_KIND
 from .world import HOME, META
 
@@ -51,6 +64,8 @@ ACCEPTS: dict[str, tuple[str, ...]] = {
     "NAModule2": ("online", "battery_percent", "weather"),
     "NAModule3": ("online", "battery_percent", "weather"),
     "NAModule4": ("online", "battery_percent", "weather"),
+    **{t: ("online", *spec.props) for t, spec in home_devices.SPECS.items()},
+    "NACamDoorTag": ("online", "battery_percent"),
 }
 
 
@@ -78,18 +93,37 @@ def _state(dev: dict[str, Any], parent: dict[str, Any], family: str,
                                                         dev.get("reachable", True)))}
     if family == "home":
         out["home_id"] = parent["id"]
-        if "room_id" in dev:
-            out["room_id"] = dev["room_id"]
+        for key in ("room_id", "bridge"):
+            if key in dev:
+                out[key] = dev[key]
         if dev["type"] in ("NATherm1", "NRV"):
             out["battery_percent"] = ep.module_battery(
                 dev, now, seed, forced.get("battery_percent")).percent
             out["window_open"] = bool(forced.get("window_open", False))
+        elif dev["type"] in home_devices.TYPES:
+            out.update(_home_device(dev, parent, forced, overrides.store, overrides.tenant,
+                                    seed, now))
     else:
         if "battery_percent" in forced:
             out["battery_percent"] = forced["battery_percent"]
         if "weather" in forced:
             out["weather"] = forced["weather"]
     return out
+
+
+def _home_device(dev: dict[str, Any], home: dict[str, Any], forced: dict[str, Any],
+                 store: Store, tenant: str, seed: int, now: float) -> dict[str, Any]:
+    """homestatus's fields of a ``home_devices`` module at ``now`` (the whole second,
+    as the API reads it)."""
+    from . import module_status  # (it builds on this module)
+
+    now = math.floor(now)
+    log = ((store.get(tenant, home_devices.KIND, home["id"]) or {}).get("modules")
+           or {}).get(dev["id"])
+    tag = module_status.tag_events(store, tenant, seed, home, now).get(dev["id"]) \
+        if dev["type"] == "NACamDoorTag" else None
+    return module_status.device_fields(dev, log, now, seed, forced.get("battery_percent"),
+                                       tag)
 
 
 def _view(dev: dict[str, Any], parent: dict[str, Any], family: str,
@@ -131,12 +165,19 @@ class NetatmoDevices:
                 "invalid_argument",
                 f"a Netatmo {dev['type']} has no {' or '.join(no)}: it takes "
                 f"{', '.join(accepts)} ('reachable' is 'online')")
+        held, commanded = commands(changes)
+        command = home_devices.check_command(dev, commanded) if commanded else None
         # at the whole second, as Netatmo's API reads it (transport.endpoint)
         now = math.floor(now)
         overrides = Overrides(store, tenant, VENDOR)
         owners = [found[1].get("owner")] if found[2] == "home" else []
-        with pushes.announcing(store, tenant, owners, now):  # a camera's (dis)connection
-            overrides.record(dev["id"], changes, now)
+        # pushed: a camera's (dis)connection, monitoring or floodlight
+        with pushes.announcing(store, tenant, owners, now):
+            if held.get("clear") or len(held) > 1:
+                overrides.record(dev["id"], held, now)
+            if command is not None:
+                home_devices.record_commands(store, tenant, found[1]["id"], [command], now,
+                                             already="none")
         return _view(*found, overrides, _seed(store, tenant), now)
 
     def inject(self, store: Store, tenant: str, device_id: str, event: dict[str, Any],

@@ -452,6 +452,13 @@ def apply_commands(ctx: Ctx, home_id: str, commands: list[Command], now: float,
                    already: str = "cameras") -> list[dict[str, Any]]:
     """Record the commands at ``now`` in one read-modify-write of the home's device
     log; returns the code-23 errors of properties already so (not applied again)."""
+    return record_commands(ctx.store, ctx.tenant, home_id, commands, now, already)
+
+
+def record_commands(store: Any, tenant: str, home_id: str, commands: list[Command],
+                    now: float, already: str = "cameras") -> list[dict[str, Any]]:
+    """:func:`apply_commands` on a store and tenant (the admin API's device commands
+    too)."""
     errors: list[dict[str, Any]] = []
 
     def update(doc: dict[str, Any] | None) -> dict[str, Any]:
@@ -475,8 +482,22 @@ def apply_commands(ctx: Ctx, home_id: str, commands: list[Command], now: float,
         return doc
 
     if commands:
-        ctx.store.update(ctx.tenant, KIND, home_id, update)
+        store.update(tenant, KIND, home_id, update)
     return list(errors)
+
+
+def check_command(mod: dict[str, Any], changes: dict[str, Any]) -> Command:
+    """A command of the admin API (``PATCH /_mockcloud/devices/netatmo/<id>`` with
+    setstate's properties: what the module's own controls do) checked as setstate
+    checks a module entry's properties and values (400/21 naming them); no scope and
+    no reachability (the module's own button works offline: INFERRED)."""
+    spec = SPECS.get(mod["type"])
+    taken = spec.props if spec else ()
+    for prop in changes:
+        if prop not in taken:
+            raise invalid(f"cannot set property {prop} for module {mod['id']}")
+    assert spec is not None
+    return Command(mod, spec, {p: _value(p, v, mod["id"]) for p, v in changes.items()})
 
 
 # ------------------------------------------------------------------------ homestatus

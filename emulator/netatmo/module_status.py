@@ -99,15 +99,9 @@ def complete(ctx: Ctx, home: dict[str, Any], live: Any, now: float, heating: boo
         if kind in WIFI_ONLY or kind in home_devices.NO_REACHABLE:
             m.pop("reachable", None)
         if kind in home_devices.TYPES:
-            m.update(home_devices.status_fields(
-                world, logs.get(m["id"]), now, live.seed,
-                live.overrides(m["id"], now).get("battery_percent")))
-            if kind in home_devices.WIFI_LABELLED:
-                m["wifi_state"] = wifi_state(m["wifi_strength"])
-            if kind in home_devices.RF_LABELLED:
-                m["rf_state"] = rf_state(m["rf_strength"])
-            if kind == "NACamDoorTag":
-                _tag_fields(m, tags.get(m["id"]), now)
+            m.update(device_fields(world, logs.get(m["id"]), now, live.seed,
+                                   live.overrides(m["id"], now).get("battery_percent"),
+                                   tags.get(m["id"])))
         if kind in WEATHER:
             m.update(weather.get(m["id"], {}))
         elif kind == "OTH":
@@ -133,19 +127,42 @@ def complete(ctx: Ctx, home: dict[str, Any], live: Any, now: float, heating: boo
         out["persons"] = [{"id": pid, **s} for pid, s in state.items()]
 
 
+def device_fields(mod: dict[str, Any], log: dict[str, Any] | None, now: float, seed: int,
+                  battery_percent: int | None = None, tag_event: dict[str, Any] | None
+                  = None) -> dict[str, Any]:
+    """homestatus's fields of a ``home_devices`` module (a light, a camera, a door
+    tag ...) at ``now``: its state on the clock (``log``: its setstate log), the
+    strengths labelled, a door tag's status from its last ``tag_*`` event
+    (:func:`tag_events`). The admin API's device view shows the same."""
+    kind = mod["type"]
+    out = home_devices.status_fields(mod, log, now, seed, battery_percent)
+    if kind in home_devices.WIFI_LABELLED:
+        out["wifi_state"] = wifi_state(out["wifi_strength"])
+    if kind in home_devices.RF_LABELLED:
+        out["rf_state"] = rf_state(out["rf_strength"])
+    if kind == "NACamDoorTag":
+        _tag_fields(out, tag_event, now)
+    return out
+
+
 TAG_OPEN_FOR = 60        # seconds a door tag shows "open" after a tag_open (INFERRED)
 TAG_SINCE = 86400        # how far back a tag's last activity is looked for
 
 
 def _tag_events(ctx: Ctx, home: dict[str, Any], now: float,
                 mods: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Each door tag's last event in the day before now (``security``'s events:
-    injected or scripted ``tag_open`` / ``tag_*_move``), by module id."""
     if not any(m["type"] == "NACamDoorTag" for m in mods):
         return {}
-    from . import security  # (it builds on models and home_devices, as this module)
+    return tag_events(ctx.store, ctx.tenant, models.world_seed(ctx), home, now)
+
+
+def tag_events(store: Any, tenant: str, seed: int, home: dict[str, Any], now: float
+               ) -> dict[str, dict[str, Any]]:
+    """Each door tag's last event in the day before now (``security``'s events:
+    injected or scripted ``tag_open`` / ``tag_*_move``), by module id."""
+    from .security import View  # (it builds on models and home_devices, as this module)
     last: dict[str, dict[str, Any]] = {}
-    for ev in security.view(ctx, home).between(now - TAG_SINCE, now):
+    for ev in View(store, tenant, seed, home).between(now - TAG_SINCE, now):
         if str(ev.get("type", "")).startswith("tag_") and ev.get("module"):
             last[ev["module"]] = ev
     return last
