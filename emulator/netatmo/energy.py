@@ -147,7 +147,9 @@ Reading after a write at t: the change applies from t on (a read at t sees it).
   ``boileron``/``sum_boiler_on`` are the seconds the boiler was on in the bucket,
   ``boileroff``/``sum_boiler_off`` the seconds off, read every 10 minutes (at most 48
   readings a bucket); the room types too, for a thermostat or valve's room. From
-  the measured module's ``setup_date`` on, as getroommeasure.
+  the measured module's ``setup_date`` on, as getroommeasure. A light, dimmer or
+  plug: its energy (``sum_energy_buy_from_grid``/``sum_energy_elec`` and their tariff
+  columns) and ``power`` instead, as ``plug_measure`` says.
 - getthermostatsdata: one device per NAPlug that bridges a NATherm1; ``place.location``
   [longitude, latitude] as the contract says (the archived sample has them the other
   way round); ``setpoint_mode`` ``program`` for schedule.
@@ -166,7 +168,7 @@ from ..core.devices import Overrides, state_at
 from ..core.errors import MockcloudError
 from . import energy_physics as ep
 from . import energy_state as es
-from . import models, module_status
+from . import models, module_status, plug_measure
 from .world import HOME, MAX_EPOCH, check_schedule, hex_id, is_hex24
 
 VENDOR = "netatmo"
@@ -521,19 +523,25 @@ def energy_measure(ctx: Ctx, user_id: str, device_id: str, module_id: str | None
                    scale: str, types: list[str], date_begin: int | None,
                    date_end: int | None, limit: int | None, optimize: bool,
                    real_time: bool) -> Any:
-    """getmeasure for a module of a home (relay, thermostat, valve)."""
+    """getmeasure for a module of a home (relay, thermostat, valve; a light, dimmer
+    or plug: ``plug_measure``)."""
     _, home = models.device(ctx, user_id, device_id)
     wanted = (module_id or device_id).replace(" ", "").lower()
     mod = next((m for m in home["modules"] if m["id"] == wanted), None)
     if mod is None:
         raise MockcloudError("not_found", f"Device not found: {module_id}")
     room_id = mod.get("room_id") if mod["type"] in THERM_DEVICES else None
-    names = _types(types, BOILER_TYPES + (ROOM_TYPES if room_id else ()))
+    metered = plug_measure.metered(mod)
+    names = _types(types, plug_measure.TYPES if metered
+                   else BOILER_TYPES + (ROOM_TYPES if room_id else ()))
     scale, now = _scale(scale), ctx.now()
     since = _setup(home, [mod["id"]])
     buckets = _buckets(home, scale, date_begin, date_end, limit, now, since)
     live = _from(ctx, Live(ctx, home), buckets)
     cols: dict[str, list[Any]] = {}
+    if metered:
+        cols.update(plug_measure.columns(ctx, home, mod, names, buckets, _instants(
+            buckets, PER_BUCKET[scale], now, since), now, since))
     boiler = [n for n in names if n in BOILER_TYPES]
     if boiler:
         cols.update(_boiler_columns(live, boiler, buckets, now, since))
