@@ -30,7 +30,7 @@ from ..core.errors import MockcloudError
 from ..core.flaskapp import MockResponse
 from ..core.oauth import Token
 from . import security, security_views
-from .transport import Params, endpoint
+from .transport import Params, endpoint, rated
 
 READ = security.READ_SCOPES
 WRITE = ("write_camera",)
@@ -135,14 +135,7 @@ def register(bp: Blueprint, api: VendorAPI) -> None:
             params.str("key", required=True))  # type: ignore[arg-type]
         return MockResponse(image, status=200, content_type="image/jpeg")
 
-    def getcamerapicture():
-        try:
-            return picture()
-        except MockcloudError as err:
-            if err.reason == "rate_limited" and err.status is None:
-                err.status = status
-            raise
-
+    getcamerapicture = rated(picture, status)
     getcamerapicture.scopes = READ  # type: ignore[attr-defined]
     bp.add_url_rule("/api/getcamerapicture", "getcamerapicture", getcamerapicture,
                     methods=["GET", "POST"])

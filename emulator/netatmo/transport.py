@@ -253,6 +253,20 @@ def envelope(result: Any, now: float, started: float) -> MockResponse:
 ANSWERS = Answers("netatmo.answers", 256)
 
 
+def rated(view: Callable[[], Any], status: int | None) -> Callable[[], Any]:
+    """``view`` whose quota refusals answer ``status`` (``Settings.rate_limit_status``)
+    unless the tenant's config gave one: for routes outside :func:`endpoint`."""
+    def handler():
+        try:
+            return view()
+        except MockcloudError as err:
+            if err.reason == "rate_limited" and err.status is None:
+                err.status = status
+            raise
+
+    return handler
+
+
 def endpoint(bp: Blueprint, api: VendorAPI, name: str, scopes: Iterable[str], *,
              json_body: str | None = None, read: bool = False) -> Callable[[View], View]:
     """Register ``view`` at ``/api/<name>`` (GET and POST) behind the token, scope and
