@@ -355,3 +355,42 @@ def test_a_journal_cassette_of_real_traffic_builds_a_world_that_drifts_clean(tmp
     for e in result["endpoints"]:
         assert e["replayed"] == 1 and e["status_equal"], e
         assert not e["missing"] and not e["type_diffs"] and not e["value_diffs"], e
+
+
+def test_recordings_of_odd_shapes_are_left_out_and_listed(tmp_path: Path):
+    """Hand-edited or truncated recordings: what the world cannot take is left out with
+    a message, never a traceback, and the world written always checks."""
+    devices = {"devices": [
+        {"id": "777-d01", "name": "lamp", "type": "LIGHT", "brightness": "bright"},
+        {"name": "no id", "type": "LIGHT"},
+        {"id": "777-d02", "name": ["not", "a", "name"], "type": "OUTLET"}]}
+    groups = {"groups": [{"id": "777-g01", "name": "All", "devices": "777-d01"}]}
+    homes = {"status": "ok", "body": {"user": {"email": "odd@example.com"}, "homes": [
+        {"id": "0123456789abcdef01234567", "name": "Odd", "altitude": "high",
+         "rooms": [{"id": "1", "name": "Room"}, {"name": "no id"}],
+         "modules": [{"id": "70:ee:50:00:00:09", "type": "NAPlug", "name": "Relay"},
+                     {"id": "70:ee:50:00:00:0a", "type": 7}]}]}}
+
+    def interaction(uri: str, body: Any) -> dict[str, Any]:
+        return {"request": {"method": "GET", "uri": uri, "body": None, "headers": {}},
+                "response": {"status": {"code": 200, "message": "OK"}, "headers": {},
+                             "body": {"string": json.dumps(body)}}}
+
+    cassette = tmp_path / "odd.yaml"
+    cassette.write_text(yaml.safe_dump({"version": 1, "interactions": [
+        interaction("https://emea.lightify-api.com/v4/devices/", devices),
+        interaction("https://emea.lightify-api.com/v4/groups/", groups),
+        interaction("https://api.netatmo.com/api/homesdata", homes)]}), encoding="utf-8")
+    world, report = build(tmp_path, cassette)
+    lightify, netatmo = report["vendors"]["lightify"], report["vendors"]["netatmo"]
+    assert any("'bright'" in g for g in lightify["gaps"]), lightify["gaps"]
+    assert any("odd.yaml#0: devices[1]" in g for g in lightify["gaps"])
+    assert any("odd.yaml#1: groups[0].devices" in g for g in lightify["gaps"])
+    assert any("altitude" in g for g in netatmo["gaps"]), netatmo["gaps"]
+    assert any("rooms[1]" in g for g in netatmo["gaps"])
+    data = yaml.safe_load(world.read_text(encoding="utf-8"))
+    home = data["netatmo"]["users"][0]["homes"][0]
+    assert home["id"] == "0123456789abcdef01234567" and "altitude" not in home
+    assert [m["id"] for m in home["modules"]] == ["70:ee:50:00:00:09"]
+    lamp = data["lightify"]["users"][0]["devices"][0]
+    assert lamp["id"] == "777-d01" and "brightness" not in lamp

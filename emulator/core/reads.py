@@ -57,3 +57,67 @@ def merge_field(entry: dict[str, Any], key: str, value: Any, out: FromReads,
                 f"the world keeps {entry[key]!r}")
         return
     entry[key] = value
+
+
+# ---- recorded shapes ------------------------------------------------------------------
+# A recording may be hand-edited, truncated or simply not what the vendor documents. A
+# vendor describes the shape it reads -- a mapping of the keys it looks at, ``[item]``
+# for a list, a type for a leaf, ``Required`` wrapping what an item cannot go without
+# (its id) -- and :func:`tidy` keeps what fits: a key of another shape is left out, a
+# list item without its required keys is left out, each reported as a gap.
+
+
+@dataclass(frozen=True)
+class Required:
+    """In a shape: the key an item cannot go without (the item is left out)."""
+
+    shape: Any
+
+
+def _fits_leaf(value: Any, shape: type | tuple[type, ...]) -> bool:
+    if isinstance(value, bool):
+        return shape is bool or (isinstance(shape, tuple) and bool in shape)
+    return isinstance(value, shape)
+
+
+def tidy(value: Any, shape: Any, where: str, out: FromReads) -> Any:
+    """``value`` trimmed to ``shape``; None when it does not fit at all."""
+    if isinstance(shape, Required):
+        shape = shape.shape
+    if isinstance(shape, dict):
+        if not isinstance(value, dict):
+            return None
+        kept = dict(value)
+        for key, inner in shape.items():
+            if key not in value:
+                continue
+            fitted = tidy(value[key], inner, f"{where}.{key}", out)
+            if fitted is None:
+                if isinstance(inner, Required):
+                    return None
+                kept.pop(key)
+                out.gap(f"{where}.{key}: recorded as {_brief(value[key])}, not the shape "
+                        "the vendor answers: left out")
+            else:
+                kept[key] = fitted
+        missing = [k for k, inner in shape.items() if isinstance(inner, Required)
+                   and k not in value]
+        return None if missing else kept
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            return None
+        items = []
+        for i, item in enumerate(value):
+            fitted = tidy(item, shape[0], f"{where}[{i}]", out)
+            if fitted is None:
+                out.gap(f"{where}[{i}]: recorded as {_brief(item)}, not the shape the "
+                        "vendor answers: left out")
+            else:
+                items.append(fitted)
+        return items
+    return value if _fits_leaf(value, shape) else None
+
+
+def _brief(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 50 else text[:47] + "..."

@@ -26,12 +26,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..core.reads import FromReads, Read, merge_field
+from ..core.reads import FromReads, Read, Required, merge_field, tidy
 from . import models as m
+from .world import check_state
 
 MOVING = frozenset({"online", "onOff", "brightness", "colorTemperature", "colorRGBW"})
 ONE = re.compile(r"^/v4/(devices|groups|scenes)/([^/]+)/?$")
 ALL = re.compile(r"^/v4/(devices|groups|scenes)/?$")
+# the shape of a recorded record (core.reads.tidy): what does not fit is left out
+RECORD = {"id": Required(str), "type": str, "name": str, "gatewayId": str,
+          "devices": [str], "scenes": [str], "groups": [str]}
 SHOWN = {"devices": set(m.PUBLIC), "groups": set(m.GROUP_FIELDS),
          "scenes": set(m.SCENE_FIELDS)}
 
@@ -44,8 +48,26 @@ def records(read: Read) -> tuple[str, list[dict[str, Any]]] | None:
     if one:
         return one.group(1), [read.body]
     if every and isinstance(read.body.get(every.group(1)), list):
-        return every.group(1), [r for r in read.body[every.group(1)] if isinstance(r, dict)]
+        return every.group(1), read.body[every.group(1)]
     return None
+
+
+def fitted(recs: list[Any], kind: str, src: str, out: FromReads) -> list[dict[str, Any]]:
+    """The records that have the shape Lightify answers, their state fields checked as
+    the world checks them (what does not fit is reported and left out)."""
+    kept = tidy(recs, [RECORD], f"{src}: {kind}", out) or []
+    for rec in kept:
+        for key in ("devices", "scenes", "groups"):
+            if "" in rec.get(key, []):
+                out.gap(f"{src}: {kind[:-1]} {rec['id']}.{key} names an empty id: left out")
+                rec[key] = [x for x in rec[key] if x]
+        for key in [k for k in m.STATE_FIELDS if k in rec]:
+            try:
+                check_state(f"{src}: {kind[:-1]} {rec['id']}", {key: rec[key]})
+            except ValueError as exc:
+                out.gap(f"{exc}: left at the emulator's default")
+                rec.pop(key)
+    return kept
 
 
 def gateway_of(rec: dict[str, Any], gateways: set[str]) -> str:
@@ -74,8 +96,8 @@ def build(reads: list[Read]) -> FromReads:
             continue
         kind, recs = got
         used.append(read.source)
-        for rec in recs:
-            if not isinstance(rec.get("id"), str) or not rec["id"]:
+        for rec in fitted(recs, kind, read.source, out):
+            if not rec["id"]:
                 out.gap(f"{read.source}: a {kind[:-1]} without an id: left out")
                 continue
             entry = found[kind].setdefault(rec["id"], {})
@@ -87,7 +109,8 @@ def build(reads: list[Read]) -> FromReads:
     for read in writes:   # a write's answer that names a record otherwise than its reads
         kind = (ONE.match(read.path) or ALL.match(read.path) or [None, None])[1]
         body = read.body if isinstance(read.body, dict) else {}
-        known = found.get(kind or "", {}).get(body.get("id"), {})
+        ident = body.get("id") if isinstance(body.get("id"), str) else None
+        known = found.get(kind or "", {}).get(ident, {})
         for key in sorted(SHOWN.get(kind or "", set()) & known.keys() & body.keys()):
             if key not in MOVING and known[key] != body[key]:
                 out.gap(f"{read.source}: {read.method} answered {kind[:-1]} "
@@ -111,7 +134,8 @@ def build(reads: list[Read]) -> FromReads:
 def _owner(source: str, reads: list[Read], out: FromReads) -> str | None:
     read = next(r for r in reads if r.source == source)
     got = records(read)
-    ids = {r.get("id") for r in got[1]} if got else set()
+    ids = {r.get("id") for r in got[1] if isinstance(r, dict)
+           and isinstance(r.get("id"), str)} if got else set()
     for user in out.users:
         mine = {user["gateway"]["id"]} if "gateway" in user else set()
         mine |= {x["id"] for k in ("devices", "groups", "scenes") for x in user.get(k, [])}

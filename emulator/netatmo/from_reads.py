@@ -46,7 +46,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.reads import FromReads, Read
+from ..core.reads import FromReads, Read, Required, tidy
 from . import home_devices, stations
 from . import world as w
 
@@ -75,6 +75,29 @@ NOT_SHOWN = {
                                     "max_peers_reached", "target_position_step",
                                     "websocket_connected"}},
 }
+# the shape of what is read (core.reads.tidy): what does not fit is left out, reported
+ID, NUMBER = Required(str), (int, float)
+ZONE = {"id": Required(int), "type": int, "name": str,
+        "rooms": [{"id": Required(str)}], "rooms_temp": [{"room_id": Required(str)}],
+        "modules": [{"id": Required(str)}]}
+SCHEDULE = {"id": ID, "type": str, "name": str, "zones": [ZONE],
+            "timetable": [{"zone_id": Required(int), "m_offset": Required(int)}]}
+MODULE = {"id": ID, "type": str, "bridge": str, "room_id": str, "name": str,
+          "modules_bridged": [str], "reachable": bool}
+HOME = {"id": ID, "name": str, "rooms": [{"id": ID, "module_ids": [str]}],
+        "modules": [MODULE], "schedules": [SCHEDULE], "therm_schedules": [SCHEDULE],
+        "persons": [{"id": ID, "pseudo": str, "face": dict}],
+        "cameras": [{**MODULE, "status": str, "light_mode_status": str,
+                     "modules": [MODULE]}],
+        "smokedetectors": [MODULE], "place": dict, "events": list}
+STATION_MODULE = {"_id": Required(str), "type": str, "data_type": [str],
+                  "reachable": bool}
+BODY = {"user": {"id": str, "email": str, "mail": str, "administrative": dict},
+        "homes": [HOME], "home": {**HOME, "id": str,
+                                  "rooms": [{"id": ID, "therm_setpoint_mode": str}]},
+        "errors": [{"id": str, "code": int}],
+        "devices": [{**STATION_MODULE, "modules": [STATION_MODULE], "place": dict,
+                     "favorite": bool, "last_status_store": NUMBER}]}
 READS = ("/api/homesdata", "/api/homestatus", "/api/gethomedata",
          "/api/getstationsdata", "/api/gethomecoachsdata")
 HEX24 = re.compile(r"[0-9a-f]{24}")
@@ -422,8 +445,7 @@ def piece_of(read: Read, out: FromReads) -> Piece | None:
         return None
     piece = Piece()
     body = read.body.get("body") if isinstance(read.body, dict) else None
-    if not isinstance(body, dict):
-        body = {}
+    body = tidy(body, BODY, f"{read.source}: body", out) or {}
     if path == "/api/homesdata":
         homes_read(body, piece, out, read.source)
     elif path == "/api/homestatus":
@@ -554,8 +576,9 @@ def world_home(raw: dict[str, Any], out: FromReads) -> dict[str, Any]:
             schedules.append(sch)
     if "therm_schedules" in raw:
         forms.add("therm_schedules")
-    for kind in {s["type"] for s in schedules}:
-        for later in [s for s in schedules if s["type"] == kind and s.get("selected")][1:]:
+    for kind in {s.get("type", "therm") for s in schedules}:
+        for later in [s for s in schedules if s.get("type", "therm") == kind
+                      and s.get("selected")][1:]:
             later["selected"] = False
             out.gap(f"{where}: two {kind} schedules selected: {later['id']} loaded "
                     "unselected")

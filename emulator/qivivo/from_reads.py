@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..core.reads import FromReads, Read, merge_field
+from ..core.reads import FromReads, Read, Required, merge_field, tidy
 
 DEVICE = re.compile(r"^/api/v2/devices/(thermostats|gateways|wireless-modules)/([^/]+)/"
                     r"(info|programs)/?$")
@@ -36,6 +36,20 @@ INFO_STATIC = ("serial", "softwareVersion")
 INFO_MOVING = {"lastCommunicationDate", "currentTimeBetweenCommunication",
                "voltagePercentage"}
 SETTINGS = "/api/v2/habitation/data/settings"
+# the shapes read (core.reads.tidy): what does not fit is reported and left out
+NUMBER = (int, float)
+SHAPES = {
+    "devices": {"devices": [{"uuid": Required(str), "type": str}]},
+    "info": {"serial": (str, int), "softwareVersion": (str, int, float)},
+    "programs": {"user_active_program_id": int,
+                 "user_programs": [{"id": Required(int), "name": str, "program": dict}]},
+    "settings": {"settings": {"days_of_absence_before_alert": int,
+                              **{k: NUMBER for k in (
+                                  "presence_temperature_1", "presence_temperature_2",
+                                  "presence_temperature_3", "presence_temperature_4",
+                                  "night_temperature", "absence_temperature",
+                                  "frost_protection_temperature")}}},
+}
 
 
 def build(reads: list[Read]) -> FromReads:
@@ -47,8 +61,10 @@ def build(reads: list[Read]) -> FromReads:
     used: list[tuple[str, str | None]] = []          # (source, the uuid it is about)
     for read in reads:
         path = read.path.rstrip("/")
-        body = read.body if isinstance(read.body, dict) else {}
         match = DEVICE.match(read.path)
+        shape = SHAPES["devices" if path == "/api/v2/devices" else "settings"
+                       if path == SETTINGS else match.group(3) if match else "info"]
+        body = tidy(read.body, shape, f"{read.source}: body", out) or {}
         if read.method != "GET":
             out.ignored.append(f"{read.source}: {read.method} {read.path}: a write")
         elif path == "/api/v2/devices" and isinstance(body.get("devices"), list):
