@@ -72,8 +72,12 @@ def same_as_homestatus(admin: Admin, ids: list[str] | None = None) -> None:
     listed = {d["id"]: d for d in admin.devices("netatmo")}
     for mid in ids or FAMILIES:
         state = device(admin, mid)["state"]
-        fields = {k: v for k, v in shown[mid].items() if k not in ("id", "type")}
+        fields = {k: v for k, v in shown[mid].items() if k not in ("id", "type",
+                                                                     "vpn_url")}
         assert {k: state.get(k) for k in fields} == fields, mid
+        if "vpn_url" in shown[mid]:   # the same address; the admin view names the
+            path = shown[mid]["vpn_url"].split("/restricted/")[1]   # cloud's VPN host
+            assert state["vpn_url"] == f"https://prodvpn-eu-1.netatmo.net/restricted/{path}"
         assert listed[mid]["state"] == state, mid
         assert state["home_id"] == HOME_ID
 

@@ -76,7 +76,8 @@ it and ``world export`` gives the world's initial state, not the log.
 * Power (W, an integer): a light's or plug's ``load`` when on, a dimmer's ``load`` x
   brightness / 100; 0 when off. ``sum_energy_elec`` (Wh since the module's
   ``setup_date``, an integer; INFERRED name: pyatmo's attribute, the cloud gives energy
-  through getmeasure) is the integral of that power, accumulating on the clock.
+  through getmeasure: ``plug_measure``) is the integral of that power, accumulating
+  on the clock.
 * Shutters move at ``100 / full_travel`` per second (default 50 s for a full travel):
   ``current_position`` follows the clock, ``target_position`` is the last target (a
   stop makes it the position where it stopped). ``target_position:step`` is 1 (any
@@ -95,8 +96,9 @@ on, floodlight auto); ``brightness`` > 0 also switches a dimmer on and 0 switche
 (Home Assistant sets a brightness alone to turn a light on); "Already off"/"Already
 auto" messages; commands ``command/floodlight_set_config`` (floodlight) and
 ``command/setstate`` (Legrand/Bubendorff), ``command/changestatus`` for monitoring
-(SEEN); cameras show ``is_local: false`` (so pyatmo never pings their ``vpn_url``, a
-made-up ``prodvpn`` address) and no ``reachable`` (as the sample; NSD/NCO neither);
+(SEEN); cameras show ``is_local: false`` (pyatmo then does not ping their ``vpn_url``: a
+``/restricted/...`` address under the client's base URL, served by ``camera_live``
+with the live snapshot) and no ``reachable`` (as the sample; NSD/NCO neither);
 an NOC also ``firmware_name`` (its revision spelt out: 3002000 is "3.2.0"),
 ``homekit_status`` "upgradable", ``timelapse_available`` true and ``network_lock``
 (its world entry's, else false), as the real sample;
@@ -511,10 +513,21 @@ def load(ctx: Ctx, home_id: str) -> dict[str, Any]:
     return dict((doc or {}).get("modules") or {})
 
 
-def _vpn_url(seed: int, mid: str) -> str:
+VPN_HOST = "https://prodvpn-eu-1.netatmo.net"
+
+
+def vpn_path(seed: int, mid: str) -> str:
+    """A camera's VPN path (``/restricted/<ip>/<hash>/<hash>,,``): stable per world
+    seed and camera, not guessable from its id alone."""
     h = hashlib.sha256(f"vpn:{seed}:{mid}".encode()).hexdigest()
-    return (f"https://prodvpn-eu-1.netatmo.net/restricted/10.255.{int(h[:2], 16)}."
-            f"{int(h[2:4], 16)}/{h[4:36]}/{h[36:60]},,")
+    return (f"/restricted/10.255.{int(h[:2], 16)}.{int(h[2:4], 16)}/{h[4:36]}/"
+            f"{h[36:60]},,")
+
+
+def _vpn_url(seed: int, mid: str, base: str = "") -> str:
+    """A camera's ``vpn_url``: its VPN path under ``base`` (the client's base URL,
+    where ``camera_live`` serves it; without one, the cloud's VPN host)."""
+    return (base or VPN_HOST) + vpn_path(seed, mid)
 
 
 def firmware_name(revision: Any) -> str:
@@ -524,7 +537,8 @@ def firmware_name(revision: Any) -> str:
 
 
 def status_fields(mod: dict[str, Any], log: dict[str, Any] | None, now: float,
-                  seed: int, battery_percent: int | None = None) -> dict[str, Any]:
+                  seed: int, battery_percent: int | None = None, base: str = ""
+                  ) -> dict[str, Any]:
     """homestatus's fields for a module of a ``SPECS`` type at ``now``."""
     spec = SPECS[mod["type"]]
     mid = mod["id"]
@@ -547,7 +561,7 @@ def status_fields(mod: dict[str, Any], log: dict[str, Any] | None, now: float,
         out["target_position:step"] = 1
     elif family == "camera":
         out.update(monitoring=state["monitoring"], sd_status=4, alim_status=2,
-                   locked=False, vpn_url=_vpn_url(seed, mid), is_local=False)
+                   locked=False, vpn_url=_vpn_url(seed, mid, base), is_local=False)
         if "floodlight" in state:  # NOC: as homestatus_91763b24c43d3e344f424e8b's
             out.update(floodlight=state["floodlight"], connection="wifi",
                        firmware_name=firmware_name(out["firmware_revision"]),

@@ -101,7 +101,7 @@ def complete(ctx: Ctx, home: dict[str, Any], live: Any, now: float, heating: boo
         if kind in home_devices.TYPES:
             m.update(device_fields(world, logs.get(m["id"]), now, live.seed,
                                    live.overrides(m["id"], now).get("battery_percent"),
-                                   tags.get(m["id"])))
+                                   tags.get(m["id"]), ctx.base))
         if kind in WEATHER:
             m.update(weather.get(m["id"], {}))
         elif kind == "OTH":
@@ -129,13 +129,14 @@ def complete(ctx: Ctx, home: dict[str, Any], live: Any, now: float, heating: boo
 
 def device_fields(mod: dict[str, Any], log: dict[str, Any] | None, now: float, seed: int,
                   battery_percent: int | None = None, tag_event: dict[str, Any] | None
-                  = None) -> dict[str, Any]:
+                  = None, base: str = "") -> dict[str, Any]:
     """homestatus's fields of a ``home_devices`` module (a light, a camera, a door
     tag ...) at ``now``: its state on the clock (``log``: its setstate log), the
     strengths labelled, a door tag's status from its last ``tag_*`` event
-    (:func:`tag_events`). The admin API's device view shows the same."""
+    (:func:`tag_events`); a camera's ``vpn_url`` under ``base`` (the client's base
+    URL). The admin API's device view shows the same."""
     kind = mod["type"]
-    out = home_devices.status_fields(mod, log, now, seed, battery_percent)
+    out = home_devices.status_fields(mod, log, now, seed, battery_percent, base)
     if kind in home_devices.WIFI_LABELLED:
         out["wifi_state"] = wifi_state(out["wifi_strength"])
     if kind in home_devices.RF_LABELLED:

@@ -52,14 +52,10 @@ def _encode(img: Image.Image) -> bytes:
     return buf.getvalue()
 
 
-@lru_cache(maxsize=512)
-def scene(text: str, kind: str, person: str | None = None, night: bool = False,
-          lit: bool = False, small: bool = False) -> bytes:
-    """A camera picture: ``kind`` is person / movement (indoor) or human / animal /
-    vehicle (outdoor)."""
-    w, h = VIGNETTE if small else SNAPSHOT
-    b = _bytes(text)
-    outdoor = kind in ("human", "animal", "vehicle")
+def _backdrop(w: int, h: int, outdoor: bool, night: bool, lit: bool
+              ) -> tuple[Image.Image, ImageDraw.ImageDraw, int]:
+    """A picture's floor and wall (indoor) or grass and sky (outdoor; dark at night
+    unless lit): the image, its drawing and the horizon's height."""
     img = Image.new("RGB", (w, h))
     draw = ImageDraw.Draw(img)
     horizon = h * 3 // 5
@@ -72,6 +68,18 @@ def scene(text: str, kind: str, person: str | None = None, night: bool = False,
         sky, ground = (200, 190, 170), (120, 90, 60)
     draw.rectangle((0, 0, w, horizon), fill=sky)
     draw.rectangle((0, horizon, w, h), fill=ground)
+    return img, draw, horizon
+
+
+@lru_cache(maxsize=512)
+def scene(text: str, kind: str, person: str | None = None, night: bool = False,
+          lit: bool = False, small: bool = False) -> bytes:
+    """A camera picture: ``kind`` is person / movement (indoor) or human / animal /
+    vehicle (outdoor)."""
+    w, h = VIGNETTE if small else SNAPSHOT
+    b = _bytes(text)
+    img, draw, horizon = _backdrop(w, h, kind in ("human", "animal", "vehicle"), night,
+                                   lit)
     if night and lit:
         draw.polygon([(w // 2, 0), (w // 2 - w // 3, h), (w // 2 + w // 3, h)],
                      fill=(200, 200, 150))
@@ -94,6 +102,25 @@ def scene(text: str, kind: str, person: str | None = None, night: bool = False,
         for cx in (x - unit, x + unit):
             draw.ellipse((cx - unit // 2, horizon - unit // 2, cx + unit // 2,
                           horizon + unit // 2), fill=(20, 20, 20))
+    return _encode(img)
+
+
+LIVE = (1280, 720)
+
+
+@lru_cache(maxsize=64)
+def live(camera_id: str, second: int, outdoor: bool, night: bool = False,
+         lit: bool = False) -> bytes:
+    """A camera's live view (``/live/snapshot_720.jpg``) at a whole second: its
+    room or garden, nobody in it (what was seen is in the events' snapshots), dark
+    at night outdoors unless the floodlight is on, and a bar along the bottom that
+    grows with the second of the minute, so two seconds give two pictures."""
+    w, h = LIVE
+    img, draw, horizon = _backdrop(w, h, outdoor, night, lit)
+    x = w // 5 + _bytes(camera_id)[0] * (w * 3 // 5) // 255
+    draw.rectangle((x, horizon - h // 4, x + w // 10, horizon), fill=_colour(
+        _bytes(camera_id + "furniture")))
+    draw.rectangle((0, h - 8, (second % 60 + 1) * w // 60, h), fill=(240, 240, 240))
     return _encode(img)
 
 

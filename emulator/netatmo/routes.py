@@ -43,7 +43,8 @@ needs any one of them). An unknown ``/api/<x>`` is 404/31. The domain modules:
   ``mode`` strings are passed as sent (pyatmo passes any string through): energy
   decides which it accepts ("mode not authorized", 400/21).
 * ``security`` (persons, events, pictures): its endpoints are ``security_routes``';
-  ``/webhooks/v1`` (pyatmo 9.9's registration) is ``webhooks_v1``'s.
+  ``/webhooks/v1`` (pyatmo 9.9's registration) is ``webhooks_v1``'s; cameras'
+  ``vpn_url`` addresses are ``camera_live``'s.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ from ..core.api import VendorAPI
 from ..core.context import Ctx
 from ..core.errors import MockcloudError
 from ..core.oauth import Token
-from . import devices, energy, models, security_routes, stations, webhooks_v1
+from . import camera_live, devices, energy, models, security_routes, stations, webhooks_v1
 from .transport import Answer, Params, endpoint
 
 READ_HOME = ("read_thermostat", "read_camera", "read_presence", "read_smokedetector",
@@ -250,6 +251,7 @@ def routes(api: VendorAPI) -> Blueprint:
 
     security_routes.register(bp, api)
     webhooks_v1.register(bp, api)     # pyatmo 9.9's webhook registration
+    camera_live.register(bp, api)     # cameras' vpn_url (live snapshot, ping)
 
     # ---------------------------------------------------------------- the rest
 

@@ -207,7 +207,7 @@ def _camera(v: View, cam: dict[str, Any], now: float) -> dict[str, Any]:
                            "status": state.get("monitoring", "on") if online
                            else "disconnected"}
     if online:
-        out.update(vpn_url=home_devices._vpn_url(v.seed, mid), is_local=False)
+        out.update(vpn_url=home_devices._vpn_url(v.seed, mid, v.base), is_local=False)
     out.update(sd_status="on", alim_status="on", name=cam.get("name", mid),
                last_setup=int(cam.get("setup_date", 0)))
     if cam["type"] == "NOC":
