@@ -20,6 +20,7 @@ import pytest
 import requests
 from jsonschema import Draft202012Validator
 
+from clients.netatmo import NetatmoClient, WebhookReceiver
 from contracts.verify import load_contracts
 from emulator.testing import Admin, AdminError
 from tests.netatmo_http import CI, HOME_ID, USER
@@ -183,3 +184,17 @@ def test_lightify_lights_take_no_netatmo_commands(house):
     with pytest.raises(AdminError) as err:
         house.override_device("lightify", light["id"], on=True)
     assert " 400 " in str(err.value)
+
+
+def test_a_camera_switched_off_through_the_admin_api_is_pushed(house):
+    token = house.issue_token("netatmo", CI[0], USER, SCOPE)["access_token"]
+    with WebhookReceiver() as receiver:
+        client = NetatmoClient(*CI, house.url("netatmo"), token={"access_token": token})
+        client.addwebhook(receiver.url, "app_security")
+        house.flush()
+        house.override_device("netatmo", CAMERA, monitoring="off")
+        house.override_device("netatmo", OUTDOOR, floodlight="on")
+        house.flush()
+        got = [(p["push_type"], p.get("device_id") or p.get("camera_id"))
+               for p in receiver.accepted()[1:]]
+    assert got == [("NACamera-off", CAMERA), ("NOC-light_mode", OUTDOOR)]
