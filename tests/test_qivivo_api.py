@@ -194,6 +194,14 @@ def test_validation_errors_name_their_field(qivivo, tok, path, body, field):
     assert field in resp.json()["errors"]
 
 
+def test_each_missing_field_is_named_once(qivivo, tok):
+    resp = qivivo.api("POST", f"/devices/thermostats/{TH}/temperature/temporary-instruction",
+                      tok, json={})
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["errors"] == {"temperature": ["The temperature field is required."],
+                                     "duration": ["The duration field is required."]}
+
+
 def test_bad_bodies_never_500(qivivo, tok):
     path = f"/devices/thermostats/{TH}/temperature/temporary-instruction"
     for data in (b"", b"{", b"[1]", b"null", b"\xff\xfe", b'{"temperature": 1e999}'):

@@ -63,13 +63,14 @@ def _number(value: Any) -> Any:
     return value
 
 
-def _field(error: ValidationError) -> str:
+def _fields(error: ValidationError) -> list[str]:
+    """The fields an error is about: each missing one of a ``required``, else its path."""
     if error.validator == "required" and isinstance(error.instance, dict):
         missing = [k for k in error.validator_value if k not in error.instance]
         if missing:
-            return ".".join([*map(str, error.absolute_path), missing[0]])
+            return [".".join([*map(str, error.absolute_path), k]) for k in missing]
     path = ".".join(str(p) for p in error.absolute_path)
-    return path or "body"
+    return [path or "body"]
 
 
 def _message(field: str, error: ValidationError) -> str:
@@ -106,8 +107,11 @@ def read_body(api: VendorAPI, schema: str) -> dict[str, Any]:
         return data
     errors: dict[str, list[str]] = {}
     for error in checker.slow.iter_errors(data):
-        field = _field(error)
-        errors.setdefault(field, []).append(_message(field, error))
+        for field in _fields(error):
+            said = errors.setdefault(field, [])
+            message = _message(field, error)
+            if message not in said:         # (a schema may say it twice)
+                said.append(message)
     first = next(iter(errors.values()))[0] if errors else INVALID
     raise MockcloudError("invalid_request", first, errors=errors or {"body": [INVALID]})
 
