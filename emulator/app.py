@@ -292,9 +292,8 @@ class Mockcloud:
     def _context(self, environ: dict[str, Any], tenant: str, vendor: Vendor | None) -> Ctx:
         ctx = Ctx(store=self.store, tenant=tenant, settings=self.settings,
                   vendor=vendor.name if vendor else None)
-        if vendor is not None:
-            ctx.base = client_base(environ, tenant, "" if environ.get(BY_HOST)
-                                   else vendor.prefix)
+        if vendor is not None:  # its base URL, made if asked (Ctx.base)
+            ctx.base_parts = (environ, "" if environ.get(BY_HOST) else vendor.prefix)
         environ["mockcloud.ctx"] = ctx
         self.ensure_world(tenant, ctx.now())
         return ctx
@@ -385,18 +384,6 @@ class Mockcloud:
 
 
 BY_HOST = "mockcloud.by_host"  # environ: the vendor was picked by its Host header
-
-
-def client_base(environ: dict[str, Any], tenant: str, prefix: str) -> str:
-    """The vendor's base URL as the client reached it: scheme, Host (or the server's
-    name and port), the tenant's path (also when the tenant came from the header, so
-    the URL alone names it) and ``prefix`` (empty when the Host picked the vendor)."""
-    host = environ.get("HTTP_HOST") or (f"{environ.get('SERVER_NAME', 'localhost')}:"
-                                        f"{environ.get('SERVER_PORT', '80')}")
-    script = environ.get("SCRIPT_NAME", "")
-    if tenant != tenancy.DEFAULT and not script.endswith(f"/_t/{tenant}"):
-        script += f"/_t/{tenant}"
-    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}{script}{prefix}"
 
 
 @functools.lru_cache(maxsize=4)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from flask import request
 
+from . import tenancy
 from .clock import Clock
 from .store import Store
 
@@ -27,9 +28,20 @@ class Ctx:
     vendor: str | None = None
     _now: float | None = field(default=None, repr=False)
     headers: list[tuple[str, str]] = field(default_factory=list)  # added to the response
-    # the vendor's base URL as this request's client used it (scheme, host, port, the
-    # tenant's path, the vendor's prefix; no trailing slash), for links in answers
-    base: str = ""
+    # (environ, vendor prefix) the base URL is made from, when asked (``base``)
+    base_parts: tuple[dict, str] | None = field(default=None, repr=False)
+    _base: str | None = field(default=None, repr=False)
+
+    @property
+    def base(self) -> str:
+        """The vendor's base URL as this request's client used it (scheme, host, port,
+        the tenant's path, the vendor's prefix; no trailing slash), for links in
+        answers; "" outside a vendor's request. Made on first use."""
+        if self._base is None:
+            self._base = tenancy.client_base(self.base_parts[0], self.tenant,
+                                             self.base_parts[1]) \
+                if self.base_parts is not None else ""
+        return self._base
 
     @property
     def clock(self) -> Clock:

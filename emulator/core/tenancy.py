@@ -41,3 +41,15 @@ def resolve(environ: dict) -> str:
         )
     environ[ENVIRON_KEY] = name
     return name
+
+
+def client_base(environ: dict, tenant: str, prefix: str) -> str:
+    """A vendor's base URL as the client reached it: scheme, Host (or the server's
+    name and port), the tenant's path (also when the tenant came from the header, so
+    the URL alone names it) and ``prefix`` (empty when the Host picked the vendor)."""
+    host = environ.get("HTTP_HOST") or (f"{environ.get('SERVER_NAME', 'localhost')}:"
+                                        f"{environ.get('SERVER_PORT', '80')}")
+    script = environ.get("SCRIPT_NAME", "")
+    if tenant != DEFAULT and not script.endswith(f"/_t/{tenant}"):
+        script += f"/_t/{tenant}"
+    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}{script}{prefix}"
