@@ -31,6 +31,7 @@ import yaml
 
 from contracts._sources import read_path
 from emulator.testing import Admin, ServerProcess
+from emulator.toolkit.scrub import Scrubber
 
 ROOT = Path(__file__).resolve().parents[1]
 LIGHTIFY = ROOT / "fixtures" / "cassettes" / "lightify"
@@ -320,7 +321,8 @@ def test_qivivo_samples_come_back_and_drift_clean(tmp_path: Path):
 def test_a_journal_cassette_of_real_traffic_builds_a_world_that_drifts_clean(tmp_path: Path):
     """Reads of the three clouds on the default world, exported by the journal
     (``/_mockcloud/journal/cassette``: tenant-prefixed URLs on 127.0.0.1), make a world
-    whose answers drift clean (missing, type, value) from the recording."""
+    whose answers drift clean (missing, type, value) from the recording; scrubbed
+    (pseudonymous ids, e-mails, names), too."""
     with ServerProcess() as server:
         admin = Admin(server.url, "journal-round-trip", token=server.admin_token)
         http = requests.Session()
@@ -345,16 +347,25 @@ def test_a_journal_cassette_of_real_traffic_builds_a_world_that_drifts_clean(tmp
         read("qivivo", "demo@qivivo.test", "/api/v2/habitation/data/settings")
         cassette = tmp_path / "journal.yaml"
         cassette.write_text(admin.cassette(), encoding="utf-8")
-    world, report = build(tmp_path, cassette)
-    assert set(report["vendors"]) == {"lightify", "netatmo", "qivivo"}
-    assert report["vendors"]["netatmo"]["users"] == ["dev@netatmo.test"]
-    data = yaml.safe_load(world.read_text(encoding="utf-8"))
+    # and the same cassette scrubbed as ``mockcloud record`` shares it (pseudonyms)
+    scrubbed = tmp_path / "scrubbed" / "journal.yaml"
+    scrubbed.parent.mkdir()
+    doc = yaml.safe_load(cassette.read_text(encoding="utf-8"))
+    scrubber = Scrubber(b"from-cassette-test-key-32-bytes!")
+    doc["interactions"] = [scrubber.interaction(i) for i in doc["interactions"]]
+    scrubbed.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    for source, login in ((cassette, "dev@netatmo.test"),
+                          (scrubbed, scrubber.email("dev@netatmo.test"))):
+        world, report = build(source.parent, source)
+        assert set(report["vendors"]) == {"lightify", "netatmo", "qivivo"}
+        assert report["vendors"]["netatmo"]["users"] == [login]
+        result = drift(world, source)
+        assert len(result["endpoints"]) == 10
+        for e in result["endpoints"]:
+            assert e["replayed"] == 1 and e["status_equal"], e
+            assert not e["missing"] and not e["type_diffs"] and not e["value_diffs"], e
+    data = yaml.safe_load((tmp_path / "world.yaml").read_text(encoding="utf-8"))
     assert [h["id"] for h in data["netatmo"]["users"][0]["homes"]] == [homes[0]["id"]]
-    result = drift(world, cassette)
-    assert len(result["endpoints"]) == 10
-    for e in result["endpoints"]:
-        assert e["replayed"] == 1 and e["status_equal"], e
-        assert not e["missing"] and not e["type_diffs"] and not e["value_diffs"], e
 
 
 def test_recordings_of_odd_shapes_are_left_out_and_listed(tmp_path: Path):

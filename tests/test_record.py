@@ -513,3 +513,36 @@ def test_qivivo_oauth_paths_go_to_the_account_host() -> None:
         vendor_upstreams("toy", None, None)
     assert vendor_upstreams("toy", "http://127.0.0.1:1/toy", None).base("/x") == \
         "http://127.0.0.1:1/toy"
+
+
+def test_check_names_each_kind_of_leak() -> None:
+    from emulator.toolkit.scrub import check_interaction
+
+    token = "5e5c7a1b2d3e4f5061728394|857a57cff5a3bbf124deeb34a7834e51"
+    item = {
+        "request": {"method": "POST", "uri": "https://x.test/cb?code=abc123&state=s",
+                    "headers": {"Authorization": ["Basic dXNlcjpwdw=="]},
+                    "body": "client_id=a&client_secret=s3cr3t"},
+        "response": {"status": {"code": 200, "message": "OK"},
+                     "headers": {"Location": ["https://example.com/cb?code=xyz987"],
+                                 "Set-Cookie": ["sid=1"]},
+                     "body": {"string": json.dumps({
+                         "note": f"use Bearer {token[::-1]}", "saved": f"[{token}]",
+                         "mail": "a.b@gmail.com",
+                         "id": "70:ee:50:3a:00:00", "refresh_token": "REDACTED-0011aabb",
+                         "token_type": "Bearer"})}},
+    }
+    found = "\n".join(f"{where}: {what}" for where, what in check_interaction(item))
+    for expected in ("request.uri code: secret parameter code",
+                     "request.headers.Authorization: credential header not redacted",
+                     "request.body client_secret: secret parameter client_secret",
+                     "response.headers.Location code: secret parameter code",
+                     "response.headers.Set-Cookie: credential header not redacted",
+                     "Netatmo-shaped token", "bearer credential",
+                     "e-mail address 'a.b@…' outside example.com",
+                     "real-looking MAC '70:e…'"):
+        assert expected in found, (expected, found)
+    assert "refresh_token" not in found and "token_type" not in found
+    assert token not in found and token[::-1] not in found
+    clean = Scrubber(b"k" * 32).interaction(item)
+    assert list(check_interaction(clean)) == []
