@@ -221,6 +221,9 @@ def test_bad_input_exits_2_with_a_message(tmp_path: Path):
     assert done.returncode == 2 and "no such file or folder" in done.stderr
     done = cli("world", "from-cassette")
     assert done.returncode == 2 and "CASSETTE" in done.stderr
+    done = cli("world", "from-cassette", str(LIGHTIFY), "-o", str(tmp_path / "no" / "w.yaml"))
+    assert done.returncode == 2 and "cannot write" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 # ---- drift of the source against the world built from it (emulator/toolkit/drift.py) ----

@@ -269,8 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         world, sort_keys=False, allow_unicode=True, width=100)
     if args.output == "-":
         sys.stdout.write(text)
-    else:
-        Path(args.output).write_text(text, encoding="utf-8")
+    elif not write(args.output, text):
+        return 2
     summary = [f"world: {args.output} ({len(rows)} documents); password of every user: "
                f"{args.password}"]
     for name, result in results.items():
@@ -287,5 +287,15 @@ def main(argv: list[str] | None = None) -> int:
                                      "replay": r.replay, "gaps": r.gaps,
                                      "ignored": r.ignored}
                               for name, r in results.items()}}
-        Path(args.report).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        if not write(args.report, json.dumps(report, indent=1) + "\n"):
+            return 2
     return 0
+
+
+def write(path: str, text: str) -> bool:
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"from-cassette: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+        return False
+    return True
