@@ -252,6 +252,14 @@ def test_the_log_is_bounded_and_folds_what_falls_out(monkeypatch):
         log.record("m", {"battery_percent": i * 10, "clear": False}, float(i))
     doc = log.doc("m")
     assert [e["at"] for e in doc["events"]] == [6.0, 7.0, 8.0, 9.0]
-    assert doc["base"] == {"at": 5.0, "state": {"battery_percent": 50}}
+    assert doc["base"] == {"at": 5.0, "state": {"battery_percent": 50}, "seq": 0}
     assert log.at("m", 6.5) == {"battery_percent": 60}
     assert log.at("m", 100) == {"battery_percent": 90}
+    # each event's sequence within its instant survives the folding, never reused
+    for i in range(6):
+        log.record("m", {"battery_percent": i, "clear": False}, 20.0)
+    doc = log.doc("m")
+    assert [e["seq"] for e in doc["events"]] == [2, 3, 4, 5]
+    assert doc["base"]["seq"] == 1
+    log.record("m", {"battery_percent": 7, "clear": False}, 20.0)
+    assert [e["seq"] for e in log.doc("m")["events"]] == [3, 4, 5, 6]

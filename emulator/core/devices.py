@@ -43,7 +43,9 @@ documents are never touched, so its world build, world export and API stay as th
 are; overrides are runtime state like tokens: a world load or a reset drops them, and
 ``GET /world`` shows the world, not the overrides. At most ``MAX_EVENTS`` events are
 kept per device; older ones are folded into ``base`` (readings before the oldest kept
-event then see that folded state: the one place history is approximated).
+event then see that folded state: the one place history is approximated). Each event
+also holds ``seq``, its sequence among the events of its instant (``seq_within``; the
+base keeps the last folded one's), which trimming never changes.
 
 **What a vendor writes** (Lightify's ``lightify/devices.py`` is the example): a class
 with ``list``, ``get`` and ``override``. ``override`` finds the device (else
@@ -146,6 +148,19 @@ def _event(changes: dict[str, Any], now: float) -> dict[str, Any]:
             "changes": {k: v for k, v in changes.items() if k in FIELDS}}
 
 
+def seq_within(events: list[dict[str, Any]], base: dict[str, Any] | None,
+               now: float) -> int:
+    """The sequence of a new log entry among those at the same instant ``now`` (0 for
+    the first): one more than the greatest ``seq`` of that instant in ``events`` or in
+    ``base`` (the last folded entry's, kept when older entries fold), so an entry's
+    ``seq`` never changes and is never reused however the log is trimmed (a vendor's
+    event ids are made of it: netatmo.security)."""
+    same = [e.get("seq", 0) for e in events if e["at"] == now]
+    if base and base.get("at") == now:
+        same.append(base.get("seq", 0))
+    return max(same) + 1 if same else 0
+
+
 class Overrides:
     """The override log of one vendor's devices in one tenant."""
 
@@ -165,11 +180,13 @@ class Overrides:
         def add(doc: dict[str, Any] | None) -> dict[str, Any]:
             doc = doc or {"device": device_id, "events": [], "base": None}
             events = doc["events"]
+            event["seq"] = seq_within(events, doc.get("base"), now)
             events.insert(bisect.bisect_right([e["at"] for e in events], now), event)
             if len(events) > MAX_EVENTS:
                 old, doc["events"] = events[:-MAX_EVENTS], events[-MAX_EVENTS:]
                 base = doc.get("base") or {"state": {}}
-                doc["base"] = {"at": old[-1]["at"], "state": fold(old, base["state"])}
+                doc["base"] = {"at": old[-1]["at"], "state": fold(old, base["state"]),
+                               "seq": old[-1].get("seq", 0)}
             return doc
 
         return self.store.update(self.tenant, self.kind, device_id, add)  # type: ignore[return-value]
@@ -234,5 +251,6 @@ def view(vendor: str, device_id: str, *, name: str | None, type: str,
         "accepts": [f for f in (*FIELDS, *COMMANDS) if f in set(accepts)],
         "state": state,
         "overrides": state_at(doc, now),
-        "events": [{**e, "iso": iso(e["at"])} for e in (doc["events"] if doc else [])],
+        "events": [{**{k: v for k, v in e.items() if k != "seq"}, "iso": iso(e["at"])}
+                   for e in (doc["events"] if doc else [])],
     }

@@ -271,15 +271,24 @@ class Webhooks:
         return self.store.get(self.tenant, KIND, hid)
 
     def push(self, vendor: str, user_id: str, payload: dict[str, Any], at: float,
-             client_id: str | None = None) -> list[str]:
+             client_id: str | None = None, passed_only: bool = False) -> list[str]:
+        """Queue ``payload`` at ``at`` for the user's webhooks; ``passed_only``: only
+        for those whose cursor already stands at or after ``at`` (an event the source
+        would give, made while the clock stood behind the cursor: the source is never
+        asked about it again). Returns the ids of the webhooks it was queued for."""
         queued = []
         for doc in self.list(vendor, user_id, client_id):
-            def add(d):
-                if d is not None:
+            took: list[bool] = []
+
+            def add(d, took=took):
+                took.clear()
+                if d is not None and (not passed_only or d["cursor"] >= at):
                     _enqueue(d, at, payload)
+                    took.append(True)
                 return d
 
-            if self.store.update(self.tenant, KIND, doc["id"], add) is not None:
+            self.store.update(self.tenant, KIND, doc["id"], add)
+            if took:
                 queued.append(doc["id"])
         if queued:
             nudge()

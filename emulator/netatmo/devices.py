@@ -172,7 +172,8 @@ class NetatmoDevices:
         overrides = Overrides(store, tenant, VENDOR)
         owners = [found[1].get("owner")] if found[2] == "home" else []
         # pushed: a camera's (dis)connection, monitoring or floodlight
-        with pushes.announcing(store, tenant, owners, now):
+        with pushes.announcing(store, tenant, owners, now,
+                               horizon=pushes.sec.BOOT_TO_CONNECTION + 1):
             if held.get("clear") or len(held) > 1:
                 overrides.record(dev["id"], held, now)
             if command is not None:

@@ -68,8 +68,11 @@ A change made while the clock stands before later events (the clock was moved ba
 recomputes the snapshots after it. A read at t sees only changes made at or before t.
 At most ``MAX_EVENTS`` events a module; older ones fold into ``base`` (reads before
 the oldest kept event see that folded state: the one approximation, as the admin
-overrides'). Like those overrides, this is runtime state: a world load or reset drops
-it and ``world export`` gives the world's initial state, not the log.
+overrides'). Each event holds ``seq``, its sequence among the module's events of its
+instant (``core.devices.seq_within``), which trimming never changes: a camera's event
+ids are made of it (``security``). Like those overrides, this is runtime state: a
+world load or reset drops it and ``world export`` gives the world's initial state,
+not the log.
 
 **Readings.**
 
@@ -118,6 +121,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ..core import devices as core_devices
 from ..core.context import Ctx
 from ..core.errors import MockcloudError
 from ..physics.actuators import Travel, energy_wh
@@ -346,7 +350,8 @@ def record(spec: Spec, mod: dict[str, Any], log: dict[str, Any] | None,
     log = copy.deepcopy(log) if log else {"events": [], "base": None}
     events = log["events"]
     i = bisect.bisect_right([e["at"] for e in events], now)
-    events.insert(i, {"at": now, "changes": dict(changes), "snap": {}})
+    events.insert(i, {"at": now, "changes": dict(changes), "snap": {},
+                      "seq": core_devices.seq_within(events, log.get("base"), now)})
     for k in range(i, len(events)):
         at, snap = (events[k - 1]["at"], events[k - 1]["snap"]) if k else \
             _origin(spec, mod, log)
@@ -354,7 +359,8 @@ def record(spec: Spec, mod: dict[str, Any], log: dict[str, Any] | None,
         ev["snap"] = apply(spec, mod, evolve(spec, mod, snap, at, ev["at"]), ev["changes"])
     if len(events) > MAX_EVENTS:
         old, log["events"] = events[:-MAX_EVENTS], events[-MAX_EVENTS:]
-        log["base"] = {"at": old[-1]["at"], "snap": old[-1]["snap"]}
+        log["base"] = {"at": old[-1]["at"], "snap": old[-1]["snap"],
+                       "seq": old[-1].get("seq", 0)}
     return log
 
 

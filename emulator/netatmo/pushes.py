@@ -53,6 +53,12 @@ admin online overrides) and ``energy``.
   servers sharing the store queue each event once; no lock) and queued. With a
   frozen clock the delivery cursor may already stand on that instant, and the source
   is only asked about later ones.
+* a "clock" event of a fact stored while the clock stands behind a webhook's cursor
+  (moved back), at an instant the cursor has passed (the ``connection`` after an
+  online override; an admin injection later than now), would never be asked of the
+  source again: the write claims it as it claims the made ones and queues it for
+  those webhooks only (``announcing``'s ``horizon``). Left: a clock moved forward
+  past such an instant *while* the write runs may still lose it.
 
 Every API write (``transport.endpoint``) and the admin API's injections and device
 overrides (``devices``) run inside :func:`announcing`; it costs one look at the
@@ -113,10 +119,17 @@ def source(store: Store, tenant: str, webhook: Any, t0: float, t1: float
     return push_events(store, tenant, webhook.user_id, t0, t1, which="clock")
 
 
-def made_at(store: Store, tenant: str, user_id: str, at: float) -> list[dict[str, Any]]:
-    """The "made" pushes of ``user_id`` at the instant ``at`` (whole seconds)."""
-    return [p for t, p in push_events(store, tenant, user_id, at - 1, at, which="made")
-            if t == at]
+def made_at(store: Store, tenant: str, user_id: str, at: float, horizon: float = 0
+            ) -> list[tuple[float, bool, dict[str, Any]]]:
+    """``(instant, late, payload)``: the "made" pushes of ``user_id`` at the instant
+    ``at`` (whole seconds; late False), and the clock's pushes of stored facts from
+    ``at`` to ``horizon`` seconds after it (late True: a write may store such a fact
+    while the clock stands behind a webhook's cursor, see :func:`announcing`)."""
+    out = []
+    for t, late, p in _tagged(store, tenant, user_id, at - 1, at + horizon):
+        if late or t == at:
+            out.append((t, late, p))
+    return out
 
 
 def listening(store: Store, tenant: str, user_id: str) -> bool:
@@ -126,8 +139,8 @@ def listening(store: Store, tenant: str, user_id: str) -> bool:
 
 
 def _key(payload: dict[str, Any]) -> str:
-    """A push's content without its event id (a camera log's event ids follow the
-    log's index, which moves when old entries fold): equal pushes count as one kind."""
+    """A push's content without its event id: equal pushes (the energy log's, which
+    carry none) count as one kind."""
     body = orjson.dumps({k: v for k, v in payload.items() if k != "event_id"},
                         option=orjson.OPT_SORT_KEYS)
     return hashlib.blake2b(body, digest_size=12).hexdigest()
@@ -211,23 +224,34 @@ def claim(store: Store, tenant: str, user_id: str, at: float,
 
 
 @contextmanager
-def announcing(store: Store, tenant: str, user_ids: list[str], at: float
-               ) -> Iterator[None]:
+def announcing(store: Store, tenant: str, user_ids: list[str], at: float,
+               horizon: float = 0) -> Iterator[None]:
     """Run a write that may make events at the instant ``at`` (whole seconds) for
     ``user_ids``, then queue the "made" pushes it added for their webhooks: the made
     pushes of ``at`` before and after the write, the difference claimed through the
     store (:func:`claim`), so two writes in the same second, in one process or in
-    several sharing the store, each push their own events, once. No lock is held."""
+    several sharing the store, each push their own events, once. No lock is held.
+
+    ``horizon``: the write may also store facts whose events come by the clock up to
+    that many seconds after ``at`` (an online override's ``connection``; an admin
+    injection at ``at`` later than now). Those are the source's, but a webhook whose
+    cursor already stands at or after their instant (the clock was moved back behind
+    it) would never be asked for them: they are claimed the same way and queued for
+    such webhooks only (``Webhooks.push(passed_only=True)``)."""
     users = [u for u in dict.fromkeys(user_ids) if u and listening(store, tenant, u)]
     if not users:
         yield
         return
-    before = {u: made_at(store, tenant, u, at) for u in users}
+    before = {u: made_at(store, tenant, u, at, horizon) for u in users}
     yield
     registry = webhooks.Webhooks(store, tenant)
     for u in users:
-        for p in claim(store, tenant, u, at, before[u], made_at(store, tenant, u, at)):
-            registry.push(VENDOR, u, p, at)
+        after = made_at(store, tenant, u, at, horizon)
+        when = {id(p): (t, late) for t, late, p in after}
+        for p in claim(store, tenant, u, at, [p for _, _, p in before[u]],
+                       [p for _, _, p in after]):
+            t, late = when[id(p)]
+            registry.push(VENDOR, u, p, t if late else at, passed_only=late)
 
 
 def source_of(ev: Event) -> str:
@@ -244,13 +268,22 @@ def push_events(store: Store, tenant: str, user_id: str, t0: float, t1: float, *
                 ) -> list[tuple[float, dict[str, Any]]]:
     """The webhook payloads of ``user_id``'s homes for t0 < at <= t1, in order;
     ``which``: ``"clock"``, ``"made"`` or None (both; see the module docstring)."""
+    return [(at, payload) for at, late, payload in
+            _tagged(store, tenant, user_id, t0, t1, sources, which)]
+
+
+def _tagged(store: Store, tenant: str, user_id: str, t0: float, t1: float,
+            sources: frozenset[str] | set[str] = SOURCES, which: str | None = None
+            ) -> list[tuple[float, bool, dict[str, Any]]]:
+    """``push_events`` with, for each push, whether it is a stored fact's that the
+    clock brings (``which`` "clock" and a ``stored`` instant: see ``made_at``)."""
     if not t1 > t0:
         return []
     acc = store.snapshot(tenant, ACCOUNT, user_id)
     if acc is None:
         return []
     seed = sec.seed_of(store, tenant)
-    out: list[tuple[float, int, dict[str, Any]]] = []
+    out: list[tuple[float, int, bool, dict[str, Any]]] = []
     rank = 0
     for hid in acc.get("homes", []):
         home = store.snapshot(tenant, HOME, hid)
@@ -258,18 +291,20 @@ def push_events(store: Store, tenant: str, user_id: str, t0: float, t1: float, *
             continue
         v = View(store, tenant, seed, home)
         for ev in v.between(t0, t1):
+            made = _made(ev)
             if source_of(ev) not in sources or (which is not None
-                                                and _made(ev) != (which == "made")):
+                                                and made != (which == "made")):
                 continue
+            late = not made and "stored" in ev
             for payload in payloads(v, ev, user_id):
-                out.append((float(ev["time"]), rank, payload))
+                out.append((float(ev["time"]), rank, late, payload))
                 rank += 1
         if "energy" in sources and which != "clock":
             for at, payload in energy_payloads(home, user_id, t0, t1):
-                out.append((at, rank, payload))
+                out.append((at, rank, False, payload))
                 rank += 1
     out.sort(key=lambda x: (x[0], x[1]))
-    return [(at, payload) for at, _, payload in out]
+    return [(at, late, payload) for at, _, late, payload in out]
 
 
 def _base(v: View, push_type: str, event_type: str, user_id: str) -> dict[str, Any]:

@@ -35,6 +35,16 @@ that day, so the answer never depends on how the clock was moved or what was rea
 before: advancing a week in one step or in a hundred gives the same events, ids and
 order. Events are ordered by (time, id); the APIs answer newest first.
 
+**Event ids** are Netatmo's shape (24 hex digits, the first 8 the event's second, as
+the samples' Mongo ObjectIds) and a pure function of the event, so ``getevents`` and
+its paging, ``geteventsuntil``, ``getnextevents``, ``getlasteventof`` and the webhook
+pushes name every event the same way however the clock was moved and whatever logs
+were trimmed: the routine's are (seed, home, local day, rank in that day's draw); a
+stored fact's (injection, setpersonsaway/home) its instant and its number in the
+home's fact log (``n``, never reused); a camera log's or online override's
+(:func:`logged_id`) the home, camera, instant, kind and the entry's sequence within
+its instant (``seq``), never its place in a log that folds its oldest entries.
+
 **Persons** (``persons`` for the world format). A person's ``last_seen`` is the time
 of their latest ``person`` event at or before now; ``out_of_sight`` follows their
 latest presence event: seen (``person``) or set home (``person_home``) -> false,
@@ -335,9 +345,9 @@ class View:
                     if prop not in le["changes"] or before.get(prop) == value:
                         continue
                     t = math.ceil(le["at"])
-                    ev: Event = {"id": ordered_id(t, k, "log", self.seed,
-                                                  self.home["id"], cam["id"], le["at"],
-                                                  prop),
+                    ev: Event = {"id": logged_id(t, le["at"], _seq(events, k), prop,
+                                                 "log", self.seed, self.home["id"],
+                                                 cam["id"]),
                                  "time": t, "module": cam["id"], "src": "devices",
                                  "stored": le["at"]}
                     if prop == "monitoring":
@@ -371,9 +381,9 @@ class View:
                     else [("disconnection", t)]
                 for kind, at in kinds:
                     if at >= cam.get("setup_date", 0):
-                        out.append({"id": ordered_id(at, k, "online", self.seed,
-                                                     self.home["id"], cam["id"], oe["at"],
-                                                     kind),
+                        out.append({"id": logged_id(at, oe["at"], _seq(events, k), kind,
+                                                    "online", self.seed, self.home["id"],
+                                                    cam["id"]),
                                     "time": at, "type": kind, "module": cam["id"],
                                     "src": "devices", "stored": oe["at"]})
         return out
@@ -469,6 +479,31 @@ class View:
                 gone = not state.get(pid, False)
             out[pid] = {"last_seen": int(last or 0), "out_of_sight": gone}
         return out
+
+
+LOGGED_KINDS = ("monitoring", "floodlight", "disconnection", "boot", "connection")
+
+
+def _seq(events: list[dict[str, Any]], k: int) -> int:
+    """Log entry ``k``'s sequence within its instant (``core.devices.seq_within``; a
+    log written before entries held it: its rank among the kept ones of its instant)."""
+    le = events[k]
+    if "seq" in le:
+        return int(le["seq"])
+    return sum(1 for e in events[:k] if e["at"] == le["at"])
+
+
+def logged_id(t: int, at: float, seq: int, kind: str, *parts: Any) -> str:
+    """The id of an event a log entry made (a camera's monitoring or floodlight change,
+    its going offline or back): a pure function of the event -- ``parts`` (source,
+    seed, home, camera), the entry's instant ``at``, the event's instant ``t`` (whole
+    seconds), its kind and the entry's sequence within its instant -- never of the
+    entry's place in the log, which moves when old entries fold. The middle 8 hex
+    digits order the events of one second as their entries were made: the entry's
+    milliseconds into the second, then its sequence, then the kind."""
+    ms = min(max(int((at - math.ceil(at) + 1) * 1000), 0), 1000)
+    n = (ms << 21) | (min(seq, 0xFFFF) << 4) | LOGGED_KINDS.index(kind)
+    return ordered_id(t, n, *parts, at, seq, kind)
 
 
 def scripted_id(seed: int, home_id: str, index: int, at: int) -> str:
