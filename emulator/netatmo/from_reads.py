@@ -4,12 +4,15 @@ Reads that describe the world, and what each gives:
 
 * ``homesdata``: the account (``user``), homes with rooms, modules (static fields:
   ``world.MODULE_STATIC``), schedules (zones, timetables, a zone's rooms in the
-  ``rooms`` or the older ``rooms_temp`` form), persons;
+  ``rooms`` or the older ``rooms_temp`` form), persons; the shape of each entry: a
+  device recorded with its state (``on``, ``power``, ``last_seen`` ...) gets
+  ``homesdata_state``, a room recorded with ``modules`` ``homesdata_modules``;
 * ``homestatus``: the same home (by ``home.id``, else the request's ``home_id``, else a
   24-hex id in the sample's file name: INFERRED, pyatmo names them so): modules only
   it shows, the initial state of lights, dimmers, shutters and cameras (``on``,
   ``brightness``, ``target_position``, ``monitoring``, ``floodlight``, where the
-  module's type takes it), the home's mode when rooms are in ``away``/``hg``; a module
+  module's type takes it; a fan's ``fan_speed``, a contactor's ``contactor_mode``, a
+  doorbell's ``last_ftp_event``), the home's mode when rooms are in ``away``/``hg``; a module
   it shows unreachable, or an outage (error code 6), is reported, not loaded (the
   emulator leaves unreachable modules out of homestatus);
 * ``gethomedata``: security homes: cameras (monitoring, floodlight), what they bridge,
@@ -47,7 +50,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.reads import FromReads, Read, Required, tidy
-from . import home_devices, stations
+from . import home_devices, models, stations
 from . import world as w
 
 HOME_SCALARS = ("name", "timezone", "coordinates", "altitude", "country", "city",
@@ -56,7 +59,10 @@ HOME_SCALARS = ("name", "timezone", "coordinates", "altitude", "country", "city"
 HOME_DERIVED = {"id", "rooms", "modules", "schedules", "therm_schedules", "persons"}
 MODULE_TAKEN = (w.MODULE_KEYS - home_devices.WORLD_KEYS)
 MODULE_DERIVED = {"modules_bridged"}
-ROOM_DERIVED = {"module_ids"}
+ROOM_DERIVED = {"module_ids", "modules"}
+# a homesdata module showing these is one the world shows with its state
+# (homesdata_state: models.HOMESDATA_STATE, firmware_revision, reachable)
+STATE_IN_HOMESDATA = frozenset(models.HOMESDATA_STATE)
 ACCOUNT = {"language": "lang", "locale": "reg_locale", "country": "country",
            "unit_system": "unit", "unit_wind": "windunit",
            "unit_pressure": "pressureunit", "feel_like_algorithm": "feel_like_algo"}
@@ -67,14 +73,9 @@ STATION_MODULE_TAKEN = stations.MODULE_KEYS - {"installed", "battery_installed",
 # per endpoint and list; listed by the command for every recording that has them.
 # tests/test_from_cassette.py replays the samples: a key listed here that comes back,
 # or a missing one not listed, fails it (so the list follows the emulator).
-NOT_SHOWN = {
-    "/api/homesdata": {"modules": {"on", "brightness", "firmware_revision", "last_seen",
-                                   "power"},
-                       "rooms": {"modules"}},
-    "/api/homestatus": {"modules": {"contactor_mode", "fan_speed", "last_ftp_event",
-                                    "max_peers_reached", "target_position_step",
-                                    "websocket_connected"}},
-}
+# None today: homesdata's device state and rooms' modules, homestatus's contactor,
+# fan, doorbell and shutter-step fields are the emulator's now.
+NOT_SHOWN: dict[str, dict[str, set[str]]] = {}
 # the shape of what is read (core.reads.tidy): what does not fit is left out, reported
 ID, NUMBER = Required(str), (int, float)
 ZONE = {"id": Required(int), "type": int, "name": str,
@@ -160,7 +161,8 @@ def merge(old: dict[str, Any], new: dict[str, Any], out: FromReads, where: str) 
 
 
 # a light's, shutter's or camera's state as homestatus shows it: the world's initial one
-STATE = ("on", "brightness", "target_position", "monitoring", "floodlight")
+STATE = ("on", "brightness", "target_position", "monitoring", "floodlight", "fan_speed",
+         "contactor_mode", "last_ftp_event")
 MOVING = frozenset({"reachable", "last_seen", "wifi_status", "rf_status",
                     "therm_mode_from_status", *STATE})
 DERIVED = frozenset(ROOM_DERIVED | MODULE_DERIVED)     # the emulator computes them
@@ -251,7 +253,15 @@ def homes_read(body: dict[str, Any], piece: Piece, out: FromReads, src: str) -> 
     account_of(body.get("user"), piece)
     for home in body.get("homes") or []:
         if isinstance(home, dict) and isinstance(home.get("id"), str):
-            piece.homes.append(copy.deepcopy(home))
+            home = copy.deepcopy(home)
+            for mod in home.get("modules") or []:   # the shape it was recorded in
+                if isinstance(mod, dict) and mod.keys() & STATE_IN_HOMESDATA \
+                        and mod.get("type") in home_devices.TYPES:
+                    mod["homesdata_state"] = True
+            for room in home.get("rooms") or []:
+                if isinstance(room, dict) and "modules" in room:
+                    room["homesdata_modules"] = True
+            piece.homes.append(home)
             for part in ("modules", "rooms"):
                 for rec in home.get(part) or []:
                     not_shown("/api/homesdata", part, rec, out, piece)
@@ -540,6 +550,8 @@ def world_home(raw: dict[str, Any], out: FromReads) -> dict[str, Any]:
     for r in raw.get("rooms") or []:
         room = {k: str(r[k]) for k in ("id", "name", "type") if k in r}
         room.update({k: r[k] for k in w.ROOM_STATIC if k in r})
+        if r.get("homesdata_modules") is True:
+            room["homesdata_modules"] = True
         for key in sorted(set(r) - w.ROOM_KEYS - ROOM_DERIVED):
             out.gap(f"{where}.rooms[{r['id']}].{key}: the world cannot say it")
         rooms.append(room)
@@ -609,7 +621,10 @@ def world_module(m: dict[str, Any], room_ids: set[str], out: FromReads, where: s
     if "room_id" in mod and str(mod["room_id"]) not in room_ids:
         out.gap(f"{where}.modules[{m['id']}].room_id {mod.pop('room_id')}: no room of "
                 "the home")
-    for key in sorted(set(m) - w.MODULE_KEYS - MODULE_DERIVED):
+    if m.get("homesdata_state") is not True:
+        mod.pop("homesdata_state", None)
+    for key in sorted(set(m) - w.MODULE_KEYS - MODULE_DERIVED
+                      - (STATE_IN_HOMESDATA if mod.get("homesdata_state") else set())):
         out.gap(f"{where}.modules[{m['type']}].{key}: the world cannot say it")
     return mod
 

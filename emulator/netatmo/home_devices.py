@@ -12,20 +12,22 @@ family        types                       setstate properties   write scope
 ============  ==========================  ====================  ==================
 light         NLL, NLM                    on                    write_magellan
 dimmer        NLF, NLFN, NLFE             on, brightness        write_magellan
-plug          NLP, NLPM, NLPBS            on                    write_magellan
+plug          NLP, NLPM, NLPBS, NLPO      on                    write_magellan
+fan           NLLF                        fan_speed             write_magellan
 shutter       NLV, NLLV, NLLM, Z3V        target_position       write_magellan
 shutter       NBR, NBO                    target_position       write_bubendorff
 gateway       NLG / NBG                   (none)                magellan / bubendorff
 camera        NACamera (indoor)           monitoring            write_camera
 camera        NOC (outdoor)               monitoring,           write_presence
                                           floodlight
+doorbell      NDB                         (none)                (none)
 door tag      NACamDoorTag                (none)                write_camera
 smoke alarm   NSD                         (none)                (none exists)
 CO alarm      NCO                         (none)                (none exists)
 ============  ==========================  ====================  ==================
 
-Values: ``on`` true/false; ``brightness`` 0..100; ``target_position`` 0 (closed) ..
-100 (open), -1 stop, -2 the preferred position (what pyatmo's
+Values: ``on`` true/false; ``brightness`` 0..100; ``fan_speed`` 1 (low) or 2 (high);
+``target_position`` 0 (closed) .. 100 (open), -1 stop, -2 the preferred position (what pyatmo's
 ``async_move_to_preferred_position`` sends); ``monitoring`` "on"/"off" (strings, as
 pyatmo sends and homestatus shows them); ``floodlight`` "on"/"off"/"auto".
 
@@ -84,14 +86,27 @@ not the log.
 * Shutters move at ``100 / full_travel`` per second (default 50 s for a full travel):
   ``current_position`` follows the clock, ``target_position`` is the last target (a
   stop makes it the position where it stopped). ``target_position:step`` is 1 (any
-  position is taken; pyatmo reads that key).
+  position is taken; pyatmo reads that key), spelt ``target_position_step`` by NBR and
+  Z3V (SEEN; the samples' step values, 100 or 1, are not modelled: the emulator takes
+  any position).
+* A fan (NLLF) runs at its ``fan_speed``, drawing ``load`` (W, 22 by default) at speed 2
+  and in proportion below (11 W at speed 1, as the sample; INFERRED), counted in
+  ``sum_energy_elec`` as a plug's; it shows no ``on``.
+* A contactor (NLPO) is a plug that also shows ``contactor_mode`` (on, off, auto: its
+  world entry's, "off" by default as the sample; not settable, INFERRED).
+* A doorbell (NDB) shows what the sample's does: ``vpn_url`` (as a camera's, not served
+  by ``camera_live``), ``is_local`` false, ``websocket_connected`` true,
+  ``max_peers_reached`` false, ``homekit_status`` "configured", its Wi-Fi strength
+  labelled, and ``last_ftp_event`` ``{type, time, id}`` when its world entry gives one
+  (a past upload the emulator does not make; INFERRED); no ``reachable``.
 * ``last_seen`` is now; radio and Wi-Fi strengths are stable per module
   (``energy_physics.rf_strength``); a door tag's battery is ``energy_physics``'s.
 
 **World** (``world.py`` validates through :func:`check_world`): a module may carry its
 initial state -- ``on``, ``brightness`` (dimmers), ``target_position`` (shutters, at
-rest there), ``monitoring`` (cameras), ``floodlight`` (NOC) -- and its behaviour:
-``load`` (W: lights and dimmers 40, plugs 100 by default), ``full_travel`` (s, 50)
+rest there), ``monitoring`` (cameras), ``floodlight`` (NOC), ``fan_speed`` (NLLF),
+``contactor_mode`` (NLPO), ``last_ftp_event`` (NDB) -- and its behaviour:
+``load`` (W: lights and dimmers 40, plugs 100, fans 22 by default), ``full_travel`` (s, 50)
 and ``preferred_position`` (50) for shutters. A key the type cannot take is refused.
 
 INFERRED (the notes are silent): defaults above (off, brightness 100, closed, monitoring
@@ -134,20 +149,27 @@ ALREADY_MODES = ("cameras", "all", "none")
 UNREACHABLE_MODES = ("hard", "partial")
 ROOM_SCOPES = ("write_thermostat", "write_smarther")
 STOP, PREFERRED = -1, -2
-DEFAULT_LOAD = {"light": 40, "dimmer": 40, "plug": 100}
+DEFAULT_LOAD = {"light": 40, "dimmer": 40, "plug": 100, "fan": 22}
 FULL_TRAVEL, PREFERRED_POSITION = 50, 50
 WORLD_KEYS = frozenset({"on", "brightness", "load", "target_position", "full_travel",
-                        "preferred_position", "monitoring", "floodlight"})
+                        "preferred_position", "monitoring", "floodlight", "fan_speed",
+                        "contactor_mode", "last_ftp_event"})
 SWITCHES = ("light", "dimmer", "plug")
+METERED = (*SWITCHES, "fan")           # draw power, counted in sum_energy_elec
 FAMILY_WORLD = {"light": ("on", "load"), "dimmer": ("on", "brightness", "load"),
-                "plug": ("on", "load"),
+                "plug": ("on", "load"), "fan": ("fan_speed", "load"),
                 "shutter": ("target_position", "full_travel", "preferred_position"),
-                "camera": ("monitoring",), "gateway": (), "doortag": (), "smoke": (),
-                "co": ()}
+                "camera": ("monitoring",), "doorbell": ("last_ftp_event",),
+                "gateway": (), "doortag": (), "smoke": (), "co": ()}
+FAN_SPEEDS = (1, 2)                    # NLLF: low, high (INFERRED: a two-speed VMC)
 COMMAND = {"monitoring": "command/changestatus",
            "floodlight": "command/floodlight_set_config"}
 OTHER_COMMAND = "command/setstate"
-CHOICES = {"monitoring": ("on", "off"), "floodlight": ("on", "off", "auto")}
+CHOICES = {"monitoring": ("on", "off"), "floodlight": ("on", "off", "auto"),
+           "contactor_mode": ("on", "off", "auto")}
+# homestatus's name of a shutter's position step: SEEN target_position_step on NBR and
+# Z3V, target_position:step on the others (homestatus_91763b24c43d3e344f424e8b.json)
+STEP_UNDERSCORED = frozenset({"NBR", "Z3V"})
 
 
 @dataclass(frozen=True)
@@ -160,6 +182,7 @@ class Spec:
     rf: int | None = None           # radio strength base, shown as rf_strength
     reachable: bool = True          # homestatus shows "reachable"
     offload: bool = False           # homestatus shows "offload" (Legrand plugs, gateway)
+    contactor: bool = False         # a contactor (NLPO): contactor_mode, from the world
 
 
 def _light(fw: int) -> Spec:
@@ -181,6 +204,8 @@ SPECS: dict[str, Spec] = {
     "NLP": Spec("plug", ("on",), LEGRAND, 62, offload=True),
     "NLPM": Spec("plug", ("on",), LEGRAND, 62, offload=True),
     "NLPBS": Spec("plug", ("on",), LEGRAND, 62),
+    "NLPO": Spec("plug", ("on",), LEGRAND, 74, offload=True, contactor=True),
+    "NLLF": Spec("fan", ("fan_speed",), LEGRAND, 60),
     "NLV": _shutter(LEGRAND, 47), "NLLV": _shutter(LEGRAND, 53),
     "NLLM": _shutter(LEGRAND, 53), "Z3V": _shutter(LEGRAND, 16),
     "NBR": _shutter(BUBENDORFF, 16), "NBO": _shutter(BUBENDORFF, 22),
@@ -190,6 +215,7 @@ SPECS: dict[str, Spec] = {
                      reachable=False),
     "NOC": Spec("camera", ("monitoring", "floodlight"), "write_presence", 3002000,
                 wifi=62, reachable=False),
+    "NDB": Spec("doorbell", (), None, 2018000, wifi=66, reachable=False),
     "NACamDoorTag": Spec("doortag", (), "write_camera", 58, rf=58),
     "NSD": Spec("smoke", (), None, 108, wifi=35, reachable=False),
     "NCO": Spec("co", (), None, 108, wifi=35, reachable=False),
@@ -197,7 +223,8 @@ SPECS: dict[str, Spec] = {
 TYPES = frozenset(SPECS)
 NO_REACHABLE = frozenset(t for t, s in SPECS.items() if not s.reachable)
 # homestatus labels the strength (module_status.wifi_state / rf_state) on these
-WIFI_LABELLED = frozenset(t for t, s in SPECS.items() if s.family == "camera")
+WIFI_LABELLED = frozenset(t for t, s in SPECS.items() if s.family in ("camera",
+                                                                     "doorbell"))
 RF_LABELLED = frozenset(t for t, s in SPECS.items() if s.family == "doortag")
 
 
@@ -227,6 +254,8 @@ def check_world(where: str, kind: str, raw: dict[str, Any]) -> dict[str, Any]:
     allowed = set(FAMILY_WORLD[spec.family]) if spec else set()
     if spec and "floodlight" in spec.props:
         allowed.add("floodlight")
+    if spec and spec.contactor:
+        allowed.add("contactor_mode")
     wrong = [k for k in given if k not in allowed]
     if wrong:
         takes = ", ".join(sorted(allowed)) or "none of them"
@@ -245,12 +274,25 @@ def check_world(where: str, kind: str, raw: dict[str, Any]) -> dict[str, Any]:
             out[key] = _world_int(w, value, 0, 100_000)
         elif key == "full_travel":
             out[key] = _world_int(w, value, 1, 3600)
+        elif key == "fan_speed":
+            out[key] = _world_int(w, value, FAN_SPEEDS[0], FAN_SPEEDS[-1])
+        elif key == "last_ftp_event":
+            out[key] = _ftp_event(w, value)
         else:
             if value not in CHOICES[key]:
                 raise ValueError(f"{w} must be one of {', '.join(CHOICES[key])}, "
                                  f"not {value!r}")
             out[key] = value
     return out
+
+
+def _ftp_event(where: str, value: Any) -> dict[str, int]:
+    """A doorbell's last FTP upload as homestatus shows it: ``{type, time, id}``,
+    integers (SEEN {"type": 3, "time": 1631444443, "id": 3}), passed through."""
+    if not isinstance(value, dict) or set(value) != {"type", "time", "id"}:
+        raise ValueError(f"{where} must be a mapping of type, time and id")
+    return {k: _world_int(f"{where}.{k}", value[k], 0, 2**53) for k in ("type", "time",
+                                                                         "id")}
 
 
 # ------------------------------------------------------------------------ the model
@@ -262,6 +304,8 @@ def _initial(spec: Spec, mod: dict[str, Any]) -> dict[str, Any]:
         if spec.family == "dimmer":
             snap["brightness"] = mod.get("brightness", 100)
         return snap
+    if spec.family == "fan":
+        return {"fan_speed": mod.get("fan_speed", FAN_SPEEDS[0]), "energy_wh": 0.0}
     if spec.family == "shutter":
         p = float(mod.get("target_position", 0))
         return {"position": p, "target": p}
@@ -274,7 +318,11 @@ def _initial(spec: Spec, mod: dict[str, Any]) -> dict[str, Any]:
 
 
 def power(spec: Spec, mod: dict[str, Any], snap: dict[str, Any]) -> int:
-    """Watts drawn in state ``snap``."""
+    """Watts drawn in state ``snap`` (a fan: ``load`` at its top speed, in proportion
+    below it: INFERRED, 11 W at speed 1 as the sample's NLLF)."""
+    if spec.family == "fan":
+        return round(mod.get("load", DEFAULT_LOAD["fan"]) * snap["fan_speed"]
+                     / FAN_SPEEDS[-1])
     if spec.family not in SWITCHES or not snap.get("on"):
         return 0
     load = mod.get("load", DEFAULT_LOAD[spec.family])
@@ -292,7 +340,7 @@ def evolve(spec: Spec, mod: dict[str, Any], snap: dict[str, Any], at: float,
            t: float) -> dict[str, Any]:
     """The state at ``t`` >= ``at`` from the snapshot ``snap`` taken at ``at``."""
     out = dict(snap)
-    if spec.family in SWITCHES:
+    if spec.family in METERED:
         out["energy_wh"] = energy_wh(snap["energy_wh"], power(spec, mod, snap), at, t)
     elif spec.family == "shutter":
         out["position"] = _travel(mod, snap, at).at(t)
@@ -319,7 +367,7 @@ def apply(spec: Spec, mod: dict[str, Any], state: dict[str, Any],
             out["target"] = float(mod.get("preferred_position", PREFERRED_POSITION))
         else:
             out["target"] = float(target)
-    for key in ("monitoring", "floodlight"):
+    for key in ("monitoring", "floodlight", "fan_speed"):
         if key in changes:
             out[key] = changes[key]
     return out
@@ -383,6 +431,11 @@ def _value(prop: str, value: Any, mid: str) -> Any:
         if value not in CHOICES[prop]:
             raise invalid(f"{where}: {value!r} is not one of {', '.join(CHOICES[prop])}")
         return value
+    if prop == "fan_speed":
+        if isinstance(value, bool) or value not in FAN_SPEEDS:
+            raise invalid(f"{where}: {value!r} is not one of "
+                          f"{', '.join(map(str, FAN_SPEEDS))}")
+        return int(value)
     lo = 0 if prop == "brightness" else PREFERRED
     if isinstance(value, bool) or not isinstance(value, int | float) \
             or not math.isfinite(value) or value != int(value):
@@ -561,10 +614,17 @@ def status_fields(mod: dict[str, Any], log: dict[str, Any] | None, now: float,
             out["brightness"] = state["brightness"]
         out["power"] = power(spec, mod, state)
         out["sum_energy_elec"] = int(state["energy_wh"])
+        if spec.contactor:
+            out["contactor_mode"] = mod.get("contactor_mode", "off")
+    elif family == "fan":
+        out.update(fan_speed=state["fan_speed"], power=power(spec, mod, state),
+                   sum_energy_elec=int(state["energy_wh"]))
     elif family == "shutter":
         out.update(current_position=round(state["position"]),
                    target_position=round(state["target"]))
-        out["target_position:step"] = 1
+        step = "target_position_step" if mod["type"] in STEP_UNDERSCORED else \
+            "target_position:step"
+        out[step] = 1
     elif family == "camera":
         out.update(monitoring=state["monitoring"], sd_status=4, alim_status=2,
                    locked=False, vpn_url=_vpn_url(seed, mid, base), is_local=False)
@@ -573,11 +633,18 @@ def status_fields(mod: dict[str, Any], log: dict[str, Any] | None, now: float,
                        firmware_name=firmware_name(out["firmware_revision"]),
                        homekit_status="upgradable", timelapse_available=True,
                        network_lock=bool(mod.get("network_lock", False)))
+    elif family == "doorbell":    # as homestatus_91763b24c43d3e344f424e8b's NDB
+        out.update(vpn_url=_vpn_url(seed, mid, base), is_local=False, alim_status=2,
+                   connection="wifi", firmware_name=firmware_name(out["firmware_revision"]),
+                   homekit_status="configured", max_peers_reached=False, sd_status=4,
+                   websocket_connected=True)
+        if "last_ftp_event" in mod:
+            out["last_ftp_event"] = dict(mod["last_ftp_event"])
     elif family == "doortag":
         bat = ep.module_battery(mod, now, seed, battery_percent)
         out.update(battery_level=bat.vp, battery_state=bat.state,
                    rf_strength=ep.rf_strength(seed, mid, spec.rf or 58), status="closed",
                    last_activity=int(mod.get("setup_date", 0)))
-    if family != "camera":
+    if family not in ("camera", "doorbell"):
         out["last_seen"] = int(now)
     return out

@@ -12,6 +12,14 @@ the samples (``HOMESDATA_REACHABLE``: NAMain, OTH, NDB, NOC; a NAPlug does not).
 home's ``legacy_schedule_forms`` add the zones' ``rooms_temp`` and the home's
 ``therm_schedules``, derived from the schedules in force. Its named persons show as
 ``persons`` (``persons.topology``).
+
+Two shapes of homesdata.json that the world asks for, entry by entry (INFERRED: the
+sample shows them on some entries only, with nothing else to tell them apart): a room
+with ``homesdata_modules: true`` lists its modules as ``modules`` too (the same ids as
+``module_ids``); a module with ``homesdata_state: true`` (a light, dimmer, plug ...:
+``home_devices.TYPES``) shows its ``firmware_revision``, ``reachable`` and, from
+homestatus at the same instant, ``on``, ``brightness``, ``power`` and ``last_seen``
+(those its type has), as the NLF dimmer of homesdata.json.
 """
 
 from __future__ import annotations
@@ -92,13 +100,17 @@ def keep_modules(modules: list[dict[str, Any]], types: list[str] | None
 # modules whose homesdata entry carries "reachable" (homesdata.json: NAMain, OTH, NDB,
 # NOC -- Wi-Fi gateways; never a NAPlug nor a radio module)
 HOMESDATA_REACHABLE = frozenset({"NAMain", "OTH", "NDB", "NOC"})
+# homestatus's fields a module with homesdata_state shows in homesdata too
+HOMESDATA_STATE = ("on", "brightness", "power", "last_seen")
 
 
 def topology(doc: dict[str, Any], gateway_types: list[str] | None = None,
-             reachable: Callable[[str], bool] | None = None, base: str = ""
+             reachable: Callable[[str], bool] | None = None, base: str = "",
+             state: Callable[[dict[str, Any]], dict[str, Any]] | None = None
              ) -> dict[str, Any]:
     """One home as homesdata shows it (samples homesdata.json, homesdata_emtpy_home);
-    ``reachable(module_id)`` for the modules of ``HOMESDATA_REACHABLE`` types."""
+    ``reachable(module_id)`` for the modules of ``HOMESDATA_REACHABLE`` types and those
+    with ``homesdata_state``, ``state(module)`` the homestatus fields of the latter."""
     modules = keep_modules(doc["modules"], gateway_types)
     in_room: dict[str, list[str]] = {}
     bridged: dict[str, list[str]] = {}
@@ -109,10 +121,10 @@ def topology(doc: dict[str, Any], gateway_types: list[str] | None = None,
             bridged.setdefault(mod["bridge"], []).append(mod["id"])
     out: dict[str, Any] = {k: doc[k] for k in ("id", "name", "altitude", "coordinates",
                                                "country", "timezone")}
-    out["rooms"] = [{**r, "module_ids": in_room[r["id"]]} if r["id"] in in_room else r
-                    for r in doc["rooms"]]
+    out["rooms"] = [_room(r, in_room.get(r["id"])) for r in doc["rooms"]]
     if modules:
-        out["modules"] = [_module(m, bridged.get(m["id"]), reachable) for m in modules]
+        out["modules"] = [_module(m, bridged.get(m["id"]), reachable, state)
+                          for m in modules]
     for key in ("temperature_control_mode", "cooling_mode"):
         if key in doc:
             out[key] = doc[key]
@@ -128,15 +140,31 @@ def topology(doc: dict[str, Any], gateway_types: list[str] | None = None,
     return out
 
 
+def _room(room: dict[str, Any], module_ids: list[str] | None) -> dict[str, Any]:
+    out = {k: v for k, v in room.items() if k != "homesdata_modules"}
+    if module_ids:
+        out["module_ids"] = module_ids
+        if room.get("homesdata_modules"):
+            out["modules"] = list(module_ids)
+    return out
+
+
 def _module(mod: dict[str, Any], bridged: list[str] | None,
-            reachable: Callable[[str], bool] | None) -> dict[str, Any]:
+            reachable: Callable[[str], bool] | None,
+            state: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+            ) -> dict[str, Any]:
     out = {k: mod[k] for k in ("id", "type", "name", "setup_date", "room_id", "bridge")
            if k in mod}
-    if reachable is not None and mod["type"] in HOMESDATA_REACHABLE:
+    shows_state = bool(mod.get("homesdata_state")) and state is not None
+    if reachable is not None and (mod["type"] in HOMESDATA_REACHABLE or shows_state):
         out["reachable"] = reachable(mod["id"])
     if bridged:
         out["modules_bridged"] = bridged
     out.update({k: mod[k] for k in MODULE_STATIC if k in mod})
+    if shows_state and state is not None:
+        fields = state(mod)
+        out["firmware_revision"] = fields["firmware_revision"]
+        out.update({k: fields[k] for k in HOMESDATA_STATE if k in fields})
     return out
 
 
@@ -181,17 +209,30 @@ def homesdata(ctx: Ctx, user_id: str, home_id: str | None,
     docs = [home(ctx, user_id, home_id)] if home_id else homes(ctx, user_id)
     out = []
     for d in docs:
-        reach = None
-        if any(m["type"] in HOMESDATA_REACHABLE for m in d["modules"]):
+        reach, state = None, None
+        stated = any(m.get("homesdata_state") for m in d["modules"])
+        if stated or any(m["type"] in HOMESDATA_REACHABLE for m in d["modules"]):
             live = energy.Live(ctx, d)
             reach = functools.partial(_reachable_now, live, now)
+        if stated:
+            state = functools.partial(_state_now, ctx, d["id"], now)
         out.append(topology(energy.current_home(ctx, d, now), gateway_types, reach,
-                            ctx.base))
+                            ctx.base, state))
     return {"homes": out, "user": user_body(account(ctx, user_id))}
 
 
 def _reachable_now(live: Any, now: float, module_id: str) -> bool:
     return bool(live.reachable(module_id, now))
+
+
+def _state_now(ctx: Ctx, home_id: str, now: float, mod: dict[str, Any]
+               ) -> dict[str, Any]:
+    """homestatus's fields of a ``home_devices`` module at ``now`` (the same state on
+    the clock: what setstate changed shows in both answers)."""
+    from . import home_devices
+
+    log = home_devices.load(ctx, home_id).get(mod["id"])
+    return home_devices.status_fields(mod, log, now, world_seed(ctx), base=ctx.base)
 
 
 def device(ctx: Ctx, user_id: str, device_id: str) -> tuple[str, dict[str, Any]]:

@@ -61,15 +61,24 @@ never taken from the world, they are computed:
   of ``therm_setpoint_temperature``. Electricity and event schedules get no default
   ``hg_temp``/``away_temp`` and their zones no default name or type.
 
-Device state (``home_devices``: lights, dimmers, plugs, shutters, cameras): a module
-may carry its initial state and behaviour, checked for its type (a key the type cannot
-take is refused) and kept in the home document (``world export`` gives it back)::
+Device state (``home_devices``: lights, dimmers, plugs, shutters, cameras, fans,
+doorbells): a module may carry its initial state and behaviour, checked for its type (a
+key the type cannot take is refused) and kept in the home document (``world export``
+gives it back)::
 
     - {id: "00:04:74:00:00:02", type: NLP, bridge: <NLG id>, on: true, load: 100}
     - {id: ..., type: NLF, on: false, brightness: 60, load: 40}      # W at 100 %
     - {id: ..., type: NLV, target_position: 0, full_travel: 50,      # s, 0 -> 100
        preferred_position: 50}
     - {id: ..., type: NOC, monitoring: "on", floodlight: auto}
+    - {id: ..., type: NLPO, on: false, contactor_mode: "off"}        # on, off, auto
+    - {id: ..., type: NLLF, fan_speed: 1, load: 22}                  # W at speed 2
+    - {id: ..., type: NDB, last_ftp_event: {type: 3, time: 1631444443, id: 3}}
+
+Shapes of homesdata (``models``): a room's ``homesdata_modules: true`` lists its
+modules as ``modules`` too; a device's ``homesdata_state: true`` shows its state
+(``on``, ``brightness``, ``power``, ``last_seen``, as homestatus at that instant),
+``firmware_revision`` and ``reachable`` in homesdata.
 
 What setstate changes afterwards is runtime state (``home_devices``' own log), not
 part of the home document nor of the export.
@@ -136,14 +145,15 @@ HOME_KEYS = {"id", "name", "timezone", "coordinates", "altitude", "country", "pl
              "schedules", "state", "persons", "security_events"}
 LEGACY_SCHEDULE_FORMS = ("rooms_temp", "therm_schedules")
 ROOM_STATIC = {"true_temperature_available", "therm_relay"}
-ROOM_KEYS = {"id", "name", "type"} | ROOM_STATIC
+ROOM_KEYS = {"id", "name", "type", "homesdata_modules"} | ROOM_STATIC
 # static, descriptive module fields seen in homesdata samples (passed through)
 MODULE_STATIC = {"capabilities", "hk_device_id", "max_modules_nb", "customer_id",
                  "hardware_version", "public_ext_data", "public_ext_counter",
                  "alarm_config", "module_offset", "network_lock", "use_pincode",
                  "quick_display_zone", "category", "appliance_type", "customized"}
 MODULE_KEYS = {"id", "type", "name", "room_id", "bridge", "setup_date",
-               "firmware_revision", "reachable"} | MODULE_STATIC | home_devices.WORLD_KEYS
+               "firmware_revision", "reachable", "homesdata_state"} | MODULE_STATIC \
+    | home_devices.WORLD_KEYS
 SCHEDULE_STATIC = {"tariff", "tariff_option", "power_threshold", "contract_power_unit",
                    "timetable_sunrise", "timetable_sunset"}
 SCHEDULE_KEYS = {"id", "name", "type", "selected", "default", "hg_temp", "away_temp",
@@ -287,6 +297,11 @@ def _room(where: str, raw: Any, index: int, home_id: str) -> dict[str, Any]:
         out["true_temperature_available"] = room["true_temperature_available"]
     if "therm_relay" in room:  # checked against the home's modules by check_home
         out["therm_relay"] = _str(f"{where}.therm_relay", room["therm_relay"])
+    if room.get("homesdata_modules") is not None:
+        if not isinstance(room["homesdata_modules"], bool):
+            raise ValueError(f"{where}.homesdata_modules must be true or false")
+        if room["homesdata_modules"]:
+            out["homesdata_modules"] = True
     return out
 
 
@@ -309,6 +324,15 @@ def _module(where: str, raw: Any, index: int) -> dict[str, Any]:
         if not isinstance(mod["reachable"], bool):
             raise ValueError(f"{where}.reachable must be true or false")
         out["reachable"] = mod["reachable"]
+    if mod.get("homesdata_state") is not None:
+        if not isinstance(mod["homesdata_state"], bool):
+            raise ValueError(f"{where}.homesdata_state must be true or false")
+        if mod["homesdata_state"] and out["type"] not in home_devices.TYPES:
+            raise ValueError(f"{where}.homesdata_state: a {out['type']} has no state "
+                             "homestatus shows (lights, dimmers, plugs, shutters, "
+                             "cameras ... have)")
+        if mod["homesdata_state"]:
+            out["homesdata_state"] = True
     out.update(_static(where, mod, MODULE_STATIC))
     out.update(home_devices.check_world(where, out["type"], mod))
     return out

@@ -149,6 +149,7 @@ SETSTATE = {
     "archive__camera_set_state_error_wrong_parameter.json": ("NACamera", {"floodlight": "on"}),
     "archive__camera_set_state_error.json": (None, {"monitoring": "on"}),
 }
+HOME_IN_NAME = re.compile(r"[0-9a-f]{24}")
 ENERGY_FILE = re.compile(r"getmeasure_energy_((?:[0-9a-f]{2}_){7}[0-9a-f]{2})\.json$")
 ENERGY_TYPES = ",".join(["sum_energy_buy_from_grid"] + [f"sum_energy_buy_from_grid${i}"
                                                        for i in range(3)])
@@ -178,7 +179,10 @@ def netatmo_sample(ex: Exchange, path: str, ctx: Context, user: str) -> Call | S
     body = ex.body if isinstance(ex.body, dict) else {}
     inner = body.get("body") if isinstance(body.get("body"), dict) else {}
     if method == "homestatus":
-        recorded = (inner.get("home") or {}).get("id")
+        # a body naming no home: the 24-hex id in the file name (pyatmo's
+        # homestatus_<home id>.json), else the user's first home
+        named = HOME_IN_NAME.search(name)
+        recorded = (inner.get("home") or {}).get("id") or (named and named.group(0))
         params["home_id"] = ids.of(recorded, "homes") if recorded else home
         call = netatmo_call(method, params, None)
         for error in inner.get("errors") or []:
@@ -201,13 +205,21 @@ def netatmo_sample(ex: Exchange, path: str, ctx: Context, user: str) -> Call | S
         if event is None:
             return Skip("no event in the world's security home to read until")
         params.update(home_id=event[0], event_id=event[1])
-    elif method == "getstationsdata" and "unreachable" in name:
-        station = ids.first("devices", "NAMain")
-        if station is None:
-            return Skip("no counterpart in the world: a weather station")
-        call = netatmo_call(method, params, None)
-        call.overrides.append((station, {"reachable": False}))
-        return call
+    elif method == "getstationsdata":
+        devices = [d for d in inner.get("devices") or [] if isinstance(d, dict)]
+        if any(d.get("favorite") for d in devices):   # listed only when asked for
+            params["get_favorites"] = "true"
+        if "unreachable" in name:
+            # the stations recorded unreachable, mapped; the first station only when
+            # none maps (a world built from the sample has them unreachable already)
+            down = [ids.forward[str(d.get("_id"))] for d in devices
+                    if d.get("reachable") is False and str(d.get("_id")) in ids.forward]
+            station = down or [ids.first("devices", "NAMain")]
+            if station[0] is None:
+                return Skip("no counterpart in the world: a weather station")
+            call = netatmo_call(method, params, None)
+            call.overrides += [(s, {"reachable": False}) for s in station]
+            return call
     elif method == "setroomthermpoint":
         rooms = homes[0].get("rooms") if homes else None
         room = rooms[0].get("id") if rooms else ids.first("rooms")

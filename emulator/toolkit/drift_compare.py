@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
+from ..netatmo import models as nm
 from ..netatmo import world as nw
 
 # Static keys, per vendor: compared by value. How they were chosen: the keys whose value
@@ -57,6 +58,9 @@ WORLD_GIVEN: dict[str, frozenset[str]] = {
         {f"homes[].modules[].{k}" for k in nw.MODULE_KEYS
          - {"id", "type", "name", "room_id", "bridge", "reachable"}}
         | {f"rooms[].{k}" for k in nw.ROOM_STATIC}
+        # homesdata's shapes a world asks for (netatmo/models.py): a device's state
+        # (homesdata_state), a room's modules (homesdata_modules)
+        | {f"homes[].modules[].{k}" for k in nm.HOMESDATA_STATE} | {"homes[].rooms[].modules"}
         | {f"schedules[].{k}" for k in nw.SCHEDULE_STATIC | {"default"}}
         | {f"zones[].{k}" for k in nw.ZONE_STATIC}
         | {"zones[].rooms[].therm_setpoint_fp", "homes[].cooling_mode", "place.city"}
