@@ -22,6 +22,7 @@ Figures, not tests: nothing asserts a time (the load average is printed)::
 
     .venv/bin/python bench/webhooks.py                     # ~40 s
     .venv/bin/python bench/webhooks.py --events 2000 --state sqlite
+    .venv/bin/python bench/webhooks.py --vendor netatmo    # ~60 s, see run_netatmo
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -44,7 +46,7 @@ if str(ROOT) not in sys.path:
 
 import requests  # noqa: E402
 
-from emulator.testing import Admin  # noqa: E402
+from emulator.testing import Admin, ServerProcess  # noqa: E402
 from tests.toy_server import serve_toy  # noqa: E402
 
 START = 1_800_000_000           # a tick instant of the toy's source (600 s)
@@ -75,6 +77,11 @@ def receive() -> None:
                     if state["previous"] is not None and tick != state["previous"] + 1:
                         state["disorder"] += 1
                     state["previous"] = tick
+                second = _second(body.get("event_id"))
+                if second is not None:     # Netatmo: its instant never goes back
+                    if state["previous"] is not None and second < state["previous"]:
+                        state["disorder"] += 1
+                    state["previous"] = second
             self._reply(b"{}")
 
         def do_GET(self) -> None:
@@ -95,6 +102,16 @@ def receive() -> None:
     server.daemon_threads = True
     print(server.server_port, flush=True)
     server.serve_forever()
+
+
+def _second(event_id: object) -> int | None:
+    """A Netatmo event id's instant (its first 8 hex digits), else None."""
+    if not isinstance(event_id, str) or len(event_id) != 24:
+        return None
+    try:
+        return int(event_id[:8], 16)
+    except ValueError:
+        return None
 
 
 def send(url: str, rate: float, count: int) -> None:
@@ -133,12 +150,13 @@ class Receiver:
 
 
 def latencies(http: requests.Session, url: str, access: str, count: int | None = None,
-              until: threading.Event | None = None) -> list[float]:
+              until: threading.Event | None = None, params: dict | None = None
+              ) -> list[float]:
     """Milliseconds of sequential GETs: ``count`` of them, or until ``until`` is set."""
     out: list[float] = []
     while (count is None or len(out) < count) and not (until and until.is_set()):
         started = time.perf_counter()
-        resp = http.get(url, params={"access_token": access}, timeout=30)
+        resp = http.get(url, params={"access_token": access, **(params or {})}, timeout=30)
         out.append((time.perf_counter() - started) * 1000)
         if resp.status_code != 200:
             raise SystemExit(f"API call failed: {resp.status_code} {resp.text[:200]}")
@@ -146,17 +164,23 @@ def latencies(http: requests.Session, url: str, access: str, count: int | None =
 
 
 def timed_until(http: requests.Session, url: str, access: str, receiver: Receiver,
-                count: int) -> list[float]:
-    """``latencies`` until the receiver has got ``count`` POSTs in all."""
+                count: int | Callable[[], bool], params: dict | None = None
+                ) -> list[float]:
+    """``latencies`` until the receiver has got ``count`` POSTs in all (or ``count()``
+    says the deliveries are over)."""
     done = threading.Event()
 
     def watch() -> None:
-        while receiver.state()["count"] < count:
-            time.sleep(0.02)
+        if callable(count):
+            while not count():
+                pass
+        else:
+            while receiver.state()["count"] < count:
+                time.sleep(0.02)
         done.set()
 
     threading.Thread(target=watch, daemon=True).start()
-    out = latencies(http, url, access, until=done)
+    out = latencies(http, url, access, until=done, params=params)
     done.wait()
     return out
 
@@ -215,16 +239,24 @@ def run(args: argparse.Namespace) -> int:
             got, hook = receiver.state(), admin.webhooks("toy")[0]
     finally:
         receiver.close()
-    rate, rate_alone = args.events / seconds, args.events / alone
+    return report(args, "toy", "GET /toy/api/lamps", args.events, args.events, alone,
+                  seconds, phases, got, hook, load_before)
+
+
+def report(args: argparse.Namespace, vendor: str, call: str, alone_n: int, busy_n: int,
+           alone: float, seconds: float, phases: dict[str, list[float]], got: dict,
+           hook: dict, load_before: float) -> int:
+    rate, rate_alone = busy_n / seconds, alone_n / alone
     stats = {name: summary(ms) for name, ms in phases.items()}
-    print(f"webhooks: {args.events:,} events, state {args.state}, one server worker; "
-          f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
+    print(f"webhooks ({vendor}): {alone_n + busy_n:,} deliveries timed ({alone_n:,} with "
+          f"the API idle, {busy_n:,} under requests), state {args.state}, one server "
+          f"worker; load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
     print(f"deliveries: {rate_alone:,.0f}/s with the API idle, {rate:,.0f}/s while it "
           f"answers requests back to back (from each move of the clock to the last "
           f"arrival, {args.rounds} rounds of each); out of order {got['disorder']}; the "
           f"worker counts {hook['counts']}")
     keys = ("p50", "mean", "p99")
-    print(f"{'API GET /toy/api/lamps':<28}{'n':>7}" + "".join(f"{k + ' ms':>10}" for k in keys))
+    print(f"{'API ' + call:<28}{'n':>7}" + "".join(f"{k + ' ms':>10}" for k in keys))
     for name, st in stats.items():
         print(f"{name:<28}{st['n']:>7}" + "".join(f"{st[k]:>10.2f}" for k in keys))
     ratios = {}
@@ -239,6 +271,106 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ Netatmo
+
+NETATMO_APP, NETATMO_USER = "netatmo-ci", "dev@netatmo.test"
+NETATMO_HOME = "5e5c7a1b2d3e4f50617283a0"
+NETATMO_SCOPE = ("read_camera access_camera read_presence access_presence "
+                 "read_smokedetector read_thermostat")
+DAY = 86400
+
+
+def run_netatmo(args: argparse.Namespace) -> int:
+    """Netatmo's pushes: the default world's home lives on the clock (its routine: people
+    leaving and coming back, movement, the outdoor camera's detections, the weekly
+    siren test; one push per outdoor detection). A week is delivered first to learn
+    how many pushes a day makes; each phase then advances as many whole days as make
+    ``--events / --rounds / 2`` pushes. The API call timed is ``homestatus`` of that
+    home (GET, the token in the query). A phase is over when the receiver has been
+    quiet a moment and the admin API shows the webhook with nothing queued or in
+    flight, every push it handed out answered, and its cursor within the worker's
+    idle step of the clock."""
+    receiver = Receiver()
+    folder = Path(tempfile.mkdtemp(prefix="mockcloud-bench-webhooks-"))
+    flags = ["--state", f"sqlite:///{folder / 'state.db'}"] if args.state == "sqlite" else []
+    load_before = os.getloadavg()[0]
+    try:
+        with ServerProcess(*flags) as server:
+            admin = Admin(server.url, "bench")
+            admin.freeze(START)
+            admin.set_quotas("netatmo", [], enabled=False)
+
+            def token() -> str:    # a token of the virtual now (3 virtual hours)
+                return admin.issue_token("netatmo", NETATMO_APP, NETATMO_USER,
+                                         NETATMO_SCOPE)["access_token"]
+
+            api = admin.url("netatmo") + "/api/homestatus"
+            query = {"home_id": NETATMO_HOME}
+            added = requests.post(admin.url("netatmo") + "/api/addwebhook", timeout=30,
+                                  headers={"Authorization": f"Bearer {token()}"},
+                                  data={"url": receiver.url + "/hook"})
+            added.raise_for_status()
+            admin.flush()
+            (hid,) = [h["id"] for h in admin.webhooks("netatmo")]
+            admin.advance(7 * DAY)                                  # the week's rate
+            admin.flush(timeout=60)
+            per_day = max(1.0, (receiver.state()["count"] - 1) / 7)
+            http = requests.Session()
+            latencies(http, api, token(), 200, params=query)         # warm up
+            control = 0
+
+            def over(target: float) -> Callable[[], bool]:
+                def check() -> bool:
+                    before = receiver.state()["count"]
+                    time.sleep(0.1)
+                    if receiver.state()["count"] != before:
+                        return False
+                    h = admin.webhook("netatmo", hid)
+                    c = h["counts"]
+                    return (h["queued"] == 0 and not h["sending"]
+                            and c["delivered"] + c["failed"] + c["skipped"] == h["handed_out"]
+                            and h["cursor"] >= target - 3600
+                            and receiver.state()["count"] == c["delivered"] + control)
+                return check
+
+            phases: dict[str, list[float]] = {"idle": [], "deliveries": [], "control": []}
+            seconds, alone, alone_n, busy_n = 0.0, 0.0, 0, 0
+            days = max(1, round(args.events / args.rounds / 2 / per_day))
+            for _ in range(args.rounds):
+                # deliveries with the API idle
+                start, moved = receiver.state()["count"], time.monotonic()
+                target = admin.advance(days * DAY)["now"]
+                check = over(target)
+                while not check():
+                    pass
+                got = receiver.state()
+                alone += got["last"] - moved
+                alone_n += got["count"] - start
+                phases["idle"] += latencies(http, api, token(), args.requests, params=query)
+                start, moved = got["count"], time.monotonic()
+                target = admin.advance(days * DAY)["now"]
+                phases["deliveries"] += timed_until(http, api, token(), receiver,
+                                                    over(target), params=query)
+                got = receiver.state()
+                took, events = got["last"] - moved, got["count"] - start
+                seconds += took
+                busy_n += events
+                sender = subprocess.Popen([sys.executable, __file__, "--sender",
+                                           receiver.url + "/hook", str(events / took),
+                                           str(events)])
+                control += events
+                phases["control"] += timed_until(http, api, token(), receiver,
+                                                 got["count"] + events, params=query)
+                sender.wait(60)
+            got, hook = receiver.state(), admin.webhook("netatmo", hid)
+    finally:
+        receiver.close()
+    print(f"Netatmo: {per_day:,.1f} pushes a virtual day (the default world's home), "
+          f"{days} days a phase")
+    return report(args, "netatmo", "GET homestatus", alone_n, busy_n, alone, seconds,
+                  phases, got, hook, load_before)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--events", type=int, default=10_000)
@@ -246,6 +378,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--requests", type=int, default=500,
                    help="API calls timed in each idle phase")
     p.add_argument("--state", choices=("memory", "sqlite"), default="memory")
+    p.add_argument("--vendor", choices=("toy", "netatmo"), default="toy",
+                   help="the toy's ticks, or Netatmo's home on the clock")
     p.add_argument("--receiver", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--sender", nargs=3, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -256,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         url, rate, count = args.sender
         send(url, float(rate), int(count))
         return 0
-    return run(args)
+    return run_netatmo(args) if args.vendor == "netatmo" else run(args)
 
 
 if __name__ == "__main__":
