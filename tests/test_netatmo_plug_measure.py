@@ -139,3 +139,39 @@ def test_what_a_plug_does_not_measure_is_a_400(netatmo, mockcloud):
         resp = netatmo.api("getmeasure", token, data={
             "device_id": GATEWAY, "module_id": module, "scale": "1hour", "type": types})
         assert api_error(resp)[:2] == (400, 21), (module, types)
+
+
+def test_the_lights_and_plugs_read_scope_reads_their_energy_and_nothing_else(
+        netatmo, mockcloud):
+    """read_magellan (Legrand's lights, dimmers and plugs; the read twin of setstate's
+    write_magellan) alone reads those modules' getmeasure, the same rows as
+    read_thermostat; any other device is 403/13 (INFERRED, contract's alternatives)."""
+    mockcloud.freeze(T0)
+    mockcloud.set_quotas("netatmo", [], enabled=False)
+    call(netatmo, "setstate", json={"home": {"id": HOME_ID, "modules": [
+        {"id": PLUG, "on": True}, {"id": LIGHT, "on": True}]}})
+    mockcloud.advance(3 * HALF)
+    family, energy = netatmo.issue("read_magellan"), netatmo.issue("read_thermostat")
+    for module in (PLUG, DIMMER, LIGHT):
+        for http in ("GET", "POST"):
+            kw = {"device_id": GATEWAY, "module_id": module, "scale": "30min",
+                  "type": GRID + ",power", "date_begin": T0, "real_time": "true"}
+            asked = {"params": kw} if http == "GET" else {"data": kw}
+            mine = netatmo.api("getmeasure", family, http=http, **asked)
+            theirs = netatmo.api("getmeasure", energy, http=http, **asked)
+            assert mine.status_code == theirs.status_code == 200, mine.text
+            assert mine.json()["body"] == theirs.json()["body"]
+    assert sum(r[1] for _, r in rows(mine.json()["body"])) > 0
+    station = netatmo.api("getstationsdata", netatmo.issue("read_station")).json()[
+        "body"]["devices"][0]["_id"]
+    for device, module in ((GATEWAY, None), (GATEWAY, "04:00:00:00:00:01"),
+                           (GATEWAY, SHUTTER), (station, None)):
+        data = {"device_id": device, "scale": "1hour", "type": "sum_energy_elec"}
+        if module:
+            data["module_id"] = module
+        assert api_error(netatmo.api("getmeasure", family, data=data))[:2] == (403, 13), \
+            (device, module)
+        # a token of another family's read scope is refused at the door
+    assert api_error(netatmo.api("getmeasure", netatmo.issue("read_bubendorff"), data={
+        "device_id": GATEWAY, "module_id": PLUG, "scale": "1hour",
+        "type": "sum_energy_elec"}))[:2] == (403, 13)

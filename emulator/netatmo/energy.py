@@ -522,14 +522,20 @@ def _setup(home: dict[str, Any], module_ids: list[str]) -> int:
 def energy_measure(ctx: Ctx, user_id: str, device_id: str, module_id: str | None,
                    scale: str, types: list[str], date_begin: int | None,
                    date_end: int | None, limit: int | None, optimize: bool,
-                   real_time: bool) -> Any:
+                   real_time: bool, held: frozenset[str] | None = None) -> Any:
     """getmeasure for a module of a home (relay, thermostat, valve; a light, dimmer
-    or plug: ``plug_measure``)."""
+    or plug: ``plug_measure``). ``held``: the token's scopes when only a device
+    family's read scope let it in (None: it may read every module)."""
     _, home = models.device(ctx, user_id, device_id)
     wanted = (module_id or device_id).replace(" ", "").lower()
     mod = next((m for m in home["modules"] if m["id"] == wanted), None)
     if mod is None:
         raise MockcloudError("not_found", f"Device not found: {module_id}")
+    family_scope = plug_measure.read_scope(mod)
+    if held is not None and (family_scope is None or family_scope not in held):
+        also = f" or {family_scope}" if family_scope else ""
+        raise MockcloudError("insufficient_scope",
+                             f"reading a {mod['type']}'s measures needs read_thermostat{also}")
     room_id = mod.get("room_id") if mod["type"] in THERM_DEVICES else None
     metered = plug_measure.metered(mod)
     names = _types(types, plug_measure.TYPES if metered

@@ -21,6 +21,13 @@ value of a row (sample getmeasure_energy_<module>.json: the generic column null,
   reads its start only, so its ``power`` is homestatus's at the bucket's start).
 
 Shutters, cameras and the rest measure nothing here (400/21 naming the known types).
+
+Scopes (INFERRED: the notes say only that device families other than the energy ones
+need their own read_/write_ scope): a token with ``read_thermostat`` (or
+``read_station`` / ``read_homecoach``, getmeasure's other alternatives) reads them as
+any module; one with only the family's read scope (:func:`read_scope`: the read twin
+of the write scope setstate asks, ``read_magellan`` for Legrand's lights, dimmers and
+plugs) reads those modules and nothing else (403/13).
 """
 
 from __future__ import annotations
@@ -33,6 +40,16 @@ from . import home_devices
 ENERGY = ("sum_energy_buy_from_grid", "sum_energy_elec")
 TARIFFS = ("", "$0", "$1", "$2")
 TYPES = (*(f"{e}{t}" for e in ENERGY for t in TARIFFS), "power")
+
+
+def read_scope(mod: dict[str, Any]) -> str | None:
+    """The device family's read scope that lets getmeasure read ``mod`` (a metered
+    module's: its setstate scope's read twin, ``write_magellan`` -> ``read_magellan``);
+    None for the others."""
+    spec = home_devices.SPECS.get(mod["type"])
+    if not metered(mod) or spec is None or not spec.scope:
+        return None
+    return "read_" + spec.scope.removeprefix("write_")
 
 
 def metered(mod: dict[str, Any]) -> bool:

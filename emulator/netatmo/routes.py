@@ -66,7 +66,10 @@ READ_HOME = ("read_thermostat", "read_camera", "read_presence", "read_smokedetec
 WRITE_HOME = ("write_thermostat", "write_camera", "write_presence", "write_magellan",
               "write_bubendorff", "write_smarther", "write_mx", "write_mhs1", "write_bfi",
               "write_doorbell")
-MEASURE = ("read_station", "read_thermostat", "read_homecoach")
+# any of the first three reads every device's measures; read_magellan (Legrand's
+# family) only a light's, dimmer's or plug's (plug_measure.read_scope; INFERRED)
+MEASURE = ("read_station", "read_thermostat", "read_homecoach", "read_magellan")
+MEASURE_ANY = frozenset(MEASURE[:3])
 SCALES = ("max", "30min", "1hour", "3hours", "1day", "1week", "1month")
 THERM = ("write_thermostat",)
 MAX_LIMIT = 1024
@@ -160,8 +163,14 @@ def routes(api: VendorAPI) -> Blueprint:
         module_id = params.str("module_id")
         args = _measure_args(params)
         family, doc = models.device(ctx, token.user_id, device_id)
+        held = frozenset(token.get_scope().split())
         if family == "home":
-            return energy.energy_measure(ctx, token.user_id, device_id, module_id, **args)
+            return energy.energy_measure(ctx, token.user_id, device_id, module_id,
+                                         held=None if held & MEASURE_ANY else held, **args)
+        if not held & MEASURE_ANY:
+            raise MockcloudError("insufficient_scope", "reading a weather station's or "
+                                 "Home Coach's measures needs read_station, "
+                                 "read_thermostat or read_homecoach")
         [doc] = _overridden(ctx, [doc])
         return stations.measure(doc, module_id, args["scale"], args["types"],
                                 args["date_begin"], args["date_end"], args["limit"],
