@@ -63,7 +63,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import parse_qsl
 
 import orjson
@@ -82,6 +82,52 @@ def _dumps(doc: Doc) -> bytes:
         return orjson.dumps(doc)
     except TypeError:  # e.g. an integer beyond 64 bits: the slower, unbounded encoder
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class Part(NamedTuple):
+    """Documents of a world as a base holds them, made apart to be joined into one
+    (``Base.part``, ``Base.joined``): ``fed`` is what the base's digest reads for them
+    (each one's kind, key and serialised bytes), ``buf`` the documents as kept (packed
+    or not) end to end, ``docs`` where each is in ``buf`` (as ``Base.docs``)."""
+
+    fed: bytes
+    buf: bytes
+    docs: dict[str, dict[str, int]]
+
+
+class _Built:
+    """A base being built, one document at a time: its index, its buffer, and what its
+    digest reads, fed to ``feed`` (a hash's update, or a bytearray's extend to hash
+    later)."""
+
+    def __init__(self, feed: Callable[[bytes | memoryview], Any]) -> None:
+        self.feed = feed
+        self.docs: dict[str, dict[str, int]] = {}
+        # copied into one growing buffer as they come: a serialised document kept as
+        # its own bytes object pins the larger block its encoder shrank it from
+        # (10,000 homes: a peak of +600 MB in the process that builds the world)
+        self.chunks = bytearray()
+
+    def add_all(self, rows: Iterable[tuple[str, str, Doc]]) -> _Built:
+        for kind, key, doc in rows:
+            if kind == LAYER_KIND:
+                raise ValueError(f"a world's documents cannot be of kind {LAYER_KIND!r}")
+            raw = _dumps(doc)
+            self.feed(b"%d:%s\0%d:%s\0%d:" % (len(kind), kind.encode(), len(key),
+                                               key.encode(), len(raw)))
+            self.feed(raw)
+            packed = zlib.compress(raw, 1) if len(raw) > Base.PACK else raw
+            self.docs.setdefault(kind, {})[key] = len(self.chunks) << 32 | len(packed)
+            self.chunks += packed
+        return self
+
+    def done(self, base: Base, digest: Any) -> None:
+        base.digest = digest.hexdigest()
+        base.docs = self.docs
+        base._buf = bytes(self.chunks)
+        self.chunks = bytearray()
+        base._start = 0
+        base._parsed = {}
 
 
 class Base:
@@ -103,37 +149,48 @@ class Base:
     ``save`` writes a base to a file and ``load`` maps one back (``mmap``, read-only:
     the documents stay in the page cache, shared by every process that maps the file,
     and only the index is read into memory), which is how a server's workers get the
-    world without building it (``core/worldcache.py``)."""
+    world without building it (``core/worldcache.py``). ``part`` and ``joined`` build
+    one from parts that several processes serialised: the same base as ``Base(rows)``."""
 
     PACK = 1024
     CACHE = 4096
     MAGIC = b"mockcloud-base/1\n"
+    digest: str
+    docs: dict[str, dict[str, int]]
+    _buf: bytes | mmap.mmap
+    _start: int
+    _parsed: dict[tuple[str, str], Doc]
 
     def __init__(self, rows: Iterable[tuple[str, str, Doc]] = ()) -> None:
-        docs: dict[str, dict[str, int]] = {}
         digest = hashlib.blake2b(digest_size=16)
-        # copied into one growing buffer as they come: a serialised document kept as
-        # its own bytes object pins the larger block its encoder shrank it from
-        # (10,000 homes: a peak of +600 MB in the process that builds the world)
-        chunks = bytearray()
-        at = 0
-        for kind, key, doc in rows:
-            if kind == LAYER_KIND:
-                raise ValueError(f"a world's documents cannot be of kind {LAYER_KIND!r}")
-            raw = _dumps(doc)
-            digest.update(b"%d:%s\0%d:%s\0%d:" % (len(kind), kind.encode(), len(key),
-                                                   key.encode(), len(raw)))
-            digest.update(raw)
-            packed = zlib.compress(raw, 1) if len(raw) > self.PACK else raw
-            chunks += packed
-            docs.setdefault(kind, {})[key] = at << 32 | len(packed)
-            at += len(packed)
-        self.digest = digest.hexdigest()
-        self.docs = docs
-        self._buf: bytes | mmap.mmap = bytes(chunks)
-        del chunks
-        self._start = 0
-        self._parsed: dict[tuple[str, str], Doc] = {}
+        _Built(digest.update).add_all(rows).done(self, digest)
+
+    @classmethod
+    def part(cls, rows: Iterable[tuple[str, str, Doc]]) -> Part:
+        """Documents serialised and packed as a base keeps them, for ``joined`` to put
+        into one base (in another process, maybe): the work of building a base but for
+        hashing them."""
+        fed = bytearray()
+        built = _Built(fed.extend).add_all(rows)
+        return Part(bytes(fed), bytes(built.chunks), built.docs)
+
+    @classmethod
+    def joined(cls, parts: Iterable[Part]) -> Base:
+        """The base of the parts' documents, one part after the other: the same index,
+        bytes and digest as ``Base(rows)`` of their rows in that order."""
+        digest = hashlib.blake2b(digest_size=16)
+        built = _Built(digest.update)
+        docs = built.docs
+        for part in parts:
+            digest.update(part.fed)
+            shift = len(built.chunks) << 32
+            for kind, refs in part.docs.items():
+                docs.setdefault(kind, {}).update(
+                    {key: ref + shift for key, ref in refs.items()} if shift else refs)
+            built.chunks += part.buf
+        base = cls.__new__(cls)
+        built.done(base, digest)
+        return base
 
     @property
     def size(self) -> int:

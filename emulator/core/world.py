@@ -47,7 +47,10 @@ libyaml's loader when PyYAML has it: a generated 10,000-home world is ~60 MB.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -233,47 +236,58 @@ def place(where: str, ref: Any) -> dict[str, Any] | None:
 
 def build(data: dict[str, Any], vendors: dict[str, Vendor], seed: int) -> list[DocRow]:
     """All documents of a world, validated; nothing is written."""
+    with steps(data, vendors, seed) as parts:
+        return [row for part in parts for row in part()]
+
+
+@contextmanager
+def steps(data: dict[str, Any], vendors: dict[str, Vendor], seed: int
+          ) -> Iterator[list[Callable[[], list[DocRow]]]]:
+    """A world's documents as steps, in order: each a call that checks one part of the
+    world and returns its rows (the houses, then each vendor's section as the file
+    orders them), raising a WorldError that names the bad entry. The sections share
+    nothing but the houses (set for ``place`` while the context is open), so the steps
+    may run in any order, or in forked processes (``worldcache.build``); their rows,
+    put one after the other, are what ``build`` returns."""
     unknown = {str(k) for k in data} - set(vendors) - {"seed", HOUSES_KEY}
     if unknown or not all(isinstance(k, str) for k in data):
         raise WorldError(f"unknown world section(s): {', '.join(sorted(unknown))}; "
                          f"known: {', '.join(sorted(vendors))}")
     houses = _houses(data.get(HOUSES_KEY))
     token = _HOUSES.set(houses)
+    seed = data.get("seed", seed)
+    parts: list[Callable[[], list[DocRow]]] = []
+    if houses:
+        parts.append(lambda: [(HOUSES_KIND, HOUSES_KEY, {"houses": list(houses.values())})])
+    parts += [partial(_section, name, section, vendors[name], seed)
+              for name, section in data.items() if name not in ("seed", HOUSES_KEY)]
     try:
-        return _build(data, vendors, data.get("seed", seed), houses)
+        yield parts
     finally:
         _HOUSES.reset(token)
 
 
-def _build(data: dict[str, Any], vendors: dict[str, Vendor], seed: int,
-           houses: dict[str, dict[str, Any]]) -> list[DocRow]:
-    rows: list[DocRow] = []
-    if houses:
-        rows.append((HOUSES_KIND, HOUSES_KEY, {"houses": list(houses.values())}))
-    for name, section in data.items():
-        if name in ("seed", HOUSES_KEY):
-            continue
-        if section is None:
-            section = {}
-        if not isinstance(section, dict):
-            raise WorldError(f"world section {name!r} must be a mapping")
-        vendor = vendors[name]
-        users = _users(vendor, section.get("users", []), seed)
-        rows += [(vendor.kind("user"), u.doc["login"], u.doc) for u in users]
-        rows += _apps(vendor, section.get("apps", []), users)
-        if "quotas" in section:
-            try:
-                cfg = QuotaConfig.parse(section["quotas"])
-            except ValueError as exc:
-                raise WorldError(f"{name}.quotas: {exc}") from exc
-            rows.append((RULES_KIND, name, cfg.to_doc()))
+def _section(name: str, section: Any, vendor: Vendor, seed: int) -> list[DocRow]:
+    if section is None:
+        section = {}
+    if not isinstance(section, dict):
+        raise WorldError(f"world section {name!r} must be a mapping")
+    users = _users(vendor, section.get("users", []), seed)
+    rows: list[DocRow] = [(vendor.kind("user"), u.doc["login"], u.doc) for u in users]
+    rows += _apps(vendor, section.get("apps", []), users)
+    if "quotas" in section:
         try:
-            rest = {k: v for k, v in section.items() if k not in CORE_KEYS}
-            rows += list(vendor.world.build(rest, users, seed))
-        except WorldError:
-            raise
+            cfg = QuotaConfig.parse(section["quotas"])
         except ValueError as exc:
-            raise WorldError(f"{name}: {exc}") from exc
+            raise WorldError(f"{name}.quotas: {exc}") from exc
+        rows.append((RULES_KIND, name, cfg.to_doc()))
+    try:
+        rest = {k: v for k, v in section.items() if k not in CORE_KEYS}
+        rows += list(vendor.world.build(rest, users, seed))
+    except WorldError:
+        raise
+    except ValueError as exc:
+        raise WorldError(f"{name}: {exc}") from exc
     return rows
 
 

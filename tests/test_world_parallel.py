@@ -1,0 +1,104 @@
+"""A big world built by several processes (issue 11): the same base as one process
+builds (documents, index, bytes, digest), and a bad entry, even in a late user, still
+refused with the message that names it, the first in the world's order.
+
+No timing is asserted here (``bench/worlds.py`` measures): behaviour only."""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+import sys
+
+import orjson
+import pytest
+
+from emulator.app import VENDORS
+from emulator.core import world, worldcache
+from emulator.generate import generate
+
+HOMES = 400          # > worldcache.AUTO_BYTES of JSON: serve builds it in parallel
+VENDOR_MAP = {v.name: v for v in VENDORS}
+
+
+@functools.lru_cache(maxsize=1)
+def _generated() -> bytes:
+    return generate(homes=HOMES, seed=3).encode()
+
+
+def _data() -> dict:
+    return world.parse(_generated())
+
+
+def _write(path, data: dict) -> str:
+    path.write_bytes(orjson.dumps(data))
+    return str(path)
+
+
+def test_the_generated_world_is_big_enough_to_be_built_in_parallel():
+    assert len(_generated()) >= worldcache.AUTO_BYTES
+
+
+@pytest.mark.parametrize("jobs", [2, 3, 8])
+def test_several_processes_build_the_same_base_as_one(tmp_path, jobs):
+    src = tmp_path / "w.json"
+    src.write_bytes(_generated())
+    one = worldcache.build(src, VENDOR_MAP, 0, 1)
+    many = worldcache.build(src, VENDOR_MAP, 0, jobs)
+    assert many.digest == one.digest
+    assert many.docs == one.docs
+    assert [list(keys) for keys in many.docs.values()] == \
+        [list(keys) for keys in one.docs.values()]           # the base's order too
+    assert bytes(many._buf) == bytes(one._buf)
+    # and what one process built before there were parts
+    from emulator.core.store import Base
+    data = world.read_file(src)
+    assert Base(world.build(data, VENDOR_MAP, 0)).digest == one.digest
+    kind, keys = next(iter(one.docs.items()))
+    key = next(iter(keys))
+    assert many.snapshot(kind, key) == one.snapshot(kind, key) is not None
+
+
+def _bad(data: dict, vendor: str) -> str:
+    """Spoil the last user of a vendor; the message a world build gives for it."""
+    last = data[vendor]["users"][-1]
+    if vendor == "netatmo":
+        last["id"] = "not-hex"
+        return f"netatmo.users[{HOMES - 1}].id must be 24 hex digits"
+    if vendor == "qivivo":
+        last["house"]["timezone"] = "Mars/Olympus"
+        return f"qivivo.users[{HOMES - 1}].house.timezone 'Mars/Olympus'"
+    last["devices"] = 3
+    return f"lightify.users[{HOMES - 1}].devices must be a list"
+
+
+@pytest.mark.parametrize("spoilt", [("netatmo",), ("qivivo",), ("lightify",),
+                                    ("netatmo", "qivivo"), ("qivivo", "lightify")])
+def test_a_late_bad_entry_is_named_as_one_process_names_it(tmp_path, spoilt):
+    data = _data()
+    assert list(data)[1:4] == ["lightify", "netatmo", "qivivo"]
+    wanted = [_bad(data, vendor) for vendor in spoilt]
+    first = min(wanted, key=lambda m: ["lightify", "netatmo", "qivivo"].index(m.split(".")[0]))
+    src = _write(tmp_path / "bad.json", data)
+    messages = []
+    for jobs in (1, 2, 3):
+        with pytest.raises(world.WorldError) as err:
+            worldcache.build(src, VENDOR_MAP, 0, jobs)
+        messages.append(str(err.value))
+    assert first in messages[0]
+    assert messages == [messages[0]] * 3
+
+
+def test_serve_refuses_a_big_world_with_a_late_bad_entry_by_name(tmp_path):
+    data = _data()
+    wanted = _bad(data, "qivivo")
+    src = _write(tmp_path / "bad.json", data)
+    for cache in ("on", "off"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "emulator.cli", "serve", "--port", "0", "--world", src,
+             "--world-cache", cache], capture_output=True, text=True, timeout=120,
+            env={**os.environ, "MOCKCLOUD_HOME": str(tmp_path / "home")})
+        assert proc.returncode == 2, proc.stderr
+        assert wanted in proc.stderr and "Traceback" not in proc.stderr
+    assert not list((tmp_path / "home").rglob("*.base"))
