@@ -181,6 +181,10 @@ def test_netatmo_real_samples_come_back(tmp_path: Path):
     assert modules["12:34:56:00:01:01:01:b4"]["target_position"] == 10
     assert modules["12:34:56:80:00:12:ac:f2"]["on"] is True
     assert modules["12:34:56:10:b9:0e"]["floodlight"] == "auto"
+    # a door tag listed unreachable behind its camera starts so (the emulator lists it
+    # so too); a module also recorded reachable elsewhere starts reachable
+    assert modules["12:34:56:00:86:99"]["reachable"] is False
+    assert modules["12:34:56:00:01:ae"].get("reachable", True) is True
     results = replay(world, report, [NETATMO])
     missing = {s: r[0] for s, r in results.items() if r[0]}
     stale = {s: r[1] for s, r in results.items() if r[1]}

@@ -324,15 +324,23 @@ def test_window_and_unreachable_modules(house):
     house[2].override_device("netatmo", VALVE, window_open=True)
     assert rooms(netatmo, token)[BEDROOM]["open_window"] is True
     assert rooms(netatmo, token)[BEDROOM]["heating_power_request"] == 0
+    house[2].advance(600)
     house[2].override_device("netatmo", VALVE, reachable=False)
+    house[2].advance(60)
     body = status(netatmo, token)
-    assert body["errors"] == [{"code": 6, "id": VALVE}]
-    assert VALVE not in {m["id"] for m in body["home"]["modules"]}
+    # a radio module offline behind its reachable relay: listed unreachable, with when
+    # it was last seen and nothing it would measure (as the sample's door tag and NLT)
+    assert "errors" not in body
+    valve = next(m for m in body["home"]["modules"] if m["id"] == VALVE)
+    assert valve == {"id": VALVE, "type": "NRV", "reachable": False, "bridge": RELAY,
+                     "firmware_revision": 79, "last_seen": MONDAY_7AM + 600}
+    assert [m["id"] for m in body["home"]["modules"]].index(VALVE) > 0   # home order
     assert BEDROOM not in {r["id"] for r in body["home"]["rooms"]}
     house[2].override_device("netatmo", RELAY, online=False)
     body = status(netatmo, token, device_types="NAPlug")   # the relay and what it bridges
-    assert body == {"home": {"id": HOME_ID},
-                    "errors": [{"code": 6, "id": RELAY}, {"code": 6, "id": VALVE}]}
+    # a Wi-Fi relay offline: body.errors (as home_status_error_disconnected); what it
+    # bridges is not reported
+    assert body == {"home": {"id": HOME_ID}, "errors": [{"code": 6, "id": RELAY}]}
     house[2].override_device("netatmo", RELAY, clear=True)
     house[2].override_device("netatmo", VALVE, clear=True)
     assert "errors" not in status(netatmo, token)

@@ -287,7 +287,8 @@ def test_an_unreachable_module_fails_its_command(house):
     netatmo, mockcloud = house
     mockcloud.override_device("netatmo", PLUG, online=False)
     before = status_body(netatmo)
-    assert {"code": 6, "id": PLUG} in before["errors"]
+    plug = next(m for m in before["home"]["modules"] if m["id"] == PLUG)
+    assert (plug["reachable"], plug["last_seen"], "on" in plug) == (False, T0, False)
     got = api_error(setstate(netatmo, [{"id": LIGHT, "on": True}, {"id": PLUG, "on": True}],
                              rooms=[{"id": LIVING, "therm_setpoint_mode": "max"}]))
     assert got == (403, 41, f"Device is unreachable: {PLUG}")
@@ -462,7 +463,8 @@ def test_unreachable_partial_and_already_all(monkeypatch):
         {"code": 23, "message": "Already off", "id": LIGHT, "command": "command/setstate"}]}
     mods = {m["id"]: m for m in http.post("/netatmo/api/homestatus", headers=auth, data={
         "home_id": HOME_ID}).json["body"]["home"]["modules"]}
-    assert mods[DIMMER]["on"] is True and PLUG not in mods
+    assert mods[DIMMER]["on"] is True
+    assert mods[PLUG]["reachable"] is False and "on" not in mods[PLUG]   # not applied
 
 
 def test_already_none_and_bad_settings(monkeypatch):

@@ -156,3 +156,25 @@ def test_a_room_flag_is_checked():
     with pytest.raises(core_world.WorldError, match="homesdata_modules must be true"):
         core_world.build({"houses": doc["houses"], "netatmo": doc["netatmo"]},
                          {"netatmo": VENDOR}, 0)
+
+
+TAG, CAMERA = "70:ee:50:00:00:21", "70:ee:50:00:00:20"
+
+
+def test_an_offline_radio_module_is_listed_a_wifi_one_is_an_error(shapes):
+    """A door tag offline behind its reachable camera is listed unreachable, as the
+    sample's; the camera offline is body.errors code 6, and its tag is not reported."""
+    netatmo, mockcloud = shapes
+    mockcloud.advance(120)
+    mockcloud.override_device("netatmo", TAG, online=False)
+    mockcloud.advance(60)
+    body = ok(netatmo.api("homestatus", netatmo.issue(EVERY), data={"home_id": HOME_ID}))
+    tag = next(m for m in body["body"]["home"]["modules"] if m["id"] == TAG)
+    assert {k: tag[k] for k in ("reachable", "bridge", "status", "last_seen")} == {
+        "reachable": False, "bridge": CAMERA, "status": "no_news", "last_seen": T0 + 120}
+    assert isinstance(tag["last_activity"], int) and "battery_level" not in tag
+    assert "errors" not in body["body"]
+    mockcloud.override_device("netatmo", CAMERA, online=False)
+    body = ok(netatmo.api("homestatus", netatmo.issue(EVERY), data={"home_id": HOME_ID}))
+    assert body["body"]["errors"] == [{"code": 6, "id": CAMERA}]
+    assert not {TAG, CAMERA} & {m["id"] for m in body["body"]["home"]["modules"]}

@@ -120,10 +120,18 @@ Reading after a write at t: the change applies from t on (a read at t sees it).
   is 400/10); all rooms are checked before any is applied; any module entry is 400/21
   "cannot set property ..." (lights and cameras come later).
 - homestatus: a module is unreachable when the admin API takes it offline (or the
-  world says ``reachable: false``) or its bridge is; those offline by themselves are
-  listed in ``body.errors`` as ``{"code": 6, "id"}``, the ones behind them only
-  omitted; a room shows when one of its thermostats/valves is reachable (the sample
-  home_status_error_disconnected: the relay down, a home with its id only);
+  world says ``reachable: false``) or its bridge is. One offline by itself whose
+  bridge is reachable (a radio module: a valve, a door tag, a Legrand switch ...) is
+  listed with ``reachable: false``, its ``bridge``, ``firmware_revision`` and
+  ``last_seen`` (the instant it went offline; 0 when it never was online) and nothing
+  it would measure (SEEN: homestatus_91763b24c43d3e344f424e8b's door tag and NLT; a
+  door tag also ``status`` "no_news" and ``last_activity``); one with no bridge (a
+  relay, gateway, camera ...: a Wi-Fi device) is left out and listed in
+  ``body.errors`` as ``{"code": 6, "id"}`` (SEEN: home_status_error_disconnected,
+  archive__home_status_error_and_data); the modules behind an unreachable bridge are
+  only omitted (INFERRED: nothing reports them). A room shows when one of its
+  thermostats/valves is reachable (the sample home_status_error_disconnected: the
+  relay down, a home with its id only);
   ``modules``/``rooms`` are left out when empty. ``boiler_status``: any room heats.
   The physics goes on while a module is offline. NAPlug modules have no
   ``reachable`` key (as in the samples).
@@ -168,7 +176,7 @@ from ..core.devices import Overrides, state_at
 from ..core.errors import MockcloudError
 from . import energy_physics as ep
 from . import energy_state as es
-from . import models, module_status, plug_measure
+from . import home_devices, models, module_status, plug_measure
 from .world import HOME, MAX_EPOCH, check_schedule, hex_id, is_hex24
 
 VENDOR = "netatmo"
@@ -222,6 +230,21 @@ class Live:
             return False
         bridge = mod.get("bridge")
         return bridge is None or bridge not in self.by_id or self.online(bridge, t)
+
+    def offline_since(self, module_id: str, t: float) -> int:
+        """When the module, offline at ``t``, went offline: the instant of the override
+        that took it offline; 0 when it never was online (the world's ``reachable:
+        false``, as the sample's NLT shows ``last_seen`` 0)."""
+        doc = self.docs.get(module_id) or {}
+        ats = sorted({e["at"] for e in doc.get("events", []) if e["at"] <= t})
+        prev = bool(self.by_id[module_id].get("reachable", True))
+        since: float = 0 if not prev else (ats[0] if ats else 0)
+        for at in ats:
+            cur = self.online(module_id, at)
+            if prev and not cur:
+                since = at
+            prev = cur
+        return int(since)
 
     def therm_modules(self, room_id: str) -> list[str]:
         return [m["id"] for m in self.home["modules"]
@@ -282,10 +305,14 @@ def home_status(ctx: Ctx, user_id: str, home_id: str,
         if not any(reach[m] and m in kept_ids for m in mods):
             continue
         rooms_out.append(_room_out(room_id, s, antic[room_id]))
-    modules, errors = [], []
+    modules, errors, offline = [], [], {}
     for mod in kept:
         if not reach[mod["id"]]:
-            if not live.online(mod["id"], now):
+            bridge = mod.get("bridge")
+            if bridge in live.by_id:      # a radio module
+                if reach[bridge]:         # offline by itself: listed unreachable
+                    offline[mod["id"]] = _offline_out(ctx, live, mod, now)
+            else:                         # offline (a module behind it is not reported)
                 errors.append({"code": 6, "id": mod["id"]})
             continue
         modules.append(_module_out(live, mod, now, heating, antic))
@@ -296,6 +323,10 @@ def home_status(ctx: Ctx, user_id: str, home_id: str,
         out["rooms"] = rooms_out
     # other module types' fields (weather, OpenTherm, Smarther), rooms' humidity
     module_status.complete(ctx, home, live, now, heating, out, device_types)
+    if offline:                           # in the home's order, among the others
+        order = {m["id"]: i for i, m in enumerate(kept)}
+        out["modules"] = sorted([*out.get("modules", []), *offline.values()],
+                                key=lambda m: order[m["id"]])
     body: dict[str, Any] = {"home": out}
     if errors:
         body["errors"] = errors
@@ -310,6 +341,27 @@ def _room_out(room_id: str, s: ep.Sample, anticipating: bool) -> dict[str, Any]:
             "therm_setpoint_temperature": v.temp, "therm_setpoint_mode": v.mode,
             "therm_setpoint_start_time": v.start, "therm_setpoint_end_time": v.end,
             "anticipating": anticipating, "open_window": s.window}
+
+
+def _offline_out(ctx: Ctx, live: Live, mod: dict[str, Any], now: float
+                 ) -> dict[str, Any]:
+    """A module offline by itself behind a reachable bridge, as homestatus lists it (a
+    door tag also its last activity, as when it is online)."""
+    kind, mid = mod["type"], mod["id"]
+    spec = home_devices.SPECS.get(kind)
+    firmware = mod.get("firmware_revision", FIRMWARE.get(kind)
+                       or module_status.FIRMWARE.get(kind) or (spec and spec.firmware))
+    out: dict[str, Any] = {"id": mid, "type": kind, "reachable": False,
+                           "bridge": mod["bridge"]}
+    if firmware:
+        out["firmware_revision"] = firmware
+    out["last_seen"] = live.offline_since(mid, now)
+    if kind == "NACamDoorTag":
+        last = module_status.tag_events(ctx.store, ctx.tenant, live.seed, live.home,
+                                        now).get(mid)
+        out.update(status="no_news", last_activity=int(
+            last["time"] if last else mod.get("setup_date", 0)))
+    return out
 
 
 def _module_out(live: Live, mod: dict[str, Any], now: float, heating: bool,

@@ -12,9 +12,10 @@ Reads that describe the world, and what each gives:
   it shows, the initial state of lights, dimmers, shutters and cameras (``on``,
   ``brightness``, ``target_position``, ``monitoring``, ``floodlight``, where the
   module's type takes it; a fan's ``fan_speed``, a contactor's ``contactor_mode``, a
-  doorbell's ``last_ftp_event``), the home's mode when rooms are in ``away``/``hg``; a module
-  it shows unreachable, or an outage (error code 6), is reported, not loaded (the
-  emulator leaves unreachable modules out of homestatus);
+  doorbell's ``last_ftp_event``), the home's mode when rooms are in ``away``/``hg``;
+  a radio module it lists unreachable starts unreachable (as the emulator lists it)
+  unless another read shows it reachable; an outage (error code 6) is reported, not
+  loaded;
 * ``gethomedata``: security homes: cameras (monitoring, floodlight), what they bridge,
   smoke detectors, persons (pseudo, face);
 * ``getstationsdata`` / ``gethomecoachsdata``: stations with their modules and places,
@@ -323,14 +324,15 @@ def status_read(read: Read, body: dict[str, Any], piece: Piece, out: FromReads) 
     for mod in home.get("modules") or []:
         if not isinstance(mod, dict) or not isinstance(mod.get("id"), str):
             continue
-        # a module a status lists is part of the home, reachable in the world: the
-        # emulator leaves an unreachable module out of homestatus, the recording lists it
+        # a module a status lists is part of the home; one listed unreachable (a radio
+        # module offline behind its bridge: the emulator lists it so too) starts
+        # unreachable unless another read shows it reachable (merge)
         modules.append({**{k: mod[k] for k in ("id", "type", "bridge") if k in mod},
-                        **{k: mod[k] for k in STATE if k in mod}, "reachable": True})
-        if mod.get("reachable") is False:
-            out.gap(f"{read.source}: module {mod['id']} recorded unreachable but listed "
-                    "(the emulator lists only reachable modules): the world starts it "
-                    "reachable")
+                        **{k: mod[k] for k in STATE if k in mod},
+                        "reachable": mod.get("reachable") is not False})
+        if mod.get("reachable") is False and "bridge" not in mod:
+            out.gap(f"{read.source}: module {mod['id']} recorded unreachable with no "
+                    "bridge: the emulator answers such a module in body.errors (code 6)")
         not_shown(read.path, "modules", mod, out, piece)
     if down:
         piece.unlike.add("body.errors")
