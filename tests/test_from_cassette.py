@@ -184,6 +184,7 @@ def test_netatmo_real_samples_come_back(tmp_path: Path):
     # a door tag listed unreachable behind its camera starts so (the emulator lists it
     # so too); a module also recorded reachable elsewhere starts reachable
     assert modules["12:34:56:00:86:99"]["reachable"] is False
+    assert modules["12:34:56:00:00:a1:4c:da"]["load"] == 476     # the NLPC's power
     assert modules["12:34:56:00:01:ae"].get("reachable", True) is True
     results = replay(world, report, [NETATMO])
     missing = {s: r[0] for s, r in results.items() if r[0]}
@@ -320,6 +321,10 @@ def test_drift_of_every_netatmo_sample_misses_only_what_the_command_listed(tmp_p
         unlisted = [p for p in e["missing"] if not any(
             p == u or p.startswith((u + ".", u + "[")) for u in unlike)]
         assert not unlisted, (e["endpoint"], unlisted)
+    # every endpoint, reads or not, against the world built from the samples: no
+    # missing key path, no type difference (the getmeasure of the NLPC meter too)
+    assert not [(e["endpoint"], e["missing"], e["type_diffs"]) for e in result["endpoints"]
+                if e["missing"] or e["type_diffs"]]
     by_name = {e["endpoint"]: e for e in result["endpoints"]}
     # the stations sample listing a favourite is asked with get_favorites=true: the
     # world's favourite comes back, not skipped

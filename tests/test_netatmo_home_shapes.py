@@ -11,6 +11,8 @@ fixture):
 * homesdata: a device the world marks ``homesdata_state`` shows its state as homestatus
   at the same instant (before and after setstate), a room marked ``homesdata_modules``
   lists ``modules``; the others keep the older shape;
+* a consumption meter (NLPC): its ``load`` as ``power``, counted in ``sum_energy_elec``
+  and read back through getmeasure;
 * the world's checks of the new keys.
 """
 
@@ -29,7 +31,7 @@ from tests.test_netatmo_home_devices import EVERY, T0, modules, ok, setstate
 GATEWAY, DIMMER, LIGHT = "00:04:74:00:00:01", "00:04:74:00:00:03", "00:04:74:00:00:04"
 FAN, CONTACTOR, BLIND, ZSHUTTER = ("00:04:74:00:01:01", "00:04:74:00:01:02",
                                    "00:04:74:00:01:03", "00:04:74:00:01:04")
-BUBENDORFF, DOORBELL = "00:04:74:00:01:05", "70:ee:50:00:01:06"
+BUBENDORFF, DOORBELL, METER = "00:04:74:00:01:05", "70:ee:50:00:01:06", "00:04:74:00:01:07"
 LIVING, RELAY = "3100000001", "70:ee:50:00:00:01"
 FTP = {"type": 3, "time": 1631444443, "id": 3}
 
@@ -46,6 +48,7 @@ def world() -> dict:
         {"id": BUBENDORFF, "type": "NBG"},
         {"id": BLIND, "type": "NBR", "bridge": BUBENDORFF},
         {"id": DOORBELL, "type": "NDB", "last_ftp_event": FTP},
+        {"id": METER, "type": "NLPC", "bridge": GATEWAY, "load": 476},
     ]
     return doc
 
@@ -178,3 +181,21 @@ def test_an_offline_radio_module_is_listed_a_wifi_one_is_an_error(shapes):
     body = ok(netatmo.api("homestatus", netatmo.issue(EVERY), data={"home_id": HOME_ID}))
     assert body["body"]["errors"] == [{"code": 6, "id": CAMERA}]
     assert not {TAG, CAMERA} & {m["id"] for m in body["body"]["home"]["modules"]}
+
+
+def test_a_consumption_meter_counts_its_load(shapes):
+    netatmo, mockcloud = shapes
+    start = modules(netatmo)[METER]
+    assert (start["power"], start["reachable"], "on" not in start) == (476, True, True)
+    mockcloud.advance(3 * 3600)
+    end = modules(netatmo)[METER]
+    assert end["sum_energy_elec"] - start["sum_energy_elec"] == 3 * 476
+    body = ok(netatmo.api("getmeasure", netatmo.issue(EVERY), data={
+        "device_id": GATEWAY, "module_id": METER, "scale": "1hour",
+        "type": "sum_energy_buy_from_grid,sum_energy_buy_from_grid$0",
+        "date_begin": T0, "date_end": T0 + 3 * 3600, "optimize": "false"}))["body"]
+    got = [body[k] for k in sorted(body)]   # the three hours lived: 476 Wh each
+    assert got[:3] == [[None, 476]] * 3 and all(r == [None, 0] for r in got[3:])
+    resp = setstate(netatmo, [{"id": METER, "on": True}])
+    assert resp.status_code == 400 and "cannot set property on" in resp.json()["error"][
+        "message"]

@@ -327,8 +327,11 @@ def status_read(read: Read, body: dict[str, Any], piece: Piece, out: FromReads) 
         # a module a status lists is part of the home; one listed unreachable (a radio
         # module offline behind its bridge: the emulator lists it so too) starts
         # unreachable unless another read shows it reachable (merge)
+        meter = home_devices.SPECS.get(mod.get("type"))    # a meter's power: its load
+        load = {"load": mod["power"]} if meter and meter.family == "meter" \
+            and isinstance(mod.get("power"), int) and mod["power"] >= 0 else {}
         modules.append({**{k: mod[k] for k in ("id", "type", "bridge") if k in mod},
-                        **{k: mod[k] for k in STATE if k in mod},
+                        **{k: mod[k] for k in STATE if k in mod}, **load,
                         "reachable": mod.get("reachable") is not False})
         if mod.get("reachable") is False and "bridge" not in mod:
             out.gap(f"{read.source}: module {mod['id']} recorded unreachable with no "

@@ -14,6 +14,7 @@ light         NLL, NLM                    on                    write_magellan
 dimmer        NLF, NLFN, NLFE             on, brightness        write_magellan
 plug          NLP, NLPM, NLPBS, NLPO      on                    write_magellan
 fan           NLLF                        fan_speed             write_magellan
+meter         NLPC                        (none)                write_magellan
 shutter       NLV, NLLV, NLLM, Z3V        target_position       write_magellan
 shutter       NBR, NBO                    target_position       write_bubendorff
 gateway       NLG / NBG                   (none)                magellan / bubendorff
@@ -92,6 +93,9 @@ not the log.
 * A fan (NLLF) runs at its ``fan_speed``, drawing ``load`` (W, 22 by default) at speed 2
   and in proportion below (11 W at speed 1, as the sample; INFERRED), counted in
   ``sum_energy_elec`` as a plug's; it shows no ``on``.
+* A consumption meter (NLPC) measures a circuit that draws its world entry's ``load``
+  (W, 500 by default; INFERRED: a steady draw), shown as ``power`` and counted in
+  ``sum_energy_elec`` (and getmeasure: ``plug_measure``).
 * A contactor (NLPO) is a plug that also shows ``contactor_mode`` (on, off, auto: its
   world entry's, "off" by default as the sample; not settable, INFERRED).
 * A doorbell (NDB) shows what the sample's does: ``vpn_url`` (as a camera's, not served
@@ -106,8 +110,9 @@ not the log.
 initial state -- ``on``, ``brightness`` (dimmers), ``target_position`` (shutters, at
 rest there), ``monitoring`` (cameras), ``floodlight`` (NOC), ``fan_speed`` (NLLF),
 ``contactor_mode`` (NLPO), ``last_ftp_event`` (NDB) -- and its behaviour:
-``load`` (W: lights and dimmers 40, plugs 100, fans 22 by default), ``full_travel`` (s, 50)
-and ``preferred_position`` (50) for shutters. A key the type cannot take is refused.
+``load`` (W: lights and dimmers 40, plugs 100, fans 22, meters 500 by default),
+``full_travel`` (s, 50) and ``preferred_position`` (50) for shutters. A key the type
+cannot take is refused.
 
 INFERRED (the notes are silent): defaults above (off, brightness 100, closed, monitoring
 on, floodlight auto); ``brightness`` > 0 also switches a dimmer on and 0 switches it off
@@ -149,15 +154,15 @@ ALREADY_MODES = ("cameras", "all", "none")
 UNREACHABLE_MODES = ("hard", "partial")
 ROOM_SCOPES = ("write_thermostat", "write_smarther")
 STOP, PREFERRED = -1, -2
-DEFAULT_LOAD = {"light": 40, "dimmer": 40, "plug": 100, "fan": 22}
+DEFAULT_LOAD = {"light": 40, "dimmer": 40, "plug": 100, "fan": 22, "meter": 500}
 FULL_TRAVEL, PREFERRED_POSITION = 50, 50
 WORLD_KEYS = frozenset({"on", "brightness", "load", "target_position", "full_travel",
                         "preferred_position", "monitoring", "floodlight", "fan_speed",
                         "contactor_mode", "last_ftp_event"})
 SWITCHES = ("light", "dimmer", "plug")
-METERED = (*SWITCHES, "fan")           # draw power, counted in sum_energy_elec
+METERED = (*SWITCHES, "fan", "meter")  # draw power, counted in sum_energy_elec
 FAMILY_WORLD = {"light": ("on", "load"), "dimmer": ("on", "brightness", "load"),
-                "plug": ("on", "load"), "fan": ("fan_speed", "load"),
+                "plug": ("on", "load"), "fan": ("fan_speed", "load"), "meter": ("load",),
                 "shutter": ("target_position", "full_travel", "preferred_position"),
                 "camera": ("monitoring",), "doorbell": ("last_ftp_event",),
                 "gateway": (), "doortag": (), "smoke": (), "co": ()}
@@ -206,6 +211,7 @@ SPECS: dict[str, Spec] = {
     "NLPBS": Spec("plug", ("on",), LEGRAND, 62),
     "NLPO": Spec("plug", ("on",), LEGRAND, 74, offload=True, contactor=True),
     "NLLF": Spec("fan", ("fan_speed",), LEGRAND, 60),
+    "NLPC": Spec("meter", (), LEGRAND, 62),
     "NLV": _shutter(LEGRAND, 47), "NLLV": _shutter(LEGRAND, 53),
     "NLLM": _shutter(LEGRAND, 53), "Z3V": _shutter(LEGRAND, 16),
     "NBR": _shutter(BUBENDORFF, 16), "NBO": _shutter(BUBENDORFF, 22),
@@ -306,6 +312,8 @@ def _initial(spec: Spec, mod: dict[str, Any]) -> dict[str, Any]:
         return snap
     if spec.family == "fan":
         return {"fan_speed": mod.get("fan_speed", FAN_SPEEDS[0]), "energy_wh": 0.0}
+    if spec.family == "meter":
+        return {"energy_wh": 0.0}
     if spec.family == "shutter":
         p = float(mod.get("target_position", 0))
         return {"position": p, "target": p}
@@ -323,6 +331,8 @@ def power(spec: Spec, mod: dict[str, Any], snap: dict[str, Any]) -> int:
     if spec.family == "fan":
         return round(mod.get("load", DEFAULT_LOAD["fan"]) * snap["fan_speed"]
                      / FAN_SPEEDS[-1])
+    if spec.family == "meter":
+        return int(mod.get("load", DEFAULT_LOAD["meter"]))
     if spec.family not in SWITCHES or not snap.get("on"):
         return 0
     load = mod.get("load", DEFAULT_LOAD[spec.family])
@@ -619,6 +629,8 @@ def status_fields(mod: dict[str, Any], log: dict[str, Any] | None, now: float,
     elif family == "fan":
         out.update(fan_speed=state["fan_speed"], power=power(spec, mod, state),
                    sum_energy_elec=int(state["energy_wh"]))
+    elif family == "meter":
+        out.update(power=power(spec, mod, state), sum_energy_elec=int(state["energy_wh"]))
     elif family == "shutter":
         out.update(current_position=round(state["position"]),
                    target_position=round(state["target"]))

@@ -1,4 +1,5 @@
-"""getmeasure for lights, dimmers and plugs (``home_devices``'s switches): the energy
+"""getmeasure for lights, dimmers, plugs, fans and consumption meters (``home_devices``'s
+metered families: ``METERED``): the energy
 they used and the power they drew, from the same device log and clock as homestatus's
 ``power`` and ``sum_energy_elec`` (``energy.energy_measure`` calls :func:`columns`).
 
@@ -53,9 +54,10 @@ def read_scope(mod: dict[str, Any]) -> str | None:
 
 
 def metered(mod: dict[str, Any]) -> bool:
-    """Does getmeasure measure this module's energy (a light, dimmer or plug)?"""
+    """Does getmeasure measure this module's energy (a light, dimmer, plug, fan or
+    consumption meter)?"""
     spec = home_devices.SPECS.get(mod["type"])
-    return spec is not None and spec.family in home_devices.SWITCHES
+    return spec is not None and spec.family in home_devices.METERED
 
 
 def _carriers(names: list[str]) -> set[str]:
