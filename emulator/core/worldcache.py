@@ -28,7 +28,9 @@ import hashlib
 import logging
 import multiprocessing
 import os
+import pickle
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -158,13 +160,34 @@ def _taken(steps: list[Step], turn: Any) -> Iterator[tuple[int, Outcome]]:
         yield i, out
 
 
-def _helper(steps: list[Step], turn: Any, conn: Any) -> None:
-    """A forked child's share of the steps, sent as they are done."""
+def _helper(steps: list[Step], turn: Any, conn: Any, spool: int) -> None:
+    """A forked child's share of the steps: each part written to ``spool`` (a file
+    the parent opened) and its place there sent, or the error that stopped it."""
+    at = 0
     try:
-        for done in _taken(steps, turn):
-            conn.send(done)
+        for i, out in _taken(steps, turn):
+            if isinstance(out, Exception):
+                conn.send((i, out))
+                continue
+            data = pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL)
+            view = memoryview(data)
+            while view:
+                n = os.pwrite(spool, view, at)
+                at += n
+                view = view[n:]
+            conn.send((i, (at - len(data), len(data))))
     finally:
         conn.close()
+
+
+def _received(out: Any, spool: int) -> Outcome:
+    if isinstance(out, Exception):
+        return out
+    at, size = out
+    data = os.pread(spool, size, at)
+    if len(data) != size:
+        return RuntimeError("building the world failed: a part came back cut short")
+    return pickle.loads(data)
 
 
 def _settled(outcomes: dict[int, Outcome]) -> bool:
@@ -181,25 +204,34 @@ def _parallel(steps: list[Step], jobs: int) -> Iterator[Part]:
     turn = ctx.Value("i", 0)
     outcomes: dict[int, Outcome] = {}
     children = []
-    for _ in range(jobs - 1):
-        mine, theirs = ctx.Pipe(duplex=False)
-        child = ctx.Process(target=_helper, args=(steps, turn, theirs), daemon=True)
-        child.start()
-        theirs.close()
-        children.append((child, mine))
-    try:
-        outcomes.update(_taken(steps, turn))
-        for _child, conn in children:
-            with contextlib.suppress(EOFError):     # it took no more, or it died
-                while not _settled(outcomes):
-                    i, out = conn.recv()
-                    outcomes[i] = out
-            conn.close()
-    finally:
-        for child, _ in children:
-            if _settled(outcomes) and child.is_alive():
-                child.terminate()           # its work cannot matter any more
-            child.join()
+    # the parts come back through files, not the pipe: tens of MB through a pipe's
+    # 64 KB take a thousand turns of both processes, each a wait on a busy machine
+    with contextlib.ExitStack() as stack:
+        try:
+            spools = [stack.enter_context(tempfile.TemporaryFile()) for _ in range(jobs - 1)]
+        except OSError:         # nowhere to write them: this process builds it all
+            yield from (Base.part(step()) for step in steps)
+            return
+        for spool in spools:
+            mine, theirs = ctx.Pipe(duplex=False)
+            child = ctx.Process(target=_helper, args=(steps, turn, theirs, spool.fileno()),
+                                daemon=True)
+            child.start()
+            theirs.close()
+            children.append((child, mine, spool.fileno()))
+        try:
+            outcomes.update(_taken(steps, turn))
+            for _child, conn, spool in children:
+                with contextlib.suppress(EOFError):     # it took no more, or it died
+                    while not _settled(outcomes):
+                        i, out = conn.recv()
+                        outcomes[i] = _received(out, spool)
+                conn.close()
+        finally:
+            for child, _, _ in children:
+                if _settled(outcomes) and child.is_alive():
+                    child.terminate()           # its work cannot matter any more
+                child.join()
     for i in range(len(steps)):
         out = outcomes.get(i)
         if out is None:
