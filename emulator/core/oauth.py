@@ -24,9 +24,12 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -34,6 +37,8 @@ from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import (
     AuthorizationCodeMixin,
     ClientMixin,
+    OAuth2Payload,
+    OAuth2Request,
     ResourceProtector,
     TokenMixin,
     grants,
@@ -49,13 +54,16 @@ from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import Response, request
+from werkzeug.datastructures import CombinedMultiDict, ImmutableMultiDict
 
 from .context import Ctx, current
 from .errors import ADMIN, Envelope, MockcloudError
+from .flaskapp import MockResponse
 
 CLIENT_AUTH = ["client_secret_basic", "client_secret_post"]
 SWEEP_EVERY = 500          # token grants between two sweeps of dead tokens and codes
 DEAD_KEPT_FOR = 3600.0     # seconds a dead grant (or used code) stays before it is forgotten
+FORM_TYPE = "application/x-www-form-urlencoded"
 NOTE = "mockcloud.note"    # environ key: a line for the journal entry of this exchange
 
 
@@ -570,9 +578,16 @@ class VendorAuthServer(AuthorizationServer):
         self.resource.register_token_validator(self.validator)
 
     def _find_client(self, client_id: str) -> Client | None:
+        """The app: its stored document read through ``Store.snapshot`` (no parse while
+        it is unchanged), so nothing may change a ``Client``'s ``doc``."""
         ctx = current()
-        doc = ctx.store.get(ctx.tenant, self.profile.kind("client"), client_id)
+        doc = ctx.store.snapshot(ctx.tenant, self.profile.kind("client"), client_id)
         return None if doc is None else Client(doc)
+
+    def create_oauth2_request(self, req: Any) -> FormRequest:
+        """The Flask request being served (Authlib passes what its caller gave, None
+        here), as Authlib reads it."""
+        return FormRequest(request._get_current_object())
 
     def create_token_response(self, request=None):
         return self._undecodable_is_client_error(super().create_token_response, request)
@@ -637,8 +652,8 @@ class VendorAuthServer(AuthorizationServer):
                 headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
                 return Response(orjson.dumps(payload), status=status_code, headers=headers,
                                 content_type=self.envelope.content_type)
-            payload = orjson.dumps(payload).decode()
-        return super().handle_response(status_code, payload, headers)
+            payload = orjson.dumps(payload)
+        return MockResponse(payload, status=status_code, headers=headers)
 
     def _shape_token(self, token: dict[str, Any]) -> dict[str, Any]:
         p = self.profile
@@ -728,6 +743,75 @@ class BearerValidator(BearerTokenValidator):
         if self.scope_insufficient(token.get_scope(), scopes):
             raise MockcloudError("insufficient_scope", "The access token lacks the scope "
                                  f"this call needs: {' '.join(scopes or [])}.")
+
+
+class _FormPayload(OAuth2Payload):
+    """The parameters of a request as Authlib reads them: ``request.values`` (the query
+    and, but for a GET, the form) gathered once, where Authlib's Flask payload fetches
+    them through the ``flask.request`` proxy at each of its many reads."""
+
+    def __init__(self, req: FormRequest) -> None:
+        self.request = req
+
+    @cached_property
+    def data(self) -> Any:
+        req = self.request
+        if req.method == "GET":
+            return req.args
+        if not req.flask.environ.get("QUERY_STRING"):
+            return req.form
+        return CombinedMultiDict([req.args, req.form])
+
+    @cached_property
+    def datalist(self) -> defaultdict[str, list]:
+        values: defaultdict[str, list] = defaultdict(list)
+        for key in self.data:
+            values[key].extend(self.data.getlist(key))
+        return values
+
+
+class FormRequest(OAuth2Request):
+    """Authlib's view of a Flask request (what its ``FlaskOAuth2Request`` gives: method,
+    URI, headers, args, form, payload) made at less cost, for every endpoint of the
+    server: the request object itself rather than the ``flask.request`` proxy; the URI
+    as the environ gives it (werkzeug's ``request.url`` decodes it to an IRI, and
+    Authlib only checks its scheme and host: ``InsecureTransportError``); the headers
+    set after ``OAuth2Request.__init__``, whose ``headers or {}`` counted them all;
+    a url-encoded body the app has buffered (``mockcloud.body``) split without
+    werkzeug's stream parser (``form``)."""
+
+    def __init__(self, req: Any) -> None:
+        environ = req.environ
+        query = environ.get("QUERY_STRING")
+        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "localhost")
+        super().__init__(req.method, f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
+                         f"{environ.get('SCRIPT_NAME', '')}{environ.get('PATH_INFO', '')}"
+                         + (f"?{query}" if query else ""))
+        self.headers = req.headers
+        self.flask = req
+        self.payload = _FormPayload(self)
+
+    @property
+    def args(self) -> Any:
+        return self.flask.args
+
+    @cached_property
+    def form(self) -> Any:
+        """``request.form``. A url-encoded body already buffered is split here as
+        werkzeug 3.1's parser splits it (``_parse_urlencoded``: strict UTF-8, an
+        undecodable body an empty form, blank values kept, a bad escape left as it
+        is), whose stream, limits and parser objects cost more than the split itself
+        for a token request's few fields; anything else is werkzeug's."""
+        req = self.flask
+        raw = req.environ.get("mockcloud.body")
+        if raw is None or req.mimetype != FORM_TYPE:
+            return req.form
+        try:
+            text = raw.decode()
+        except UnicodeDecodeError:
+            return ImmutableMultiDict()
+        return ImmutableMultiDict(parse_qsl(text, keep_blank_values=True,
+                                            errors="werkzeug.url_quote"))
 
 
 class _EnvironHeaders:
