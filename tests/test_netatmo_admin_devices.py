@@ -141,10 +141,12 @@ def test_commands_through_the_admin_api_show_in_homestatus(house):
     assert shown[LIGHT]["on"] is True
     assert device(house, LIGHT)["overrides"] == {"online": True}
     same_as_homestatus(house)
-    # an offline module takes its own controls too (homestatus shows it when back)
+    # an offline module takes its own controls too (homestatus lists it unreachable,
+    # with no state, and shows the state when it is back)
     house.override_device("netatmo", PLUG, online=False)
     house.override_device("netatmo", PLUG, on=True)
-    assert PLUG not in homestatus(house)
+    assert homestatus(house)[PLUG]["reachable"] is False
+    assert "on" not in homestatus(house)[PLUG]
     house.override_device("netatmo", PLUG, online=True)
     assert homestatus(house)[PLUG]["on"] is True
 
