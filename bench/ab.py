@@ -16,8 +16,11 @@ to the hello-world, and the median p99 beside the hello-world's. Tokens come fro
 
 ``--row``: ``patch`` (Lightify's authenticated PATCH, the default), ``devices``
 (``GET /v4/devices``), ``homestatus``, ``setpoint`` (Netatmo's ``setroomthermpoint``),
-``qtemp``, ``qinfo`` (Qivivo's thermostat reads) or ``qinstr`` (Qivivo's temporary
-instruction): the same requests as ``bench/run.py``'s rows.
+``qtemp``, ``qinfo`` (Qivivo's thermostat reads), ``qinstr`` (Qivivo's temporary
+instruction) or ``refresh`` (Lightify's ``grant_type=refresh_token`` with rotation,
+one chain per connection, ``bench/wrk/refresh.lua``; each round starts fresh chains
+through the real OAuth flow, since a run ends with its last tokens in wrk): the same
+requests as ``bench/run.py``'s rows.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import argparse
 import os
 import statistics
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +39,8 @@ if str(ROOT) not in sys.path:
 import requests  # noqa: E402
 
 from bench.run import (  # noqa: E402
+    CLIENT_ID,
+    CLIENT_SECRET,
     DEVICE,
     FORM,
     NETATMO,
@@ -53,7 +59,9 @@ from bench.run import (  # noqa: E402
     VENDOR,
     HelloServer,
     admin_token,
+    oauth_tokens,
     run_wrk,
+    wrk_threads,
 )
 from emulator.launcher import ServerProcess  # noqa: E402
 
@@ -81,7 +89,9 @@ ROWS: dict[str, tuple[str, str, str, str | None, str | None]] = {
     "qinfo": ("qivivo", f"{QIVIVO}{QIVIVO_TH}/info", "get.lua", None, None),
     "qinstr": ("qivivo", f"{QIVIVO}{QIVIVO_TH}/temperature/temporary-instruction",
                "post.lua", QIVIVO_BODY, JSON),
+    "refresh": ("lightify", f"{VENDOR}/oauth2/access_token", "refresh.lua", None, None),
 }
+WRK_THREADS = 2
 CLIENTS = {"lightify": ("lightify-ci", "demo@lightify.test", None),
            "netatmo": (NETATMO_CLIENT, NETATMO_USER, NETATMO_SCOPE),
            "qivivo": (QIVIVO_CLIENT, QIVIVO_USER, QIVIVO_SCOPE)}
@@ -108,6 +118,19 @@ def wrk_env(row: str, bearer: str) -> dict[str, str]:
     return env
 
 
+def refresh_chains(server: ServerProcess, connections: int, tokens_file: Path
+                   ) -> dict[str, str]:
+    """wrk's environment for the refresh row: fresh chains from the real flow, per wrk
+    thread one per connection plus one spare (as ``bench/run.py``)."""
+    per_thread = connections // wrk_threads(connections, WRK_THREADS) + 1
+    http = requests.Session()
+    chains = [oauth_tokens(server.url, http)["refresh_token"]
+              for _ in range(wrk_threads(connections, WRK_THREADS) * per_thread)]
+    tokens_file.write_text("\n".join(chains) + "\n")
+    return {"BENCH_TOKENS_FILE": str(tokens_file), "BENCH_TOKENS_PER_THREAD": str(per_thread),
+            "BENCH_CLIENT_ID": CLIENT_ID, "BENCH_CLIENT_SECRET": CLIENT_SECRET}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--a", type=Path, default=ROOT)
@@ -121,11 +144,15 @@ def main(argv: list[str] | None = None) -> int:
     vendor, path, script, _, _ = ROWS[args.row]
     print(f"row {args.row}: {ROWS[args.row][1]}; load average {os.getloadavg()[0]:.2f}",
           flush=True)
+    scratch = tempfile.TemporaryDirectory(prefix="mockcloud-ab-")
+    tmp = scratch.name
     hello = HelloServer("granian", args.threads).start()
     servers = {"A": serve(args.a.resolve(), args.threads),
                "B": serve(args.b.resolve(), args.threads)}
     try:
-        env = {name: wrk_env(args.row, token(s, vendor)) for name, s in servers.items()}
+        refresh = args.row == "refresh"
+        env = {name: {} if refresh else wrk_env(args.row, token(s, vendor))
+               for name, s in servers.items()}
         rps: dict[str, list[float]] = {"hello": [], "A": [], "B": []}
         p99: dict[str, list[float]] = {"hello": [], "A": [], "B": []}
         ratio: dict[str, list[float]] = {"A": [], "B": []}
@@ -134,11 +161,14 @@ def main(argv: list[str] | None = None) -> int:
             got = {}
             for name in order[rnd % 3:] + order[:rnd % 3]:
                 if name == "hello":
-                    run = run_wrk(hello.url + "/", "get.lua", args.connections, 2,
+                    run = run_wrk(hello.url + "/", "get.lua", args.connections, WRK_THREADS,
                                   args.duration, {}, "hello", "granian")
                 else:
-                    run = run_wrk(servers[name].url + path, script, args.connections, 2,
-                                  args.duration, env[name], args.row, name)
+                    if refresh:
+                        env[name] = refresh_chains(servers[name], args.connections,
+                                                   Path(tmp) / f"refresh-{name}.txt")
+                    run = run_wrk(servers[name].url + path, script, args.connections,
+                                  WRK_THREADS, args.duration, env[name], args.row, name)
                 if run.failures:
                     print(name, "VOID:", run.failures, file=sys.stderr)
                 got[name] = run.rps
@@ -165,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         for s in servers.values():
             s.stop()
         hello.stop()
+        scratch.cleanup()
     return 0
 
 

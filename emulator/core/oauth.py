@@ -301,8 +301,9 @@ class Tokens:
         if doc["refresh_token"]:
             s.put(t, self.kind("refresh"), doc["refresh_token"],
                   {"access_token": doc["access_token"]})
-        counter = s.update(t, self.kind("sweep"), "count",
-                           lambda d: {**(d or {}), "n": (d or {}).get("n", 0) + 1})
+        # (a new document from the shared one: no parse of the counter at each grant)
+        counter = s.update_shared(t, self.kind("sweep"), "count",
+                                  lambda d: {**(d or {}), "n": (d or {}).get("n", 0) + 1})
         if counter["n"] % SWEEP_EVERY == 0 and self._sweep_due(counter):
             self.sweep(profile.code_ttl)
 
@@ -746,21 +747,41 @@ class BearerValidator(BearerTokenValidator):
 
 
 class _FormPayload(OAuth2Payload):
-    """The parameters of a request as Authlib reads them: ``request.values`` (the query
-    and, but for a GET, the form) gathered once, where Authlib's Flask payload fetches
-    them through the ``flask.request`` proxy at each of its many reads."""
+    """The parameters of a Flask request as Authlib reads them: ``request.values`` (the
+    query and, but for a GET, the form) gathered once, where Authlib's Flask payload
+    fetches them through the ``flask.request`` proxy at each of its many reads. It
+    holds the Flask request, not the ``FormRequest`` holding it: no reference cycle, so
+    an exchange's objects go when it ends, not at the next garbage collection."""
 
-    def __init__(self, req: FormRequest) -> None:
+    def __init__(self, req: Any) -> None:
         self.request = req
+
+    @cached_property
+    def form(self) -> Any:
+        """``request.form``. A url-encoded body already buffered is split here as
+        werkzeug 3.1's parser splits it (``_parse_urlencoded``: strict UTF-8, an
+        undecodable body an empty form, blank values kept, a bad escape left as it
+        is), whose stream, limits and parser objects cost more than the split itself
+        for a token request's few fields; anything else is werkzeug's."""
+        req = self.request
+        raw = req.environ.get("mockcloud.body")
+        if raw is None or req.mimetype != FORM_TYPE:
+            return req.form
+        try:
+            text = raw.decode()
+        except UnicodeDecodeError:
+            return ImmutableMultiDict()
+        return ImmutableMultiDict(parse_qsl(text, keep_blank_values=True,
+                                            errors="werkzeug.url_quote"))
 
     @cached_property
     def data(self) -> Any:
         req = self.request
         if req.method == "GET":
             return req.args
-        if not req.flask.environ.get("QUERY_STRING"):
-            return req.form
-        return CombinedMultiDict([req.args, req.form])
+        if not req.environ.get("QUERY_STRING"):
+            return self.form
+        return CombinedMultiDict([req.args, self.form])
 
     @cached_property
     def datalist(self) -> defaultdict[str, list]:
@@ -778,7 +799,7 @@ class FormRequest(OAuth2Request):
     Authlib only checks its scheme and host: ``InsecureTransportError``); the headers
     set after ``OAuth2Request.__init__``, whose ``headers or {}`` counted them all;
     a url-encoded body the app has buffered (``mockcloud.body``) split without
-    werkzeug's stream parser (``form``)."""
+    werkzeug's stream parser (``_FormPayload.form``)."""
 
     def __init__(self, req: Any) -> None:
         environ = req.environ
@@ -789,29 +810,15 @@ class FormRequest(OAuth2Request):
                          + (f"?{query}" if query else ""))
         self.headers = req.headers
         self.flask = req
-        self.payload = _FormPayload(self)
+        self.payload = _FormPayload(req)
 
     @property
     def args(self) -> Any:
         return self.flask.args
 
-    @cached_property
+    @property
     def form(self) -> Any:
-        """``request.form``. A url-encoded body already buffered is split here as
-        werkzeug 3.1's parser splits it (``_parse_urlencoded``: strict UTF-8, an
-        undecodable body an empty form, blank values kept, a bad escape left as it
-        is), whose stream, limits and parser objects cost more than the split itself
-        for a token request's few fields; anything else is werkzeug's."""
-        req = self.flask
-        raw = req.environ.get("mockcloud.body")
-        if raw is None or req.mimetype != FORM_TYPE:
-            return req.form
-        try:
-            text = raw.decode()
-        except UnicodeDecodeError:
-            return ImmutableMultiDict()
-        return ImmutableMultiDict(parse_qsl(text, keep_blank_values=True,
-                                            errors="werkzeug.url_quote"))
+        return self.payload.form
 
 
 class _EnvironHeaders:
