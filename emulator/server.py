@@ -105,6 +105,9 @@ def _try_app(settings: Settings, answer=None) -> tuple[str | None, list[str]]:
     from .core.world import WorldError
 
     hosts = [h for v in VENDORS for h in v.hosts]
+    if answer is not None:      # a forked child, gone once it answered
+        from .core import worldcache
+        worldcache.leave_to_exit()
     try:
         create_app(settings).store.close()
     except (WorldError, ValueError) as exc:
