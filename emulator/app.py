@@ -48,7 +48,7 @@ from .core.context import Ctx, current
 from .core.errors import ADMIN, MockcloudError
 from .core.faults import Decision, Faults
 from .core.flaskapp import MockcloudFlask
-from .core.journal import Journal, exchange
+from .core.journal import Journal, add_secret_fields, exchange
 from .core.oauth import NOTE, VendorAuthServer
 from .core.store import RETRY_AFTER, Store, open_store, unavailable
 from .core.vendor import Vendor
@@ -62,6 +62,7 @@ log = logging.getLogger("mockcloud")
 os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
 ADMIN_MAX_BODY = 64 * 1024 * 1024   # world files can be big
 VENDORS: tuple[Vendor, ...] = (lightify.VENDOR, netatmo.VENDOR, qivivo.VENDOR)
+add_secret_fields(name for v in VENDORS for name in v.secret_fields)
 _SLASHES = re.compile(r"//+")
 _TEMPLATES = "web/templates"
 

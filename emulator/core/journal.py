@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 from urllib.parse import unquote_plus
 
@@ -143,19 +144,24 @@ SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 # form bodies, JSON bodies at any depth, query strings and fragments of URLs
 SECRET_FIELDS = frozenset({"client_secret", "code", "access_token", "refresh_token",
                            "password", "id_token", "code_verifier", "token"})
-# ... and any other field named like a credential: *token, *secret, password, *_key (and
-# Netatmo's picture "key"), a camera's vpn_url (its live stream), but not
-# token_type(_hint). One rule for the journal's export and for ``mockcloud record``
-# (emulator/toolkit/scrub.py imports it).
-_SECRET_NAME = re.compile(
-    r"(?i)(token|secret|passw(or)?d|api_?key|code_verifier|^key|_key|vpn_url)$")
+# ... and any other field named like a credential: *token, *secret, password, key,
+# *_key, but not token_type(_hint); and the names vendors declare
+# (``Vendor.secret_fields``, added by the app: ``add_secret_fields``). One rule for the
+# journal's export and for ``mockcloud record`` (emulator/toolkit/scrub.py imports it).
+_SECRET_NAME = re.compile(r"(?i)(token|secret|passw(or)?d|api_?key|code_verifier|^key|_key)$")
 NOT_SECRET_FIELDS = frozenset({"token_type", "token_type_hint"})
+_DECLARED: set[str] = set()
+
+
+def add_secret_fields(names: Iterable[str]) -> None:
+    """Field names a vendor declares secret beside the rule's (``Vendor.secret_fields``)."""
+    _DECLARED.update(names)
 
 
 def is_secret_field(name: str) -> bool:
     """Whether a parameter or JSON field named so holds a secret."""
-    return name in SECRET_FIELDS or (name not in NOT_SECRET_FIELDS
-                                     and bool(_SECRET_NAME.search(name)))
+    return name in SECRET_FIELDS or name in _DECLARED or (
+        name not in NOT_SECRET_FIELDS and bool(_SECRET_NAME.search(name)))
 
 _SECRET_JSON = re.compile(
     r'("(?:' + "|".join(sorted(SECRET_FIELDS)) + r')"\s*:\s*)"(?:[^"\\]|\\.)*"?')

@@ -562,29 +562,29 @@ class MemoryStore:
         # GIL had preempted; the last try runs under the lock, so an update never
         # starves.
         for _ in range(self.OPTIMISTIC):
-            bucket = self._data.setdefault((tenant, kind), {})
-            own = bucket.get(key)
-            raw = own if own is not None else self._raw(tenant, kind, key)
-            cur = self._current(tenant, kind, key, own, raw, shared)
-            new = fn(cur)
-            if shared and self._snapshots.check:
-                self._snapshots.unchanged((tenant, kind, key), cur, raw)
-            out = None if new is None else _dumps(new)
+            bucket, own, raw, new, out = self._attempt(tenant, kind, key, fn, shared)
             with self._lock:
                 if self._data.get((tenant, kind)) is not bucket or bucket.get(key) is not own \
                         or (own is None and self._raw(tenant, kind, key) != raw):
                     continue                    # written (or cleared) meanwhile
                 return self._commit(tenant, kind, key, bucket, own, raw, new, out, shared)
         with self._lock:
-            bucket = self._data.setdefault((tenant, kind), {})
-            own = bucket.get(key)
-            raw = own if own is not None else self._raw(tenant, kind, key)
-            cur = self._current(tenant, kind, key, own, raw, shared)
-            new = fn(cur)
-            if shared and self._snapshots.check:
-                self._snapshots.unchanged((tenant, kind, key), cur, raw)
-            out = None if new is None else _dumps(new)
-            return self._commit(tenant, kind, key, bucket, own, raw, new, out, shared)
+            return self._commit(tenant, kind, key,
+                                *self._attempt(tenant, kind, key, fn, shared), shared)
+
+    def _attempt(self, tenant: str, kind: str, key: str, fn: Updater, shared: bool
+                 ) -> tuple[dict[str, bytes], bytes | None, bytes | None, Doc | None,
+                            bytes | None]:
+        """One run of an update's updater on the stored value: (bucket, own value, value
+        read, new document, its serialisation)."""
+        bucket = self._data.setdefault((tenant, kind), {})
+        own = bucket.get(key)
+        raw = own if own is not None else self._raw(tenant, kind, key)
+        cur = self._current(tenant, kind, key, own, raw, shared)
+        new = fn(cur)
+        if shared and self._snapshots.check:
+            self._snapshots.unchanged((tenant, kind, key), cur, raw)
+        return bucket, own, raw, new, None if new is None else _dumps(new)
 
     def update_shared(self, tenant: str, kind: str, key: str, fn: Updater) -> Doc | None:
         """``update`` whose ``fn`` gets the shared snapshot (``snapshot``'s document, or

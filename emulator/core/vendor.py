@@ -110,6 +110,9 @@ class Vendor:
     # the webhooks it pushes (see core.webhooks): None, a vendor that pushes nothing
     # (the admin webhook routes answer 400)
     push: PushSpec | None = None
+    # field names that hold a secret in its answers beside the core's rule (journal's
+    # is_secret_field: tokens, secrets, passwords, keys), e.g. a live stream's URL
+    secret_fields: tuple[str, ...] = ()
     # its recorded reads -> its users of a world (``world from-cassette``); None: the
     # command reports the vendor's reads as not understood
     from_reads: Callable[[list[Read]], FromReads] | None = None

@@ -174,6 +174,7 @@ VENDOR = Vendor(
     name="netatmo",
     prefix="/netatmo",
     hosts=("api.netatmo.com", "api.netatmo.net"),
+    secret_fields=("vpn_url",),                 # a camera's live stream, no token asked
     auth=auth,
     routes=routes.routes,
     errors=ENVELOPE,

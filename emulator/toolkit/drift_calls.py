@@ -24,7 +24,6 @@ TENANT = re.compile(r"^/_t/[^/]+(?=/|$)")
 TOKEN_PATHS = {"lightify": "/oauth2/access_token", "netatmo": "/oauth2/token",
                "qivivo": "/oauth/token"}
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
-SECRETS = {"access_token", "refresh_token", "client_secret", "code", "password"}
 
 
 @dataclass

@@ -67,6 +67,7 @@ from urllib.parse import quote_plus, unquote_plus
 
 import yaml
 
+from .. import app as _app  # noqa: F401  (the vendors' secret field names, declared)
 from ..core.journal import REDACTED, SECRET_HEADERS, is_secret_field
 
 KEY_FILE = ".scrub-key"
