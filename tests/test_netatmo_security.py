@@ -314,6 +314,72 @@ def test_injected_events_show_at_their_instant(house):
         mockcloud.inject_event("netatmo", CAMERA, "person", person_id="nobody")
 
 
+def test_events_with_their_details_as_a_recording_has_them(house):
+    """The details a recorded event carries (world from-cassette scripts them, the admin
+    API injects them): an arrival, a movement's category, an outdoor event's several
+    detections, a smoke alarm's Wi-Fi status and failed sound test, a person leaving
+    and persons set home; each checked against the contract by the fixture."""
+    netatmo, mockcloud = house
+    made = {kind: mockcloud.inject_event("netatmo", device, kind, at=T0 - 100 + i,
+                                         **details)["event"]["id"]
+            for i, (device, kind, details) in enumerate([
+                (CAMERA, "person", {"person_id": BOB, "arrival": True}),
+                (CAMERA, "movement", {"category": "animal"}),
+                (OUTDOOR, "vehicle", {"detections": ["vehicle", "human", "animal"]}),
+                (SMOKE, "wifi_status", {"sub_type": 0}),
+                (SMOKE, "sound_test", {"sub_type": 1}),
+                (CAMERA, "person_away", {"person_id": ALICE}),
+                (CAMERA, "person_home", {"person_ids": [ALICE, BOB]})])}
+    legacy = {e["id"]: e for e in homedata(netatmo, size=100)["events"]}
+    current = {e["id"]: e for e in events(netatmo, after=T0 - 3600)}
+    assert legacy[made["person"]]["is_arrival"] is True
+    assert legacy[made["movement"]]["category"] == "animal"
+    assert [d["type"] for d in legacy[made["vehicle"]]["event_list"]] == [
+        "vehicle", "human", "animal"]
+    assert [d["type"] for d in current[made["vehicle"]]["subevents"]] == [
+        "vehicle", "human", "animal"]
+    wifi, test = current[made["wifi_status"]], current[made["sound_test"]]
+    assert (wifi["type"], wifi["sub_type"], test["sub_type"]) == ("wifi_status", 0, 1)
+    assert "failed" in wifi["message"] and "failed" in test["message"]
+    assert current[made["person_away"]]["person_id"] == ALICE
+    assert "Alice and Bob" in current[made["person_home"]]["message"]
+    assert persons(netatmo)[ALICE]["out_of_sight"] is False       # set home last
+    for device, kind, details, why in [
+            (CAMERA, "movement", {"category": "robot"}, "category"),
+            (CAMERA, "person", {"sub_type": 1}, "not for a person event"),
+            (OUTDOOR, "human", {"detections": ["vehicle"]}, "the first the event's type"),
+            (SMOKE, "wifi_status", {"sub_type": 1.5}, "sub_type"),
+            (CAMERA, "person_home", {"person_ids": ["nobody"]}, "person_ids")]:
+        with pytest.raises(AdminError, match=why):
+            mockcloud.inject_event("netatmo", device, kind, **details)
+
+
+def test_routine_from_leaves_the_past_to_the_script(netatmo: Netatmo, mockcloud: Admin):
+    """A home's routine_from: before it only the scripted (recorded) events, from it
+    the seeded routine as usual (the same events as without the key)."""
+    world = core_world.read_file(DEFAULT_WORLD)
+    home = world["netatmo"]["users"][0]["homes"][0]
+    home["security_events"] = [{"at": T0 - 2 * DAY, "type": "wifi_status"}]
+    mockcloud.load_world(world)
+    mockcloud.freeze(T0)
+    mockcloud.set_quotas("netatmo", [], enabled=False)
+    before = events(netatmo, after=T0 - 3 * DAY)
+    home["routine_from"] = T0 - DAY
+    mockcloud.load_world(world)
+    mockcloud.freeze(T0)
+    mockcloud.set_quotas("netatmo", [], enabled=False)
+    after = events(netatmo, after=T0 - 3 * DAY)
+    assert [e for e in before if e["time"] >= T0 - DAY] == [
+        e for e in after if e["time"] >= T0 - DAY]
+    assert [e["type"] for e in after if e["time"] < T0 - DAY] == ["wifi_status"]
+    assert len([e for e in before if e["time"] < T0 - DAY]) > 1
+    assert mockcloud.export_world()["netatmo"]["users"][0]["homes"][0][
+        "routine_from"] == T0 - DAY
+    home["routine_from"] = "yesterday"
+    with pytest.raises(AdminError, match="routine_from"):
+        mockcloud.load_world(world)
+
+
 def test_admin_injection_against_the_admin_contract(mockcloud: Admin):
     from tests.test_contracts_admin import INJECTING_VENDOR, AdminHttp
 

@@ -186,6 +186,7 @@ class NetatmoDevices:
         """An event the device reports (``core.admin.events``): a smoke alarm, an
         unknown face, a door tag opened ... at ``event["at"]`` (``security.inject``;
         the types: ``persons.INJECTABLE``)."""
+        from . import persons as pz
         from .security import _home_of, inject
 
         at = math.floor(event["at"] if event.get("at") is not None else now)
@@ -194,7 +195,9 @@ class NetatmoDevices:
         # pushed now when it is not later than now, else by the clock (pushes)
         with pushes.announcing(store, tenant, owners, at):
             return inject(store, tenant, device_id, event["type"], at,
-                          event.get("person_id"), stored=math.floor(now))
+                          stored=math.floor(now),
+                          **{k: event[k] for k in pz.EVENT_KEYS - {"at", "type", "module_id"}
+                             if event.get(k) is not None})
 
 
 CONTROL = NetatmoDevices()

@@ -17,15 +17,25 @@ Reads that describe the world, and what each gives:
   unless another read shows it reachable; an outage (error code 6) is reported, not
   loaded;
 * ``gethomedata``: security homes: cameras (monitoring, floodlight), what they bridge,
-  smoke detectors, persons (pseudo, face);
+  smoke detectors, persons (pseudo, face), and its recent ``events``;
+* ``getevents``: the home's ``events``. Recorded events become the home's scripted
+  ``security_events`` (``persons``' format: type, instant, module, person, arrival,
+  category, outdoor detections, sub_type), so the world shows them at their recorded
+  instants beside the seeded routine's; a camera's state changes (``on``/``off``,
+  ``connection``, ``disconnection``, ``boot``: the emulator makes them from setstate and
+  the admin API's online overrides), events of a person the recording does not list,
+  and types the world cannot script are reported, not loaded (at most the newest
+  ``persons.MAX_EVENTS`` per home). The home's ``routine_from`` is the latest such
+  read's ``time_server``: before it the home's events are the recorded ones only, the
+  seeded routine carries on from there;
 * ``getstationsdata`` / ``gethomecoachsdata``: stations with their modules and places,
   home coaches; ``user.administrative`` for the account.
 
 Values that move (temperatures, batteries, rf and wifi levels of the status, measures,
 events) are computed by the emulator: the world keeps what seeds them (places, setup
-dates, reachability). ``getmeasure``, ``getpublicdata``, ``getevents``,
-``geteventsuntil`` and ``getthermostatsdata`` answers are not read into the world
-(physics, the public field and the security routine are the emulator's own; the
+dates, reachability). ``getmeasure``, ``getpublicdata``, ``geteventsuntil`` and
+``getthermostatsdata`` answers are not read into the world (physics, the public field
+and the security routine are the emulator's own; the
 legacy thermostat API is derived from the homes), nor are writes: they are listed as
 not used.
 
@@ -52,12 +62,14 @@ from typing import Any
 
 from ..core.reads import FromReads, Read, Required, tidy
 from . import home_devices, models, stations
+from . import persons as pz
 from . import world as w
 
 HOME_SCALARS = ("name", "timezone", "coordinates", "altitude", "country", "city",
                 "therm_setpoint_default_duration", "therm_mode",
                 "temperature_control_mode", "cooling_mode")
-HOME_DERIVED = {"id", "rooms", "modules", "schedules", "therm_schedules", "persons"}
+HOME_DERIVED = {"id", "rooms", "modules", "schedules", "therm_schedules", "persons",
+                "recorded_events", "recorded_until"}
 MODULE_TAKEN = (w.MODULE_KEYS - home_devices.WORLD_KEYS)
 MODULE_DERIVED = {"modules_bridged"}
 ROOM_DERIVED = {"module_ids", "modules"}
@@ -100,8 +112,10 @@ BODY = {"user": {"id": str, "email": str, "mail": str, "administrative": dict},
         "errors": [{"id": str, "code": int}],
         "devices": [{**STATION_MODULE, "modules": [STATION_MODULE], "place": dict,
                      "favorite": bool, "last_status_store": NUMBER}]}
-READS = ("/api/homesdata", "/api/homestatus", "/api/gethomedata",
+READS = ("/api/homesdata", "/api/homestatus", "/api/gethomedata", "/api/getevents",
          "/api/getstationsdata", "/api/gethomecoachsdata")
+# recorded event types the world makes from other things than a script (see above)
+STATE_EVENTS = frozenset({"on", "off", "connection", "disconnection", "boot"})
 HEX24 = re.compile(r"[0-9a-f]{24}")
 DEFAULT_EMAIL = "netatmo@from-cassette.test"   # a recording that names no account
 
@@ -150,6 +164,8 @@ def merge(old: dict[str, Any], new: dict[str, Any], out: FromReads, where: str) 
                     merge(known[item["id"]], item, out, f"{here}[{item['id']}]")
                 else:
                     old[key].append(copy.deepcopy(item))
+        elif key == "recorded_until":          # the latest recording of its events
+            old[key] = max(old[key], value)
         elif key == "reachable":
             # seen reachable once, reachable: an outage is a moment of the home, not
             # part of its world (a world can start a module unreachable for good only)
@@ -394,9 +410,78 @@ def security_read(body: dict[str, Any], piece: Piece, out: FromReads, src: str) 
         home["persons"] = [p for p in raw.get("persons") or [] if isinstance(p, dict)
                            and isinstance(p.get("id"), str)]
         if raw.get("events"):
-            out.gap(f"{src}: events come from the emulator's seeded routine of each home "
-                    "(and scripted security_events), not from the recording")
+            home["recorded_events"] = recorded_events(raw["events"], out, src, piece,
+                                                      "body.homes[].events[].event_list")
         piece.homes.append(home)
+
+
+def events_read(body: dict[str, Any], piece: Piece, out: FromReads, src: str) -> None:
+    """``getevents``: the home's events (the home is known by id from other reads)."""
+    raw = body.get("home") if isinstance(body.get("home"), dict) else {}
+    if not w.is_hex24(raw.get("id")):
+        out.gap(f"{src}: no home id: its events are not loaded")
+        return
+    piece.homes.append({"id": raw["id"], "recorded_events": recorded_events(
+        raw.get("events") or [], out, src, piece, "body.home.events[].subevents")})
+    piece.params = {"home_id": raw["id"]}
+
+
+def recorded_events(events: list[Any], out: FromReads, src: str, piece: Piece,
+                    detections: str) -> list[dict[str, Any]]:
+    """Recorded events (either shape) as scripted events keyed by the recorded id
+    (checked against the home's modules and persons by :func:`world_home`); when no
+    outdoor event can be, their ``detections`` (the shape's list) will not come back."""
+    made: list[dict[str, Any]] = []
+    skipped: dict[str, list[str]] = {}
+    for ev in events:
+        if not isinstance(ev, dict) or not isinstance(ev.get("id"), str):
+            continue
+        script = script_of(ev)
+        if isinstance(script, str):
+            skipped.setdefault(script, []).append(str(ev.get("type")))
+        else:
+            made.append({"id": ev["id"], **script})
+    for why, kinds in skipped.items():
+        out.gap(f"{src}: {len(kinds)} recorded event(s) not loaded "
+                f"({', '.join(sorted(set(kinds)))}): {why}")
+    if any("outdoor" in k for k in skipped.values()) \
+            and not any(e["type"] in pz.OUTDOOR for e in made):
+        piece.unlike.add(detections)
+    return made
+
+
+def script_of(ev: dict[str, Any]) -> dict[str, Any] | str:
+    """One recorded event as a scripted one, or why it cannot be."""
+    kind, t = ev.get("type"), ev.get("time")
+    if isinstance(t, bool) or not isinstance(t, int | float):
+        return "no time"
+    module = ev.get("module_id") or ev.get("device_id") or ev.get("camera_id")
+    if not isinstance(module, str):
+        return "no module"
+    out: dict[str, Any] = {"at": int(t), "module_id": module}
+    if kind in STATE_EVENTS:
+        return ("a camera's state change: the emulator makes these from setstate and "
+                "the admin API's online overrides")
+    if kind == "outdoor":
+        found = [d.get("type") for d in ev.get("event_list") or ev.get("subevents") or []
+                 if isinstance(d, dict) and d.get("type") in pz.OUTDOOR]
+        if not found:
+            return "an outdoor event without a human, animal or vehicle detection"
+        return {**out, "type": found[0], "detections": found[:pz.MAX_DETECTIONS]}
+    if kind == "smoke":
+        return {**out, "type": "smoke" if ev.get("sub_type") else "smoke_cleared"}
+    if kind not in pz.INJECTABLE or kind == "unknown_face":
+        return "a type the world cannot script"
+    out["type"] = kind
+    if kind in ("person", "person_away") and isinstance(ev.get("person_id"), str):
+        out["person_id"] = ev["person_id"]
+    if kind == "person" and isinstance(ev.get("is_arrival"), bool):
+        out["arrival"] = ev["is_arrival"]
+    if kind == "movement" and ev.get("category") in pz.CATEGORIES:
+        out["category"] = ev["category"]
+    if kind in pz.SUB_TYPES and ev.get("sub_type") in (0, 1):
+        out["sub_type"] = ev["sub_type"]
+    return out
 
 
 def stations_read(body: dict[str, Any], piece: Piece, out: FromReads, src: str,
@@ -467,6 +552,15 @@ def piece_of(read: Read, out: FromReads) -> Piece | None:
         status_read(read, body, piece, out)
     elif path == "/api/gethomedata":
         security_read(body, piece, out, read.source)
+    elif path == "/api/getevents":
+        events_read(body, piece, out, read.source)
+    answered = read.body.get("time_server") if isinstance(read.body, dict) else None
+    answered = answered if isinstance(answered, int) and not isinstance(answered,
+                                                                       bool) else 0
+    for home in piece.homes:
+        if "recorded_events" in home:   # when it was answered (some samples have events
+            home["recorded_until"] = max(   # later than their time_server)
+                [answered] + [e["at"] + 1 for e in home["recorded_events"]])
     else:
         stations_read(body, piece, out, read.source, path == "/api/gethomecoachsdata")
     return piece
@@ -605,7 +699,32 @@ def world_home(raw: dict[str, Any], out: FromReads) -> dict[str, Any]:
     persons = [world_person(p, out, where) for p in raw.get("persons") or []]
     if persons:
         home["persons"] = persons
+    scripted = world_events(raw.get("recorded_events") or [], modules, persons, out, where)
+    if scripted:
+        home["security_events"] = scripted
+    if "recorded_until" in raw:     # the recorded past is the recording's, then the routine
+        home["routine_from"] = raw["recorded_until"]
     return home
+
+
+def world_events(recorded: list[dict[str, Any]], modules: list[dict[str, Any]],
+                 persons: list[dict[str, Any]], out: FromReads, where: str
+                 ) -> list[dict[str, Any]]:
+    """The home's recorded events that it can script (the newest ``MAX_EVENTS``)."""
+    ordered = sorted(recorded, key=lambda e: (e["at"], e["id"]))
+    if len(ordered) > pz.MAX_EVENTS:
+        out.gap(f"{where}: {len(ordered)} recorded events: the world scripts the newest "
+                f"{pz.MAX_EVENTS}")
+        ordered = ordered[-pz.MAX_EVENTS:]
+    scripted = []
+    for e in ordered:
+        raw = {k: v for k, v in e.items() if k != "id"}
+        try:
+            scripted.append(pz.check_event(f"{where}: recorded event {e['id']}", raw,
+                                           modules, persons))
+        except ValueError as exc:
+            out.gap(f"{exc}: not loaded")
+    return scripted
 
 
 def world_module(m: dict[str, Any], room_ids: set[str], out: FromReads, where: str

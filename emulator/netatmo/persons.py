@@ -21,6 +21,18 @@ file, checked and normalised (``world.check_home`` calls :func:`check_persons` a
           - {at: 1800003600, type: smoke, module_id: "70:ee:50:00:00:40"}
           - {at: 1800007200, type: unknown_face}        # module_id: the first fitting one
           - {at: 1800009000, type: person, person_id: ...}  # person: a known person
+          - {at: 1800009100, type: person, arrival: true}   # is_arrival (default false)
+          - {at: 1800009200, type: person_away, person_id: ...}  # none: home set empty
+          - {at: 1800009300, type: person_home, person_ids: [...]}  # default: the named
+          - {at: 1800009400, type: movement, category: animal}   # default human
+          - {at: 1800009500, type: human, detections: [human, vehicle]}  # default [type]
+          - {at: 1800009600, type: wifi_status, sub_type: 0}  # default 1 (connected)
+          - {at: 1800009700, type: sound_test, sub_type: 1}   # default 0 (passed); also
+                                                  # hush and tampered, default 0
+
+A scripted event is what happened: unlike the routine's, it shows even before its
+module's ``setup_date`` (a recording's ``last_setup`` is the *last* set-up, and a
+recording may hold events from before it), but not while its camera is off or offline.
 
 Default routines (INFERRED), by the rank ``i`` of the named resident: i = 0 leaves at
 08:00 and is back at 18:00 Monday to Friday; i = 1 07:30 - 19:00 Monday to Thursday;
@@ -42,7 +54,8 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PERSON_KEYS = {"id", "pseudo", "face", "routine"}
 FACE_KEYS = {"id", "key", "version"}
 ROUTINE_KEYS = {"leave", "back", "jitter", "days", "sightings"}
-EVENT_KEYS = {"at", "type", "module_id", "person_id"}
+EVENT_KEYS = {"at", "type", "module_id", "person_id", "person_ids", "arrival",
+              "category", "detections", "sub_type"}
 MAX_PERSONS = 32
 MAX_EVENTS = 256
 MAX_EPOCH = 253_402_300_799
@@ -70,7 +83,16 @@ INJECTABLE: dict[str, tuple[tuple[str, ...], str]] = {
     "tag_open": (("NACamDoorTag",), "tag_open"),
     "tag_big_move": (("NACamDoorTag",), "tag_big_move"),
     "tag_small_move": (("NACamDoorTag",), "tag_small_move"),
+    "person_away": (("NACamera",), "person_away"),
+    "person_home": (("NACamera",), "person_home"),
+    "wifi_status": (("NSD",), "wifi_status"),
 }
+# the optional keys of a scripted event, by type, and their defaults (sub_type: 0 a
+# passed sound test, 1 a Wi-Fi connection made: the sample's; INFERRED for the others)
+SUB_TYPES = {"sound_test": 0, "hush": 0, "tampered": 0, "wifi_status": 1}
+OUTDOOR = ("human", "animal", "vehicle")
+CATEGORIES = ("human", "animal")
+MAX_DETECTIONS = 8
 
 
 def _hash(*parts: Any) -> str:
@@ -223,7 +245,7 @@ def module_for(modules: list[dict[str, Any]], kind: str, module_id: str | None
 
 def check_event(where: str, raw: Any, modules: list[dict[str, Any]],
                 persons: list[dict[str, Any]]) -> dict[str, Any]:
-    """One scripted (or injected) event: ``{at, type, module_id, person_id?}``."""
+    """One scripted (or injected) event, normalised (the module docstring has its keys)."""
     e = _mapping(where, raw, EVENT_KEYS)
     at = e.get("at")
     if isinstance(at, bool) or not isinstance(at, int | float) or not 0 <= at <= MAX_EPOCH:
@@ -241,17 +263,49 @@ def check_event(where: str, raw: Any, modules: list[dict[str, Any]],
     except ValueError as exc:
         raise ValueError(f"{where}: {exc}") from None
     out: dict[str, Any] = {"at": int(at), "type": kind, "module_id": mod["id"]}
+    known = [p["id"] for p in persons]
+    allowed = {"person": {"person_id", "arrival"}, "person_away": {"person_id"},
+               "person_home": {"person_ids"}, "movement": {"category"},
+               **{k: {"detections"} for k in OUTDOOR},
+               **{k: {"sub_type"} for k in SUB_TYPES}}.get(kind, set())
+    for key in sorted(set(e) - {"at", "type", "module_id"} - allowed):
+        if e[key] is not None:
+            raise ValueError(f"{where}.{key} is not for a {kind} event")
     pid = e.get("person_id")
-    if kind == "person":
-        known = [p["id"] for p in persons]
-        if pid is None and known:
-            pid = known[0]
+    if kind == "person" and pid is None and known:
+        pid = known[0]
+    if kind == "person" or (kind == "person_away" and pid is not None):
         if pid not in known:
             raise ValueError(f"{where}.person_id must be a person of this home "
                              f"({', '.join(known) or 'it has none'})")
         out["person_id"] = pid
-    elif pid is not None:
-        raise ValueError(f"{where}.person_id is only for a person event")
+    if kind == "person_home":
+        ids = e.get("person_ids")
+        if ids is None:
+            ids = [p["id"] for p in persons if "pseudo" in p]
+        if not isinstance(ids, list) or any(i not in known for i in ids):
+            raise ValueError(f"{where}.person_ids must be a list of persons of this home "
+                             f"({', '.join(known) or 'it has none'})")
+        out["person_ids"] = list(dict.fromkeys(ids))
+    if e.get("arrival") is not None:
+        if not isinstance(e["arrival"], bool):
+            raise ValueError(f"{where}.arrival must be true or false")
+        out["arrival"] = e["arrival"]
+    if kind == "movement":
+        out["category"] = e.get("category") or "human"
+        if out["category"] not in CATEGORIES:
+            raise ValueError(f"{where}.category must be one of {', '.join(CATEGORIES)}")
+    if kind in OUTDOOR:
+        found = e.get("detections") or [kind]
+        if not isinstance(found, list) or not 1 <= len(found) <= MAX_DETECTIONS \
+                or any(d not in OUTDOOR for d in found) or found[0] != kind:
+            raise ValueError(f"{where}.detections must be 1 to {MAX_DETECTIONS} of "
+                             f"{', '.join(OUTDOOR)}, the first the event's type ({kind})")
+        out["detections"] = list(found)
+    if kind in SUB_TYPES:
+        sub = e.get("sub_type")
+        out["sub_type"] = SUB_TYPES[kind] if sub is None else _int(
+            f"{where}.sub_type", sub, 0, 1)
     return out
 
 

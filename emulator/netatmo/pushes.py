@@ -20,7 +20,8 @@ Schema in ``contracts/schemas/netatmo/webhook-*.json`` (``webhook.json`` picks o
   when the floodlight fired, ``floodlight_triggered``), ``light_mode`` (``sub_type``:
   the new floodlight mode), ``on``, ``off``, ``connection``, ``disconnection``,
   ``boot``;
-* ``NSD-<event_type>`` (``smoke``, ``hush``, ``sound_test``, ``tampered``) and
+* ``NSD-<event_type>`` (``smoke``, ``hush``, ``sound_test``, ``tampered``,
+  ``wifi_status``) and
   ``NCO-<event_type>`` (``co_detected``, ``tampered``), with ``sub_type``;
 * ``display_change`` (``set_point`` / ``cancel_set_point`` of a room, from the energy
   log, with ``home: {id, rooms: [...]}``) and ``home_event_changed`` (``therm_mode``

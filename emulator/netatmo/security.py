@@ -16,7 +16,9 @@ pure function of (seed, the world's home: persons, cameras, place; the interval)
   fact log, store kind ``netatmo.security`` / home id, ``{"home", "n", "facts":
   [{"at", "n", "kind": "away" | "home" | "inject", ...}]}`` (at most ``MAX_FACTS``;
   the oldest fall out, and their events with them);
-* the world's scripted events (home ``security_events``, see ``persons``);
+* the world's scripted events (home ``security_events``, see ``persons``); a home's
+  ``routine_from`` (``world``) starts the routine at that instant: before it, only
+  scripted and stored events (a recorded past, ``from_reads``);
 * ``home_devices``' log of camera changes: ``monitoring`` on/off become ``on`` /
   ``off`` events, ``floodlight`` changes ``NOC-light_mode`` pushes (push only);
 * the admin API's ``online`` overrides of a camera: ``disconnection`` when it goes
@@ -256,8 +258,10 @@ class View:
     def _merge(self, d: int) -> list[Event]:
         start, end = bounds(self.zone, d)
         out: list[Event] = []
+        since = self.home.get("routine_from", 0)
         for ev in routine.day(self.seed, self.home, d):
-            self._keep(ev, out)
+            if ev["time"] >= since:
+                self._keep(ev, out)
         for parts, e in self.scripted():
             if start <= e["at"] < end:
                 self._keep(self._injected(parts, e), out)
@@ -273,7 +277,8 @@ class View:
         if ev is None:
             return
         mod = self.mods.get(ev["module"])
-        if mod is None or ev["time"] < mod.get("setup_date", 0):
+        if mod is None or (ev["time"] < mod.get("setup_date", 0)
+                           and ev.get("src") != "script"):
             return
         if (ev["type"] in RECORDED or ev.get("phone")) \
                 and not self.recording(self.camera_of(ev), ev["time"]):
@@ -296,17 +301,22 @@ class View:
             ev.update(type="smoke", sub_type=1 if kind == "smoke" else 0)
         elif kind == "co_detected":
             ev.update(type="co_detected", sub_type=1)
-        elif kind in ("hush", "sound_test", "tampered"):
-            ev.update(type=kind, sub_type=0)
+        elif kind in pz.SUB_TYPES:
+            ev.update(type=kind, sub_type=e.get("sub_type", pz.SUB_TYPES[kind]))
         elif kind == "unknown_face":
             ev.update(type="person", person=self.unknown(parts)["id"], arrival=False)
         elif kind == "person":
-            ev.update(type="person", person=e["person_id"], arrival=False)
+            ev.update(type="person", person=e["person_id"], arrival=e.get("arrival", False))
+        elif kind == "person_away":
+            ev.update(type="person_away", person=e.get("person_id"))
+        elif kind == "person_home":
+            ev.update(type="person_home", persons=list(e.get("person_ids", [])))
         elif kind == "movement":
-            ev.update(type="movement", category="human")
-        elif kind in ("human", "animal", "vehicle"):
-            ev.update(type="outdoor", subs=[{"id": routine.uuid_like("sub", ev["id"], 0),
-                                             "type": kind, "time": t, "offset": 0}])
+            ev.update(type="movement", category=e.get("category", "human"))
+        elif kind in pz.OUTDOOR:
+            ev.update(type="outdoor", subs=[
+                {"id": routine.uuid_like("sub", ev["id"], i), "type": d, "time": t + 2 * i,
+                 "offset": 2 * i} for i, d in enumerate(e.get("detections") or [kind])])
         else:
             ev["type"] = kind
         return ev
@@ -574,18 +584,17 @@ def set_persons_home(ctx: Ctx, user_id: str, home_id: str, person_ids: list[str]
 
 
 def inject(store: Store, tenant: str, module_id: str, kind: str, at: float,
-           person_id: str | None = None, stored: float | None = None) -> dict[str, Any]:
+           stored: float | None = None, **details: Any) -> dict[str, Any]:
     """Record an injected event (admin API) on the module ``module_id`` of some home of
     the tenant; raises MockcloudError not_found (no such module) or invalid_argument.
     ``stored``: the virtual instant it is recorded at (default ``at``; an event later
-    than that is the webhook source's, see ``pushes``). Returns ``{"home_id",
+    than that is the webhook source's, see ``pushes``); ``details``: the optional keys
+    of a scripted event (``persons``: ``person_id``, ``sub_type`` ...). Returns ``{"home_id",
     "module_id", "type", "at", "id"}`` (the event's id, as the APIs show it)."""
     home = _home_of(store, tenant, module_id)
     if home is None:
         raise MockcloudError("not_found", f"netatmo has no module {module_id!r}")
-    raw: dict[str, Any] = {"at": at, "type": kind, "module_id": module_id}
-    if person_id is not None:
-        raw["person_id"] = person_id
+    raw: dict[str, Any] = {**details, "at": at, "type": kind, "module_id": module_id}
     try:
         checked = pz.check_event("event", raw, home["modules"], home.get("persons") or [])
     except ValueError as exc:

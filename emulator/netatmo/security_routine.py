@@ -20,7 +20,7 @@ The routine (INFERRED; the notes are silent):
   someone is home (each one 15 % likely otherwise); mostly ``human``, else ``animal``;
 * each outdoor camera (``outdoor`` events, each with one or two detections): 1-3
   vehicles between 07:00 and 21:00, 0-2 visitors (``human``) between 08:00 and
-  20:00, 0-2 animals at any hour;
+  20:00, 0-2 animals at any hour (the residents' comings and goings pass the first);
 * each smoke alarm tests its siren once a week (``sound_test``), on a day of its own.
 
 Events drawn outside the day (a late return pushed past midnight by its jitter) are
@@ -120,11 +120,11 @@ def _draw(seed: int, home: dict[str, Any], d: int) -> tuple[Event, ...]:
     def add(t: float, kind: str, module: dict[str, Any], **fields: Any) -> None:
         drawn.append({"time": int(t), "type": kind, "module": module["id"], **fields})
 
-    def detections(t: float, first: str) -> None:
+    def detections(t: float, first: str, cam: dict[str, Any] | None = None) -> None:
         subs = [(first, 0)]
         if u() < 0.3:
             subs.append((first if u() < 0.6 else "human", 2 + int(u() * 20)))
-        add(t, "outdoor", outdoor[0], subs=subs)
+        add(t, "outdoor", cam or outdoor[0], subs=subs)
 
     def span(a: int, b: int) -> int:
         return wall(zone, d, a) + int(u() * (wall(zone, d, b) - wall(zone, d, a)))
@@ -167,16 +167,22 @@ def _draw(seed: int, home: dict[str, Any], d: int) -> tuple[Event, ...]:
             t = span(WAKE, SLEEP)
             if home_at(t) or u() < 0.15:
                 add(t, "movement", cam, category="human" if u() < 0.8 else "animal")
-    if outdoor:
+
+    def traffic(cam: dict[str, Any]) -> None:
         for _ in range(1 + int(u() * 3)):
-            detections(span(7 * 60, 21 * 60), "vehicle")
+            detections(span(7 * 60, 21 * 60), "vehicle", cam)
         for _ in range(int(u() * 3)):
-            detections(span(8 * 60, 20 * 60), "human")
+            detections(span(8 * 60, 20 * 60), "human", cam)
         for _ in range(int(u() * 3)):
-            detections(span(0, 24 * 60), "animal")
+            detections(span(0, 24 * 60), "animal", cam)
+
+    if outdoor:
+        traffic(outdoor[0])
     for nsd in (m for m in mods if m["type"] == "NSD"):
         if date.fromordinal(d).weekday() == int(digest("test-day", seed, nsd["id"])[:8], 16) % 7:
             add(wall(zone, d, 11 * 60) + int(u() * 3600), "sound_test", nsd, sub_type=0)
+    for cam in outdoor[1:]:     # drawn last: a home's first camera's draws stay as they were
+        traffic(cam)
     kept = [e for e in drawn if start <= e["time"] < end]
     kept.sort(key=lambda e: e["time"])          # stable: draw order breaks ties
     out = []

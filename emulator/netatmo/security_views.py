@@ -96,6 +96,11 @@ def message(v: View, ev: Event, now: float) -> str:
         return f"{mod}: smoke detected" if ev.get("sub_type") else f"{mod}: smoke cleared"
     if kind == "outdoor":
         return f"{cam}: " + ", ".join(SUB_MESSAGE[s["type"]] for s in ev["subs"])
+    if kind == "wifi_status":
+        return f"{mod}: Wi-Fi " + ("connected" if ev.get("sub_type") else
+                                   "connection failed")
+    if kind == "sound_test" and ev.get("sub_type"):
+        return f"{mod}: alarm sound test failed"
     return PLAIN.get(kind, "{mod}: " + kind).format(cam=cam, mod=mod)
 
 

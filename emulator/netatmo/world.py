@@ -38,6 +38,9 @@
                                             #   schedules_created); optional
               persons: [...]                # its people and scripted security events:
               security_events: [...]        #   persons.py's format (optional)
+              routine_from: 1800000000      # the seeded security routine's first instant
+                                            #   (optional; before it only scripted events:
+                                            #   world from-cassette's recorded past)
           stations:    [...]                # stations.py's format (build_stations)
           homecoaches: [...]                # stations.py's format (build_homecoaches)
 
@@ -142,7 +145,7 @@ USER_KEYS = set(ACCOUNT_FIELDS) | {"homes", "stations", "homecoaches"}
 HOME_KEYS = {"id", "name", "timezone", "coordinates", "altitude", "country", "place",
              "therm_setpoint_default_duration", "therm_mode", "temperature_control_mode",
              "cooling_mode", "city", "legacy_schedule_forms", "rooms", "modules",
-             "schedules", "state", "persons", "security_events"}
+             "schedules", "state", "persons", "security_events", "routine_from"}
 LEGACY_SCHEDULE_FORMS = ("rooms_temp", "therm_schedules")
 ROOM_STATIC = {"true_temperature_available", "therm_relay"}
 ROOM_KEYS = {"id", "name", "type", "homesdata_modules"} | ROOM_STATIC
@@ -548,6 +551,13 @@ def check_home(where: str, raw: Any, owner: str, index: int) -> dict[str, Any]:
     scripted = persons.check_events(f"{where}.security_events",
                                     home.get("security_events"), modules, people)
     out.update({k: v for k, v in (("persons", people), ("security_events", scripted)) if v})
+    if home.get("routine_from") is not None:
+        since = home["routine_from"]
+        if isinstance(since, bool) or not isinstance(since, int) \
+                or not 0 <= since <= persons.MAX_EPOCH:
+            raise ValueError(f"{where}.routine_from must be epoch seconds from 0 to "
+                             f"{persons.MAX_EPOCH}, not {since!r}")
+        out["routine_from"] = since
     return out
 
 
