@@ -17,6 +17,7 @@ import os
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 from .settings import Settings
 
@@ -97,17 +98,19 @@ def check(settings: Settings) -> str | None:
     return None
 
 
-def _try_app(settings: Settings, answer=None) -> tuple[str | None, list[str]]:
+def _try_app(settings: Settings, answer=None, parent: int = 0) -> tuple[str | None, list[str]]:
     """(why the app cannot be built, or None; the vendors' host names), sent through
-    ``answer`` when given. Building it builds the world, and saves it for the workers
-    to map (``core/worldcache.py``)."""
+    ``answer`` when given (a child forked by ``parent``, gone once it answered, or
+    with its parent). Building it builds the world, and saves it for the workers to
+    map (``core/worldcache.py``)."""
+    if answer is not None:
+        from .core import worldcache
+        worldcache.die_with_parent(parent)
+        worldcache.leave_to_exit()
     from .app import VENDORS, create_app
     from .core.world import WorldError
 
     hosts = [h for v in VENDORS for h in v.hosts]
-    if answer is not None:      # a forked child, gone once it answered
-        from .core import worldcache
-        worldcache.leave_to_exit()
     try:
         create_app(settings).store.close()
     except (WorldError, ValueError) as exc:
@@ -119,26 +122,93 @@ def _try_app(settings: Settings, answer=None) -> tuple[str | None, list[str]]:
     return out
 
 
-def _check_app(settings: Settings) -> tuple[str | None, list[str]]:
-    """Why the app cannot be built (a bad world or state URL), or None, and the
-    vendors' host names: found out in a forked child where the platform has fork (this
-    process lives as long as the server: neither the world nor the app's imports stay
-    with it), else here."""
+class _Check:
+    """``_try_app`` in a forked child (this process lives as long as the server:
+    neither the world nor the app's imports stay with it): started here, its answer
+    taken by ``result``."""
+
+    def __init__(self, settings: Settings) -> None:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork")
+        self._conn, theirs = ctx.Pipe(duplex=False)
+        self._child = ctx.Process(target=_try_app, args=(settings, theirs, os.getpid()))
+        self._child.start()
+        theirs.close()
+
+    def result(self) -> tuple[str | None, list[str]]:
+        try:
+            answer = self._conn.recv()
+        except EOFError:                    # it died: its traceback went to stderr
+            answer = ("checking the world and the state failed", [])
+        self._child.join()
+        return answer
+
+    def stop(self) -> None:
+        """End the child if it still runs (the server stopped before its answer)."""
+        if self._child.is_alive():
+            self._child.terminate()
+        self._child.join()
+
+
+def _forks() -> bool:
     import multiprocessing
 
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return _try_app(settings)
-    ctx = multiprocessing.get_context("fork")
-    mine, theirs = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_try_app, args=(settings, theirs))
-    child.start()
-    theirs.close()
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _check_app(settings: Settings) -> tuple[str | None, list[str]]:
+    """Why the app cannot be built (a bad world or state URL), or None, and the
+    vendors' host names: found out in a forked child where the platform has fork, else
+    here."""
+    return _Check(settings).result() if _forks() else _try_app(settings)
+
+
+# set in serve's process while a big world is checked beside the starting server (see
+# ``_alongside``); its workers, forked from it, wait on it (``wait_for_check``)
+_GATE: Any = None
+
+
+def _alongside(settings: Settings) -> bool:
+    """Whether the world is checked while the server starts (its workers import the
+    app meanwhile and wait for the check's answer before they build it), rather than
+    before: for a big world (``worldcache.AUTO_BYTES`` or more: its check takes
+    seconds, the workers' imports a second), when granian forks its workers from this
+    process (what carries the gate to them), and without ``--tls`` (its certificate
+    names the hosts the check answers). A small world is checked first, so a bad one
+    stops the server before it binds anything."""
+    import multiprocessing
+
+    from .core.worldcache import AUTO_BYTES
+    if settings.tls or not _forks() or multiprocessing.get_start_method() != "fork":
+        return False
     try:
-        answer = mine.recv()
-    except EOFError:                    # it died: its traceback went to stderr
-        answer = ("checking the world and the state failed", [])
-    child.join()
-    return answer
+        return Path(settings.world).stat().st_size >= AUTO_BYTES
+    except OSError:
+        return False                    # the check says why the file cannot be read
+
+
+def wait_for_check() -> None:
+    """In a server's worker: wait until serve's check of the world has passed when it
+    runs beside the start (``_alongside``); at once otherwise. Nothing waits when the
+    check fails: serve stops the server, its workers with it. A worker whose server
+    went away (its parent changed) exits."""
+    gate = _GATE
+    if gate is None:
+        return
+    parent = os.getppid()
+    while not gate.wait(1.0):
+        if os.getppid() != parent:
+            os._exit(1)
+
+
+def _listening(settings: Settings) -> None:
+    from .core.redis_store import shown
+
+    scheme = "https" if settings.tls else "http"
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    print(f"mockcloud listening on {scheme}://{host}:{settings.port} "
+          f"(state {shown(settings.state)}, {settings.workers} worker(s))", flush=True)
 
 
 def run(settings: Settings) -> int:
@@ -146,12 +216,8 @@ def run(settings: Settings) -> int:
     if problem:
         print(f"mockcloud: {problem}", file=sys.stderr)
         return 2
-    from granian import Granian
-    from granian.constants import Interfaces
-
     from .core import tls
     from .core.admin.lock import binds_loopback
-    from .core.redis_store import shown
     busy = address_problem(settings.host, settings.port)  # port 0: the host only
     if not busy and settings.port == 0:
         settings.port = _free_port(settings.host)
@@ -168,6 +234,8 @@ def run(settings: Settings) -> int:
     # the world, and this process lives as long as the server (a big world's memory
     # would stay with it, and with its workers had they been forked from it); the
     # child leaves the built world in the cache the workers map it from
+    if _alongside(settings):
+        return _serve_alongside(settings)
     problem, hosts = _check_app(settings)
     if problem:
         print(f"mockcloud: {problem}", file=sys.stderr)
@@ -176,11 +244,20 @@ def run(settings: Settings) -> int:
     if settings.tls:
         cert, key = (Path(p) for p in tls.ensure_certificate(settings, hosts))
     os.environ.update(settings.to_env())
-    scheme = "https" if settings.tls else "http"
-    host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    print(f"mockcloud listening on {scheme}://{host}:{settings.port} "
-          f"(state {shown(settings.state)}, {settings.workers} worker(s))", flush=True)
-    server = Granian(
+    _listening(settings)
+    _granian(settings, cert, key).serve()
+    return 0
+
+
+def _granian(settings: Settings, cert: Path | None = None, key: Path | None = None) -> Any:
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    # a worker forked by granian keeps this process's signal handlers (granian's, on
+    # its server object here) until it sets its own, once the app is built: a SIGTERM
+    # from granian stopping it meanwhile would be lost and granian wait for it for ever
+    os.register_at_fork(after_in_child=_worker_signals)
+    return Granian(
         "emulator.wsgi:app",
         address=settings.host,
         port=settings.port,
@@ -192,5 +269,47 @@ def run(settings: Settings) -> int:
         log_level=settings.log_level,
         log_access=False,
     )
-    server.serve()
-    return 0
+
+
+def _worker_signals() -> None:
+    """In a process forked from serve's: stopped by SIGTERM, deaf to SIGINT (a Ctrl-C
+    reaches serve, which stops its workers), until granian sets its own handlers."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _serve_alongside(settings: Settings) -> int:
+    """Serve while the check runs (``_alongside``): once granian has bound the address
+    and set its signal handlers, a thread takes the check's answer; a pass opens the
+    gate the workers wait on, a failure is reported and stops the server (SIGTERM, as
+    an operator would: granian stops its workers) with status 2."""
+    import multiprocessing
+    import signal
+    import threading
+
+    global _GATE
+    check = _Check(settings)
+    os.environ.update(settings.to_env())
+    server = _granian(settings)
+    _GATE = gate = multiprocessing.get_context("fork").Event()
+    failed: list[str] = []
+
+    def answer() -> None:
+        problem, _hosts = check.result()
+        if problem:
+            failed.append(problem)
+            print(f"mockcloud: {problem}", file=sys.stderr, flush=True)
+            os.kill(os.getpid(), signal.SIGTERM)
+        else:
+            _listening(settings)
+            gate.set()
+
+    server.on_startup(lambda: threading.Thread(target=answer, daemon=True).start())
+    try:
+        server.serve()
+    finally:
+        check.stop()
+        _GATE = None
+    return 2 if failed else 0

@@ -6,10 +6,13 @@ No timing is asserted here (``bench/worlds.py`` measures): behaviour only."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import orjson
 import pytest
@@ -51,10 +54,10 @@ def test_several_processes_build_the_same_base_as_one(tmp_path, jobs):
     assert [list(keys) for keys in many.docs.values()] == \
         [list(keys) for keys in one.docs.values()]           # the base's order too
     assert bytes(many._buf) == bytes(one._buf)
-    # and what one process built before there were parts
+    # and the documents one process builds with no parts (the digest names the parts)
     from emulator.core.store import Base
-    data = world.read_file(src)
-    assert Base(world.build(data, VENDOR_MAP, 0)).digest == one.digest
+    whole = Base(world.build(world.read_file(src), VENDOR_MAP, 0))
+    assert whole.docs == one.docs and bytes(whole._buf) == bytes(one._buf)
     kind, keys = next(iter(one.docs.items()))
     key = next(iter(keys))
     assert many.snapshot(kind, key) == one.snapshot(kind, key) is not None
@@ -102,3 +105,75 @@ def test_serve_refuses_a_big_world_with_a_late_bad_entry_by_name(tmp_path):
         assert proc.returncode == 2, proc.stderr
         assert wanted in proc.stderr and "Traceback" not in proc.stderr
     assert not list((tmp_path / "home").rglob("*.base"))
+
+
+def test_serve_checks_a_big_world_while_the_server_starts(tmp_path):
+    """A big world is checked while granian starts its worker (which imports the app
+    meanwhile and builds it once the check has passed): served whole, the last user of
+    each vendor there, the world built once (the worker maps what the check saved)."""
+    import requests
+
+    from emulator.launcher import ServerProcess
+    from emulator.testing import Admin
+
+    data = _data()
+    src = _write(tmp_path / "w.json", data)
+    home = tmp_path / "home"
+    with ServerProcess("--world", src, home=home, timeout=300) as server:
+        admin = Admin(server.url)
+        last = data["lightify"]["users"][-1]["email"]
+        token = admin.issue_token("lightify", "lightify-ci", last)["access_token"]
+        r = requests.get(admin.url("lightify") + "/v4/devices/", timeout=30,
+                         headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200, r.text
+        want = {d["id"] for d in data["lightify"]["users"][-1]["devices"]}
+        assert want and {d["id"] for d in r.json()["devices"]} >= want
+        assert server.log_path is not None
+        assert server.log_path.read_text().count("mockcloud listening on") == 1
+    assert len(list((home / "worlds").glob("*.base"))) == 1
+
+
+def _group(pgid: int) -> list[int]:
+    """The live processes of a process group (zombies are gone)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                out.append(int(entry))
+    return out
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_serve_stopped_while_it_checks_a_big_world_leaves_no_process(tmp_path):
+    """SIGTERM to serve alone while the check runs and its worker waits for it: serve
+    ends, and so do the checking child, its helper and the worker (none builds on, or
+    waits for an answer, for ever)."""
+    src = tmp_path / "w.json"
+    src.write_bytes(_generated())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emulator.cli", "serve", "--port", "0", "--world", str(src)],
+        env={**os.environ, "MOCKCLOUD_HOME": str(tmp_path / "home")},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        # serve, its checking child, the child's helper and granian's worker
+        deadline = time.monotonic() + 120
+        while len(_group(proc.pid)) < 4 and proc.poll() is None \
+                and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(_group(proc.pid)) >= 4, proc.stderr.read() if proc.poll() else ""
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(120)
+        deadline = time.monotonic() + 60
+        while _group(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _group(proc.pid)
+        assert b"listening" not in proc.stdout.read()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

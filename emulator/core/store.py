@@ -86,19 +86,18 @@ def _dumps(doc: Doc) -> bytes:
 
 class Part(NamedTuple):
     """Documents of a world as a base holds them, made apart to be joined into one
-    (``Base.part``, ``Base.joined``): ``fed`` is what the base's digest reads for them
-    (each one's kind, key and serialised bytes), ``buf`` the documents as kept (packed
-    or not) end to end, ``docs`` where each is in ``buf`` (as ``Base.docs``)."""
+    (``Base.part``, ``Base.joined``): ``digest`` the hash of what they are (each one's
+    kind, key and serialised bytes, in order), ``buf`` the documents as kept (packed or
+    not) end to end, ``docs`` where each is in ``buf`` (as ``Base.docs``)."""
 
-    fed: bytes
+    digest: bytes
     buf: bytes
     docs: dict[str, dict[str, int]]
 
 
 class _Built:
-    """A base being built, one document at a time: its index, its buffer, and what its
-    digest reads, fed to ``feed`` (a hash's update, or a bytearray's extend to hash
-    later)."""
+    """A part being built, one document at a time: its index, its buffer, and what its
+    digest reads, fed to ``feed`` (a hash's update)."""
 
     def __init__(self, feed: Callable[[bytes | memoryview], Any]) -> None:
         self.feed = feed
@@ -121,14 +120,6 @@ class _Built:
             self.chunks += packed
         return self
 
-    def done(self, base: Base, digest: Any) -> None:
-        base.digest = digest.hexdigest()
-        base.docs = self.docs
-        base._buf = bytes(self.chunks)
-        self.chunks = bytearray()
-        base._start = 0
-        base._parsed = {}
-
 
 class Base:
     """A world's documents, read-only, shared by every tenant that starts from it.
@@ -142,15 +133,18 @@ class Base:
     (10,000 homes: zlib's time 2.0 -> 0.9 s, packed 51 -> 63 MB). ``docs`` maps
     kind -> key -> where
     the document is in the buffer (``offset << 32 | length``). ``digest`` names the
-    documents (a hash of every kind, key and stored value), so processes that loaded
-    the same world agree on it. ``snapshot`` parses a document once and shares it (a
-    bounded cache).
+    documents, so processes that loaded the same world agree on it: a hash of its
+    parts' hashes, each of every kind, key and stored value of the part in order (a
+    world's parts are its steps, ``core.world.steps``, each hashed by the process that
+    serialised it, so no process reads all the documents again to name them).
+    ``snapshot`` parses a document once and shares it (a bounded cache).
 
     ``save`` writes a base to a file and ``load`` maps one back (``mmap``, read-only:
     the documents stay in the page cache, shared by every process that maps the file,
     and only the index is read into memory), which is how a server's workers get the
     world without building it (``core/worldcache.py``). ``part`` and ``joined`` build
-    one from parts that several processes serialised: the same base as ``Base(rows)``."""
+    one from parts that several processes serialised: the same base however many
+    processes there were; ``Base(rows)`` is the base of one part."""
 
     PACK = 1024
     CACHE = 4096
@@ -162,35 +156,42 @@ class Base:
     _parsed: dict[tuple[str, str], Doc]
 
     def __init__(self, rows: Iterable[tuple[str, str, Doc]] = ()) -> None:
-        digest = hashlib.blake2b(digest_size=16)
-        _Built(digest.update).add_all(rows).done(self, digest)
+        self._join([self.part(rows)])
 
     @classmethod
     def part(cls, rows: Iterable[tuple[str, str, Doc]]) -> Part:
-        """Documents serialised and packed as a base keeps them, for ``joined`` to put
-        into one base (in another process, maybe): the work of building a base but for
-        hashing them."""
-        fed = bytearray()
-        built = _Built(fed.extend).add_all(rows)
-        return Part(bytes(fed), bytes(built.chunks), built.docs)
+        """Documents serialised, packed and hashed as a base keeps them, for ``joined``
+        to put into one base (in another process, maybe)."""
+        digest = hashlib.blake2b(digest_size=16)
+        built = _Built(digest.update).add_all(rows)
+        return Part(digest.digest(), bytes(built.chunks), built.docs)
 
     @classmethod
     def joined(cls, parts: Iterable[Part]) -> Base:
         """The base of the parts' documents, one part after the other: the same index,
-        bytes and digest as ``Base(rows)`` of their rows in that order."""
+        bytes and digest however many processes made the parts."""
+        base = cls.__new__(cls)
+        base._join(parts)
+        return base
+
+    def _join(self, parts: Iterable[Part]) -> None:
         digest = hashlib.blake2b(digest_size=16)
-        built = _Built(digest.update)
-        docs = built.docs
+        docs: dict[str, dict[str, int]] = {}
+        bufs: list[bytes] = []
+        at = 0
         for part in parts:
-            digest.update(part.fed)
-            shift = len(built.chunks) << 32
+            digest.update(part.digest)
+            shift = at << 32
             for kind, refs in part.docs.items():
                 docs.setdefault(kind, {}).update(
                     {key: ref + shift for key, ref in refs.items()} if shift else refs)
-            built.chunks += part.buf
-        base = cls.__new__(cls)
-        built.done(base, digest)
-        return base
+            bufs.append(part.buf)
+            at += len(part.buf)
+        self.digest = digest.hexdigest()
+        self.docs = docs
+        self._buf = b"".join(bufs)
+        self._start = 0
+        self._parsed = {}
 
     @property
     def size(self) -> int:

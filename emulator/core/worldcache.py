@@ -111,7 +111,7 @@ def build(path: str | Path, vendors: dict[str, Vendor], seed: int,
                 jobs = _cpus() if _size(path) >= AUTO_BYTES else 1
             jobs = min(jobs, len(steps))
             if jobs < 2 or not _can_fork():
-                base = Base(row for step in steps for row in step())
+                base = Base.joined(Base.part(step()) for step in steps)
             else:
                 base = Base.joined(_parallel(steps, jobs))
         # the parsed file goes while the collector is still off: the first collection
@@ -184,9 +184,25 @@ def _taken(steps: list[Step], turn: Any) -> Iterator[tuple[int, Outcome]]:
         yield i, out
 
 
-def _helper(steps: list[Step], turn: Any, conn: Any, spool: int) -> None:
+def die_with_parent(parent: int) -> None:
+    """In a process forked by ``parent``: be killed when that process ends (Linux's
+    ``PR_SET_PDEATHSIG``), so that no world is built on for a server, or a build, that
+    is gone; elsewhere nothing."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)      # 1: PR_SET_PDEATHSIG
+    if os.getppid() != parent:                          # it ended before that
+        os._exit(1)
+
+
+def _helper(steps: list[Step], turn: Any, conn: Any, spool: int, parent: int) -> None:
     """A forked child's share of the steps: each part written to ``spool`` (a file
     the parent opened) and its place there sent, or the error that stopped it."""
+    die_with_parent(parent)
     at = 0
     try:
         for i, out in _taken(steps, turn):
@@ -238,8 +254,8 @@ def _parallel(steps: list[Step], jobs: int) -> Iterator[Part]:
             return
         for spool in spools:
             mine, theirs = ctx.Pipe(duplex=False)
-            child = ctx.Process(target=_helper, args=(steps, turn, theirs, spool.fileno()),
-                                daemon=True)
+            child = ctx.Process(target=_helper, daemon=True,
+                                args=(steps, turn, theirs, spool.fileno(), os.getpid()))
             child.start()
             theirs.close()
             children.append((child, mine, spool.fileno()))
