@@ -35,7 +35,7 @@ from clients.lightify import LightifyClient
 from clients.netatmo import NetatmoClient
 from clients.qivivo import QivivoClient
 from emulator.testing import Admin, stop_process
-from emulator.toolkit.scrub import Scrubber, is_mac_pseudonym, key_for
+from emulator.toolkit.scrub import Scrubber, is_mac_pseudonym, key_for, macs_for
 
 REDIRECT = "https://example.com/callback"
 QIVIVO_REDIRECT = "https://qivivo.com/authorize"
@@ -248,7 +248,9 @@ def test_no_secret_and_no_real_value_survives(scrubbed: Run) -> None:
     assert set(re.findall(r'"vpn_url":"([^"]*)"', text)) == {"REDACTED"}
     key = (scrubbed.out / ".scrub-key").read_text().strip()
     assert key not in text
-    assert (scrubbed.out / ".gitignore").read_text().strip() == ".scrub-key"
+    assert (scrubbed.out / ".gitignore").read_text().split() == [".scrub-key", ".scrub-macs"]
+    given = json.loads((scrubbed.out / ".scrub-macs").read_text())   # the run's pseudonyms
+    assert macs <= set(given) and ids["module"] not in json.dumps(given)
 
 
 def test_tokens_stay_linked_and_errors_are_recorded(scrubbed: Run) -> None:
@@ -401,6 +403,38 @@ def test_gzip_answers_are_decoded_and_scrubbed(tmp_path: Path, gzip_upstream: st
 
 
 # ------------------------------------------------------------------ the scrubber alone
+def test_mac_pseudonyms_never_collide_nor_let_a_real_mac_through(tmp_path: Path) -> None:
+    """Two bytes of hash per vendor prefix collide in big recordings: the later MAC is
+    re-hashed, and a later session into the same folder gives the same pseudonyms
+    whatever the order; a real MAC that happens to carry a valid check byte is
+    pseudonymised all the same (only the scrubber's own pseudonyms are kept)."""
+    key, macs = b"c" * 32, macs_for(tmp_path)
+    s = Scrubber(key, macs)
+    first: dict[str, str] = {}
+    pair = None
+    for n in range(5000):                       # a birthday collision of the plain hash
+        real = f"70:ee:50:{n >> 8 & 255:02x}:{n & 255:02x}:00"
+        plain = Scrubber(key).mac(real)
+        if plain in first:
+            pair = (first[plain], real)
+            break
+        first[plain] = real
+    assert pair is not None
+    a, b = pair
+    fake_a, fake_b = s.mac(a), s.mac(b)
+    assert fake_a != fake_b and is_mac_pseudonym(fake_a) and is_mac_pseudonym(fake_b)
+    assert fake_a == Scrubber(key).mac(a)        # the first keeps the plain hash
+    again = Scrubber(key, macs)                  # the next session, the other order
+    assert (again.mac(b), again.mac(a)) == (fake_b, fake_a)
+    assert a not in macs.read_text() and b not in macs.read_text()   # tags, not MACs
+    lucky = next(m for m in (f"70:ee:50:12:{n >> 8 & 255:02x}:{n & 255:02x}"
+                             for n in range(1 << 16)) if is_mac_pseudonym(m))
+    assert s.mac(lucky) != lucky and is_mac_pseudonym(s.mac(lucky))
+    macs.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="not a map of MAC pseudonyms"):
+        Scrubber(key, macs)
+
+
 def test_pseudonyms_keep_their_shape() -> None:
     s, other = Scrubber(b"k" * 32), Scrubber(b"q" * 32)
     mac = s.text("70:ee:50:3a:00:00")

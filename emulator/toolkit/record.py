@@ -54,7 +54,7 @@ import requests
 import yaml
 from vcr.serializers import yamlserializer
 
-from .scrub import Scrubber, check_main, key_for, read_cassette
+from .scrub import Scrubber, check_main, key_for, macs_for, read_cassette
 
 # Qivivo's two hosts (INFERRED from its clients: account.qivivo.com serves the
 # authorization page at its root and /oauth/token; data.qivivo.com serves /api/v2)
@@ -363,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     path = out / (name if name.endswith((".yaml", ".yml")) else f"{name}.yaml")
     try:
         out.mkdir(parents=True, exist_ok=True)
-        scrubber = None if args.no_scrub else Scrubber(key_for(out))
+        scrubber = None if args.no_scrub else Scrubber(key_for(out), macs_for(out))
         cassette = Cassette(path)
     except (OSError, ValueError, yaml.YAMLError) as exc:
         p.error(f"cannot record into {path}: {exc}")

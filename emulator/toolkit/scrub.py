@@ -20,7 +20,12 @@
   - MAC-like ids -> the same first three bytes (``70:ee:50``, ``02:00:00``: the
     device kind), two hashed bytes and a check byte (``Scrubber.mac``, ``is_mac_pseudonym``): the
     *pseudonym space* that ``check`` tells from real-looking MACs (a real MAC falls in
-    it by chance once in 256);
+    it by chance once in 256: ``check`` misses it, the scrubber does not, as it knows
+    its own pseudonyms). Two bytes are 65,536 pseudonyms per vendor prefix: two MACs
+    of one recording that hash alike (a few in a hundred for a big account) get
+    distinct pseudonyms, the later one re-hashed. The pseudonyms given are kept in
+    ``DIR/.scrub-macs`` (``macs_for(DIR)``: each with a keyed hash of its MAC, never
+    the MAC), so every session recorded into ``DIR`` resolves them alike;
   - UUIDs -> UUIDs of version 8 ("custom", RFC 9562), hashed;
   - 24-hex ids (Netatmo homes, users, schedules) -> 24 hex;
   - other ids under id keys (``ID_KEYS``: Netatmo room ids, Lightify ``123456-d01``,
@@ -59,6 +64,7 @@ import json
 import os
 import re
 import secrets
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +77,8 @@ from .. import app as _app  # noqa: F401  (the vendors' secret field names, decl
 from ..core.journal import REDACTED, SECRET_HEADERS, is_secret_field
 
 KEY_FILE = ".scrub-key"
+MACS_FILE = ".scrub-macs"
+MAC_TRIES = 1 << 20         # re-hashes of one MAC before its prefix counts as full
 CASSETTE_SUFFIXES = (".yaml", ".yml", ".json")
 
 # secret fields whose marker carries a hash of the value (a token seen in an answer and
@@ -129,7 +137,7 @@ def key_for(out: Path) -> bytes:
     path = out / KEY_FILE
     ignore = out / ".gitignore"
     if not ignore.exists():
-        ignore.write_text(f"{KEY_FILE}\n")
+        ignore.write_text(f"{KEY_FILE}\n{MACS_FILE}\n")
     try:
         key = bytes.fromhex(path.read_text().strip())
         if len(key) >= 16:
@@ -143,10 +151,27 @@ def key_for(out: Path) -> bytes:
     return key
 
 
+def macs_for(out: Path) -> Path:
+    """Where the run in ``out`` keeps the MAC pseudonyms it gave (``Scrubber(macs=)``)."""
+    return out / MACS_FILE
+
+
 # ----------------------------------------------------------------------------- scrubbing
 class Scrubber:
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, macs: Path | None = None) -> None:
+        """``macs``: a file keeping the MAC pseudonyms given (read now, written as new
+        ones are given); without it they are kept for this scrubber's life only."""
         self.key = key
+        self._lock = threading.Lock()
+        self._macs_file = macs
+        self._macs: dict[str, str] = {}     # pseudonym -> keyed hash of its MAC
+        if macs is not None and macs.exists():
+            given = json.loads(macs.read_text(encoding="utf-8"))
+            if not isinstance(given, dict) or not all(
+                    isinstance(k, str) and isinstance(v, str) for k, v in given.items()):
+                raise ValueError(f"{macs}: not a map of MAC pseudonyms")
+            self._macs = given
+        self._fake_of = {tag: fake for fake, tag in self._macs.items()}
 
     # -- one value ------------------------------------------------------------------
     def _digest(self, kind: str, value: str, n: int = 32) -> bytes:
@@ -169,12 +194,36 @@ class Scrubber:
         return f"user-{self._digest('email', value.lower(), 5).hex()}@example.com"
 
     def mac(self, value: str) -> str:
-        raw = bytes.fromhex(value.replace(":", ""))
-        if raw[5] == mac_check(raw[:5]):
-            return value                    # already a pseudonym
-        first5 = raw[:3] + self._digest("mac", value.lower(), 2)
-        out = ":".join(f"{b:02x}" for b in first5 + bytes([mac_check(first5)]))
-        return out.upper() if value.isupper() else out
+        low = value.lower()
+        with self._lock:
+            if low in self._macs:
+                return value                # already one of its pseudonyms
+            tag = self._digest("mac-tag", low, 12).hex()
+            fake = self._fake_of.get(tag)
+            if fake is None:
+                fake = self._new_mac(low)
+                self._macs[fake], self._fake_of[tag] = tag, fake
+                self._save_macs()
+        return fake.upper() if value.isupper() else fake
+
+    def _new_mac(self, low: str) -> str:
+        """The first of the MAC's pseudonyms (its hash, then re-hashes) not given yet."""
+        prefix = bytes.fromhex(low.replace(":", ""))[:3]
+        for i in range(MAC_TRIES):
+            first5 = prefix + self._digest("mac", low if i == 0 else f"{low}\0{i}", 2)
+            fake = ":".join(f"{b:02x}" for b in first5 + bytes([mac_check(first5)]))
+            if fake not in self._macs and fake != low:
+                return fake
+        raise ValueError(f"no MAC pseudonym left under {low[:8]}")
+
+    def _save_macs(self) -> None:
+        if self._macs_file is None:
+            return
+        tmp = self._macs_file.with_name(self._macs_file.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(self._macs, fh, sort_keys=True)
+        os.replace(tmp, self._macs_file)
 
     def uuid(self, value: str) -> str:
         h = bytearray(self._digest("uuid", value.lower(), 16))
