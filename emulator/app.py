@@ -107,17 +107,18 @@ class Mockcloud:
         self.vendor_settings = {v.name: vendor_settings(v.settings, v.name) for v in vendors}
         self.auth = {v.name: VendorAuthServer(v.auth(self.vendor_settings[v.name]), v.errors)
                      for v in vendors}
-        # the world every tenant starts from: one read-only base per process, shared
-        # by the tenants (copy on write, core/store.py); mapped from the built worlds'
-        # cache when serve's check built it there (core/worldcache.py)
-        self.world_base = self.store.add_base(worldcache.base_for(self.settings,
-                                                                  self.vendors))
         # webhook deliveries: its thread starts with the first request (never at import,
         # so a forking server starts one per worker process), stops with this app
         self.deliverer = Deliverer(self.store, self.vendors, self.settings)
         weakref.finalize(self, self.deliverer.stop)
         self.flask = self._control_app()
         self.vendor_apps = {v.name: self._vendor_app(v) for v in vendors}
+        # the world every tenant starts from: one read-only base per process, shared
+        # by the tenants (copy on write, core/store.py); mapped from the built worlds'
+        # cache when serve's check built it there (core/worldcache.py), last: a worker
+        # may wait for that check meanwhile (server.checked_world)
+        self.world_base = self.store.add_base(worldcache.base_for(self.settings,
+                                                                  self.vendors))
 
     # ------------------------------------------------------------------- Flask
 

@@ -17,7 +17,7 @@ import os
 import socket
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .settings import Settings
 
@@ -98,11 +98,19 @@ def check(settings: Settings) -> str | None:
     return None
 
 
-def _try_app(settings: Settings, answer=None, parent: int = 0) -> tuple[str | None, list[str]]:
-    """(why the app cannot be built, or None; the vendors' host names), sent through
-    ``answer`` when given (a child forked by ``parent``, gone once it answered, or
-    with its parent). Building it builds the world, and saves it for the workers to
-    map (``core/worldcache.py``)."""
+class Answer(NamedTuple):
+    """What the check found: why the app cannot be built (or None), the vendors' host
+    names, and the file its built world was saved to (None: not cached)."""
+
+    problem: str | None
+    hosts: list[str]
+    built: str | None = None
+
+
+def _try_app(settings: Settings, answer=None, parent: int = 0) -> Answer:
+    """Whether the app builds (``Answer``), sent through ``answer`` when given (a
+    child forked by ``parent``, gone once it answered, or with its parent). Building
+    it builds the world, and saves it for the workers to map (``core/worldcache.py``)."""
     if answer is not None:
         from .core import worldcache
         worldcache.die_with_parent(parent)
@@ -112,11 +120,13 @@ def _try_app(settings: Settings, answer=None, parent: int = 0) -> tuple[str | No
 
     hosts = [h for v in VENDORS for h in v.hosts]
     try:
-        create_app(settings).store.close()
+        app = create_app(settings)
     except (WorldError, ValueError) as exc:
-        out: tuple[str | None, list[str]] = (str(exc), hosts)
+        out = Answer(str(exc), hosts)
     else:
-        out = (None, hosts)
+        path = app.world_base.path
+        app.store.close()
+        out = Answer(None, hosts, str(path) if path else None)
     if answer is not None:
         answer.send(out)
     return out
@@ -136,11 +146,11 @@ class _Check:
         self._child.start()
         theirs.close()
 
-    def result(self) -> tuple[str | None, list[str]]:
+    def result(self) -> Answer:
         try:
             answer = self._conn.recv()
         except EOFError:                    # it died: its traceback went to stderr
-            answer = ("checking the world and the state failed", [])
+            answer = Answer("checking the world and the state failed", [])
         self._child.join()
         return answer
 
@@ -157,15 +167,15 @@ def _forks() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def _check_app(settings: Settings) -> tuple[str | None, list[str]]:
-    """Why the app cannot be built (a bad world or state URL), or None, and the
-    vendors' host names: found out in a forked child where the platform has fork, else
-    here."""
+def _check_app(settings: Settings) -> Answer:
+    """Whether the app can be built (a bad world or state URL is the answer's
+    problem): found out in a forked child where the platform has fork, else here."""
     return _Check(settings).result() if _forks() else _try_app(settings)
 
 
 # set in serve's process while a big world is checked beside the starting server (see
-# ``_alongside``); its workers, forked from it, wait on it (``wait_for_check``)
+# ``_alongside``): the gate its workers, forked from it, wait on, and where the check
+# saved the built world (``checked_world``)
 _GATE: Any = None
 
 
@@ -188,18 +198,26 @@ def _alongside(settings: Settings) -> bool:
         return False                    # the check says why the file cannot be read
 
 
-def wait_for_check() -> None:
-    """In a server's worker: wait until serve's check of the world has passed when it
-    runs beside the start (``_alongside``); at once otherwise. Nothing waits when the
-    check fails: serve stops the server, its workers with it. A worker whose server
-    went away (its parent changed) exits."""
-    gate = _GATE
-    if gate is None:
+def checked_world() -> None:
+    """In a server's worker: when serve checks the world beside the start
+    (``_alongside``), the app takes its world from that check, waiting for it once
+    everything else is built (``worldcache.checked_elsewhere``); else nothing. Nothing
+    waits when the check fails: serve stops the server, its workers with it. A worker
+    whose server went away (its parent changed) exits."""
+    if _GATE is None:
         return
+    from .core import worldcache
+
+    gate, built = _GATE
     parent = os.getppid()
-    while not gate.wait(1.0):
-        if os.getppid() != parent:
-            os._exit(1)
+
+    def wait() -> str | None:
+        while not gate.wait(1.0):
+            if os.getppid() != parent:
+                os._exit(1)
+        return built.value.decode() or None
+
+    worldcache.checked_elsewhere(wait)
 
 
 def _listening(settings: Settings) -> None:
@@ -236,7 +254,7 @@ def run(settings: Settings) -> int:
     # child leaves the built world in the cache the workers map it from
     if _alongside(settings):
         return _serve_alongside(settings)
-    problem, hosts = _check_app(settings)
+    problem, hosts, _built = _check_app(settings)
     if problem:
         print(f"mockcloud: {problem}", file=sys.stderr)
         return 2
@@ -293,18 +311,23 @@ def _serve_alongside(settings: Settings) -> int:
     check = _Check(settings)
     os.environ.update(settings.to_env())
     server = _granian(settings)
-    _GATE = gate = multiprocessing.get_context("fork").Event()
+    ctx = multiprocessing.get_context("fork")
+    gate, built = ctx.Event(), ctx.Array("c", 4096, lock=False)
+    _GATE = gate, built
     failed: list[str] = []
 
     def answer() -> None:
-        problem, _hosts = check.result()
-        if problem:
-            failed.append(problem)
-            print(f"mockcloud: {problem}", file=sys.stderr, flush=True)
+        out = check.result()
+        if out.problem:
+            failed.append(out.problem)
+            print(f"mockcloud: {out.problem}", file=sys.stderr, flush=True)
             os.kill(os.getpid(), signal.SIGTERM)
-        else:
-            _listening(settings)
-            gate.set()
+            return
+        path = (out.built or "").encode()
+        if len(path) < len(built):      # else the workers find it themselves
+            built.value = path
+        _listening(settings)
+        gate.set()
 
     server.on_startup(lambda: threading.Thread(target=answer, daemon=True).start())
     try:

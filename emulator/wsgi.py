@@ -16,17 +16,17 @@ objects live as long as the worker, and each full collection would walk them all
 Measured with ``bench/ab.py``: about 4 % more PATCH/s at 8 connections.
 
 When ``serve`` checks a big world while the server starts (``server._alongside``), a
-worker imports the app meanwhile and builds it once the check has passed
-(``server.wait_for_check``): the world is then in the built worlds' cache.
+worker imports and builds the app meanwhile, and takes the world as the check saved
+it once the check has passed (``server.checked_world``).
 """
 
 import gc
 import os
 
 from .app import create_app
-from .server import wait_for_check
+from .server import checked_world
 
-wait_for_check()
+checked_world()
 app = create_app()
 
 for _name in [n for n in os.environ if n.startswith(("HTTP_", "MOCKCLOUD_"))]:

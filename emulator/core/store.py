@@ -154,6 +154,7 @@ class Base:
     _buf: bytes | mmap.mmap
     _start: int
     _parsed: dict[tuple[str, str], Doc]
+    path: Path | None = None     # the file it was saved to or mapped from
 
     def __init__(self, rows: Iterable[tuple[str, str, Doc]] = ()) -> None:
         self._join([self.part(rows)])
@@ -211,6 +212,7 @@ class Base:
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
+        self.path = path
 
     @classmethod
     def load(cls, path: str | Path) -> Base:
@@ -231,6 +233,7 @@ class Base:
         base = cls.__new__(cls)
         base.digest, base.docs, base._buf, base._start = digest, docs, buf, start
         base._parsed = {}
+        base.path = Path(path)
         return base
 
     def _packed(self, ref: int) -> bytes:

@@ -293,10 +293,30 @@ def _no_collection() -> Iterator[None]:
             gc.enable()
 
 
+# how this process gets its world from a check made elsewhere (``checked_elsewhere``)
+_CHECKED: Callable[[], str | None] | None = None
+
+
+def checked_elsewhere(wait: Callable[[], str | None]) -> None:
+    """This process's world is checked and built by another process (``serve``'s
+    check, while the server starts): ``base_for`` calls ``wait``, which returns once
+    that check has passed, with the file the built base was saved to (or None: the
+    world is then built here, as without it)."""
+    global _CHECKED
+    _CHECKED = wait
+
+
 def base_for(settings: Any, vendors: dict[str, Vendor]) -> Base:
-    """The world ``settings.world`` as a base: mapped from the cache when it holds it,
-    else built (and saved there when the settings cache it). A world that does not
-    build raises ``WorldError`` (nothing is saved)."""
+    """The world ``settings.world`` as a base: the one the check made elsewhere saved
+    (``checked_elsewhere``), else mapped from the cache when it holds it, else built
+    (and saved there when the settings cache it). A world that does not build raises
+    ``WorldError`` (nothing is saved)."""
+    built = _CHECKED() if _CHECKED is not None else None
+    if built:
+        try:
+            return Base.load(built)
+        except (OSError, ValueError) as exc:
+            log.warning("mockcloud: building the world again: %s", exc)
     path = Path(settings.world)
     if not _wanted(getattr(settings, "world_cache", "auto"), path):
         return build(path, vendors, settings.seed)
