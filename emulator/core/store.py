@@ -54,6 +54,7 @@ import itertools
 import json
 import marshal
 import mmap
+import operator
 import os
 import sqlite3
 import struct
@@ -82,6 +83,111 @@ def _dumps(doc: Doc) -> bytes:
         return orjson.dumps(doc)
     except TypeError:  # e.g. an integer beyond 64 bits: the slower, unbounded encoder
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# Where each top-level value of a stored document is in its stored bytes: key -> (the
+# value, where its key starts, where its value starts, where it ends, and for a list
+# the length of each item's bytes, None when not known); ``update_shared`` keeps them
+# with the snapshot it installs (``_composed``)
+Span = tuple[Any, int, int, int, "list[int] | None"]
+Spans = dict[str, Span]
+_KEY_HEADS: dict[str, bytes] = {}
+SPAN_MIN = 1024   # bytes: a smaller document is serialised whole (nothing worth keeping)
+LIST_MIN = 8      # items: a shorter list is serialised whole
+
+
+def _composed(doc: Doc, old: bytes | None, spans: Spans | None) -> tuple[bytes, Spans | None]:
+    """``_dumps(doc)`` made from what it shares with the stored document ``spans``
+    describes in ``old``, and where each of its top-level values now is (None: it was
+    serialised whole, a small document or one with a key that is not a string).
+
+    An ``update_shared`` updater returns a new document keeping most of its input's
+    values (the very objects: a Qivivo house keeps its programs, base state and
+    devices) and lists that differ from their old ones at their ends (an event log
+    gets an event, drops its oldest). So: the keys and values it kept are copied from
+    ``old`` (a run of neighbours in one slice), and of a list that starts with a run of
+    the old one's items, only the items after that run are serialised. Every copied
+    byte is the serialisation of the same unchanged object (the contract of
+    ``update_shared``), so the result is ``_dumps(doc)``'s bytes."""
+    if not spans and (old is None or len(old) < SPAN_MIN):
+        return _dumps(doc), None
+    pieces: list[bytes] = [b"{"]
+    place: Spans = {}
+    pos = 1
+    run: list[tuple[str, Span]] = []       # kept neighbours, copied as one slice of old
+
+    def flush() -> None:
+        nonlocal pos
+        a, b = run[0][1][1], run[-1][1][3]
+        if pos > 1:
+            pieces.append(b",")
+            pos += 1
+        pieces.append(old[a:b])   # type: ignore[index]
+        shift = pos - a
+        for key, (value, h, s, e, lens) in run:
+            place[key] = (value, h + shift, s + shift, e + shift, lens)
+        pos += b - a
+        run.clear()
+
+    for k, v in doc.items():
+        hit = spans.get(k) if spans else None  # type: ignore[arg-type]
+        if hit is not None and hit[0] is v:
+            if run and hit[1] != run[-1][1][3] + 1:      # not the next one in old
+                flush()
+            run.append((k, hit))
+            continue
+        if run:
+            flush()
+        head = _KEY_HEADS.get(k)  # type: ignore[arg-type]
+        if head is None:
+            if type(k) is not str:
+                return _dumps(doc), None
+            if len(_KEY_HEADS) > 4096:
+                _KEY_HEADS.clear()
+            head = _KEY_HEADS[k] = orjson.dumps(k) + b":"
+        if pos > 1:
+            pieces.append(b",")
+            pos += 1
+        value, lens = _list_bytes(v, old, hit) if type(v) is list and len(v) >= LIST_MIN \
+            else (_dumps(v), None)
+        pieces += (head, value)
+        place[k] = (v, pos, pos + len(head), pos + len(head) + len(value), lens)
+        pos += len(head) + len(value)
+    if run:
+        flush()
+    pieces.append(b"}")
+    return b"".join(pieces), place
+
+
+def _list_bytes(items: list, old: bytes | None, hit: Span | None
+                ) -> tuple[bytes, list[int]]:
+    """A list's bytes and its items' lengths: a run of the old list's items (``hit``:
+    its span in ``old``) that it starts with copied, the items after it serialised.
+    The run is found where a list that got items at its end, lost some at its start,
+    or both, has it."""
+    was, lens = (hit[0], hit[4]) if hit is not None else (None, None)
+    j = -1
+    if lens is not None and type(was) is list and was:
+        first = items[0]
+        for j in (0, len(was) - len(items) + 1, len(was) - len(items)):
+            if 0 <= j < len(was) and was[j] is first:
+                break
+        else:
+            j = -1
+    if j < 0:
+        parts = [_dumps(x) for x in items]
+        return b"[" + b",".join(parts) + b"]", [len(x) for x in parts]
+    m = min(len(items), len(was) - j)                   # type: ignore[arg-type]
+    if not all(map(operator.is_, items[:m], was[j:j + m])):   # type: ignore[index]
+        m = next(i for i in range(m) if items[i] is not was[j + i])  # type: ignore[index]
+    a = hit[2] + 1 + sum(lens[:j]) + j                  # type: ignore[index,operator]
+    b = a + sum(lens[j:j + m]) + m - 1                  # type: ignore[index]
+    tail = [_dumps(x) for x in items[m:]]
+    out = [b"[", old[a:b]]                              # type: ignore[index]
+    if tail:
+        out += (b",", b",".join(tail))
+    out.append(b"]")
+    return b"".join(out), lens[j:j + m] + [len(x) for x in tail]   # type: ignore[index]
 
 
 class Part(NamedTuple):
@@ -348,7 +454,7 @@ class _Snapshots:
     SIZE = 512
 
     def __init__(self) -> None:
-        self._docs: dict[tuple[str, str, str], tuple[bytes | str, Doc]] = {}
+        self._docs: dict[tuple[str, str, str], tuple[bytes | str, Doc, Spans | None]] = {}
         self.check = os.environ.get("MOCKCLOUD_CHECK_SNAPSHOTS", "") not in ("", "0")
 
     def get(self, where: tuple[str, str, str], raw: bytes | str | None) -> Doc | None:
@@ -371,14 +477,22 @@ class _Snapshots:
                                                        else raw):
             raise AssertionError(f"a caller changed the snapshot of {where}")
 
-    def install(self, where: tuple[str, str, str], raw: bytes | str, doc: Doc) -> None:
-        """``doc`` is the parse of ``raw``, stored at ``where``."""
+    def spans(self, where: tuple[str, str, str], raw: bytes | str | None) -> Spans | None:
+        """Where the top-level values of the snapshot of ``raw`` are in it (``_composed``),
+        when the snapshot installed for ``where`` is that one's and its spans were kept."""
+        hit = self._docs.get(where)
+        return hit[2] if hit is not None and hit[0] is raw else None
+
+    def install(self, where: tuple[str, str, str], raw: bytes | str, doc: Doc,
+                spans: Spans | None = None) -> None:
+        """``doc`` is the parse of ``raw``, stored at ``where`` (``spans``: where its
+        top-level values are in ``raw``)."""
         while len(self._docs) >= self.SIZE:
             try:
                 self._docs.pop(next(iter(self._docs)), None)
             except (StopIteration, RuntimeError):   # emptied or changed by another thread
                 break
-        self._docs[where] = (raw, doc)
+        self._docs[where] = (raw, doc, spans)
 
 
 def _first(item: tuple[int, Any]) -> int:
@@ -566,37 +680,53 @@ class MemoryStore:
         # GIL had preempted; the last try runs under the lock, so an update never
         # starves.
         for _ in range(self.OPTIMISTIC):
-            bucket, own, raw, new, out = self._attempt(tenant, kind, key, fn, shared)
+            tried = self._attempt(tenant, kind, key, fn, shared)
+            bucket, own, raw = tried[:3]
             with self._lock:
                 if self._data.get((tenant, kind)) is not bucket or bucket.get(key) is not own \
                         or (own is None and self._raw(tenant, kind, key) != raw):
                     continue                    # written (or cleared) meanwhile
-                return self._commit(tenant, kind, key, bucket, own, raw, new, out, shared)
+                return self._commit(tenant, kind, key, *tried, shared)
         with self._lock:
             return self._commit(tenant, kind, key,
                                 *self._attempt(tenant, kind, key, fn, shared), shared)
 
     def _attempt(self, tenant: str, kind: str, key: str, fn: Updater, shared: bool
                  ) -> tuple[dict[str, bytes], bytes | None, bytes | None, Doc | None,
-                            bytes | None]:
+                            bytes | None, Spans | None]:
         """One run of an update's updater on the stored value: (bucket, own value, value
-        read, new document, its serialisation)."""
+        read, new document, its serialisation, where its values are in it)."""
         bucket = self._data.setdefault((tenant, kind), {})
         own = bucket.get(key)
         raw = own if own is not None else self._raw(tenant, kind, key)
         cur = self._current(tenant, kind, key, own, raw, shared)
+        # (read before the updater runs: where the values of the snapshot it gets are)
+        spans = self._snapshots.spans((tenant, kind, key), own) if shared and own else None
         new = fn(cur)
         if shared and self._snapshots.check:
             self._snapshots.unchanged((tenant, kind, key), cur, raw)
-        return bucket, own, raw, new, None if new is None else _dumps(new)
+        if new is None:
+            return bucket, own, raw, None, None, None
+        if not shared:
+            return bucket, own, raw, new, _dumps(new), None
+        out, spans = _composed(new, raw, spans)
+        if self._snapshots.check:
+            whole = _dumps(new)
+            if out != whole and json.loads(out) != json.loads(whole):
+                raise AssertionError(f"update_shared of {(tenant, kind, key)} serialised "
+                                     "what it kept wrong")
+        return bucket, own, raw, new, out, spans
 
     def update_shared(self, tenant: str, kind: str, key: str, fn: Updater) -> Doc | None:
         """``update`` whose ``fn`` gets the shared snapshot (``snapshot``'s document, or
         None), which it must not change: it returns a new document that may share what
         it kept of the old one (copy what it changes, down to the lists it appends to).
         The result is stored and becomes the snapshot of what was stored, so neither
-        this write nor the next read or write of the document parses it. Tests set
-        ``MOCKCLOUD_CHECK_SNAPSHOTS``: an ``fn`` that changed its input then fails."""
+        this write nor the next read or write of the document parses it; of the result's
+        top-level values, those it kept (the very objects) are not serialised again
+        either: their bytes are copied from the stored value (``_composed``). Tests set
+        ``MOCKCLOUD_CHECK_SNAPSHOTS``: an ``fn`` that changed its input then fails, and
+        so would bytes copied that are not the value's."""
         return self._update(tenant, kind, key, fn, True)
 
     def _current(self, tenant: str, kind: str, key: str, own: bytes | None,
@@ -614,7 +744,8 @@ class MemoryStore:
 
     def _commit(self, tenant: str, kind: str, key: str, bucket: dict[str, bytes],
                 own: bytes | None, raw: bytes | None, new: Doc | None,
-                out: bytes | None, shared: bool = False) -> Doc | None:
+                out: bytes | None, spans: Spans | None = None,
+                shared: bool = False) -> Doc | None:
         """The write of an update (the lock held)."""
         if out is None:
             if raw is None:             # absent before and after: nothing to write
@@ -625,7 +756,7 @@ class MemoryStore:
                 return new
             bucket[key] = out
             if shared:
-                self._snapshots.install((tenant, kind, key), out, new)
+                self._snapshots.install((tenant, kind, key), out, new, spans)
         self._wrote(tenant, kind)
         return new
 
