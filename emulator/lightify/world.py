@@ -24,9 +24,7 @@ scene names must exist.
 from __future__ import annotations
 
 import random
-from typing import Any
-
-from faker import Faker
+from typing import TYPE_CHECKING, Any
 
 from contracts.files import contracts_dir
 
@@ -36,6 +34,9 @@ from ..core.errors import MockcloudError
 from ..core.store import Store
 from ..core.vendor import DocRow, WorldUser
 from . import models as m
+
+if TYPE_CHECKING:    # only annotations: Faker is imported by what generates worlds
+    from faker import Faker
 
 SCHEMAS = contracts_dir() / "schemas" / "lightify"
 USER_KEYS = {"gateway", "devices", "groups", "scenes", "place"}

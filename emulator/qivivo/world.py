@@ -42,10 +42,9 @@ from __future__ import annotations
 import hashlib
 import random
 import uuid as uuidlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from faker import Faker
 
 from contracts.files import contracts_dir
 
@@ -56,6 +55,9 @@ from ..core.store import Store
 from ..core.vendor import DocRow, WorldUser
 from . import control
 from . import models as m
+
+if TYPE_CHECKING:    # only annotations: Faker is imported by what generates worlds
+    from faker import Faker
 
 SCHEMAS = contracts_dir() / "schemas" / "qivivo"
 HOUSE_KEYS = {"id", "name", "timezone", "place", "setup", "settings",
