@@ -163,6 +163,67 @@ def test_request_hooks_still_run():
                     ("before", "/items/stop")]
 
 
+@pytest.mark.parametrize("cls", [Flask, MockcloudFlask])
+def test_response_and_teardown_hooks_still_run(cls):
+    """Without hooks the blueprint chain is not walked (issue 10); with them, after- and
+    teardown-request hooks of the app, of a blueprint and of one request run as in
+    Flask, and the teardown signal carries the view's exception either way."""
+    from flask import Blueprint, after_this_request
+    from flask.signals import request_tearing_down
+
+    torn: list = []
+
+    def on_teardown(sender, exc=None, **_):
+        torn.append(type(exc).__name__ if exc else None)
+
+    def with_boom(app):
+        @app.get("/boom")
+        def boom():
+            raise KeyError("x")
+
+        @app.get("/once")
+        def once():
+            after_this_request(lambda resp: resp.headers.set("X-Once", "1") or resp)
+            return "once"
+        return Client(app)
+
+    request_tearing_down.connect(on_teardown)
+    try:
+        c = with_boom(make(cls))
+        assert c.get("/items/a").status_code == 200
+        assert c.get("/boom").status_code == 500
+        assert torn == [None, "KeyError"]
+        assert c.get("/once").headers.get("X-Once") == "1"
+        assert "X-Once" not in c.get("/items/a").headers
+        del torn[2:]
+
+        app, seen = make(cls), []
+        bp = Blueprint("bp", __name__)
+
+        @bp.get("/bp")
+        def in_bp():
+            @after_this_request
+            def once(resp):
+                seen.append("this request")
+                return resp
+            return "bp"
+
+        bp.after_request(lambda resp: seen.append("bp after") or resp)
+        bp.teardown_request(lambda exc: seen.append("bp teardown"))
+        app.register_blueprint(bp)
+        app.after_request(lambda resp: seen.append("app after") or resp)
+        app.teardown_request(lambda exc: seen.append(("app teardown", type(exc).__name__)))
+        c = with_boom(app)
+        assert c.get("/bp").get_data() == b"bp"
+        assert seen == ["this request", "bp after", "app after", "bp teardown",
+                        ("app teardown", "NoneType")]
+        assert c.get("/boom").status_code == 500
+        assert seen[-1] == ("app teardown", "KeyError")
+        assert torn[2:] == [None, "KeyError"]
+    finally:
+        request_tearing_down.disconnect(on_teardown)
+
+
 def test_sessions_are_empty_and_read_only():
     from flask import session
 

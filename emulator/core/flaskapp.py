@@ -19,7 +19,9 @@ in-process by bench/profile_patch.py; about a quarter of a vendor call's time):
 * ``ensure_sync``: Flask asks ``inspect.iscoroutinefunction`` of the view on every
   request; mockcloud's views are plain functions, so the answer is kept per view.
 * ``session_interface``: no cookies, so no session to make per request; and
-  ``preprocess_request`` returns at once when no before-request hook exists.
+  ``preprocess_request``, ``process_response`` and ``do_teardown_request`` do not
+  walk the request's blueprint chain when no hook of theirs exists (the teardown
+  signal is still sent).
 
 Behaviour is werkzeug's and Flask's: anything off the fast paths takes theirs.
 ``RequestAdapter`` sets MapAdapter's attributes itself and ``MockResponse`` reads
@@ -30,14 +32,18 @@ answered byte for byte as plain Flask) is what a new release must pass first.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from flask import Flask, Request, Response
+from flask.globals import request_ctx
 from flask.sessions import NullSession, SessionInterface
+from flask.signals import request_tearing_down
 from werkzeug.exceptions import BadHost
 from werkzeug.routing import Map, MapAdapter, Rule
 from werkzeug.wsgi import get_host
 
+_UNSET: Any = object()
 ROUTE_CACHE_SIZE = 4096  # distinct (path, method) pairs remembered per app
 
 
@@ -155,6 +161,21 @@ class MockcloudFlask(Flask):
         if any(self.url_value_preprocessors.values()) or any(
                 self.before_request_funcs.values()):
             return super().preprocess_request()
+        return None
+
+    def process_response(self, response: Response) -> Response:
+        ctx = request_ctx._get_current_object()  # type: ignore[attr-defined]
+        if ctx._after_request_functions or any(self.after_request_funcs.values()) \
+                or not self.session_interface.is_null_session(ctx._session):
+            return super().process_response(response)
+        return response
+
+    def do_teardown_request(self, exc: Any = _UNSET) -> None:
+        if exc is _UNSET:   # (as Flask: the exception being handled, if any)
+            exc = sys.exc_info()[1]
+        if any(self.teardown_request_funcs.values()):
+            return super().do_teardown_request(exc)
+        request_tearing_down.send(self, _async_wrapper=self.ensure_sync, exc=exc)
         return None
 
     def ensure_sync(self, func: Any) -> Any:

@@ -43,6 +43,10 @@ Doc = dict[str, Any]
 Fold = Callable[[Any, list[dict[str, Any]]], Any]
 
 
+def _at(event: dict[str, Any]) -> float:
+    return event["t"]
+
+
 class SealedLog:
     def __init__(self, kind: str, fold: Fold, *, max_events: int = 64, recent: int = 16,
                  max_chunks: int = 256,
@@ -63,7 +67,8 @@ class SealedLog:
         events of the same instant; those of the same target made since the last
         event of that instant without a target go."""
         events, t = doc["events"], event["t"]
-        i = bisect.bisect_right(events, t, key=lambda e: e["t"])
+        i = len(events) if not events or events[-1]["t"] <= t else \
+            bisect.bisect_right(events, t, key=_at)
         key = self.target(event)
         if key is not None:     # back over this instant's events that have a target
             j = i

@@ -178,10 +178,12 @@ def _list_bytes(items: list, old: bytes | None, hit: Span | None
         parts = [_dumps(x) for x in items]
         return b"[" + b",".join(parts) + b"]", [len(x) for x in parts]
     m = min(len(items), len(was) - j)                   # type: ignore[arg-type]
-    if not all(map(operator.is_, items[:m], was[j:j + m])):   # type: ignore[index]
+    if not all(map(operator.is_, items, itertools.islice(was, j, None))):  # (m pairs)
         m = next(i for i in range(m) if items[i] is not was[j + i])  # type: ignore[index]
+    # the run's bytes: the old list's but for the j items before it and those after it
+    after = len(lens) - j - m
     a = hit[2] + 1 + sum(lens[:j]) + j                  # type: ignore[index,operator]
-    b = a + sum(lens[j:j + m]) + m - 1                  # type: ignore[index]
+    b = hit[3] - 1 - (sum(lens[-after:]) + after if after else 0)  # type: ignore[index]
     tail = [_dumps(x) for x in items[m:]]
     out = [b"[", old[a:b]]                              # type: ignore[index]
     if tail:

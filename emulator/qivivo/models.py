@@ -62,6 +62,10 @@ MAX_DURATION = 7 * 24 * 60          # minutes: a week (temporary instruction, ar
 COMMUNICATION = 5                   # minutes between two thermostat communications
 
 
+def _at(entry: dict[str, Any]) -> float:
+    return entry["t"]
+
+
 def not_found(what: str, ident: str) -> MockcloudError:
     return MockcloudError("not_found", f"No {what} {ident!r} on this account.")
 
@@ -328,8 +332,11 @@ class Qivivo:
             LOG.insert(doc, {**make(state, doc), "t": now})
             if history is not None:
                 entries = doc["history"] = list(doc["history"])
-                entries.insert(bisect.bisect_right(entries, now, key=lambda e: e["t"]),
-                               {**history, "t": now})
+                entry = {**history, "t": now}
+                if not entries or entries[-1]["t"] <= now:     # (the clock not moved back)
+                    entries.append(entry)
+                else:
+                    entries.insert(bisect.bisect_right(entries, now, key=_at), entry)
                 del entries[:-HISTORY]
             sealed[:] = LOG.seal(doc, self.user, now - WINDOW)   # an updater may run twice
             return doc

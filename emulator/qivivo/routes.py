@@ -25,6 +25,7 @@ from jsonschema.exceptions import ValidationError
 from ..core import bodies
 from ..core.answers import Answers
 from ..core.api import VendorAPI
+from ..core.errors import MockcloudError
 from ..core.flaskapp import MockResponse as Response
 from ..core.oauth import Token
 from .errors import INVALID
@@ -34,6 +35,7 @@ JSON_TYPE = "application/json"
 NUMBER = re.compile(r"^\s*-?(\d+(\.\d*)?|\.\d+)\s*$")
 NUMERIC_FIELDS = ("temperature", "duration", "new_nb_day")
 ANSWERS = Answers("qivivo.answers", 512)
+_CHECKERS: dict[str, bodies.BodySchema] = {}   # request schema name -> its checker
 TH = "/api/v2/devices/thermostats/<uuid>"
 WM = "/api/v2/devices/wireless-modules/<uuid>"
 
@@ -81,10 +83,9 @@ def _message(field: str, error: ValidationError) -> str:
 
 def read_body(api: VendorAPI, schema: str) -> dict[str, Any]:
     """The request's body as a dict valid against ``schema`` (else 422 per field)."""
-    from ..core.errors import MockcloudError
-
-    raw = request.environ.get("mockcloud.body") or b""
-    ctype = (request.content_type or "").lower()
+    environ = request.environ
+    raw = environ.get("mockcloud.body") or b""
+    ctype = (environ.get("CONTENT_TYPE") or "").lower()
     data: Any
     if ctype.startswith(("multipart/form-data", "application/x-www-form-urlencoded")) \
             and not raw.lstrip().startswith(b"{"):
@@ -101,8 +102,12 @@ def read_body(api: VendorAPI, schema: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise MockcloudError("invalid_request", "The body must be a JSON object.",
                              errors={"body": ["The body must be a JSON object."]})
-    data = {k: _number(v) if k in NUMERIC_FIELDS else v for k, v in data.items()}
-    checker = bodies.schema(api.vendor.schemas, schema)
+    for k in NUMERIC_FIELDS:
+        if type(data.get(k)) is str:
+            data[k] = _number(data[k])
+    checker = _CHECKERS.get(schema)
+    if checker is None:
+        checker = _CHECKERS[schema] = bodies.schema(api.vendor.schemas, schema)
     if checker.is_valid(data):
         return data
     errors: dict[str, list[str]] = {}
@@ -119,9 +124,8 @@ def read_body(api: VendorAPI, schema: str) -> dict[str, Any]:
 def routes(api: VendorAPI) -> Blueprint:
     bp = Blueprint("qivivo", __name__)
 
-    def model() -> Qivivo:
+    def model(token: Token) -> Qivivo:
         ctx = api.ctx()
-        token: Token = request.environ["mockcloud.token"]
         return Qivivo(ctx.store, ctx.tenant, token.user_id, float(int(ctx.now())))
 
     def read(path: str, name: str, scopes: list[str],
@@ -129,7 +133,8 @@ def routes(api: VendorAPI) -> Blueprint:
         def view(token: Token, **kw: str):
             ctx = api.ctx()
             key = (name, ctx.tenant, token.user_id, tuple(kw.values()), int(ctx.now()))
-            body = ANSWERS.get_or_compute(ctx, key, lambda: orjson.dumps(fn(model(), **kw)))
+            body = ANSWERS.get_or_compute(ctx, key,
+                                          lambda: orjson.dumps(fn(model(token), **kw)))
             return reply(body)
 
         bp.add_url_rule(path, name, api.guard(scopes)(view), methods=["GET"])
@@ -139,7 +144,7 @@ def routes(api: VendorAPI) -> Blueprint:
         def view(token: Token, **kw: str):
             if schema is not None:
                 kw["body"] = read_body(api, schema)  # type: ignore[assignment]
-            return reply(fn(model(), **kw))
+            return reply(fn(model(token), **kw))
 
         bp.add_url_rule(path, name, api.guard(scopes)(view), methods=[method])
 
