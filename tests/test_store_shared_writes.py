@@ -1,10 +1,11 @@
 """``MemoryStore.update_shared`` serialises only what an updater changed (issue 10).
 
 The stored bytes of a document written through ``update_shared`` are made from the
-bytes of what the new document kept of the old one (``store._composed``): these tests
-hold them to ``orjson.dumps`` of the document, byte for byte, over seeded random
-chains of the edits updaters make (values replaced, keys added, dropped and moved,
-lists appended to, cut at their start, edited in the middle, replaced by copies),
+bytes of the top-level values the new document kept of the old one
+(``store._composed``): these tests hold them to ``orjson.dumps`` of the document, byte
+for byte, over seeded random chains of the edits updaters make (values replaced, keys
+added, dropped and moved, lists appended to, cut at their start, edited in the middle,
+replaced by equal copies),
 with the snapshot check off, so nothing but the bytes themselves is compared; and an
 updater that breaks the contract (changes a kept list in place) is caught when the
 snapshot check is on.

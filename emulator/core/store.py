@@ -54,7 +54,6 @@ import itertools
 import json
 import marshal
 import mmap
-import operator
 import os
 import sqlite3
 import struct
@@ -86,14 +85,12 @@ def _dumps(doc: Doc) -> bytes:
 
 
 # Where each top-level value of a stored document is in its stored bytes: key -> (the
-# value, where its key starts, where its value starts, where it ends, and for a list
-# the length of each item's bytes, None when not known); ``update_shared`` keeps them
-# with the snapshot it installs (``_composed``)
-Span = tuple[Any, int, int, int, "list[int] | None"]
+# value, where its key starts, where its value ends); ``update_shared`` keeps them with
+# the snapshot it installs (``_composed``)
+Span = tuple[Any, int, int]
 Spans = dict[str, Span]
 _KEY_HEADS: dict[str, bytes] = {}
 SPAN_MIN = 1024   # bytes: a smaller document is serialised whole (nothing worth keeping)
-LIST_MIN = 8      # items: a shorter list is serialised whole
 
 
 def _composed(doc: Doc, old: bytes | None, spans: Spans | None) -> tuple[bytes, Spans | None]:
@@ -101,14 +98,14 @@ def _composed(doc: Doc, old: bytes | None, spans: Spans | None) -> tuple[bytes, 
     describes in ``old``, and where each of its top-level values now is (None: it was
     serialised whole, a small document or one with a key that is not a string).
 
-    An ``update_shared`` updater returns a new document keeping most of its input's
-    values (the very objects: a Qivivo house keeps its programs, base state and
-    devices) and lists that differ from their old ones at their ends (an event log
-    gets an event, drops its oldest). So: the keys and values it kept are copied from
-    ``old`` (a run of neighbours in one slice), and of a list that starts with a run of
-    the old one's items, only the items after that run are serialised. Every copied
-    byte is the serialisation of the same unchanged object (the contract of
-    ``update_shared``), so the result is ``_dumps(doc)``'s bytes."""
+    An ``update_shared`` updater returns a new document that keeps most of its input's
+    values, the very objects (a Qivivo house keeps its devices, programs and base
+    state; a write replaces its event log and history): the keys and values it kept
+    are copied from ``old`` (neighbours there in one slice), the others serialised.
+    Every copied byte is the serialisation of the same unchanged object (the contract
+    of ``update_shared``), so the result is ``_dumps(doc)``'s bytes. (Lists are not
+    taken apart: finding in Python the run of items a list kept costs about what
+    orjson takes to write the whole of one of tens of small items.)"""
     if not spans and (old is None or len(old) < SPAN_MIN):
         return _dumps(doc), None
     pieces: list[bytes] = [b"{"]
@@ -118,21 +115,24 @@ def _composed(doc: Doc, old: bytes | None, spans: Spans | None) -> tuple[bytes, 
 
     def flush() -> None:
         nonlocal pos
-        a, b = run[0][1][1], run[-1][1][3]
+        a, b = run[0][1][1], run[-1][1][2]
         if pos > 1:
             pieces.append(b",")
             pos += 1
         pieces.append(old[a:b])   # type: ignore[index]
         shift = pos - a
-        for key, (value, h, s, e, lens) in run:
-            place[key] = (value, h + shift, s + shift, e + shift, lens)
+        if shift:
+            for key, (value, start, end) in run:
+                place[key] = (value, start + shift, end + shift)
+        else:
+            place.update(run)
         pos += b - a
         run.clear()
 
     for k, v in doc.items():
         hit = spans.get(k) if spans else None  # type: ignore[arg-type]
         if hit is not None and hit[0] is v:
-            if run and hit[1] != run[-1][1][3] + 1:      # not the next one in old
+            if run and hit[1] != run[-1][1][2] + 1:      # not the next one in old
                 flush()
             run.append((k, hit))
             continue
@@ -148,48 +148,14 @@ def _composed(doc: Doc, old: bytes | None, spans: Spans | None) -> tuple[bytes, 
         if pos > 1:
             pieces.append(b",")
             pos += 1
-        value, lens = _list_bytes(v, old, hit) if type(v) is list and len(v) >= LIST_MIN \
-            else (_dumps(v), None)
+        value = _dumps(v)
         pieces += (head, value)
-        place[k] = (v, pos, pos + len(head), pos + len(head) + len(value), lens)
+        place[k] = (v, pos, pos + len(head) + len(value))
         pos += len(head) + len(value)
     if run:
         flush()
     pieces.append(b"}")
     return b"".join(pieces), place
-
-
-def _list_bytes(items: list, old: bytes | None, hit: Span | None
-                ) -> tuple[bytes, list[int]]:
-    """A list's bytes and its items' lengths: a run of the old list's items (``hit``:
-    its span in ``old``) that it starts with copied, the items after it serialised.
-    The run is found where a list that got items at its end, lost some at its start,
-    or both, has it."""
-    was, lens = (hit[0], hit[4]) if hit is not None else (None, None)
-    j = -1
-    if lens is not None and type(was) is list and was:
-        first = items[0]
-        for j in (0, len(was) - len(items) + 1, len(was) - len(items)):
-            if 0 <= j < len(was) and was[j] is first:
-                break
-        else:
-            j = -1
-    if j < 0:
-        parts = [_dumps(x) for x in items]
-        return b"[" + b",".join(parts) + b"]", [len(x) for x in parts]
-    m = min(len(items), len(was) - j)                   # type: ignore[arg-type]
-    if not all(map(operator.is_, items, itertools.islice(was, j, None))):  # (m pairs)
-        m = next(i for i in range(m) if items[i] is not was[j + i])  # type: ignore[index]
-    # the run's bytes: the old list's but for the j items before it and those after it
-    after = len(lens) - j - m
-    a = hit[2] + 1 + sum(lens[:j]) + j                  # type: ignore[index,operator]
-    b = hit[3] - 1 - (sum(lens[-after:]) + after if after else 0)  # type: ignore[index]
-    tail = [_dumps(x) for x in items[m:]]
-    out = [b"[", old[a:b]]                              # type: ignore[index]
-    if tail:
-        out += (b",", b",".join(tail))
-    out.append(b"]")
-    return b"".join(out), lens[j:j + m] + [len(x) for x in tail]   # type: ignore[index]
 
 
 class Part(NamedTuple):
