@@ -44,11 +44,11 @@ from .core import tenancy, world, worldcache
 from .core.admin import make_admin
 from .core.api import VendorAPI, oauth_blueprint
 from .core.clock import Clock, http_date, real_time
-from .core.context import Ctx, current
+from .core.context import CURRENT, Ctx, current
 from .core.errors import ADMIN, MockcloudError
 from .core.faults import Decision, Faults
 from .core.flaskapp import MockcloudFlask
-from .core.journal import Journal, add_secret_fields, exchange
+from .core.journal import Journal, add_secret_fields, exchange, request_headers
 from .core.oauth import NOTE, VendorAuthServer
 from .core.store import RETRY_AFTER, Store, open_store, unavailable
 from .core.vendor import Vendor
@@ -236,6 +236,13 @@ class Mockcloud:
     # ---------------------------------------------------------------------- WSGI
 
     def __call__(self, environ: dict[str, Any], start_response):
+        held = CURRENT.set(None)    # the request's context from step 3 to the answer
+        try:
+            return self._serve(environ, start_response)
+        finally:
+            CURRENT.reset(held)
+
+    def _serve(self, environ: dict[str, Any], start_response):
         started = time.perf_counter()
         if not self.deliverer.started:
             self.deliverer.start()
@@ -297,6 +304,7 @@ class Mockcloud:
         if vendor is not None:  # its base URL, made if asked (Ctx.base)
             ctx.base_parts = (environ, "" if environ.get(BY_HOST) else vendor.prefix)
         environ["mockcloud.ctx"] = ctx
+        CURRENT.set(ctx)
         self.ensure_world(tenant, ctx.now())
         return ctx
 
@@ -378,9 +386,7 @@ class Mockcloud:
         Journal(self.store, ctx.tenant, size).record(exchange(
             ctx.now(), ctx.vendor, ctx.tenant, (time.perf_counter() - started) * 1000,
             token.client_id if token is not None else None, note,
-            environ.get("REQUEST_METHOD", "GET"), path, url,
-            [(k, v) for k, v in environ.items()
-             if k.startswith("HTTP_") or k == "CONTENT_TYPE"],
+            environ.get("REQUEST_METHOD", "GET"), path, url, request_headers(environ),
             captured.get("status", "500 Internal Server Error"), captured.get("headers", ()),
             req_body, body, self.settings.journal_bodies))
 

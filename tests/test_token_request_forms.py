@@ -131,3 +131,53 @@ def test_odd_bytes_are_a_clear_400(lightify, body, error):
     resp = _post(lightify, body, FORM)
     assert resp.status_code == 400, resp.text
     assert resp.json()["error"] == error
+
+
+# -- the form's and the headers' get, as werkzeug answers it -----------------------------
+
+@pytest.mark.parametrize("body", BODIES)
+def test_form_get_is_werkzeugs(body):
+    """``get`` of a field sent, blank, repeated or missing, with and without ``type``."""
+    app = Flask(__name__)
+    names = ["a", "b", "c", "x", "é", "grant_type", "refresh_token", "scope", "", "\x00"]
+    kw = {"method": "POST", "data": body, "content_type": FORM}
+    with app.test_request_context("/t", **kw):
+        request.environ["mockcloud.body"] = body
+        form = FormRequest(request._get_current_object()).form
+        mine = [(form.get(n), form.get(n, "dflt"), form.get(n, -1, type=int)) for n in names]
+    with app.test_request_context("/t", **kw):
+        theirs = [(request.form.get(n), request.form.get(n, "dflt"),
+                   request.form.get(n, -1, type=int)) for n in names]
+    assert mine == theirs
+
+
+@pytest.mark.parametrize("headers", [
+    {}, {"Authorization": "Basic bGlnaHRpZnktY2k6c2VjcmV0"}, {"Authorization": ""},
+    {"X-Custom-Header": "1", "Content-Length": "12"},
+])
+def test_headers_get_is_werkzeugs(headers):
+    app = Flask(__name__)
+    names = ["Authorization", "authorization", "AUTHORIZATION", "Content-Type",
+             "content-length", "Content_Length", "X-Custom-Header", "x_custom_header",
+             "Host", "Missing"]
+    kw = {"method": "POST", "data": b"a=1", "content_type": FORM, "headers": headers}
+    with app.test_request_context("/t", **kw):
+        got = FormRequest(request._get_current_object()).headers
+        mine = [(got.get(n), got.get(n, "dflt"), got.get(n, -1, type=int)) for n in names]
+        theirs = [(request.headers.get(n), request.headers.get(n, "dflt"),
+                   request.headers.get(n, -1, type=int)) for n in names]
+    assert mine == theirs
+
+
+def test_token_reply_has_authlibs_headers_in_order(lightify):
+    """The token answer's headers: Authlib's (JSON, no-store, no-cache) in its order,
+    then its length (what werkzeug made of Authlib's list before issue 11's change)."""
+    resp = _post(lightify, _form(lightify.login()["refresh_token"]), FORM)
+    assert resp.status_code == 200, resp.text
+    names = [n.lower() for n in resp.headers]
+    mine = [n for n in names if n in ("content-type", "cache-control", "pragma",
+                                      "content-length")]
+    assert mine == ["content-type", "cache-control", "pragma", "content-length"]
+    assert resp.headers["Content-Type"] == "application/json"
+    assert resp.headers["Cache-Control"] == "no-store"
+    assert resp.headers["Pragma"] == "no-cache"

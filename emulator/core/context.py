@@ -2,11 +2,16 @@
 
 Set by the app for every request and reachable as ``current()``; code below the
 routes gets what it needs passed in, this only bridges Flask's request to it.
+``CURRENT`` holds it while the app serves the request (a context variable: one per
+thread, and the app puts back what it held before once the request is answered);
+``current()`` reads it there, or, outside the app's own call (a Flask request context
+made by hand), in the request's environ.
 """
 
 from __future__ import annotations
 
 import math
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -60,5 +65,12 @@ class Ctx:
         return self._now
 
 
+CURRENT: ContextVar[Ctx | None] = ContextVar("mockcloud.ctx", default=None)
+
+
 def current() -> Ctx:
-    return request.environ["mockcloud.ctx"]
+    """The request's context: ``CURRENT`` (a context variable read in well under a
+    tenth of the time of ``flask.request``'s proxy: the token endpoint asks four times
+    a refresh), else the environ's."""
+    ctx = CURRENT.get()
+    return ctx if ctx is not None else request.environ["mockcloud.ctx"]

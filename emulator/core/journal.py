@@ -76,6 +76,25 @@ def exchange(time: float, vendor: str | None, tenant: str, latency_ms: float,
             resp_body[:max_body], len(req_body), len(resp_body), direction)
 
 
+_HEADER_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def request_headers(environ: dict[str, Any]) -> list[tuple[str, Any]]:
+    """A request's headers as ``exchange`` keeps them: the environ's ``HTTP_*`` items and
+    ``CONTENT_TYPE``, in its order. Which keys those are is worked out once per set of
+    keys, not by a test of every key at each request: an environ is the server's keys
+    (granian copies the process environment into each, some 60 keys) and those of the
+    headers a client sends, so one set per kind of client and endpoint."""
+    keys = tuple(environ)
+    names = _HEADER_KEYS.get(keys)
+    if names is None:
+        if len(_HEADER_KEYS) >= 256:
+            _HEADER_KEYS.clear()
+        names = _HEADER_KEYS[keys] = tuple(
+            k for k in keys if k.startswith("HTTP_") or k == "CONTENT_TYPE")
+    return [(k, environ[k]) for k in names]
+
+
 def to_doc(seq: int, entry: tuple) -> dict[str, Any]:
     """A recorded exchange as the admin API shows it."""
     e = Exchange._make(entry)
