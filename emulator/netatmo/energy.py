@@ -727,7 +727,9 @@ def _write(ctx: Ctx, user_id: str, home_id: str,
         if shared is None or shared.get("owner") != user_id:   # models.home's check, first
             raise invalid("Invalid id")
         doc = es.thawed(shared)
-        change(doc, es.state_at(doc, now), now)
+        # the state before the write, from the snapshot (which the write leaves as it
+        # is): folded only if ``change`` reads it (a set point does not)
+        change(doc, es.state_at(shared, now, frozen=True), now)
         chunks.extend(es.take_pending(doc))
         return doc
 

@@ -180,19 +180,18 @@ _STATES: LRU[tuple[Any, ...]] = LRU("netatmo.energy.states", 1024)
 class _LazyState(State):
     """A :class:`State` folded on first use (``state_at``): what the home holds when
     it is made is captured, so a write that changes the home afterwards does not
-    change it."""
+    change it; a ``frozen`` home (a shared snapshot: nothing changes it) is not
+    captured either, until the state is read."""
 
-    def __init__(self, home: dict[str, Any], t: float) -> None:
-        evs = events(home)
-        n = upto(evs, t)
-        snap = {"state": {"base": (home.get("state") or {}).get("base")},
-                "schedules": home["schedules"], "therm_mode": home["therm_mode"]}
-        self.__dict__["_src"] = (home, _signature(home), snap, evs[:n])
+    def __init__(self, home: dict[str, Any], t: float, frozen: bool = False) -> None:
+        self.__dict__["_src"] = (home, t) if frozen else _captured(home, t)
 
     def __getattr__(self, name: str) -> Any:
         src = self.__dict__.pop("_src", None)
         if src is None or name.startswith("__"):
             raise AttributeError(name)
+        if len(src) == 2:
+            src = _captured(*src)
         home, sig, snap, evs = src
         if _signature(home) == sig:
             key = (home_key(home), len(evs))
@@ -209,10 +208,21 @@ class _LazyState(State):
         return getattr(self, name)
 
 
-def state_at(home: dict[str, Any], t: float) -> State:
+def _captured(home: dict[str, Any], t: float) -> tuple[Any, ...]:
+    """What a fold at ``t`` reads of ``home``, as it is now."""
+    evs = events(home)
+    n = upto(evs, t)
+    snap = {"state": {"base": (home.get("state") or {}).get("base")},
+            "schedules": home["schedules"], "therm_mode": home["therm_mode"]}
+    return home, _signature(home), snap, evs[:n]
+
+
+def state_at(home: dict[str, Any], t: float, frozen: bool = False) -> State:
     """The home's state after the events at or before ``t`` (folded when first read;
-    its ``schedules`` are shared: read them, build new lists to change them)."""
-    return _LazyState(home, t)
+    its ``schedules`` are shared: read them, build new lists to change them).
+    ``frozen``: ``home`` is never changed (a store's shared snapshot), so nothing is
+    read of it before the state is."""
+    return _LazyState(home, t, frozen)
 
 
 def effective_mode(state: State, t: float) -> tuple[str, float, float]:
@@ -386,6 +396,10 @@ def record(home: dict[str, Any], event: dict[str, Any], now: float) -> None:
     state = home.setdefault("state", {})
     evs = state.setdefault("events", [])
     event = {"at": now, **event}
+    if not evs or evs[-1]["at"] < now:      # a new last instant: nothing to replace
+        evs.append(event)
+        _seal(home)
+        return
     key = _key(event)
     i = upto(evs, now)
     # the same target at the same instant: the new event is all a read will see
