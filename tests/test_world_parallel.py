@@ -34,8 +34,14 @@ def _data() -> dict:
     return world.parse(_generated())
 
 
-def _write(path, data: dict) -> str:
-    path.write_bytes(orjson.dumps(data))
+def _write(path, data: dict, lines: bool = False) -> str:
+    """The world as JSON: on one line, or one section a line as ``world generate``
+    writes it (which the build splits into its sections, world.split)."""
+    if lines:
+        path.write_bytes(b"{" + b",\n".join(orjson.dumps(k) + b": " + orjson.dumps(v)
+                                            for k, v in data.items()) + b"}\n")
+    else:
+        path.write_bytes(orjson.dumps(data))
     return str(path)
 
 
@@ -76,14 +82,15 @@ def _bad(data: dict, vendor: str) -> str:
     return f"lightify.users[{HOMES - 1}].devices must be a list"
 
 
+@pytest.mark.parametrize("lines", [False, True])
 @pytest.mark.parametrize("spoilt", [("netatmo",), ("qivivo",), ("lightify",),
                                     ("netatmo", "qivivo"), ("qivivo", "lightify")])
-def test_a_late_bad_entry_is_named_as_one_process_names_it(tmp_path, spoilt):
+def test_a_late_bad_entry_is_named_as_one_process_names_it(tmp_path, spoilt, lines):
     data = _data()
     assert list(data)[1:4] == ["lightify", "netatmo", "qivivo"]
     wanted = [_bad(data, vendor) for vendor in spoilt]
     first = min(wanted, key=lambda m: ["lightify", "netatmo", "qivivo"].index(m.split(".")[0]))
-    src = _write(tmp_path / "bad.json", data)
+    src = _write(tmp_path / "bad.json", data, lines)
     messages = []
     for jobs in (1, 2, 3):
         with pytest.raises(world.WorldError) as err:
@@ -91,6 +98,35 @@ def test_a_late_bad_entry_is_named_as_one_process_names_it(tmp_path, spoilt):
         messages.append(str(err.value))
     assert first in messages[0]
     assert messages == [messages[0]] * 3
+
+
+def test_a_split_world_that_is_not_json_is_refused_as_a_whole(tmp_path):
+    """A world split into its sections (one a line), its first section with a bad
+    entry and its last not JSON: refused for what the whole text is, not JSON (YAML's
+    message), by one process or several; a split that does not hold (a member broken
+    over lines) builds the world of the whole text."""
+    data = _data()
+    _bad(data, "lightify")
+    src = tmp_path / "bad.json"
+    text = _write(src, data, lines=True)
+    src.write_bytes(src.read_bytes().rstrip()[:-2] + b",}\n")     # a comma too many
+    messages = []
+    for jobs in (1, 2, 3):
+        with pytest.raises(world.WorldError) as err:
+            worldcache.build(text, VENDOR_MAP, 0, jobs)
+        messages.append(str(err.value))
+    assert "is not valid YAML/JSON" in messages[0] and messages == [messages[0]] * 3
+    good = _data()
+    one = worldcache.build(_write(tmp_path / "w.json", good), VENDOR_MAP, 0, 1)
+    odd = tmp_path / "odd.json"          # Lightify's users start a line of their own
+    _write(odd, good, lines=True)
+    lightify = orjson.dumps(good["lightify"])
+    at = lightify.index(b'"users":')
+    odd.write_bytes(odd.read_bytes().replace(lightify,
+                                             lightify[:at] + b"\n" + lightify[at:]))
+    assert b'\n"users":' in odd.read_bytes()
+    for jobs in (2, 3):
+        assert worldcache.build(str(odd), VENDOR_MAP, 0, jobs).digest == one.digest
 
 
 def test_serve_refuses_a_big_world_with_a_late_bad_entry_by_name(tmp_path):

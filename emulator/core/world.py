@@ -47,6 +47,7 @@ libyaml's loader when PyYAML has it: a generated 10,000-home world is ~60 MB.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -80,11 +81,119 @@ class WorldError(ValueError):
 
 
 def read_file(path: str | Path) -> dict[str, Any]:
+    return parse(read_bytes(path), str(path))
+
+
+def read_bytes(path: str | Path) -> bytes:
     try:
-        data = Path(path).read_bytes()
+        return Path(path).read_bytes()
     except OSError as exc:
         raise WorldError(f"cannot read world file {path}: {exc.strerror}") from exc
-    return parse(data, str(path))
+
+
+class Unsplit(Exception):
+    """A JSON world's text did not split into its sections after all (``split``): it
+    is to be read whole (``parse``), which says what is wrong with it, if anything."""
+
+
+class Deferred:
+    """A section of a JSON world kept as its text (``split``), parsed by the step that
+    checks it (``steps``), in whichever process takes that step; kept once parsed (a
+    process that built a world leaves its parse to its exit, ``worldcache``)."""
+
+    __slots__ = ("name", "text", "_value", "_parsed")
+
+    def __init__(self, name: str, text: memoryview) -> None:
+        self.name, self.text = name, text
+        self._value: Any = None
+        self._parsed = False
+
+    def value(self) -> Any:
+        """The section's value; ``Unsplit`` when its text is not that one member."""
+        if not self._parsed:
+            try:
+                got = orjson.loads(b"".join((b"{", self.text, b"}")))
+            except orjson.JSONDecodeError:
+                raise Unsplit(self.name) from None
+            if list(got) != [self.name]:
+                raise Unsplit(self.name)
+            self._value, self._parsed = got[self.name], True
+        return self._value
+
+
+# a line that starts a member of a JSON object: its indent, the quote that opens its key
+_MEMBER = re.compile(rb"\n([ \t]*)\"")
+_KEY = re.compile(rb'"((?:[^"\\\n]|\\.)*)"[ \t\r\n]*:')
+_SPACE = b" \t\r\n"
+EAGER = ("seed", HOUSES_KEY)    # sections every step needs: parsed by split itself
+
+
+def split(text: bytes) -> dict[str, Any] | None:
+    """A JSON world's sections, each vendor's kept as its text (``Deferred``), so that
+    the processes that build a big world each parse only the sections they check, or
+    None when the text does not plainly split (then it is read whole, ``parse``).
+
+    JSON text holds no raw line break inside a string, so a line that starts with a
+    quote, indented as the first such line, is taken to start a member of the world's
+    mapping (``world generate`` writes one a line); what lies between two is one
+    member and a comma, which ``Deferred.value`` checks by parsing it: each section
+    that parses alone as that one member makes the same world as the whole text. One
+    that does not raises ``Unsplit`` where it is parsed (``worldcache.build`` then
+    reads the text whole, as do the checks that fail: ``parse`` says what is wrong)."""
+    start = _json_start(text)
+    if start is None:
+        return None
+    end = len(text) - 1
+    while end > start and text[end:end + 1] in _SPACE:
+        end -= 1
+    if end <= start or text[end:end + 1] != b"}":
+        return None
+    cuts, indent = [], None
+    for m in _MEMBER.finditer(text, start, end):
+        if indent is None:
+            indent = m.group(1)
+        if m.group(1) == indent:
+            cuts.append(m.end() - 1)
+    if not cuts:
+        return None
+    view, out = memoryview(text), {}
+    bounds = [start + 1, *cuts, end]
+    for i, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False)):
+        while a < b and text[a:a + 1] in _SPACE:
+            a += 1
+        while a < b and text[b - 1:b] in _SPACE:
+            b -= 1
+        if a == b and i == 0:               # the first member starts a line too
+            continue
+        if i < len(bounds) - 2:             # a member and its comma
+            if text[b - 1:b] != b",":
+                return None
+            b -= 1
+        key = _KEY.match(text, a, b)
+        if key is None:
+            return None
+        try:
+            name = orjson.loads(b'"%s"' % key.group(1))
+        except orjson.JSONDecodeError:
+            return None
+        if name in out:
+            return None                     # a repeated key: the whole parse's rules
+        out[name] = Deferred(name, view[a:b])
+    try:
+        for name in EAGER:
+            if name in out:
+                out[name] = out[name].value()
+    except Unsplit:
+        return None
+    return out
+
+
+def check_split(data: dict[str, Any]) -> None:
+    """Raise ``Unsplit`` when a section of a split world does not parse (before any
+    other error of the world is believed: the whole text may not be JSON)."""
+    for value in data.values():
+        if isinstance(value, Deferred):
+            value.value()
 
 
 def _json_start(text: str | bytes) -> int | None:
@@ -268,6 +377,8 @@ def steps(data: dict[str, Any], vendors: dict[str, Vendor], seed: int
 
 
 def _section(name: str, section: Any, vendor: Vendor, seed: int) -> list[DocRow]:
+    if isinstance(section, Deferred):
+        section = section.value()
     if section is None:
         section = {}
     if not isinstance(section, dict):

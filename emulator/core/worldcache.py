@@ -94,8 +94,10 @@ def build(path: str | Path, vendors: dict[str, Vendor], seed: int,
 
     A big world (``AUTO_BYTES`` or more) is built by ``jobs`` processes (default: one
     per CPU this process may use, at most one per step of ``world.steps``): this one
-    and children forked after the file is read. Each takes the next step not yet
-    taken, checks it and serialises its documents (``Base.part``); this process then
+    and children forked after the file is read (a JSON world split into its sections,
+    ``world.split``: each is parsed by the process that checks it, so the parse is
+    shared out too). Each takes the next step not yet taken, checks it and
+    serialises its documents (``Base.part``); this process then
     joins the parts in the world's order (``Base.joined``), so the base, its digest
     and its bytes are those of a build in one process, and a bad world raises the
     error of its first bad step, naming the entry, as one process would.
@@ -105,15 +107,18 @@ def build(path: str | Path, vendors: dict[str, Vendor], seed: int,
     collection walked them all again (10,000 homes: 12.1 -> 7.3 s of CPU; reading the
     file alone 2.2 -> 0.7 s)."""
     with _no_collection():
-        data = world.read_file(path)
-        with world.steps(data, vendors, seed) as steps:
-            if jobs is None:
-                jobs = _cpus() if _size(path) >= AUTO_BYTES else 1
-            jobs = min(jobs, len(steps))
-            if jobs < 2 or not _can_fork():
-                base = Base.joined(Base.part(step()) for step in steps)
-            else:
-                base = Base.joined(_parallel(steps, jobs))
+        if jobs is None:
+            jobs = _cpus() if _size(path) >= AUTO_BYTES else 1
+        data = None
+        if jobs > 1 and _can_fork():    # each process parses what it checks
+            data = world.split(world.read_bytes(path))
+        if data is None:
+            data = world.read_file(path)
+        try:
+            base = _built(data, vendors, seed, jobs)
+        except world.Unsplit:           # read whole: the same world, or its error
+            data = world.read_file(path)
+            base = _built(data, vendors, seed, jobs)
         # the parsed file goes while the collector is still off: the first collection
         # after the build would otherwise walk all of it, never collected yet (10,000
         # homes: ~0.4 s, and ~0.3 s to free it); or stays to the exit, out of the
@@ -121,8 +126,20 @@ def build(path: str | Path, vendors: dict[str, Vendor], seed: int,
         if _LEFT_TO_EXIT is not None:
             _LEFT_TO_EXIT.append(data)
             gc.freeze()
-        del data, steps
+        del data
     return base
+
+
+def _built(data: dict[str, Any], vendors: dict[str, Vendor], seed: int, jobs: int) -> Base:
+    try:
+        with world.steps(data, vendors, seed) as steps:
+            jobs = min(jobs, len(steps))
+            if jobs < 2 or not _can_fork():
+                return Base.joined(Base.part(step()) for step in steps)
+            return Base.joined(_parallel(steps, jobs))
+    except world.WorldError:
+        world.check_split(data)         # a split text may not be that world at all
+        raise
 
 
 # the parsed world files this process leaves to its exit (``leave_to_exit``)
@@ -174,7 +191,7 @@ def _taken(steps: list[Step], turn: Any) -> Iterator[tuple[int, Outcome]]:
             turn.value = i + 1
         try:
             out: Outcome = Base.part(steps[i]())
-        except world.WorldError as exc:
+        except (world.WorldError, world.Unsplit) as exc:
             out = exc
         except Exception:               # a bug: its traceback, from whichever process
             out = RuntimeError(f"building the world failed:\n{traceback.format_exc()}")
