@@ -87,3 +87,52 @@ def test_a_write_gets_the_state_before_it_and_leaves_the_snapshot_as_it_was() ->
     assert state.mode == "away"                            # the state before the write
     assert es.state_at(doc, T0 + 10).mode == "off"
     assert shared == before
+
+
+# ---------------------------------------------------------------- the form, split
+
+FORM = "application/x-www-form-urlencoded"
+BODIES = [
+    b"", b"a", b"a=", b"=b", b"&&", b"a=1&a=2&b", b"a=%41%42&b=%zz&c=%FF&d=%C3%A9",
+    b"a+b=c+d&e=%2B", b"x=\xc3\xa9", b"x=\xff\xfe", b"a=1;b=2", b"a=b=c", b"%00=%00",
+    "é=ü".encode(), b"home_id=5e5c7a1b2d3e4f50617283a0&room_id=3100000001&mode=manual&temp=21",
+]
+TYPES = [FORM, FORM + "; charset=UTF-8", "Application/X-WWW-Form-Urlencoded",
+         "application/json", "text/plain"]
+
+
+def _params(body: bytes, ctype: str, query: str = "") -> tuple[dict, dict]:
+    """(Params.from_request's values, what parse_qsl and werkzeug's form give)."""
+    from urllib.parse import parse_qsl
+
+    from flask import Flask, request
+
+    from emulator.netatmo.transport import Params
+
+    app = Flask(__name__)
+    kw = {"method": "POST", "data": body, "content_type": ctype, "query_string": query}
+    with app.test_request_context("/api/x", **kw):
+        request.environ["mockcloud.body"] = body          # as the app buffers it
+        ours = Params.from_request()._values
+        ref: dict = {}
+        fields = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True) \
+            if request.mimetype == FORM else request.form.items(multi=True)
+        for key, value in [*request.args.items(multi=True), *fields]:
+            ref.setdefault(key, []).append(value)
+    return ours, ref
+
+
+@pytest.mark.parametrize("ctype", TYPES)
+@pytest.mark.parametrize("body", BODIES)
+def test_params_read_the_form_as_parse_qsl_does(body: bytes, ctype: str) -> None:
+    ours, ref = _params(body, ctype, "a=0&q=1")
+    assert ours == ref
+
+
+def test_random_forms_read_as_parse_qsl_reads_them() -> None:
+    rng = random.Random(8)
+    alphabet = b"ab=&+%3Z\xc3\xa9\xff;"
+    for _ in range(400):
+        body = bytes(rng.choice(alphabet) for _ in range(rng.randint(0, 16)))
+        ours, ref = _params(body, FORM)
+        assert ours == ref, body

@@ -77,10 +77,11 @@ class Params:
     @classmethod
     def from_request(cls, body: Any = None) -> Params:
         values: dict[str, list[Any]] = {}
-        if request.environ.get("QUERY_STRING"):
+        environ = request.environ
+        if environ.get("QUERY_STRING"):
             for key, value in request.args.items(multi=True):
                 values.setdefault(key, []).append(value)
-        for key, value in _form():
+        for key, value in _form(environ):
             values.setdefault(key, []).append(value)
         if isinstance(body, dict):
             for key, value in body.items():
@@ -206,14 +207,21 @@ def _bounded(name: str, value: Any, lo: Any, hi: Any) -> Any:
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 
-def _form() -> Iterable[tuple[str, str]]:
+def _form(environ: dict[str, Any]) -> Iterable[tuple[str, str]]:
     """The form's fields in order. A url-encoded body the app has already buffered
     (``mockcloud.body``) is split here, as werkzeug would (UTF-8, bad bytes replaced,
-    blank values kept), without its stream parser; anything else goes to werkzeug."""
-    raw = request.environ.get("mockcloud.body")
-    if raw is not None and (request.mimetype or "").lower() == FORM_TYPE:
-        return parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
-    return request.form.items(multi=True)
+    blank values kept), without its stream parser; anything else goes to werkzeug.
+    (The Content-Type clients send is compared as it is before werkzeug parses it; a
+    body with nothing to unquote is only split, as ``parse_qsl`` would split it.)"""
+    raw = environ.get("mockcloud.body")
+    if raw is None or (environ.get("CONTENT_TYPE") != FORM_TYPE
+                       and (request.mimetype or "").lower() != FORM_TYPE):
+        return request.form.items(multi=True)
+    text = raw.decode("utf-8", "replace")
+    if "%" in text or "+" in text:
+        return parse_qsl(text, keep_blank_values=True)
+    return [(name, value) for name, _, value in
+            (field.partition("=") for field in text.split("&") if field)]
 
 
 def _json(name: str, text: str) -> Any:
@@ -225,6 +233,8 @@ def _json(name: str, text: str) -> Any:
 
 def _body(api: VendorAPI, schema: str | None) -> Any:
     """A JSON object body, if the request has one (checked against ``schema``)."""
+    if request.environ.get("CONTENT_TYPE") == FORM_TYPE:     # a form, as most are
+        return None
     ctype = (request.mimetype or "").lower()
     if not (ctype == JSON_TYPE or ctype.endswith("+json")):
         return None
