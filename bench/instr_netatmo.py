@@ -11,6 +11,11 @@ difference of the totals by the difference of ``-n`` (startup cancels out)::
 does exactly that (``valgrind --tool=callgrind`` on ``--n1``/``--n2`` calls of the row
 and of the hello-world) and prints thousands of instructions per call.
 
+Counts are deterministic: string hashing is seeded (``PYTHONHASHSEED=0``) and what
+the setup made is frozen out of the collector's reach (``gc.freeze``) before the
+counted calls, so a full collection of the loaded world does not land in one run and
+not the other.
+
 ``--every K``: the clock is frozen and moved one second every K calls (1: every write
 is a new event, the log seals a chunk every 48 writes; a large K: writes at one
 instant replace each other, as most of a bench run's writes do, Netatmo's requests
@@ -20,6 +25,7 @@ running at the whole second).
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import re
 import subprocess
@@ -42,7 +48,10 @@ def run(what: str, n: int, warm: int, every: int) -> None:
     if what == "hello":
         from bench.hello import app as hello_app
         hello = Client(hello_app)
-        for _ in range(warm + n):
+        for i in range(warm + n):
+            if i == warm:
+                gc.collect()
+                gc.freeze()
             hello.get("/")
         return
     from emulator.app import create_app
@@ -68,6 +77,9 @@ def run(what: str, n: int, warm: int, every: int) -> None:
         path = "/netatmo/api/homestatus"
         body = urllib.parse.urlencode({"home_id": HOME})
     for i in range(warm + n):
+        if i == warm:       # what setup made is not scanned by the collector again
+            gc.collect()
+            gc.freeze()
         if i % every == 0:
             clock.advance(1)
         r = client.post(path, data=body, headers=headers)
@@ -81,7 +93,8 @@ def instructions(what: str, n: int, warm: int, every: int) -> int:
         proc = subprocess.run(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
              sys.executable, __file__, "--what", what, "-n", str(n), "--warm", str(warm),
-             "--every", str(every)], capture_output=True, text=True, cwd=ROOT)
+             "--every", str(every)], capture_output=True, text=True, cwd=ROOT,
+            env={**os.environ, "PYTHONHASHSEED": "0"})
         m = re.search(r"Collected : (\d+)", proc.stderr)
         if proc.returncode or not m:
             raise SystemExit(proc.stderr[-2000:])
