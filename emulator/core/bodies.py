@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import jsonschema_rs
 from jsonschema import Draft202012Validator, validators
@@ -25,6 +27,33 @@ from referencing.jsonschema import DRAFT202012
 from .errors import MockcloudError
 
 MAX_MESSAGE = 400  # characters of a value quoted in an error message
+FORM_TYPE = "application/x-www-form-urlencoded"
+BODY = "mockcloud.body"  # environ key: the request body the app buffered (app._buffer_input)
+
+
+def buffered_form(environ: Mapping[str, Any], mimetype: Callable[[], str | None],
+                  decode_errors: str, unquote_errors: str) -> list[tuple[str, str]] | None:
+    """The fields of a url-encoded body the app has buffered, in order; None when the
+    request has no buffered body or is not a form (the caller asks werkzeug then).
+
+    The Content-Type a client usually sends is compared as it is; only another one is
+    parsed (``mimetype()``, werkzeug's, lower-cased here). The body is decoded as UTF-8
+    with ``decode_errors`` (``"strict"``: an undecodable body is an empty form, as
+    werkzeug's form parser makes it) and unquoted by ``parse_qsl`` with
+    ``unquote_errors``, blank values kept; a body with nothing to unquote (no ``%``,
+    no ``+``) is only split, as ``parse_qsl`` would split it."""
+    raw = environ.get(BODY)
+    if raw is None or (environ.get("CONTENT_TYPE") != FORM_TYPE
+                       and (mimetype() or "").lower() != FORM_TYPE):
+        return None
+    try:
+        text = raw.decode("utf-8", decode_errors)
+    except UnicodeDecodeError:
+        return []
+    if "%" in text or "+" in text:
+        return parse_qsl(text, keep_blank_values=True, errors=unquote_errors)
+    return [(name, value) for name, _, value in
+            (field.partition("=") for field in text.split("&") if field)]
 
 
 def _is_integer(_checker: Any, instance: Any) -> bool:

@@ -21,7 +21,8 @@ in-process by bench/profile_patch.py; about a quarter of a vendor call's time):
 * ``session_interface``: no cookies, so no session to make per request; and
   ``preprocess_request``, ``process_response`` and ``do_teardown_request`` do not
   walk the request's blueprint chain when no hook of theirs exists (the teardown
-  signal is still sent).
+  signals are still sent to any receiver connected; with none, and no teardown
+  function, there is nothing to call and ``do_teardown_appcontext`` returns at once).
 
 Behaviour is werkzeug's and Flask's: anything off the fast paths takes theirs.
 ``RequestAdapter`` sets MapAdapter's attributes itself and ``MockResponse`` reads
@@ -38,7 +39,7 @@ from typing import Any
 from flask import Flask, Request, Response
 from flask.globals import request_ctx
 from flask.sessions import NullSession, SessionInterface
-from flask.signals import request_tearing_down
+from flask.signals import appcontext_tearing_down, request_tearing_down
 from werkzeug.exceptions import BadHost
 from werkzeug.routing import Map, MapAdapter, Rule
 from werkzeug.wsgi import get_host
@@ -175,7 +176,16 @@ class MockcloudFlask(Flask):
             exc = sys.exc_info()[1]
         if any(self.teardown_request_funcs.values()):
             return super().do_teardown_request(exc)
-        request_tearing_down.send(self, _async_wrapper=self.ensure_sync, exc=exc)
+        if request_tearing_down.receivers:
+            request_tearing_down.send(self, _async_wrapper=self.ensure_sync, exc=exc)
+        return None
+
+    def do_teardown_appcontext(self, exc: Any = _UNSET) -> None:
+        # (Flask's: no teardown_appcontext function and no receiver of the signal is
+        # nothing to do, and nothing is done: blinker's send finds no receiver)
+        if self.teardown_appcontext_funcs or appcontext_tearing_down.receivers:
+            return super().do_teardown_appcontext(
+                sys.exc_info()[1] if exc is _UNSET else exc)
         return None
 
     def ensure_sync(self, func: Any) -> Any:

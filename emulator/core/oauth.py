@@ -30,7 +30,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
-from urllib.parse import parse_qsl
 
 import orjson
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -57,6 +56,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import Response, request
 from werkzeug.datastructures import CombinedMultiDict, EnvironHeaders, ImmutableMultiDict
 
+from .bodies import buffered_form
 from .context import Ctx, current
 from .errors import ADMIN, Envelope, MockcloudError
 from .flaskapp import MockResponse
@@ -64,7 +64,6 @@ from .flaskapp import MockResponse
 CLIENT_AUTH = ["client_secret_basic", "client_secret_post"]
 SWEEP_EVERY = 500          # token grants between two sweeps of dead tokens and codes
 DEAD_KEPT_FOR = 3600.0     # seconds a dead grant (or used code) stays before it is forgotten
-FORM_TYPE = "application/x-www-form-urlencoded"
 NOTE = "mockcloud.note"    # environ key: a line for the journal entry of this exchange
 
 
@@ -708,7 +707,23 @@ class VendorAuthServer(AuthorizationServer):
     def bearer(self, scopes: list[str] | None, environ: dict[str, Any]) -> Token:
         """The request's bearer token, valid now, carrying ``scopes``; raises a
         MockcloudError with the reason (missing, malformed, unknown, expired,
-        revoked, insufficient scope)."""
+        revoked, insufficient scope).
+
+        ``Authorization: Bearer <token>`` (the header of nearly every call) is read here
+        as Authlib's ``ResourceProtector.parse_request_authorization`` reads it (split
+        once on whitespace, the scheme compared case-insensitively) and handed to the
+        same validator, whose ``validate_request`` hook is Authlib's no-op: the
+        protector's request wrapper, header object and registry look-up are skipped.
+        Anything else (no header, another scheme, no token after it) goes through the
+        protector as before."""
+        auth = environ.get("HTTP_AUTHORIZATION")
+        if auth:
+            parts = auth.split(None, 1)
+            if len(parts) == 2 and parts[0].lower() == "bearer":
+                validator = self.validator
+                token = validator.authenticate_token(parts[1])
+                validator.validate_token(token, scopes, None)
+                return token
         req = _EnvironRequest(environ)
         try:
             return self.resource.validate_request(scopes, req)
@@ -766,9 +781,27 @@ class BearerValidator(BearerTokenValidator):
         if token.is_expired():
             raise MockcloudError("token_expired", "The access token has expired: refresh "
                                  "it or sign in again.")
-        if self.scope_insufficient(token.get_scope(), scopes):
+        if scopes and _scope_insufficient(token.get_scope(), tuple(scopes)):
             raise MockcloudError("insufficient_scope", "The access token lacks the scope "
                                  f"this call needs: {' '.join(scopes or [])}.")
+
+
+_SCOPE_CHECKS: dict[tuple[str, tuple[str, ...]], bool] = {}
+
+
+def _scope_insufficient(granted: str, required: tuple[str, ...]) -> bool:
+    """Authlib's ``TokenValidator.scope_insufficient`` (any one of ``required``, each a
+    space-separated set, within the granted scopes), its answer kept per (granted,
+    required): a pure function of the two, asked with the same few pairs at every
+    call. Bounded: the table is emptied past 1,024 pairs."""
+    key = (granted, required)
+    answer = _SCOPE_CHECKS.get(key)
+    if answer is None:
+        if len(_SCOPE_CHECKS) >= 1024:
+            _SCOPE_CHECKS.clear()
+        answer = _SCOPE_CHECKS[key] = BearerTokenValidator.scope_insufficient(
+            granted, list(required))
+    return answer
 
 
 class _FormPayload(OAuth2Payload):
@@ -789,22 +822,9 @@ class _FormPayload(OAuth2Payload):
         is), whose stream, limits and parser objects cost more than the split itself
         for a token request's few fields; anything else is werkzeug's."""
         req = self.request
-        environ = req.environ
-        raw = environ.get("mockcloud.body")
-        # (the Content-Type a client usually sends read as is, else parsed by werkzeug)
-        if raw is None or (environ.get("CONTENT_TYPE") != FORM_TYPE
-                           and req.mimetype != FORM_TYPE):
-            return req.form
-        try:
-            text = raw.decode()
-        except UnicodeDecodeError:
-            return _Form()
-        if "%" in text or "+" in text:
-            return _Form(parse_qsl(text, keep_blank_values=True,
-                                   errors="werkzeug.url_quote"))
-        # nothing to unquote (a token request's usual body): parse_qsl's split alone
-        return _Form([(name, value) for name, _, value in
-                      (field.partition("=") for field in text.split("&") if field)])
+        fields = buffered_form(req.environ, lambda: req.mimetype, "strict",
+                               "werkzeug.url_quote")
+        return req.form if fields is None else _Form(fields)
 
     @cached_property
     def data(self) -> Any:

@@ -30,13 +30,13 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
 
 import orjson
 from flask import Blueprint, request
 
 from ..core.answers import Answers
 from ..core.api import VendorAPI
+from ..core.bodies import FORM_TYPE, buffered_form
 from ..core.context import Ctx
 from ..core.errors import MockcloudError
 from ..core.flaskapp import MockResponse
@@ -204,24 +204,14 @@ def _bounded(name: str, value: Any, lo: Any, hi: Any) -> Any:
     return value
 
 
-FORM_TYPE = "application/x-www-form-urlencoded"
-
-
 def _form(environ: dict[str, Any]) -> Iterable[tuple[str, str]]:
     """The form's fields in order. A url-encoded body the app has already buffered
     (``mockcloud.body``) is split here, as werkzeug would (UTF-8, bad bytes replaced,
     blank values kept), without its stream parser; anything else goes to werkzeug.
     (The Content-Type clients send is compared as it is before werkzeug parses it; a
     body with nothing to unquote is only split, as ``parse_qsl`` would split it.)"""
-    raw = environ.get("mockcloud.body")
-    if raw is None or (environ.get("CONTENT_TYPE") != FORM_TYPE
-                       and (request.mimetype or "").lower() != FORM_TYPE):
-        return request.form.items(multi=True)
-    text = raw.decode("utf-8", "replace")
-    if "%" in text or "+" in text:
-        return parse_qsl(text, keep_blank_values=True)
-    return [(name, value) for name, _, value in
-            (field.partition("=") for field in text.split("&") if field)]
+    fields = buffered_form(environ, lambda: request.mimetype, "replace", "replace")
+    return request.form.items(multi=True) if fields is None else fields
 
 
 def _json(name: str, text: str) -> Any:
