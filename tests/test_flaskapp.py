@@ -224,6 +224,68 @@ def test_response_and_teardown_hooks_still_run(cls):
         request_tearing_down.disconnect(on_teardown)
 
 
+def _signal_trace(cls) -> list:
+    """Every request and app-context signal, and the app's teardown_appcontext
+    functions, as an app of ``cls`` sends and calls them for a good and a failing
+    request (with receivers connected: the sends skipped without one still happen)."""
+    from flask import signals
+
+    names = ["request_started", "request_finished", "request_tearing_down",
+             "got_request_exception", "appcontext_pushed", "appcontext_popped",
+             "appcontext_tearing_down"]
+    trace: list = []
+    receivers = {}
+    for name in names:
+        def receive(sender, name=name, **kw):
+            extra = kw.get("exc") or kw.get("exception")
+            trace.append((name, type(extra).__name__ if extra else None,
+                          kw["response"].status_code if "response" in kw else None))
+        receivers[name] = receive
+        getattr(signals, name).connect(receive)
+    try:
+        app = make(cls)
+        app.teardown_appcontext(lambda exc: trace.append(("teardown_appcontext",
+                                                          type(exc).__name__)))
+
+        @app.get("/boom")
+        def boom():
+            raise KeyError("x")
+
+        c = Client(app)
+        assert c.get("/items/a").status_code == 200
+        assert c.get("/boom").status_code == 500
+        assert c.get("/nowhere").status_code == 404
+    finally:
+        for name, receive in receivers.items():
+            getattr(signals, name).disconnect(receive)
+    return trace
+
+
+def test_signals_and_appcontext_teardown_as_flask():
+    """The sends MockcloudFlask skips when nothing is connected (request_started,
+    request_finished, the teardown signals, do_teardown_appcontext) happen, in Flask's
+    order and with its arguments, as soon as something is."""
+    ours = _signal_trace(MockcloudFlask)
+    assert ours == _signal_trace(Flask)
+    assert {t[0] for t in ours} >= {"request_started", "request_finished",
+                                    "appcontext_tearing_down", "teardown_appcontext"}
+
+
+def test_without_receivers_nothing_is_sent():
+    """Nothing connected: the skipped sends leave no trace (and the app answers)."""
+    from flask import signals
+
+    sent: list = []
+    original = signals.request_finished.send
+    signals.request_finished.send = lambda *a, **k: sent.append(a) or original(*a, **k)
+    try:
+        c = Client(make(MockcloudFlask))
+        assert c.get("/items/a").status_code == 200
+    finally:
+        del signals.request_finished.send
+    assert sent == []
+
+
 def test_sessions_are_empty_and_read_only():
     from flask import session
 

@@ -18,7 +18,9 @@ in-process by bench/profile_patch.py; about a quarter of a vendor call's time):
   headers and the closing iterator werkzeug builds for the general case.
 * ``ensure_sync``: Flask asks ``inspect.iscoroutinefunction`` of the view on every
   request; mockcloud's views are plain functions, so the answer is kept per view.
-* ``session_interface``: no cookies, so no session to make per request; and
+* ``session_interface``: no cookies, so no session to make per request;
+  ``full_dispatch_request`` and ``finalize_request`` send ``request_started`` and
+  ``request_finished`` only when a receiver is connected (blinker's ``receivers``);
   ``preprocess_request``, ``process_response`` and ``do_teardown_request`` do not
   walk the request's blueprint chain when no hook of theirs exists (the teardown
   signals are still sent to any receiver connected; with none, and no teardown
@@ -39,7 +41,12 @@ from typing import Any
 from flask import Flask, Request, Response
 from flask.globals import request_ctx
 from flask.sessions import NullSession, SessionInterface
-from flask.signals import appcontext_tearing_down, request_tearing_down
+from flask.signals import (
+    appcontext_tearing_down,
+    request_finished,
+    request_started,
+    request_tearing_down,
+)
 from werkzeug.exceptions import BadHost
 from werkzeug.routing import Map, MapAdapter, Rule
 from werkzeug.wsgi import get_host
@@ -156,6 +163,35 @@ class MockcloudFlask(Flask):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._sync_views: dict[Any, Any] = {}  # view -> what ensure_sync made of it
+
+    def full_dispatch_request(self) -> Response:
+        # Flask's, but request_started is sent only when something is connected to it
+        # (blinker's send finds no receiver otherwise: nothing else happens)
+        self._got_first_request = True
+        try:
+            if request_started.receivers:
+                request_started.send(self, _async_wrapper=self.ensure_sync)
+            rv = self.preprocess_request()
+            if rv is None:
+                rv = self.dispatch_request()
+        except Exception as e:
+            rv = self.handle_user_exception(e)
+        return self.finalize_request(rv)
+
+    def finalize_request(self, rv: Any, from_error_handler: bool = False) -> Response:
+        # Flask's, but request_finished is sent only when something is connected to it
+        response = self.make_response(rv)
+        try:
+            response = self.process_response(response)
+            if request_finished.receivers:
+                request_finished.send(self, _async_wrapper=self.ensure_sync,
+                                      response=response)
+        except Exception:
+            if not from_error_handler:
+                raise
+            self.logger.exception(
+                "Request finalizing failed with an error while handling an error")
+        return response
 
     def preprocess_request(self) -> Any:
         # Flask walks the blueprint chain looking for hooks even when none exist

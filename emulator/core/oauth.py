@@ -261,13 +261,6 @@ class Tokens:
         doc = self.ctx.store.get(self.ctx.tenant, self.kind("token"), access)
         return None if doc is None else Token(doc, self.ctx.now())
 
-    def bearer(self, access: str) -> Token | None:
-        """The grant of an access token, for checking a request's bearer: read through
-        ``Store.snapshot`` (no parse while the stored token is unchanged; a revocation
-        or any other write to it is seen by the next request), so read-only."""
-        doc = self.ctx.store.snapshot(self.ctx.tenant, self.kind("token"), access)
-        return None if doc is None else Token(doc, self.ctx.now())
-
     def by_refresh(self, refresh: str) -> Token | None:
         ref = self.ctx.store.get(self.ctx.tenant, self.kind("refresh"), refresh)
         if ref is None:
@@ -768,9 +761,15 @@ class BearerValidator(BearerTokenValidator):
     def __init__(self, profile: AuthProfile) -> None:
         super().__init__(realm=profile.realm)
         self.profile = profile
+        self.token_kind = profile.kind("token")
 
     def authenticate_token(self, token_string: str) -> Token | None:
-        return Tokens(current(), self.profile.vendor).bearer(token_string)
+        """The grant of an access token, read through ``Store.snapshot`` (no parse
+        while the stored token is unchanged; a revocation or any other write to it is
+        seen by the next request), so read-only."""
+        ctx = current()
+        doc = ctx.store.snapshot(ctx.tenant, self.token_kind, token_string)
+        return None if doc is None else Token(doc, ctx.now())
 
     def validate_token(self, token: Token | None, scopes, request) -> None:
         if token is None:
