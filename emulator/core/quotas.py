@@ -82,6 +82,11 @@ class QuotaConfig:
         return cls(enabled=enabled, rules=[QuotaRule.parse(r) for r in rules], status=status)
 
 
+# parsed configurations by the id of the snapshot they were parsed from (``config``)
+_PARSED: dict[int, tuple[Any, QuotaConfig]] = {}
+_PARSED_SIZE = 256
+
+
 @dataclass
 class QuotaResult:
     allowed: bool
@@ -96,10 +101,23 @@ class Quotas:
         self.store, self.tenant = store, tenant
 
     def config(self, vendor: str, default: QuotaConfig) -> QuotaConfig:
-        # every guarded call reads it: a snapshot (no parse while unchanged; parse()
-        # only reads it)
+        """The tenant's configuration for ``vendor`` (else ``default``). Every guarded
+        call reads it: the store's shared snapshot (no JSON parse while unchanged), and
+        its ``QuotaConfig`` is kept by the snapshot's identity (``_PARSED``). A write of
+        the document (admin API, world load; this worker or another sharing the store)
+        makes a new snapshot, so it is parsed again at once. The config is shared:
+        callers only read it."""
         doc = self.store.snapshot(self.tenant, RULES_KIND, vendor)
-        return QuotaConfig.parse(doc) if doc else default
+        if not doc:
+            return default
+        hit = _PARSED.get(id(doc))
+        if hit is not None and hit[0] is doc:
+            return hit[1]
+        cfg = QuotaConfig.parse(doc)
+        if len(_PARSED) >= _PARSED_SIZE:
+            _PARSED.clear()
+        _PARSED[id(doc)] = (doc, cfg)  # the doc is held: its id is not reused meanwhile
+        return cfg
 
     def set_config(self, vendor: str, cfg: QuotaConfig) -> None:
         self.store.put(self.tenant, RULES_KIND, vendor, cfg.to_doc())

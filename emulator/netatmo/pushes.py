@@ -70,7 +70,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import orjson
@@ -224,9 +224,11 @@ def claim(store: Store, tenant: str, user_id: str, at: float,
     return sorted(chosen, key=lambda p: order[id(p)])
 
 
-@contextmanager
+_QUIET = nullcontext()      # reusable: what a write runs in when nobody listens
+
+
 def announcing(store: Store, tenant: str, user_ids: list[str], at: float,
-               horizon: float = 0) -> Iterator[None]:
+               horizon: float = 0) -> AbstractContextManager[None]:
     """Run a write that may make events at the instant ``at`` (whole seconds) for
     ``user_ids``, then queue the "made" pushes it added for their webhooks: the made
     pushes of ``at`` before and after the write, the difference claimed through the
@@ -238,11 +240,25 @@ def announcing(store: Store, tenant: str, user_ids: list[str], at: float,
     injection at ``at`` later than now). Those are the source's, but a webhook whose
     cursor already stands at or after their instant (the clock was moved back behind
     it) would never be asked for them: they are claimed the same way and queued for
-    such webhooks only (``Webhooks.push(passed_only=True)``)."""
+    such webhooks only (``Webhooks.push(passed_only=True)``).
+
+    Who listens is read once, as the ``with`` starts (as before the write runs); when
+    the tenant has no webhook at all (one ``Store.count``) the write runs in a shared
+    do-nothing context, with no scan and no claim: a webhook registered while it runs
+    is in the same place as one registered a moment after it (its cursor starts at
+    its registration)."""
+    if not store.count(tenant, webhooks.KIND):
+        return _QUIET
     users = [u for u in dict.fromkeys(user_ids) if u and listening(store, tenant, u)]
     if not users:
-        yield
-        return
+        return _QUIET
+    return _announced(store, tenant, users, at, horizon)
+
+
+@contextmanager
+def _announced(store: Store, tenant: str, users: list[str], at: float, horizon: float
+               ) -> Iterator[None]:
+    """``announcing`` for ``users``, who listen: the scans before and after, the claims."""
     before = {u: made_at(store, tenant, u, at, horizon) for u in users}
     yield
     registry = webhooks.Webhooks(store, tenant)
