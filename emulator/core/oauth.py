@@ -902,19 +902,6 @@ def _header(environ: dict[str, Any], name: str, default: Any = None) -> Any:
     return default if value is None else value
 
 
-class _EnvironHeaders:
-    """A request's headers as Authlib reads them (``.get("Authorization")``): straight
-    from the WSGI environ."""
-
-    __slots__ = ("_environ",)
-
-    def __init__(self, environ: dict[str, Any]) -> None:
-        self._environ = environ
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return _header(self._environ, name, default)
-
-
 class _EnvironRequest:
     """What Authlib's resource protector reads of a request: its headers. (No
     reference back to itself: a request object in a cycle kept the whole environ, the
@@ -923,7 +910,7 @@ class _EnvironRequest:
     __slots__ = ("headers",)
 
     def __init__(self, environ: dict[str, Any]) -> None:
-        self.headers = _EnvironHeaders(environ)
+        self.headers = _Headers(environ)
 
 
 __all__ = ["AuthProfile", "Token", "Tokens", "VendorAuthServer", "find_user",
