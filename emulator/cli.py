@@ -16,8 +16,8 @@ def serve(args: argparse.Namespace) -> int:
     from . import server
 
     overrides = {k: getattr(args, k) for k in
-                 ("host", "port", "state", "world", "seed", "workers", "threads", "tls", "cert",
-                  "key", "log_level", "admin_token", "world_cache")}
+                 ("host", "port", "state", "world", "seed", "workers", "threads", "pin_threads",
+                  "tls", "cert", "key", "log_level", "admin_token", "world_cache")}
     try:
         settings = Settings.from_env(**overrides)
     except ValueError as exc:
@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="server processes (>1 needs --state sqlite or redis)")
     s.add_argument("--threads", type=int,
                    help="Python threads per worker (default 2 x CPUs + 1)")
+    s.add_argument("--pin-threads", dest="pin_threads", action=argparse.BooleanOptionalAction,
+                   default=None, help="run each worker's Python threads on one CPU, as the "
+                   "GIL runs one at a time (default on; --no-pin-threads: any CPU)")
     s.add_argument("--tls", action="store_true", default=None,
                    help="serve HTTPS (self-signed certificate unless --cert/--key)")
     s.add_argument("--cert", help="PEM certificate for --tls")

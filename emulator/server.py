@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from .affinity import count_fork
 from .settings import Settings
 
 SHARED_STATES = ("sqlite://", "redis://", "rediss://", "redis+cluster://", "rediss+cluster://")
@@ -274,7 +275,7 @@ def _granian(settings: Settings, cert: Path | None = None, key: Path | None = No
     # a worker forked by granian keeps this process's signal handlers (granian's, on
     # its server object here) until it sets its own, once the app is built: a SIGTERM
     # from granian stopping it meanwhile would be lost and granian wait for it for ever
-    os.register_at_fork(after_in_child=_worker_signals)
+    os.register_at_fork(before=count_fork, after_in_child=_worker_signals)
     return Granian(
         "emulator.wsgi:app",
         address=settings.host,

@@ -32,6 +32,7 @@ class Settings:
     seed: int = 0                        # seeds ids, tokens, faker data and chaos
     workers: int = 1                     # > 1 needs a shared store (sqlite, redis)
     threads: int = field(default_factory=lambda: default_threads())  # per worker, server.py
+    pin_threads: bool = True             # a worker's Python threads on one CPU (affinity.py)
     tls: bool = False                    # serve HTTPS (self-signed unless cert/key)
     cert: str = ""                       # PEM certificate for --tls
     key: str = ""                        # PEM private key for --tls

@@ -18,16 +18,23 @@ Measured with ``bench/ab.py``: about 4 % more PATCH/s at 8 connections.
 When ``serve`` checks a big world while the server starts (``server._alongside``), a
 worker imports and builds the app meanwhile, and takes the world as the check saved
 it once the check has passed (``server.checked_world``).
+
+The threads that run requests run on one CPU (``emulator/affinity.py``; ``serve
+--no-pin-threads`` leaves them to the kernel).
 """
 
 import gc
 import os
 
+from .affinity import Pinned, worker_cpu
 from .app import create_app
 from .server import checked_world
 
 checked_world()
 app = create_app()
+_cpu = worker_cpu() if app.settings.pin_threads else None
+if _cpu is not None:
+    app = Pinned(app, _cpu)
 
 for _name in [n for n in os.environ if n.startswith(("HTTP_", "MOCKCLOUD_"))]:
     del os.environ[_name]

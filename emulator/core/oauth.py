@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import binascii
 import hmac
-import os
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -58,6 +57,7 @@ from werkzeug.datastructures import CombinedMultiDict, EnvironHeaders, Immutable
 
 from .bodies import buffered_form
 from .context import Ctx, current
+from .entropy import random_bytes
 from .errors import ADMIN, Envelope, MockcloudError
 from .flaskapp import MockResponse
 
@@ -114,11 +114,11 @@ _URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 def random_token(length: int = 40) -> str:
     """``length`` characters of URL-safe base64 (``secrets.token_urlsafe``'s alphabet,
-    6 random bits each) of as many bytes from the system's CSPRNG (``os.urandom``, as
-    ``secrets`` reads it) as that takes: the token endpoint makes two a grant, and
-    ``token_urlsafe(length)[:length]`` went through three Python-level calls for a
-    longer string it then cut."""
-    raw = binascii.b2a_base64(os.urandom(-(-length * 3 // 4)), newline=False)
+    6 random bits each) of as many bytes from the system's CSPRNG as that takes
+    (``core.entropy``: read a block at a time, not a call of ``os.urandom`` each): the
+    token endpoint makes two a grant, and ``token_urlsafe(length)[:length]`` went
+    through three Python-level calls for a longer string it then cut."""
+    raw = binascii.b2a_base64(random_bytes(-(-length * 3 // 4)), newline=False)
     return raw.translate(_URLSAFE)[:length].decode()
 
 

@@ -58,7 +58,6 @@ prefix (``/netatmo/oauth2/token``, ``/netatmo/api/homesdata``). See
 from __future__ import annotations
 
 import hashlib
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +65,7 @@ from authlib.oauth2.rfc6749.errors import UnauthorizedClientError
 
 from contracts.files import contracts_dir
 
+from ..core.entropy import token_hex
 from ..core.oauth import AuthProfile, PasswordGrant
 from ..core.quotas import QuotaConfig, QuotaRule
 from ..core.vendor import Vendor
@@ -125,7 +125,7 @@ def user_id(login: str, seed: int) -> str:
 
 
 def _token(client: dict[str, Any], user: dict[str, Any]) -> str:
-    return f"{user.get('id') or client.get('owner') or '0' * 24}|{secrets.token_hex(16)}"
+    return f"{user.get('id') or client.get('owner') or '0' * 24}|{token_hex(16)}"
 
 
 class LegacyPasswordGrant(PasswordGrant):

@@ -1,0 +1,68 @@
+"""One CPU for a worker's Python threads (``serve --pin-threads``, the default).
+
+A process runs Python on one thread at a time (the GIL). granian serves a worker's
+requests on several threads (``serve --threads``), and the kernel spreads those over
+the CPUs, so the GIL, and every object a request touches (reading an object writes
+its reference count), keeps moving from one CPU's caches to another's. Measured in
+the served worker on the 2-CPU machine (5 threads, 8 connections, ``bench/README.md``,
+"One CPU for the Python threads"), a Netatmo set point spent 162-166 us of CPU in the
+app against 113 us with one thread; with its threads on one CPU, 124-131 us, and the
+p99s of every row fell from tens or hundreds of milliseconds to about ten.
+
+So each thread that runs a request is pinned to the worker's CPU before its first
+one (threads it starts, the webhook deliverer's, inherit it). granian's I/O threads
+(Rust, no GIL) are not: they stay free on every CPU. A machine with one CPU, or a
+platform without ``sched_setaffinity``, is left alone.
+
+Which CPU: worker k (the k-th process serve forked) of the serve with pid P takes
+the CPU (P + k) mod n of the n the process may use, so the workers of one server
+take different CPUs, and several servers on a machine (a test suite's) spread over
+them rather than all taking the first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from typing import Any
+
+_forks = 0   # in serve's process: forks so far; a worker sees its own number
+
+
+def count_fork() -> None:
+    """Registered in serve's process to run before each fork."""
+    global _forks
+    _forks += 1
+
+
+def worker_cpu() -> int | None:
+    """The CPU this worker's Python threads run on; None: no pinning here."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+    if len(cpus) < 2:
+        return None
+    return cpus[(os.getppid() + _forks) % len(cpus)]
+
+
+class Pinned:
+    """A WSGI app whose request threads each go to ``cpu`` before their first request."""
+
+    def __init__(self, app: Any, cpu: int) -> None:
+        self.app, self.cpu = app, cpu
+        self._threads = threading.local()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        local = self._threads
+        if not hasattr(local, "pinned"):
+            local.pinned = True
+            # (0: the calling thread; a CPU gone since, by hotplug or a cgroup change,
+            # leaves it anywhere)
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(0, {self.cpu})
+        return self.app(environ, start_response)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)
