@@ -318,6 +318,56 @@ def test_sweeps_skip_until_something_can_be_forgotten(monkeypatch):
     assert len(sweeps) == 3
 
 
+def test_a_used_code_does_not_make_every_later_grant_sweep(monkeypatch):
+    """A used code is kept an hour past its lifetime (a late replay still revokes its
+    grant): the sweep that keeps it is not due again until then, not at the end of
+    its lifetime (which made every SWEEP_EVERY-th grant of a long refresh loop read
+    every token of the tenant, bench/README.md)."""
+    from urllib.parse import parse_qs, urlparse
+
+    from werkzeug.test import Client
+
+    from emulator.app import create_app
+    from emulator.core import oauth
+
+    monkeypatch.setattr(oauth, "SWEEP_EVERY", 2)
+    sweeps: list[float] = []
+    real = oauth.Tokens.sweep
+    monkeypatch.setattr(oauth.Tokens, "sweep",
+                        lambda self, ttl: sweeps.append(self.ctx.now()) or real(self, ttl))
+    app = create_app(Settings())
+    c = Client(app)
+    h = {"X-Mockcloud-Tenant": "sweep-used-code"}
+    form = {"client_id": "lightify-ci", "client_secret": "lightify-ci-secret"}
+    c.post("/_mockcloud/clock/freeze", json={"at": 1_900_000_000}, headers=h)
+    resp = c.get("/lightify/oauth2/authorize?client_id=lightify-ci&state=s"
+                 "&response_type=code&redirect_uri=https://example.com/callback", headers=h)
+    code = parse_qs(urlparse(resp.headers["Location"]).query)["code"][0]
+    chain = [c.post("/lightify/oauth2/access_token", headers=h, data={
+        **form, "grant_type": "authorization_code", "code": code,
+        "redirect_uri": "https://example.com/callback"}).get_json()["refresh_token"]]
+
+    def refresh() -> None:
+        r = c.post("/lightify/oauth2/access_token", headers=h, data={
+            **form, "grant_type": "refresh_token", "refresh_token": chain[0]})
+        assert r.status_code == 200, r.get_data(as_text=True)
+        chain[0] = r.get_json()["refresh_token"]
+
+    refresh()                                      # 2nd grant: the first sweep
+    assert len(sweeps) == 1
+    c.post("/_mockcloud/clock/advance", json={"seconds": 600}, headers=h)  # past its ttl
+    for _ in range(8):
+        refresh()
+    # one sweep (a code made since the first could have lapsed), then none: the used
+    # code is not forgettable for an hour yet (it was due again at every other grant)
+    assert len(sweeps) == 2
+    assert app.store.count("sweep-used-code", "lightify.code") == 1   # the used code kept
+    c.post("/_mockcloud/clock/advance", json={"seconds": oauth.DEAD_KEPT_FOR}, headers=h)
+    refresh(), refresh()
+    assert len(sweeps) == 3
+    assert app.store.count("sweep-used-code", "lightify.code") == 0
+
+
 def test_journal_keeps_bodies_only_up_to_the_limit(store):
     from emulator.core.journal import Exchange, Journal, exchange
 

@@ -370,11 +370,13 @@ class Tokens:
             dies = since if dead or doc.get("revoked_at") else min(since, now)
             due = min(due, dies + DEAD_KEPT_FOR)
         for key, doc in s.list(t, self.kind("code")):
-            if now - doc["issued_at"] >= code_ttl + (DEAD_KEPT_FOR if doc.get("used") else 0):
+            # (a used code is kept DEAD_KEPT_FOR past its lifetime: its due is then)
+            forgotten = doc["issued_at"] + code_ttl + (DEAD_KEPT_FOR if doc.get("used") else 0)
+            if now >= forgotten:
                 s.delete(t, self.kind("code"), key)
                 gone += 1
                 continue
-            due = min(due, doc["issued_at"] + code_ttl)
+            due = min(due, forgotten)
         s.update(t, self.kind("sweep"), "count",
                  lambda d: {**(d or {"n": 0}), "due": due, "at": now})
         return gone
