@@ -353,10 +353,12 @@ class Tokens:
         (used codes are kept as long, so a late replay still revokes)."""
         s, t, now = self.ctx.store, self.ctx.tenant, self.ctx.now()
         gone = 0
-        # due: the earliest instant anything kept, or made from now on, could be
+        # due: the earliest instant anything kept, or granted from now on, could be
         # forgotten (a lower bound: a grant dies at the earliest now, then is kept
-        # DEAD_KEPT_FOR; a code lives code_ttl); no sweep before it (``_sweep_due``)
-        due = now + min(DEAD_KEPT_FOR, code_ttl)
+        # DEAD_KEPT_FOR); no sweep before it (``_sweep_due``). A code issued after this
+        # sweep may outlive its lifetime in the store until then (it is refused when
+        # used late all the same): the sweep only bounds what a long run keeps
+        due = now + DEAD_KEPT_FOR
         for key, doc in s.list(t, self.kind("token")):
             tok = Token(doc, now)
             dead = (tok.is_revoked() or tok.is_expired()) and not tok.refresh_usable()
