@@ -9,7 +9,8 @@ the variants round-robin, a few seconds each, many rounds, and compares medians:
 Each checkout is served by ``python -m emulator.cli serve`` with its own tree first on
 ``PYTHONPATH`` (same interpreter, same installed dependencies), in-memory state, one
 worker, ``--threads`` as given; the hello-world is ``bench/hello.py`` under granian as in
-``bench/run.py``. Each round runs wrk against the hello-world, A and B in a rotating
+``bench/run.py`` (``--hello``: its threads on one CPU, as serve runs the emulator's
+since 0ad02dc, or anywhere). Each round runs wrk against the hello-world, A and B in a rotating
 order, then prints per variant the median req/s and the median of the per-round ratios
 to the hello-world, and the median p99 beside the hello-world's. Tokens come from
 ``POST /_mockcloud/tokens`` (quotas of the row's vendor switched off).
@@ -139,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=4)
     p.add_argument("--connections", type=int, default=8)
     p.add_argument("--threads", type=int, default=5)
+    p.add_argument("--hello", default="bench.hello:pinned",
+                   choices=("bench.hello:pinned", "bench.hello:app"),
+                   help="the hello-world: its threads on one CPU, as serve runs the "
+                        "emulator's (default), or anywhere")
     p.add_argument("--row", choices=sorted(ROWS), default="patch")
     args = p.parse_args(argv)
     vendor, path, script, _, _ = ROWS[args.row]
@@ -146,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)
     scratch = tempfile.TemporaryDirectory(prefix="mockcloud-ab-")
     tmp = scratch.name
-    hello = HelloServer("granian", args.threads).start()
+    hello = HelloServer("granian", args.threads, args.hello).start()
     servers = {"A": serve(args.a.resolve(), args.threads),
                "B": serve(args.b.resolve(), args.threads)}
     try:

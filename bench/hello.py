@@ -7,6 +7,10 @@ emulator/hello-world isolates what mockcloud itself costs per request.
 answers the same: run with the emulator's PATCH request (same headers, same JSON
 body), it shows what the server and Flask charge for a request with a body, before
 any emulator code runs.
+
+``pinned`` is the same app with its request threads on one CPU, as ``mockcloud serve``
+runs the emulator's (``emulator/affinity.py``): bench/run.py's context row, so that
+what the pinning gives the emulator is told apart from what it gives any Flask app.
 """
 
 from flask import Flask, request
@@ -23,3 +27,13 @@ def hello() -> str:
 def hello_with_body() -> str:
     request.get_data()
     return "Hello, World!"
+
+
+def _pinned():
+    from emulator.affinity import Pinned, worker_cpu
+
+    cpu = worker_cpu()
+    return app if cpu is None else Pinned(app, cpu)
+
+
+pinned = _pinned()

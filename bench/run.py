@@ -9,8 +9,11 @@ Run from the repository root::
 What it does:
 
 1. starts the emulator the way ``mockcloud serve`` does (granian, one worker,
-   in-memory state, default world, default tenant) and ``bench/hello.py`` under
-   granian with the same settings (WSGI, one worker, no access log);
+   in-memory state, default world, default tenant, its Python threads on one CPU)
+   and ``bench/hello.py`` under granian with the same settings (WSGI, one worker, no
+   access log, its threads on one CPU: ``pinned``); ``--no-pin-threads`` serves
+   both with their threads anywhere. The hello-world served the other way is a
+   context row, with every row's ratio to it;
    the hello-world is also sent the emulator's exact PATCH request (it reads the
    body), a context row showing what a request with a body costs before any
    emulator code runs;
@@ -124,6 +127,8 @@ PRISM_PATCH_RPS = 1400   # for scale: Prism (stateless mock) on this machine, pe
 SERVERS = ("granian", "gunicorn", "waitress")
 HELLO = "hello-world (granian)"
 HELLO_PATCH = "  same PATCH to hello-world"   # context row: server + Flask cost of a body
+# context row: the hello-world served the other way (threads anywhere, or on one CPU)
+HELLO_OTHER = {True: "  hello-world, threads anywhere", False: "  hello-world, one CPU"}
 
 
 # ------------------------------------------------------------------ processes
@@ -145,9 +150,10 @@ class Emulator:
 
     name = "mockcloud"
 
-    def __init__(self, threads: int) -> None:
+    def __init__(self, threads: int, pin: bool = True) -> None:
         self.proc = ServerProcess("--state", "memory", "--workers", "1",
-                                  "--threads", str(threads), "--log-level", "warning")
+                                  "--threads", str(threads), "--log-level", "warning",
+                                  *(() if pin else ("--no-pin-threads",)))
         self.url = ""
 
     @property
@@ -169,8 +175,8 @@ def _bin(name: str) -> str:
     return str(here) if here.exists() else (shutil.which(name) or name)
 
 
-def hello_command(server: str, port: int, threads: int) -> list[str]:
-    target = "bench.hello:app"
+def hello_command(server: str, port: int, threads: int,
+                  target: str = "bench.hello:app") -> list[str]:
     if server == "granian":  # as emulator/server.py runs the emulator
         return [_bin("granian"), "--interface", "wsgi", "--workers", "1",
                 "--blocking-threads", str(threads),
@@ -189,10 +195,11 @@ def hello_command(server: str, port: int, threads: int) -> list[str]:
 class HelloServer:
     """bench/hello.py under one WSGI server."""
 
-    def __init__(self, server: str, threads: int) -> None:
+    def __init__(self, server: str, threads: int, target: str = "bench.hello:app") -> None:
         self.server = server
         self.threads = threads
-        self.name = f"hello-world ({server})"
+        self.target = target
+        self.name = f"hello-world ({server}{', ' + target if target != 'bench.hello:app' else ''})"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -201,7 +208,7 @@ class HelloServer:
     def start(self, timeout: float = 30) -> HelloServer:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
-        cmd = hello_command(self.server, self.port, self.threads)
+        cmd = hello_command(self.server, self.port, self.threads, self.target)
         # its own session, as emulator.launcher starts the emulator: with the kernel's
         # autogroup scheduling a session is a CPU group, so both servers then compete
         # with wrk on the same terms
@@ -468,6 +475,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=os.cpu_count() or 2,
                    help="most wrk threads per run (default: CPU count); always divides "
                         "the connections")
+    p.add_argument("--pin-threads", dest="pin_threads", action=argparse.BooleanOptionalAction,
+                   default=Settings().pin_threads,
+                   help="serve the emulator and the hello-world with their Python threads on "
+                        "one CPU (serve's default) or not (--no-pin-threads)")
     p.add_argument("--server-threads", type=int, default=Settings().threads,
                    help="Python threads of the emulator (mockcloud serve --threads) and of "
                         "the granian hello-world beside it (default: the serve default)")
@@ -530,14 +541,21 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[Run] = []
     hello: dict[int, Run] = {}
     not_run: dict[str, str] = {}
-    emulator = Emulator(args.server_threads)
-    baseline = HelloServer("granian", args.server_threads)
+    emulator = Emulator(args.server_threads, args.pin_threads)
+    # the yardstick is served as serve serves the emulator: its threads on one CPU
+    # (bench/hello.py's pinned) unless --no-pin-threads; the other way is a context row
+    targets = ("bench.hello:pinned", "bench.hello:app")
+    baseline = HelloServer("granian", args.server_threads, targets[not args.pin_threads])
+    other = HelloServer("granian", args.server_threads, targets[args.pin_threads])
     tmp = tempfile.TemporaryDirectory(prefix="mockcloud-bench-")
     try:
         emulator.start()
         baseline.start()
-        print(f"emulator {emulator.url} (granian, 1 worker, {args.server_threads} threads, "
-              f"memory); hello-world {baseline.url} (granian, 1 worker, same threads)")
+        other.start()
+        where = "on one CPU" if args.pin_threads else "anywhere"
+        print(f"emulator {emulator.url} (granian, 1 worker, {args.server_threads} threads "
+              f"{where}, memory); hello-world {baseline.url} (granian, 1 worker, the same "
+              "threads, the same way)")
         http = requests.Session()
         lightify = args.only in (None, "lightify")
         netatmo = args.only in (None, "netatmo")
@@ -598,7 +616,9 @@ def main(argv: list[str] | None = None) -> int:
 
         api = f"{emulator.url}{VENDOR}"
         cells: list[tuple[str, str, str, str, Callable[[int], dict[str, str]]]] = [
-            (HELLO, "granian", baseline.url + "/", "get.lua", lambda c: {})]
+            (HELLO, "granian", baseline.url + "/", "get.lua", lambda c: {}),
+            (HELLO_OTHER[args.pin_threads], "granian", other.url + "/", "get.lua",
+             lambda c: {})]
         if lightify:
             cells += [
                 (HELLO_PATCH, "granian", baseline.url + "/", "patch.lua",
@@ -655,7 +675,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"{r.text[:200]}")
     except Exception as exc:
         print(f"bench: {exc}", file=sys.stderr)
-        for server in (emulator, baseline):
+        for server in (emulator, baseline, other):
             if server.tail:
                 print(f"--- last output of {server.name}:\n" + "".join(server.tail),
                       file=sys.stderr)
@@ -663,6 +683,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         emulator.stop()
         baseline.stop()
+        other.stop()
         tmp.cleanup()
 
     # the hello-world under the other servers, one at a time
@@ -721,6 +742,20 @@ def main(argv: list[str] | None = None) -> int:
                 if r.connections == conns and r.server == "mockcloud" and r.p99_ms > ref]
         print(f"  {conns} connection(s): hello-world p99 {ref:.2f} ms: " + (
             "MET" if not over else f"NOT MET ({'; '.join(over)} ms)"))
+    others = {r.connections: r for r in runs if r.endpoint == HELLO_OTHER[args.pin_threads]}
+    if others:
+        print("\nContext: the rows against the hello-world served the other way, its "
+              f"threads {'anywhere' if args.pin_threads else 'on one CPU'} (the targets "
+              "above are against the one\nserved as the emulator is)")
+        for conns, ref in sorted(others.items()):
+            rows = [r for r in runs if r.connections == conns and r.endpoint in TARGETS]
+            if not ref.rps:
+                continue
+            print(f"  {conns} connection(s): that hello-world {ref.rps:,.0f} req/s "
+                  f"({ref.ratio or 0:.0%} of the yardstick), p99 {ref.p99_ms:.2f} ms")
+            for r in rows:
+                print(f"    {r.endpoint:<34} {r.rps / ref.rps:>5.0%} of it, p99 "
+                      f"{r.p99_ms:.2f} ms")
     verdicts = all_verdicts.get(PATCH, {})
     for conns, r in patch.items():
         ref = hello_patch.get(conns)
