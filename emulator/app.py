@@ -40,15 +40,16 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from . import lightify, netatmo, qivivo
-from .core import tenancy, world, worldcache
+from .core import journal, tenancy, world, worldcache
 from .core.admin import make_admin
 from .core.api import VendorAPI, oauth_blueprint
 from .core.clock import Clock, http_date, real_time
 from .core.context import CURRENT, Ctx, current
 from .core.errors import ADMIN, MockcloudError
+from .core.faults import KIND as FAULT_KIND
 from .core.faults import Decision, Faults
 from .core.flaskapp import MockcloudFlask
-from .core.journal import Journal, add_secret_fields, exchange, request_headers
+from .core.journal import add_secret_fields, exchange, header_items
 from .core.oauth import NOTE, VendorAuthServer
 from .core.store import RETRY_AFTER, Store, open_store, unavailable
 from .core.vendor import Vendor
@@ -286,23 +287,25 @@ class Mockcloud:
 
     def _route(self, environ: dict[str, Any]) -> Vendor | None:
         """The vendor by Host header (its real paths get the prefix) or by prefix."""
-        host = (environ.get("HTTP_HOST") or "").split(":")[0].lower()
-        vendor = self.by_host.get(host)
+        host = environ.get("HTTP_HOST")
+        vendor = self.by_host.get(host.partition(":")[0].lower()) if host \
+            else self.by_host.get("")
         path = environ.get("PATH_INFO") or "/"
         if vendor is None:
-            vendor = self.by_prefix.get("/" + path.lstrip("/").split("/", 1)[0])
+            vendor = self.by_prefix.get("/" + path.lstrip("/").partition("/")[0])
         elif not path.startswith(vendor.prefix + "/") and path != vendor.prefix:
             environ["PATH_INFO"] = path = vendor.prefix + path
             environ[BY_HOST] = True
-        if vendor is not None and vendor.collapse_slashes:
+        if vendor is not None and vendor.collapse_slashes and "//" in path:
             environ["PATH_INFO"] = _SLASHES.sub("/", path)
         return vendor
 
     def _context(self, environ: dict[str, Any], tenant: str, vendor: Vendor | None) -> Ctx:
-        ctx = Ctx(store=self.store, tenant=tenant, settings=self.settings,
-                  vendor=vendor.name if vendor else None)
         if vendor is not None:  # its base URL, made if asked (Ctx.base)
-            ctx.base_parts = (environ, "" if environ.get(BY_HOST) else vendor.prefix)
+            ctx = Ctx(self.store, tenant, self.settings, vendor.name, environ=environ,
+                      base_parts=(environ, "" if environ.get(BY_HOST) else vendor.prefix))
+        else:
+            ctx = Ctx(self.store, tenant, self.settings, environ=environ)
         environ["mockcloud.ctx"] = ctx
         CURRENT.set(ctx)
         self.ensure_world(tenant, ctx.now())
@@ -317,17 +320,20 @@ class Mockcloud:
 
         def respond(status: str, headers: list, exc_info=None):
             headers.append(("Date", _date_header(int(ctx.now()))))
-            added = [*ctx.headers, *extra]
-            if "mockcloud.fault" in environ:  # a rule's own headers win
-                names = {k.lower() for k, _ in headers}
-                added = [h for h in added if h[0].lower() not in names]
-            headers.extend(added)
+            if ctx.headers or extra:
+                added = [*ctx.headers, *extra]
+                if "mockcloud.fault" in environ:  # a rule's own headers win
+                    names = {k.lower() for k, _ in headers}
+                    added = [h for h in added if h[0].lower() not in names]
+                headers.extend(added)
             captured["status"], captured["headers"] = status, headers
             return start_response(status, headers, exc_info)
 
         return respond
 
     def _fault(self, environ, ctx: Ctx, vendor: Vendor) -> Decision | None:
+        if not self.store.count(ctx.tenant, FAULT_KIND):  # no rule: nothing to decide
+            return None
         vendor_path = environ["PATH_INFO"][len(vendor.prefix):] or "/"
         decision = Faults(self.store, ctx.tenant).decide(
             vendor.name, environ.get("REQUEST_METHOD", "GET"), vendor_path, ctx.now())
@@ -363,32 +369,28 @@ class Mockcloud:
         size = self.settings.journal_size
         if size <= 0:
             return
-        if environ.get(NOTE):
-            note = f"{note}; {environ[NOTE]}" if note else environ[NOTE]
-        query = environ.get("QUERY_STRING")
-        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "localhost")
-        url = (f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
-               f"{environ.get('SCRIPT_NAME', '')}{path}" + (f"?{query}" if query else ""))
-        token = environ.get("mockcloud.token")
+        get = environ.get
+        more = get(NOTE)
+        if more:
+            note = f"{note}; {more}" if note else more
+        query = get("QUERY_STRING")
+        url = (f"{get('wsgi.url_scheme', 'http')}://"
+               f"{get('HTTP_HOST') or get('SERVER_NAME', 'localhost')}"
+               f"{get('SCRIPT_NAME', '')}{path}" + (f"?{query}" if query else ""))
+        token = get("mockcloud.token")
         try:
-            self._record(ctx, environ, path, url, token, captured, req_body, body,
-                         started, note, size)
+            journal.record(self.store, ctx.tenant, size, exchange(
+                ctx.now(), ctx.vendor, ctx.tenant, (time.perf_counter() - started) * 1000,
+                token.client_id if token is not None else None, note,
+                get("REQUEST_METHOD", "GET"), path, url, header_items(environ),
+                captured.get("status", "500 Internal Server Error"),
+                captured.get("headers", ()), req_body, body, self.settings.journal_bodies))
         except Exception as exc:
             why = unavailable(self.store, exc)
             if why is None:
                 raise
             log.warning("journal entry of %s %s lost: %s",
                         environ.get("REQUEST_METHOD"), path, why)
-
-    def _record(self, ctx: Ctx, environ, path: str, url: str, token, captured,
-                req_body: bytes, body: bytes, started: float, note: str | None,
-                size: int) -> None:
-        Journal(self.store, ctx.tenant, size).record(exchange(
-            ctx.now(), ctx.vendor, ctx.tenant, (time.perf_counter() - started) * 1000,
-            token.client_id if token is not None else None, note,
-            environ.get("REQUEST_METHOD", "GET"), path, url, request_headers(environ),
-            captured.get("status", "500 Internal Server Error"), captured.get("headers", ()),
-            req_body, body, self.settings.journal_bodies))
 
 
 BY_HOST = "mockcloud.by_host"  # environ: the vendor was picked by its Host header

@@ -27,7 +27,7 @@ import orjson
 from flask import Blueprint, request
 
 from . import bodies, consent
-from .context import Ctx, current
+from .context import CURRENT, Ctx, current
 from .errors import MockcloudError
 from .oauth import Tokens, VendorAuthServer
 from .quotas import Quotas
@@ -98,7 +98,9 @@ class VendorAPI:
         def wrap(view: Callable) -> Callable:
             @functools.wraps(view)
             def inner(*args: Any, **kwargs: Any):
-                environ = request.environ
+                ctx = CURRENT.get()   # (the app's, which holds the environ: no proxy)
+                environ = ctx.environ if ctx is not None and ctx.environ is not None \
+                    else request.environ
                 try:
                     token = server.bearer(scopes, environ)
                 except MockcloudError as err:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..settings import Settings
 
 
-@dataclass
+@dataclass(slots=True)
 class Ctx:
     store: Store
     tenant: str
@@ -36,6 +36,9 @@ class Ctx:
     # (environ, vendor prefix) the base URL is made from, when asked (``base``)
     base_parts: tuple[dict, str] | None = field(default=None, repr=False)
     _base: str | None = field(default=None, repr=False)
+    # the request's WSGI environ, when the app made this context (Flask's
+    # ``request.environ``, without the look-up through its proxy)
+    environ: dict | None = field(default=None, repr=False)
 
     @property
     def base(self) -> str:

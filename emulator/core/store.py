@@ -626,7 +626,8 @@ class MemoryStore:
         return [(k, _loads(v)) for k, v in items]
 
     def count(self, tenant: str, kind: str) -> int:
-        base = self._base(tenant, kind)
+        # (asked at every request, of kinds no base has: the world's marker, faults)
+        base = self._base(tenant, kind) if kind in self._layers.kinds else None
         if base is not None:
             with self._lock:
                 items = list(self._data.get((tenant, kind), {}).items())

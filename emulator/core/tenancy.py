@@ -9,6 +9,7 @@ HEADER_ENVIRON = "HTTP_X_MOCKCLOUD_TENANT"
 ENVIRON_KEY = "mockcloud.tenant"
 DEFAULT = "default"
 _VALID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_SEEN: set[str] = set()   # names ``resolve`` found valid (bounded)
 
 
 class TenantError(ValueError):
@@ -30,15 +31,22 @@ def split_path(path: str) -> tuple[str | None, str]:
 
 def resolve(environ: dict) -> str:
     """Pick the tenant, strip the path prefix from PATH_INFO; raise TenantError."""
-    from_path, path = split_path(environ.get("PATH_INFO", "/"))
-    if from_path is not None:
+    path = environ.get("PATH_INFO", "/")
+    if path.startswith("/_t/"):
+        from_path, path = split_path(path)
+        name = from_path or ""
         environ["PATH_INFO"] = path
-        environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + f"/_t/{from_path}"
-    name = from_path if from_path is not None else environ.get(HEADER_ENVIRON) or DEFAULT
-    if not valid(name):
-        raise TenantError(
-            f"invalid tenant name {name[:80]!r}: use 1-64 letters, digits, '.', '_' or '-'"
-        )
+        environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + f"/_t/{name}"
+    else:
+        name = environ.get(HEADER_ENVIRON) or DEFAULT
+    if name not in _SEEN:   # (a name once found valid is not matched again)
+        if not valid(name):
+            raise TenantError(
+                f"invalid tenant name {name[:80]!r}: use 1-64 letters, digits, '.', '_' "
+                "or '-'")
+        if len(_SEEN) >= 1024:
+            _SEEN.clear()
+        _SEEN.add(name)
     environ[ENVIRON_KEY] = name
     return name
 
