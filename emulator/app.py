@@ -49,7 +49,7 @@ from .core.errors import ADMIN, MockcloudError
 from .core.faults import KIND as FAULT_KIND
 from .core.faults import Decision, Faults
 from .core.flaskapp import MockcloudFlask
-from .core.journal import add_secret_fields, exchange, header_items
+from .core.journal import add_secret_fields, exchange, request_headers
 from .core.oauth import NOTE, VendorAuthServer
 from .core.store import RETRY_AFTER, Store, open_store, unavailable
 from .core.vendor import Vendor
@@ -259,14 +259,29 @@ class Mockcloud:
             return self._unavailable_reply(environ, start_response, vendor, exc)
         limit = self.settings.max_body if vendor is not None else ADMIN_MAX_BODY
         req_body = _buffer_input(environ, limit)                    # 4
+        # 5: start_response, adding the virtual Date, the vendor's constant headers and
+        # what the call earned (rate-limit headers); the reply is kept for the journal
         captured: dict[str, Any] = {}
-        respond = self._header_step(environ, ctx, vendor, captured, start_response)  # 5
+        extra = vendor.headers if vendor is not None else ()
+
+        def respond(status: str, headers: list, exc_info=None):
+            headers.append(("Date", _date_header(int(ctx.now()))))
+            if ctx.headers or extra:
+                added = [*ctx.headers, *extra]
+                if "mockcloud.fault" in environ:  # a rule's own headers win
+                    names = {k.lower() for k, _ in headers}
+                    added = [h for h in added if h[0].lower() not in names]
+                headers.extend(added)
+            captured["status"], captured["headers"] = status, headers
+            return start_response(status, headers, exc_info)
+
         if req_body is None:
             return self._too_large(environ, respond, vendor, limit)
         if vendor is None:  # admin API, index: not faulted, not journaled
             return self.flask(environ, respond)
         try:
-            decision = self._fault(environ, ctx, vendor)            # 6
+            decision = self._fault(environ, ctx, vendor) \
+                if self.store.count(ctx.tenant, FAULT_KIND) else None  # 6 (no rule: none)
         except Exception as exc:
             return self._unavailable_reply(environ, start_response, vendor, exc)
         note = f"fault {decision.rule.id}" if decision else None
@@ -280,7 +295,7 @@ class Mockcloud:
             body = self._fault_response(environ, vendor, decision, respond)
         else:
             with self.deliverer.requests:  # webhook deliveries give way meanwhile
-                body = _joined(self.vendor_apps[vendor.name](environ, respond))
+                body = _joined(self.vendor_apps[vendor.name].wsgi_app(environ, respond))
         self._journal(ctx, environ, original_path, captured, req_body, body, started,  # 7
                       note)
         return [body]
@@ -308,32 +323,12 @@ class Mockcloud:
             ctx = Ctx(self.store, tenant, self.settings, environ=environ)
         environ["mockcloud.ctx"] = ctx
         CURRENT.set(ctx)
-        self.ensure_world(tenant, ctx.now())
+        now = ctx.now()
+        if not self.store.count(tenant, world.META_KIND):  # (ensure_world's test first)
+            self.ensure_world(tenant, now)
         return ctx
 
-    @staticmethod
-    def _header_step(environ, ctx: Ctx, vendor: Vendor | None, captured: dict[str, Any],
-                     start_response):
-        """start_response, adding the virtual Date, the vendor's constant headers and
-        what the call earned (rate-limit headers); the reply is kept for the journal."""
-        extra = vendor.headers if vendor is not None else ()
-
-        def respond(status: str, headers: list, exc_info=None):
-            headers.append(("Date", _date_header(int(ctx.now()))))
-            if ctx.headers or extra:
-                added = [*ctx.headers, *extra]
-                if "mockcloud.fault" in environ:  # a rule's own headers win
-                    names = {k.lower() for k, _ in headers}
-                    added = [h for h in added if h[0].lower() not in names]
-                headers.extend(added)
-            captured["status"], captured["headers"] = status, headers
-            return start_response(status, headers, exc_info)
-
-        return respond
-
     def _fault(self, environ, ctx: Ctx, vendor: Vendor) -> Decision | None:
-        if not self.store.count(ctx.tenant, FAULT_KIND):  # no rule: nothing to decide
-            return None
         vendor_path = environ["PATH_INFO"][len(vendor.prefix):] or "/"
         decision = Faults(self.store, ctx.tenant).decide(
             vendor.name, environ.get("REQUEST_METHOD", "GET"), vendor_path, ctx.now())
@@ -379,12 +374,13 @@ class Mockcloud:
                f"{get('SCRIPT_NAME', '')}{path}" + (f"?{query}" if query else ""))
         token = get("mockcloud.token")
         try:
-            journal.record(self.store, ctx.tenant, size, exchange(
+            self.store.ring_append(ctx.tenant, journal.KIND, exchange(
                 ctx.now(), ctx.vendor, ctx.tenant, (time.perf_counter() - started) * 1000,
                 token.client_id if token is not None else None, note,
-                get("REQUEST_METHOD", "GET"), path, url, header_items(environ),
+                get("REQUEST_METHOD", "GET"), path, url, request_headers(environ),
                 captured.get("status", "500 Internal Server Error"),
-                captured.get("headers", ()), req_body, body, self.settings.journal_bodies))
+                captured.get("headers", ()), req_body, body, self.settings.journal_bodies),
+                size, journal.to_doc)  # (Journal(...).record, without the Journal)
         except Exception as exc:
             why = unavailable(self.store, exc)
             if why is None:

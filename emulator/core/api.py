@@ -31,6 +31,7 @@ from .context import CURRENT, Ctx, current
 from .errors import MockcloudError
 from .oauth import Tokens, VendorAuthServer
 from .quotas import Quotas
+from .quotas import config as quota_config
 from .vendor import Vendor
 
 
@@ -57,10 +58,10 @@ def oauth_blueprint(server: VendorAuthServer) -> Blueprint:
 
 def count_call(ctx: Ctx, vendor: Vendor, client_id: str | None, user_id: str | None) -> None:
     """Count one call; raise ``rate_limited`` (with Retry-After) when over a quota."""
-    quotas = Quotas(ctx.store, ctx.tenant)
-    cfg = quotas.config(vendor.name, vendor.quotas)
+    cfg = quota_config(ctx.store, ctx.tenant, vendor.name, vendor.quotas)
     if not cfg.enabled:
         return
+    quotas = Quotas(ctx.store, ctx.tenant)
     keys = {"client": client_id, "user": user_id,
             "app": f"{client_id}:{user_id}" if client_id and user_id else None}
     result = quotas.hit(vendor.name, cfg, keys, ctx.now(),

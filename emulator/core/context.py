@@ -17,7 +17,10 @@ from typing import TYPE_CHECKING
 
 from flask import request
 
+from . import clock as _clock
 from . import tenancy
+from .clock import KEY as CLOCK_KEY
+from .clock import KIND as CLOCK_KIND
 from .clock import Clock
 from .store import Store
 
@@ -56,9 +59,14 @@ class Ctx:
         return Clock(self.store, self.tenant)
 
     def now(self) -> float:
-        """Virtual now, read once per request so a request sees one instant."""
+        """Virtual now, read once per request so a request sees one instant: the
+        clock's state document read as ``Clock.now`` reads it (``ClockState.now``),
+        without making the Clock and its state (every request asks)."""
         if self._now is None:
-            self._now = self.clock.now()
+            state = self.store.get(self.tenant, CLOCK_KIND, CLOCK_KEY)
+            frozen = state.get("frozen_at") if state else None
+            self._now = frozen if frozen is not None else \
+                _clock.real_time() + (state.get("offset", 0.0) if state else 0.0)
         return self._now
 
     def whole_second(self) -> float:

@@ -16,6 +16,8 @@ in-process by bench/profile_patch.py; about a quarter of a vendor call's time):
 * ``response_class``: an ordinary JSON or HTML reply (2xx but 204, body already
   bytes, no Location to make absolute) goes to the server without the copy of its
   headers and the closing iterator werkzeug builds for the general case.
+* ``request_class``: a request whose body was never parsed as a form has no files
+  to close: ``close`` (at every request's end) returns at once.
 * ``ensure_sync``: Flask asks ``inspect.iscoroutinefunction`` of the view on every
   request; mockcloud's views are plain functions, so the answer is kept per view.
 * ``session_interface``: no cookies, so no session to make per request;
@@ -80,13 +82,18 @@ class RequestAdapter(MapAdapter):
         # (werkzeug.routing.map.Map.bind_to_environ), but server_name, below
         self.map = url_map
         self.environ = environ
-        script_name = _wsgi_str(environ.get("SCRIPT_NAME") or "")
+        # (_wsgi_str's test inline: nearly every value is ASCII)
+        script_name = environ.get("SCRIPT_NAME") or ""
+        if not script_name.isascii():
+            script_name = _wsgi_str(script_name)
         self.script_name = script_name if script_name.endswith("/") else script_name + "/"
         self.subdomain = url_map.default_subdomain or ""
         self.url_scheme = environ.get("wsgi.url_scheme", "http")
-        self.path_info = _wsgi_str(environ.get("PATH_INFO") or "")
+        path_info = environ.get("PATH_INFO") or ""
+        self.path_info = path_info if path_info.isascii() else _wsgi_str(path_info)
         self.default_method = environ.get("REQUEST_METHOD", "GET")
-        self.query_args = _wsgi_str(environ.get("QUERY_STRING") or "")
+        query = environ.get("QUERY_STRING") or ""
+        self.query_args = query if query.isascii() else _wsgi_str(query)
         self.websocket = self.url_scheme in {"ws", "wss"}
         self._server_name: str | None = None
 
@@ -125,6 +132,13 @@ class RequestAdapter(MapAdapter):
         return (rule if return_rule else rule.endpoint), dict(args)
 
 
+class MockRequest(Request):
+    def close(self) -> None:
+        # werkzeug's closes the files a form parse made: none made, nothing to do
+        if self.__dict__.get("files"):
+            super().close()
+
+
 class MockResponse(Response):
     def get_wsgi_response(self, environ: dict[str, Any]) -> tuple[Any, str, list]:
         body = self.response
@@ -134,9 +148,14 @@ class MockResponse(Response):
                 and not self.direct_passthrough and not self._on_close
                 and environ.get("REQUEST_METHOD") != "HEAD"):
             wsgi_headers = self.headers.to_wsgi_list()
-            names = {name.lower() for name, _ in wsgi_headers}
-            if "location" not in names and "content-location" not in names:
-                if "content-length" not in names:
+            sized = False
+            for name, _ in wsgi_headers:   # (a loop: no set made)
+                low = name.lower()
+                if low == "location" or low == "content-location":
+                    break
+                sized = sized or low == "content-length"
+            else:
+                if not sized:
                     wsgi_headers.append(("Content-Length", str(len(body[0]))))
                 return body, self.status, wsgi_headers
         return super().get_wsgi_response(environ)
@@ -157,6 +176,7 @@ class NoSessions(SessionInterface):
 
 class MockcloudFlask(Flask):
     url_map_class = RouteMap
+    request_class = MockRequest
     response_class = MockResponse
     session_interface = NoSessions()
 
@@ -234,7 +254,10 @@ class MockcloudFlask(Flask):
             return super().ensure_sync(func)
 
     def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
-        if request is None or self.config["SERVER_NAME"] is not None \
+        if request is None:   # an app context's: none unless SERVER_NAME is set (Flask's)
+            return None if self.config["SERVER_NAME"] is None \
+                else super().create_url_adapter(request)
+        if self.config["SERVER_NAME"] is not None \
                 or self.config["TRUSTED_HOSTS"] is not None \
                 or self.url_map.host_matching or self.subdomain_matching:
             return super().create_url_adapter(request)

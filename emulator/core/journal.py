@@ -81,16 +81,10 @@ _HEADER_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 def request_headers(environ: dict[str, Any]) -> list[tuple[str, Any]]:
     """A request's headers as ``exchange`` keeps them: the environ's ``HTTP_*`` items and
-    ``CONTENT_TYPE``, in its order (``header_items``, as a list)."""
-    return list(header_items(environ))
-
-
-def header_items(environ: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
-    """``request_headers`` as the tuple ``exchange`` keeps. Which keys those are is
-    worked out once per set of keys, not by a test of every key at each request: an
-    environ is the server's keys (granian copies the process environment into each,
-    some 60 keys) and those of the headers a client sends, so one set per kind of
-    client and endpoint."""
+    ``CONTENT_TYPE``, in its order. Which keys those are is worked out once per set of
+    keys, not by a test of every key at each request: an environ is the server's keys
+    (granian copies the process environment into each, some 60 keys) and those of the
+    headers a client sends, so one set per kind of client and endpoint."""
     keys = tuple(environ)
     names = _HEADER_KEYS.get(keys)
     if names is None:
@@ -98,7 +92,7 @@ def header_items(environ: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
             _HEADER_KEYS.clear()
         names = _HEADER_KEYS[keys] = tuple(
             k for k in keys if k.startswith("HTTP_") or k == "CONTENT_TYPE")
-    return tuple(zip(names, map(environ.__getitem__, names), strict=True))
+    return [(k, environ[k]) for k in names]
 
 
 def to_doc(seq: int, entry: tuple) -> dict[str, Any]:
@@ -127,20 +121,14 @@ def _header_name(environ_key: str) -> str:
     return key.replace("_", "-").title()
 
 
-def record(store: Store, tenant: str, size: int, entry: tuple) -> None:
-    """``Journal(store, tenant, size).record(entry)``, without making the Journal (every
-    request records one)."""
-    if size > 0:
-        store.ring_append(tenant, KIND, entry, size, to_doc)
-
-
 class Journal:
     def __init__(self, store: Store, tenant: str, size: int) -> None:
         self.store, self.tenant, self.size = store, tenant, size
 
     def record(self, entry: tuple) -> None:
         """Keep an ``exchange(...)`` tuple."""
-        record(self.store, self.tenant, self.size, entry)
+        if self.size > 0:
+            self.store.ring_append(self.tenant, KIND, entry, self.size, to_doc)
 
     def entries(self, vendor: str | None = None, status: int | None = None,
                 path: str | None = None, since: int = 0, limit: int | None = None,

@@ -96,28 +96,33 @@ class QuotaResult:
     remaining: int = 0
 
 
+def config(store: Store, tenant: str, vendor: str, default: QuotaConfig) -> QuotaConfig:
+    """The tenant's configuration for ``vendor`` (else ``default``). Every guarded call
+    reads it (``Quotas(store, tenant).config``, without making the Quotas): the store's
+    shared snapshot (no JSON parse while unchanged), and its ``QuotaConfig`` is kept by
+    the snapshot's identity (``_PARSED``). A write of the document (admin API, world
+    load; this worker or another sharing the store) makes a new snapshot, so it is
+    parsed again at once. The config is shared: callers only read it."""
+    doc = store.snapshot(tenant, RULES_KIND, vendor)
+    if not doc:
+        return default
+    hit = _PARSED.get(id(doc))
+    if hit is not None and hit[0] is doc:
+        return hit[1]
+    cfg = QuotaConfig.parse(doc)
+    if len(_PARSED) >= _PARSED_SIZE:
+        _PARSED.clear()
+    _PARSED[id(doc)] = (doc, cfg)  # the doc is held: its id is not reused meanwhile
+    return cfg
+
+
 class Quotas:
     def __init__(self, store: Store, tenant: str) -> None:
         self.store, self.tenant = store, tenant
 
     def config(self, vendor: str, default: QuotaConfig) -> QuotaConfig:
-        """The tenant's configuration for ``vendor`` (else ``default``). Every guarded
-        call reads it: the store's shared snapshot (no JSON parse while unchanged), and
-        its ``QuotaConfig`` is kept by the snapshot's identity (``_PARSED``). A write of
-        the document (admin API, world load; this worker or another sharing the store)
-        makes a new snapshot, so it is parsed again at once. The config is shared:
-        callers only read it."""
-        doc = self.store.snapshot(self.tenant, RULES_KIND, vendor)
-        if not doc:
-            return default
-        hit = _PARSED.get(id(doc))
-        if hit is not None and hit[0] is doc:
-            return hit[1]
-        cfg = QuotaConfig.parse(doc)
-        if len(_PARSED) >= _PARSED_SIZE:
-            _PARSED.clear()
-        _PARSED[id(doc)] = (doc, cfg)  # the doc is held: its id is not reused meanwhile
-        return cfg
+        """The tenant's configuration for ``vendor`` (else ``default``): ``config``."""
+        return config(self.store, self.tenant, vendor, default)
 
     def set_config(self, vendor: str, cfg: QuotaConfig) -> None:
         self.store.put(self.tenant, RULES_KIND, vendor, cfg.to_doc())

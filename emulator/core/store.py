@@ -582,7 +582,12 @@ class MemoryStore:
         if raw is None:
             base = self._base(tenant, kind)
             return None if base is None else base.snapshot(kind, key)
-        return self._snapshots.get((tenant, kind, key), raw or None)
+        snapshots = self._snapshots
+        if not snapshots.check:     # (``_Snapshots.get``'s hit, without the call)
+            hit = snapshots._docs.get((tenant, kind, key))
+            if hit is not None and hit[0] is raw:
+                return hit[1]
+        return snapshots.get((tenant, kind, key), raw or None)
 
     def generation(self, tenant: str, kind: str) -> object:
         """A token that changes at every write to any document of (tenant, kind) in
