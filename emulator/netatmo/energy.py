@@ -184,6 +184,7 @@ THERM_DEVICES = frozenset({"NATherm1", "NRV", "OTM", "BNS"})
 HOME_MODES = ("schedule", "away", "hg", "off")
 ROOM_MODES = ("manual", "max", "home")
 TEMP_RANGE = (7.0, 30.0)
+NUMBER = (int, float)
 HG_RANGE, AWAY_RANGE = (5.0, 15.0), (7.0, 30.0)
 MAX_TEMP = 30
 MAX_NAME = 256           # characters in a schedule's name (INFERRED)
@@ -715,9 +716,17 @@ def _half(value: float) -> float | int:
     return int(v) if v == int(v) else v
 
 
+class _Unchanged(Exception):
+    """A write's change left the home as it was: nothing to store."""
+
+
 def _write(ctx: Ctx, user_id: str, home_id: str,
-           change: Callable[[dict[str, Any], es.State, float], None]) -> None:
-    """Check and apply ``change(home, state at now, now)`` in one read-modify-write."""
+           change: Callable[[dict[str, Any], es.State, float], bool | None],
+           reads: bool = True) -> None:
+    """Check and apply ``change(home, state at now, now)`` in one read-modify-write
+    (``reads`` False: ``change`` never reads the state, and gets None for it). A
+    ``change`` that returns False left the home exactly as it was (the same bytes): the
+    store is not written (what it holds is already what the write would store)."""
     now = ctx.now()
 
     chunks: list[list[Any]] = []
@@ -729,13 +738,18 @@ def _write(ctx: Ctx, user_id: str, home_id: str,
         doc = es.thawed(shared)
         # the state before the write, from the snapshot (which the write leaves as it
         # is): folded only if ``change`` reads it (a set point does not)
-        change(doc, es.state_at(shared, now, frozen=True), now)
+        if change(doc, es.state_at(shared, now, frozen=True) if reads else None,
+                  now) is False:
+            raise _Unchanged
         chunks.extend(es.take_pending(doc))
         return doc
 
     # the home as the store shares it, copied only where the log changes (es.thawed):
     # a write parses nothing, and the next read finds the written home parsed
-    ctx.store.update_shared(ctx.tenant, HOME, home_id, update)
+    try:
+        ctx.store.update_shared(ctx.tenant, HOME, home_id, update)
+    except _Unchanged:
+        return
     for op, key, chunk in chunks:          # sealed history, once the home is written
         if op == "put":
             ctx.store.put(ctx.tenant, es.CHUNK, key, chunk)
@@ -799,7 +813,7 @@ def _select(schedules: list[dict[str, Any]], schedule_id: str) -> list[dict[str,
 def _endtime(endtime: Any, now: float) -> int:
     """An ``endtime`` (setthermmode, setroomthermpoint, setstate's
     ``therm_setpoint_end_time``): whole epoch seconds after now, at most MAX_EPOCH."""
-    if isinstance(endtime, bool) or not isinstance(endtime, int | float) \
+    if isinstance(endtime, bool) or not isinstance(endtime, NUMBER) \
             or not math.isfinite(endtime):
         raise invalid(f"Invalid endtime: {endtime!r} is not a number")
     if endtime <= now:
@@ -835,7 +849,10 @@ def set_therm_mode(ctx: Ctx, user_id: str, home_id: str, mode: str, endtime: int
 
 def _room_event(home: dict[str, Any], room_id: str, mode: str | None, temp: Any,
                 endtime: Any, now: float, prefix: str = "") -> dict[str, Any]:
-    if not any(r["id"] == room_id for r in home["rooms"]):
+    for r in home["rooms"]:
+        if r["id"] == room_id:
+            break
+    else:
         raise invalid(f"Invalid room_id: no room {room_id} in this home")
     if mode is None:
         if temp is None:
@@ -848,7 +865,7 @@ def _room_event(home: dict[str, Any], room_id: str, mode: str | None, temp: Any,
     if mode == "manual":
         if temp is None:
             raise MockcloudError("missing_argument", "Missing temp")
-        if isinstance(temp, bool) or not isinstance(temp, int | float) \
+        if isinstance(temp, bool) or not isinstance(temp, NUMBER) \
                 or not math.isfinite(temp):
             raise invalid(f"Invalid temp: {temp!r} is not a number")
         if not TEMP_RANGE[0] <= temp <= TEMP_RANGE[1]:
@@ -866,10 +883,10 @@ def _room_event(home: dict[str, Any], room_id: str, mode: str | None, temp: Any,
 
 def set_room_therm_point(ctx: Ctx, user_id: str, home_id: str, room_id: str, mode: str,
                          temp: float | None, endtime: int | None) -> None:
-    def change(home: dict[str, Any], state: es.State, now: float) -> None:
-        es.record(home, _room_event(home, room_id, mode, temp, endtime, now), now)
+    def change(home: dict[str, Any], state: es.State | None, now: float) -> bool:
+        return es.record(home, _room_event(home, room_id, mode, temp, endtime, now), now)
 
-    _write(ctx, user_id, home_id, change)
+    _write(ctx, user_id, home_id, change, reads=False)
 
 
 def switch_home_schedule(ctx: Ctx, user_id: str, home_id: str, schedule_id: str) -> None:
@@ -900,7 +917,7 @@ def _checked_schedule(home: dict[str, Any], base: dict[str, Any],
 
 
 def _ranged(name: str, value: Any, span: tuple[float, float]) -> float | int:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, NUMBER):
         raise invalid(f"Invalid {name}: {value!r} is not a number")
     if not span[0] <= value <= span[1]:
         raise invalid(f"Invalid {name}: {value} is out of range (must be from "

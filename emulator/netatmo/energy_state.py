@@ -389,26 +389,36 @@ def thawed(home: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def record(home: dict[str, Any], event: dict[str, Any], now: float) -> None:
+def record(home: dict[str, Any], event: dict[str, Any], now: float) -> bool:
     """Add ``event`` (made at ``now``) to the home's log, in time order, and seal the
     older events into a chunk when the log is full (``state.pending``: what the caller
-    must write, see :func:`take_pending`)."""
+    must write, see :func:`take_pending`). False when the log is as it was, byte for
+    byte: the event repeats the last of its instant and target (a client sending the
+    same set point again within the second), which it replaces, and nothing is sealed."""
     state = home.setdefault("state", {})
     evs = state.setdefault("events", [])
     event = {"at": now, **event}
-    if not evs or evs[-1]["at"] < now:      # a new last instant: nothing to replace
+    last = evs[-1]["at"] if evs else None
+    if last is None or last < now:          # a new last instant: nothing to replace
         evs.append(event)
-        _seal(home)
-        return
+        if len(evs) > MAX_EVENTS:
+            _seal(home)
+        return True
     key = _key(event)
-    i = upto(evs, now)
+    i = len(evs) if last == now else upto(evs, now)
     # the same target at the same instant: the new event is all a read will see
     j = i
     while j > 0 and evs[j - 1]["at"] == now:
         j -= 1
+    if j < i and evs[i - 1] == event and len(evs) <= MAX_EVENTS \
+            and _dump(evs[i - 1]) == _dump(event) \
+            and all(_key(e) != key for e in evs[j:i - 1]):
+        return False                        # it would replace itself where it is
     kept = [e for e in evs[j:i] if _key(e) != key]
     evs[j:i] = kept + [event]
-    _seal(home)
+    if len(evs) > MAX_EVENTS:
+        _seal(home)
+    return True
 
 
 def _seal(home: dict[str, Any]) -> None:

@@ -224,7 +224,8 @@ def claim(store: Store, tenant: str, user_id: str, at: float,
     return sorted(chosen, key=lambda p: order[id(p)])
 
 
-_QUIET = nullcontext()      # reusable: what a write runs in when nobody listens
+QUIET = nullcontext()   # reusable: what a write runs in when nobody listens (its
+#                         callers may skip the `with` then)
 
 
 def announcing(store: Store, tenant: str, user_ids: list[str], at: float,
@@ -248,10 +249,10 @@ def announcing(store: Store, tenant: str, user_ids: list[str], at: float,
     is in the same place as one registered a moment after it (its cursor starts at
     its registration)."""
     if not store.count(tenant, webhooks.KIND):
-        return _QUIET
+        return QUIET
     users = [u for u in dict.fromkeys(user_ids) if u and listening(store, tenant, u)]
     if not users:
-        return _QUIET
+        return QUIET
     return _announced(store, tenant, users, at, horizon)
 
 

@@ -36,7 +36,7 @@ from flask import Blueprint, request
 
 from ..core.answers import Answers
 from ..core.api import VendorAPI
-from ..core.bodies import FORM_TYPE, buffered_form
+from ..core.bodies import BODY, FORM_TYPE, buffered_form
 from ..core.context import Ctx
 from ..core.errors import MockcloudError
 from ..core.flaskapp import MockResponse
@@ -69,34 +69,48 @@ class Params:
     """The request's parameters: query, form and a JSON object body, in that order of
     precedence. Values are strings (query, form) or JSON values (body)."""
 
-    __slots__ = ("_values", "_body")
+    __slots__ = ("_values", "_body", "_first")
 
     def __init__(self, values: dict[str, list[Any]], body: Any = None) -> None:
         self._values, self._body = values, body
+        first: dict[str, Any] = {}          # each name's first value not None nor ""
+        for name, given in values.items():
+            for value in given:
+                if value is not None and value != "":
+                    first[name] = value
+                    break
+        self._first = first
 
     @classmethod
-    def from_request(cls, body: Any = None) -> Params:
-        values: dict[str, list[Any]] = {}
-        environ = request.environ
-        if environ.get("QUERY_STRING"):
-            for key, value in request.args.items(multi=True):
-                values.setdefault(key, []).append(value)
-        for key, value in _form(environ):
-            values.setdefault(key, []).append(value)
-        if isinstance(body, dict):
-            for key, value in body.items():
-                values.setdefault(key, []).append(value)
-        return cls(values, body)
+    def from_request(cls, body: Any = None, environ: dict[str, Any] | None = None
+                     ) -> Params:
+        """The request's parameters (``environ``: the request's, when the caller has
+        it). Those of a small url-encoded body (and query) are read once per distinct
+        request (``_PARSED``): the same query, Content-Type and body give the same
+        values, and nothing changes a ``Params``."""
+        if environ is None:
+            environ = request.environ
+        if body is None:
+            raw = environ.get(BODY)
+            if raw is not None and len(raw) <= PARSED_MAX:
+                key = (environ.get("QUERY_STRING"), environ.get("CONTENT_TYPE"), raw)
+                hit = _PARSED.get(key)
+                if hit is None:
+                    values, own = _values(environ, None)
+                    hit = cls(values)
+                    if own:             # split here, not by werkzeug's stream parser
+                        if len(_PARSED) >= PARSED_KEPT:
+                            _PARSED.clear()
+                        _PARSED[key] = hit
+                return hit
+        return cls(_values(environ, body)[0], body)
 
     def __contains__(self, name: str) -> bool:
-        return self.raw(name) is not None
+        return name in self._first
 
     def raw(self, name: str) -> Any:
         """The first value given for ``name``; None when absent or empty."""
-        for value in self._values.get(name, ()):
-            if value is not None and value != "":
-                return value
-        return None
+        return self._first.get(name)
 
     def _need(self, name: str, required: bool) -> Any:
         value = self.raw(name)
@@ -106,8 +120,12 @@ class Params:
 
     def str(self, name: str, required: bool = False, default: str | None = None
             ) -> str | None:
-        value = self._need(name, required)
+        value = self._first.get(name)
+        if type(value) is str:
+            return value
         if value is None:
+            if required:
+                raise missing(name)
             return default
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise invalid(name, "expected a string")
@@ -204,14 +222,31 @@ def _bounded(name: str, value: Any, lo: Any, hi: Any) -> Any:
     return value
 
 
-def _form(environ: dict[str, Any]) -> Iterable[tuple[str, str]]:
-    """The form's fields in order. A url-encoded body the app has already buffered
-    (``mockcloud.body``) is split here, as werkzeug would (UTF-8, bad bytes replaced,
-    blank values kept), without its stream parser; anything else goes to werkzeug.
-    (The Content-Type clients send is compared as it is before werkzeug parses it; a
-    body with nothing to unquote is only split, as ``parse_qsl`` would split it.)"""
+def _values(environ: dict[str, Any], body: Any) -> tuple[dict[str, list[Any]], bool]:
+    """The parameters (query, form, a JSON object body), and whether the form was
+    split here rather than by werkzeug. A url-encoded body the app has already
+    buffered (``mockcloud.body``) is split here, as werkzeug would (UTF-8, bad bytes
+    replaced, blank values kept), without its stream parser; anything else goes to
+    werkzeug. (The Content-Type clients send is compared as it is before werkzeug
+    parses it; a body with nothing to unquote is only split, as ``parse_qsl`` would
+    split it.)"""
+    values: dict[str, list[Any]] = {}
+    if environ.get("QUERY_STRING"):
+        for key, value in request.args.items(multi=True):
+            values.setdefault(key, []).append(value)
     fields = buffered_form(environ, lambda: request.mimetype, "replace", "replace")
-    return request.form.items(multi=True) if fields is None else fields
+    for key, value in request.form.items(multi=True) if fields is None else fields:
+        values.setdefault(key, []).append(value)
+    if isinstance(body, dict):
+        for key, value in body.items():
+            values.setdefault(key, []).append(value)
+    return values, fields is not None
+
+
+# the parameters of recent small url-encoded requests: (query, Content-Type, body) ->
+# their Params (a client sends the same few forms again and again)
+_PARSED: dict[tuple[Any, Any, bytes], Params] = {}
+PARSED_KEPT, PARSED_MAX = 256, 2048     # entries; bytes of a body kept
 
 
 def _json(name: str, text: str) -> Any:
@@ -221,14 +256,17 @@ def _json(name: str, text: str) -> Any:
         raise invalid(name, f"not valid JSON ({exc})") from None
 
 
-def _body(api: VendorAPI, schema: str | None) -> Any:
+def _body(api: VendorAPI, schema: str | None, environ: dict[str, Any] | None = None
+          ) -> Any:
     """A JSON object body, if the request has one (checked against ``schema``)."""
-    if request.environ.get("CONTENT_TYPE") == FORM_TYPE:     # a form, as most are
+    if environ is None:
+        environ = request.environ
+    if environ.get("CONTENT_TYPE") == FORM_TYPE:     # a form, as most are
         return None
     ctype = (request.mimetype or "").lower()
     if not (ctype == JSON_TYPE or ctype.endswith("+json")):
         return None
-    raw = request.environ.get("mockcloud.body")
+    raw = environ.get(BODY)
     if raw is None:
         raw = request.get_data(cache=True)
     if not raw.strip():
@@ -238,15 +276,20 @@ def _body(api: VendorAPI, schema: str | None) -> Any:
 
 def envelope(result: Any, now: float, started: float) -> MockResponse:
     doc: dict[str, Any] = {}
-    if isinstance(result, Answer):
+    if result is None:              # a write
+        pass
+    elif isinstance(result, Answer):
         if result.body is not None:
             doc["body"] = result.body
         doc.update(result.fields)
-    elif result is not None:
+    else:
         doc["body"] = result
-    doc.update(status="ok", time_exec=round(time.perf_counter() - started, 6),
-               time_server=int(now))
-    return MockResponse(orjson.dumps(doc), status=200, content_type=JSON_TYPE)
+    doc["status"] = "ok"
+    doc["time_exec"] = round(time.perf_counter() - started, 6)
+    doc["time_server"] = int(now)
+    # the body as a one-item list: its Content-Length is set as the answer is sent
+    # (MockResponse.get_wsgi_response), after the Content-Type, as set_data would
+    return MockResponse([orjson.dumps(doc)], 200, content_type=JSON_TYPE)
 
 
 # read answers, remembered while the snapshots they were computed from hold
@@ -290,12 +333,16 @@ def endpoint(bp: Blueprint, api: VendorAPI, name: str, scopes: Iterable[str], *,
         def guarded(token: Token):
             started = time.perf_counter()
             ctx = api.ctx()
-            params = Params.from_request(_body(api, json_body))
+            environ = request.environ
+            params = Params.from_request(_body(api, json_body, environ), environ)
             # Netatmo's time is whole seconds (time_server, every epoch it takes and
             # gives): past the token check, the request happens at its second
             now = ctx.whole_second()
             if not read:  # its events (set point, mode, persons, cameras) pushed
-                with pushes.announcing(ctx.store, ctx.tenant, [token.user_id], now):
+                pushing = pushes.announcing(ctx.store, ctx.tenant, [token.user_id], now)
+                if pushing is pushes.QUIET:     # nobody listens
+                    return envelope(view(params, token, ctx), now, started)
+                with pushing:
                     result = view(params, token, ctx)
                 return envelope(result, now, started)
             key = (name, ctx.tenant, token.user_id, token.client_id, now, ctx.base,
