@@ -105,6 +105,7 @@ class Mockcloud:
         self.vendors = {v.name: v for v in vendors}
         self.by_host = {h: v for v in vendors for h in v.hosts}
         self.by_prefix = {v.prefix: v for v in vendors}
+        self._host_vendor: dict[str, Any] = {}   # Host header -> by_host's answer
         self.vendor_settings = {v.name: vendor_settings(v.settings, v.name) for v in vendors}
         self.auth = {v.name: VendorAuthServer(v.auth(self.vendor_settings[v.name]), v.errors)
                      for v in vendors}
@@ -265,7 +266,9 @@ class Mockcloud:
         extra = vendor.headers if vendor is not None else ()
 
         def respond(status: str, headers: list, exc_info=None):
-            headers.append(("Date", _date_header(int(ctx.now()))))
+            now = ctx._now   # (made by step 3; a call only if a view unset it)
+            headers.append(("Date", _date_header(int(now if now is not None
+                                                     else ctx.now()))))
             if ctx.headers or extra:
                 added = [*ctx.headers, *extra]
                 if "mockcloud.fault" in environ:  # a rule's own headers win
@@ -295,16 +298,24 @@ class Mockcloud:
             body = self._fault_response(environ, vendor, decision, respond)
         else:
             with self.deliverer.requests:  # webhook deliveries give way meanwhile
-                body = _joined(self.vendor_apps[vendor.name].wsgi_app(environ, respond))
+                chunks = self.vendor_apps[vendor.name].wsgi_app(environ, respond)
+                try:    # (_joined's)
+                    body = b"".join(chunks)
+                finally:
+                    if hasattr(chunks, "close"):
+                        chunks.close()
         self._journal(ctx, environ, original_path, captured, req_body, body, started,  # 7
                       note)
         return [body]
 
     def _route(self, environ: dict[str, Any]) -> Vendor | None:
         """The vendor by Host header (its real paths get the prefix) or by prefix."""
-        host = environ.get("HTTP_HOST")
-        vendor = self.by_host.get(host.partition(":")[0].lower()) if host \
-            else self.by_host.get("")
+        host = environ.get("HTTP_HOST") or ""
+        vendor = self._host_vendor.get(host, _UNSEEN)
+        if vendor is _UNSEEN:   # (a Host header seen before is not parsed again)
+            if len(self._host_vendor) >= 256:
+                self._host_vendor.clear()
+            vendor = self._host_vendor[host] = self.by_host.get(host.partition(":")[0].lower())
         path = environ.get("PATH_INFO") or "/"
         if vendor is None:
             vendor = self.by_prefix.get("/" + path.lstrip("/").partition("/")[0])
@@ -317,10 +328,10 @@ class Mockcloud:
 
     def _context(self, environ: dict[str, Any], tenant: str, vendor: Vendor | None) -> Ctx:
         if vendor is not None:  # its base URL, made if asked (Ctx.base)
-            ctx = Ctx(self.store, tenant, self.settings, vendor.name, environ=environ,
-                      base_parts=(environ, "" if environ.get(BY_HOST) else vendor.prefix))
+            ctx = Ctx(self.store, tenant, self.settings, vendor.name, environ,
+                      "" if environ.get(BY_HOST) else vendor.prefix)
         else:
-            ctx = Ctx(self.store, tenant, self.settings, environ=environ)
+            ctx = Ctx(self.store, tenant, self.settings, None, environ)
         environ["mockcloud.ctx"] = ctx
         CURRENT.set(ctx)
         now = ctx.now()
@@ -374,8 +385,10 @@ class Mockcloud:
                f"{get('SCRIPT_NAME', '')}{path}" + (f"?{query}" if query else ""))
         token = get("mockcloud.token")
         try:
+            now = ctx._now   # (made by step 3)
             self.store.ring_append(ctx.tenant, journal.KIND, exchange(
-                ctx.now(), ctx.vendor, ctx.tenant, (time.perf_counter() - started) * 1000,
+                now if now is not None else ctx.now(), ctx.vendor, ctx.tenant,
+                (time.perf_counter() - started) * 1000,
                 token.client_id if token is not None else None, note,
                 get("REQUEST_METHOD", "GET"), path, url, request_headers(environ),
                 captured.get("status", "500 Internal Server Error"),
@@ -390,6 +403,7 @@ class Mockcloud:
 
 
 BY_HOST = "mockcloud.by_host"  # environ: the vendor was picked by its Host header
+_UNSEEN: Any = object()
 
 
 @functools.lru_cache(maxsize=4)

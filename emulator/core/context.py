@@ -34,14 +34,15 @@ class Ctx:
     tenant: str
     settings: Settings
     vendor: str | None = None
-    _now: float | None = field(default=None, repr=False)
-    headers: list[tuple[str, str]] = field(default_factory=list)  # added to the response
-    # (environ, vendor prefix) the base URL is made from, when asked (``base``)
-    base_parts: tuple[dict, str] | None = field(default=None, repr=False)
-    _base: str | None = field(default=None, repr=False)
     # the request's WSGI environ, when the app made this context (Flask's
     # ``request.environ``, without the look-up through its proxy)
     environ: dict | None = field(default=None, repr=False)
+    # a vendor's request: the prefix its base URL ends with (made from the environ
+    # when asked: ``base``)
+    prefix: str | None = field(default=None, repr=False)
+    _now: float | None = field(default=None, repr=False)
+    headers: list[tuple[str, str]] = field(default_factory=list)  # added to the response
+    _base: str | None = field(default=None, repr=False)
 
     @property
     def base(self) -> str:
@@ -49,9 +50,8 @@ class Ctx:
         the tenant's path, the vendor's prefix; no trailing slash), for links in
         answers; "" outside a vendor's request. Made on first use."""
         if self._base is None:
-            self._base = tenancy.client_base(self.base_parts[0], self.tenant,
-                                             self.base_parts[1]) \
-                if self.base_parts is not None else ""
+            self._base = tenancy.client_base(self.environ, self.tenant, self.prefix) \
+                if self.prefix is not None and self.environ is not None else ""
         return self._base
 
     @property
