@@ -16,6 +16,10 @@ the setup made is frozen out of the collector's reach (``gc.freeze``) before the
 counted calls, so a full collection of the loaded world does not land in one run and
 not the other.
 
+Set points alternate between 21 and 22 degrees, so that each changes the room's
+target (``--same``: all at 21; since b42173d a set point repeating the last one of its
+instant leaves the home as it was, and so measures no write).
+
 ``--every K``: the clock is frozen and moved one second every K calls (1: every write
 is a new event, the log seals a chunk every 48 writes; a large K: writes at one
 instant replace each other, as most of a bench run's writes do, Netatmo's requests
@@ -42,7 +46,7 @@ HOME, ROOM = "5e5c7a1b2d3e4f50617283a0", "3100000001"      # the default world's
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
-def run(what: str, n: int, warm: int, every: int) -> None:
+def run(what: str, n: int, warm: int, every: int, same: bool = False) -> None:
     from werkzeug.test import Client
 
     if what == "hello":
@@ -71,29 +75,31 @@ def run(what: str, n: int, warm: int, every: int) -> None:
     clock.freeze()
     if what == "setpoint":
         path = "/netatmo/api/setroomthermpoint"
-        body = urllib.parse.urlencode({"home_id": HOME, "room_id": ROOM,
-                                       "mode": "manual", "temp": "21"})
+        bodies = [urllib.parse.urlencode({"home_id": HOME, "room_id": ROOM,
+                                          "mode": "manual", "temp": t})
+                  for t in (("21",) if same else ("21", "22"))]
     else:
         path = "/netatmo/api/homestatus"
-        body = urllib.parse.urlencode({"home_id": HOME})
+        bodies = [urllib.parse.urlencode({"home_id": HOME})]
     for i in range(warm + n):
         if i == warm:       # what setup made is not scanned by the collector again
             gc.collect()
             gc.freeze()
         if i % every == 0:
             clock.advance(1)
-        r = client.post(path, data=body, headers=headers)
+        r = client.post(path, data=bodies[i % len(bodies)], headers=headers)
         if r.status_code != 200:
             raise SystemExit(f"{path}: {r.status_code} {r.get_data(as_text=True)}")
 
 
-def instructions(what: str, n: int, warm: int, every: int) -> int:
+def instructions(what: str, n: int, warm: int, every: int, same: bool = False) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "cg.out")
         proc = subprocess.run(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
              sys.executable, __file__, "--what", what, "-n", str(n), "--warm", str(warm),
-             "--every", str(every)], capture_output=True, text=True, cwd=ROOT,
+             "--every", str(every), *(["--same"] if same else [])],
+            capture_output=True, text=True, cwd=ROOT,
             env={**os.environ, "PYTHONHASHSEED": "0"})
         m = re.search(r"Collected : (\d+)", proc.stderr)
         if proc.returncode or not m:
@@ -107,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-n", type=int, default=100)
     p.add_argument("--warm", type=int, default=100)
     p.add_argument("--every", type=int, default=1)
+    p.add_argument("--same", action="store_true",
+                   help="every set point 21 degrees (a repeat at one instant leaves the home "
+                        "as it was); by default 21 and 22 in turn, each a change")
     p.add_argument("--callgrind", action="store_true",
                    help="count instructions per call (the row, then the hello-world)")
     p.add_argument("--n1", type=int, default=100)
@@ -114,11 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-hello", action="store_true", help="the row only")
     args = p.parse_args(argv)
     if not args.callgrind:
-        run(args.what, args.n, args.warm, args.every)
+        run(args.what, args.n, args.warm, args.every, args.same)
         return 0
     for what in (args.what,) if args.no_hello else (args.what, "hello"):
-        a = instructions(what, args.n1, args.warm, args.every)
-        b = instructions(what, args.n2, args.warm, args.every)
+        a = instructions(what, args.n1, args.warm, args.every, args.same)
+        b = instructions(what, args.n2, args.warm, args.every, args.same)
         print(f"{what:<11} {(b - a) / (args.n2 - args.n1) / 1000:>9,.1f}k instructions a call"
               + (f" (clock +1 s every {args.every} calls)" if what != "hello" else ""))
     return 0

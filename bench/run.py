@@ -26,7 +26,8 @@ What it does:
    chain per connection, each chain's first token obtained up front);
    Netatmo (issue 8): ``POST /netatmo/api/homestatus`` (form ``home_id``, as pyatmo
    sends it), ``POST /netatmo/api/setroomthermpoint`` (form ``home_id, room_id,
-   mode=manual, temp``) and a 1,024-point ``POST /netatmo/api/getmeasure`` on the
+   mode=manual, temp``, 21 and 22 in turn, so that each request changes the room's
+   target) and a 1,024-point ``POST /netatmo/api/getmeasure`` on the
    weather station (``scale=max, type=temperature,humidity, optimize=true``,
    ``date_begin``/``date_end`` spanning 1024 x 5 min, ``limit=1024``), all with a
    token from ``POST /_mockcloud/tokens`` (``netatmo-ci`` as ``dev@netatmo.test``).
@@ -637,6 +638,8 @@ def main(argv: list[str] | None = None) -> int:
                 if name not in nbodies:
                     continue
                 env = {"BENCH_TOKEN": ntoken, "BENCH_BODY": nbodies[name]}
+                if name == SETPOINT:   # 21 and 22 degrees in turn: every request a change
+                    env["BENCH_BODY_ALT"] = nbodies[name].replace("temp=21", "temp=22")
                 cells.append((name, "mockcloud", f"{napi}/{method}", "post.lua",
                               lambda c, env=env: env))
         if qivivo:
