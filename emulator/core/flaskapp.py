@@ -199,8 +199,10 @@ class MockcloudFlask(Flask):
         return self.finalize_request(rv)
 
     def finalize_request(self, rv: Any, from_error_handler: bool = False) -> Response:
-        # Flask's, but request_finished is sent only when something is connected to it
-        response = self.make_response(rv)
+        # Flask's, but request_finished is sent only when something is connected to it;
+        # a view's own response is what make_response would answer (no status, no
+        # headers to add to it), without the call
+        response = rv if isinstance(rv, self.response_class) else self.make_response(rv)
         try:
             response = self.process_response(response)
             if request_finished.receivers:
