@@ -92,7 +92,7 @@ class Params:
             environ = request.environ
         if body is None:
             raw = environ.get(BODY)
-            if raw is not None and len(raw) <= PARSED_MAX:
+            if type(raw) is bytes and len(raw) <= PARSED_MAX:     # (a key: hashable)
                 key = (environ.get("QUERY_STRING"), environ.get("CONTENT_TYPE"), raw)
                 hit = _PARSED.get(key)
                 if hit is None:
