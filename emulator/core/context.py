@@ -59,14 +59,11 @@ class Ctx:
         return Clock(self.store, self.tenant)
 
     def now(self) -> float:
-        """Virtual now, read once per request so a request sees one instant: the
-        clock's state document read as ``Clock.now`` reads it (``ClockState.now``),
-        without making the Clock and its state (every request asks)."""
+        """Virtual now, read once per request so a request sees one instant (the
+        clock's state document read as ``Clock.now`` reads it, without a Clock)."""
         if self._now is None:
-            state = self.store.get(self.tenant, CLOCK_KIND, CLOCK_KEY)
-            frozen = state.get("frozen_at") if state else None
-            self._now = frozen if frozen is not None else \
-                _clock.real_time() + (state.get("offset", 0.0) if state else 0.0)
+            self._now = _clock.now_of(self.store.get(self.tenant, CLOCK_KIND, CLOCK_KEY),
+                                      _clock.real_time())
         return self._now
 
     def whole_second(self) -> float:
