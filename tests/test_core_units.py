@@ -273,10 +273,8 @@ def test_dead_tokens_and_codes_are_swept(monkeypatch):
     assert app.store.count("sweep", "lightify.code") == 0
 
 
-def test_sweeps_skip_until_something_can_be_forgotten(monkeypatch):
-    """A sweep reads every token: after one, the next runs only once something kept
-    could have become forgettable (or the clock went back); what is dead long enough
-    is still forgotten by the first sweep after that."""
+def _counting_sweeps(monkeypatch):
+    """An app sweeping every 2 grants, its client, and the instants each sweep ran."""
     from werkzeug.test import Client
 
     from emulator.app import create_app
@@ -288,7 +286,16 @@ def test_sweeps_skip_until_something_can_be_forgotten(monkeypatch):
     monkeypatch.setattr(oauth.Tokens, "sweep",
                         lambda self, ttl: sweeps.append(self.ctx.now()) or real(self, ttl))
     app = create_app(Settings())
-    c = Client(app)
+    return app, Client(app), sweeps
+
+
+def test_sweeps_skip_until_something_can_be_forgotten(monkeypatch):
+    """A sweep reads every token: after one, the next runs only once something kept
+    could have become forgettable (or the clock went back); what is dead long enough
+    is still forgotten by the first sweep after that."""
+    from emulator.core import oauth
+
+    _, c, sweeps = _counting_sweeps(monkeypatch)
     h = {"X-Mockcloud-Tenant": "sweep-due"}
 
     def issue() -> str:
@@ -327,18 +334,9 @@ def test_a_used_code_does_not_make_every_later_grant_sweep(monkeypatch):
     a second of stall after tens of thousands of grants)."""
     from urllib.parse import parse_qs, urlparse
 
-    from werkzeug.test import Client
-
-    from emulator.app import create_app
     from emulator.core import oauth
 
-    monkeypatch.setattr(oauth, "SWEEP_EVERY", 2)
-    sweeps: list[float] = []
-    real = oauth.Tokens.sweep
-    monkeypatch.setattr(oauth.Tokens, "sweep",
-                        lambda self, ttl: sweeps.append(self.ctx.now()) or real(self, ttl))
-    app = create_app(Settings())
-    c = Client(app)
+    app, c, sweeps = _counting_sweeps(monkeypatch)
     h = {"X-Mockcloud-Tenant": "sweep-used-code"}
     form = {"client_id": "lightify-ci", "client_secret": "lightify-ci-secret"}
     c.post("/_mockcloud/clock/freeze", json={"at": 1_900_000_000}, headers=h)
