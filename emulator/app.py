@@ -306,6 +306,10 @@ class Mockcloud:
                         chunks.close()
         self._journal(ctx, environ, original_path, captured, req_body, body, started,  # 7
                       note)
+        # the answer is whole: the environ lets go of the context that holds it, so the
+        # pair is freed now, not left to the cycle collector (whose pauses then came
+        # every ~150 requests, at 0.3-0.7 ms each)
+        del environ["mockcloud.ctx"]
         return [body]
 
     def _route(self, environ: dict[str, Any]) -> Vendor | None:

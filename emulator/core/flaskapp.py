@@ -49,7 +49,7 @@ from flask.signals import (
     request_started,
     request_tearing_down,
 )
-from werkzeug.exceptions import BadHost
+from werkzeug.exceptions import BadHost, HTTPException
 from werkzeug.routing import Map, MapAdapter, Rule
 from werkzeug.wsgi import get_host
 
@@ -174,6 +174,17 @@ class NoSessions(SessionInterface):
         pass
 
 
+def _let_go_of_frames(exc: BaseException | None) -> None:
+    """An answered HTTP error (a 404 or 405 from routing, an abort) forgets the frames
+    it was raised through: the request keeps it (``routing_exception``) and those
+    frames keep the request, a cycle per request otherwise, left to the collector.
+    Its answer is made; an HTTP error's traceback is never logged."""
+    seen = 0
+    while exc is not None and seen < 8:
+        exc.__traceback__ = None
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+
+
 class MockcloudFlask(Flask):
     url_map_class = RouteMap
     request_class = MockRequest
@@ -196,6 +207,8 @@ class MockcloudFlask(Flask):
                 rv = self.dispatch_request()
         except Exception as e:
             rv = self.handle_user_exception(e)
+            if isinstance(e, HTTPException):
+                _let_go_of_frames(e)
         return self.finalize_request(rv)
 
     def finalize_request(self, rv: Any, from_error_handler: bool = False) -> Response:
