@@ -1,0 +1,160 @@
+"""Where the tail latency comes from (issue 11): inside the app or outside it.
+
+Serves the emulator and the hello-world under granian as ``bench/run.py`` does (one
+worker, ``--threads`` blocking threads, the Python threads on one CPU), each wrapped
+by ``bench/tailprobe.py``, and loads each row with wrk. For each row it prints what the
+client saw (req/s, p50, p99) beside what the served worker measured inside the app
+for the same requests: wall time and CPU time per request (p50, p99, p99.9) and the
+cycle collector's passes (count, total and longest pause, by generation). A p99 the
+client sees far above the app's wall p99 comes from outside the app; an app wall
+p99 far above its CPU p99 is waiting inside the app::
+
+    .venv/bin/python bench/tail.py [--duration 6] [--rounds 2] [--connections 8]
+
+Rows: the hello-world's ``GET /`` and the same PATCH as the emulator's (it reads the
+body), Lightify's devices, PATCH and token refresh, Netatmo's set point and Qivivo's
+temporary instruction. The emulator runs on its defaults (in-memory state, the
+default world, journal on), loaded as ``mockcloud serve`` loads it
+(``emulator.wsgi:app``), with no admin token. Figures, not a test: the machine's
+other load shows in the client's p99 first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import run as R  # noqa: E402
+
+
+def serve(target: str, threads: int) -> tuple[subprocess.Popen, str]:
+    port = R.free_port()
+    proc = subprocess.Popen(R.hello_command("granian", port, threads, target),
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            requests.get(url + "/_tailprobe", timeout=1)
+            return proc, url
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"{target} did not start")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--duration", type=float, default=6.0, help="seconds per wrk run")
+    p.add_argument("--rounds", type=int, default=2, help="rounds over every row (medians)")
+    p.add_argument("--connections", type=int, default=8)
+    p.add_argument("--threads", type=int, default=2 * (os.cpu_count() or 1) + 1,
+                   help="granian's blocking threads (serve's default: 2 x CPUs + 1)")
+    args = p.parse_args(argv)
+    servers = []
+    try:
+        emu_proc, emu = serve("bench.tailprobe:emulator", args.threads)
+        servers.append(emu_proc)
+        hello_proc, hello = serve("bench.tailprobe:hello", args.threads)
+        servers.append(hello_proc)
+        http = requests.Session()
+        tokens = R.oauth_tokens(emu, http)
+        bearer = tokens["access_token"]
+        ntoken, nbodies, _ = R.netatmo_setup(emu, http, {})
+        qtoken = R.qivivo_setup(emu, http, {})
+        tmp = tempfile.TemporaryDirectory(prefix="mockcloud-tail-")
+        conns = args.connections
+        wrk_threads = R.wrk_threads(conns, 2)
+
+        def refresh_env() -> dict[str, str]:
+            per_thread = conns // wrk_threads + 1
+            chains = [R.oauth_tokens(emu, http)["refresh_token"]
+                      for _ in range(wrk_threads * per_thread)]
+            f = Path(tmp.name) / "refresh.txt"
+            f.write_text("\n".join(chains) + "\n")
+            return {"BENCH_TOKENS_FILE": str(f), "BENCH_TOKENS_PER_THREAD": str(per_thread),
+                    "BENCH_CLIENT_ID": R.CLIENT_ID, "BENCH_CLIENT_SECRET": R.CLIENT_SECRET}
+
+        setpoint = nbodies[R.SETPOINT]
+        rows = [
+            ("hello-world GET /", hello, hello + "/", "get.lua", dict),
+            ("hello-world, the same PATCH", hello, hello + "/", "patch.lua",
+             lambda: {"BENCH_TOKEN": bearer, "BENCH_BODY": R.PATCH_BODY}),
+            ("GET /v4/devices", emu, f"{emu}{R.VENDOR}/v4/devices", "get.lua",
+             lambda: {"BENCH_TOKEN": bearer}),
+            ("PATCH /v4/devices/{id}", emu, f"{emu}{R.VENDOR}/v4/devices/{R.DEVICE}",
+             "patch.lua", lambda: {"BENCH_TOKEN": bearer, "BENCH_BODY": R.PATCH_BODY}),
+            ("POST refresh_token", emu, f"{emu}{R.VENDOR}/oauth2/access_token",
+             "refresh.lua", refresh_env),
+            ("netatmo setroomthermpoint", emu, f"{emu}{R.NETATMO}/api/setroomthermpoint",
+             "post.lua", lambda: {"BENCH_TOKEN": ntoken, "BENCH_BODY": setpoint,
+                                  "BENCH_BODY_ALT": setpoint.replace("temp=21", "temp=22")}),
+            ("qivivo temporary instruction", emu,
+             f"{emu}{R.QIVIVO}{R.QIVIVO_TH}/temperature/temporary-instruction", "post.lua",
+             lambda: {"BENCH_TOKEN": qtoken, "BENCH_BODY": R.QIVIVO_BODY,
+                      "BENCH_CONTENT_TYPE": "application/json"}),
+        ]
+        print(f"bench/tail.py: {conns} connections, {args.duration:g} s x {args.rounds} "
+              f"rounds, granian 1 worker, {args.threads} threads on one CPU; load "
+              f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", flush=True)
+        R.run_wrk(hello + "/", "get.lua", 2, 1, 2, {}, "warmup", "")
+        seen: dict[str, list[tuple[R.Run, dict]]] = {name: [] for name, *_ in rows}
+        for _ in range(args.rounds):
+            for name, base, url, script, env in rows:
+                requests.get(base + "/_tailprobe", timeout=10)   # starts the count
+                run = R.run_wrk(url, script, conns, wrk_threads, args.duration, env(),
+                                name, "")
+                if run.void:
+                    raise RuntimeError(f"{name}: {run.failures}")
+                seen[name].append((run, requests.get(base + "/_tailprobe", timeout=10).json()))
+    finally:
+        for proc in servers:
+            proc.terminate()
+        for proc in servers:
+            proc.wait(timeout=30)
+
+    def med(xs):
+        return statistics.median(xs)
+
+    head = (f"{'row':30} {'req/s':>7} {'p50':>6} {'p99':>6} | {'app wall p50':>12} "
+            f"{'p99':>6} {'p99.9':>6} {'cpu p99':>7} | {'gc0 n/mean/max ms':>19} "
+            f"{'gc1 n/max':>10} {'gc2 n/max':>10}")
+    print("\nthe client's (wrk) latency and the app's, in ms; medians over rounds; gc "
+          "per run")
+    print(head)
+    print("-" * len(head))
+    for name, got in seen.items():
+        runs, probes = [r for r, _ in got], [s for _, s in got]
+
+        def gc_cell(probes: list[dict], g: str, mean: bool = False) -> str:
+            n = med(s["gc"][g]["count"] for s in probes)
+            worst = max(s["gc"][g]["max_ms"] for s in probes)
+            if not mean:
+                return f"{n:.0f}/{worst:.1f}"
+            total = med(s["gc"][g]["total_ms"] for s in probes)
+            return f"{n:.0f}/{total / n if n else 0:.2f}/{worst:.1f}"
+
+        print(f"{name:30} {med(r.rps for r in runs):7,.0f} "
+              f"{med(r.p50_ms for r in runs):6.2f} {med(r.p99_ms for r in runs):6.2f} | "
+              f"{med(s['wall']['p50'] for s in probes):12.3f} "
+              f"{med(s['wall']['p99'] for s in probes):6.2f} "
+              f"{med(s['wall']['p999'] for s in probes):6.2f} "
+              f"{med(s['cpu']['p99'] for s in probes):7.3f} | {gc_cell(probes, '0', True):>19} "
+              f"{gc_cell(probes, '1'):>10} {gc_cell(probes, '2'):>10}")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
