@@ -27,11 +27,14 @@ import hmac
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 import orjson
-from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.integrations.flask_oauth2 import (
+    AuthorizationServer,
+    client_authenticated,
+    token_revoked,
+)
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import (
     AuthorizationCodeMixin,
@@ -47,8 +50,10 @@ from authlib.oauth2.rfc6749.errors import (
     InvalidGrantError,
     InvalidRequestError,
     MissingAuthorizationError,
+    UnsupportedGrantTypeError,
     UnsupportedTokenTypeError,
 )
+from authlib.oauth2.rfc6749.grants import TokenEndpointMixin
 from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
@@ -65,6 +70,11 @@ CLIENT_AUTH = ["client_secret_basic", "client_secret_post"]
 SWEEP_EVERY = 500          # token grants between two sweeps of dead tokens and codes
 DEAD_KEPT_FOR = 3600.0     # seconds a dead grant (or used code) stays before it is forgotten
 NOTE = "mockcloud.note"    # environ key: a line for the journal entry of this exchange
+# Authlib's test of a token request's grant type (``VendorAuthServer.get_token_grant``)
+_TOKEN_CHECK = TokenEndpointMixin.check_token_endpoint.__func__
+# Authlib's Flask signals by the name its server sends them under (its send_signal's)
+_SIGNALS = {"after_authenticate_client": client_authenticated,
+            "after_revoke_token": token_revoked}
 
 
 @dataclass(frozen=True)
@@ -120,6 +130,21 @@ def random_token(length: int = 40) -> str:
     through three Python-level calls for a longer string it then cut."""
     raw = binascii.b2a_base64(random_bytes(-(-length * 3 // 4)), newline=False)
     return raw.translate(_URLSAFE)[:length].decode()
+
+
+class _once:
+    """``functools.cached_property`` without its lock (Python 3.11's takes an RLock at
+    each first read): for the objects of one request, which one thread reads. The
+    value is kept in the instance's ``__dict__``, where later reads find it."""
+
+    def __init__(self, func: Callable[[Any], Any]) -> None:
+        self.func, self.name, self.__doc__ = func, func.__name__, func.__doc__
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.func(obj)
+        return value
 
 
 def _note(text: str) -> None:
@@ -217,8 +242,13 @@ class Token(TokenMixin):
         return ttl is not None and self.now >= self.doc["issued_at"] + ttl
 
     def refresh_usable(self) -> bool:
-        return bool(self.doc.get("refresh_token")) and not (
-            self.refresh_revoked() or self.refresh_expired())
+        """A refresh token, neither revoked nor expired (``refresh_revoked`` and
+        ``refresh_expired``, read in one call)."""
+        doc = self.doc
+        if not doc.get("refresh_token") or doc.get("refresh_revoked"):
+            return False
+        ttl = doc.get("refresh_ttl")
+        return ttl is None or self.now < doc["issued_at"] + ttl
 
     def get_user(self) -> str:
         return self.doc["user_id"]
@@ -253,16 +283,17 @@ class Tokens:
 
     def __init__(self, ctx: Ctx, vendor: str) -> None:
         self.ctx, self.vendor = ctx, vendor
+        self.token_kind, self.refresh_kind = f"{vendor}.token", f"{vendor}.refresh"
 
     def kind(self, name: str) -> str:
         return f"{self.vendor}.{name}"
 
     def by_access(self, access: str) -> Token | None:
-        doc = self.ctx.store.get(self.ctx.tenant, self.kind("token"), access)
+        doc = self.ctx.store.get(self.ctx.tenant, self.token_kind, access)
         return None if doc is None else Token(doc, self.ctx.now())
 
     def by_refresh(self, refresh: str) -> Token | None:
-        ref = self.ctx.store.get(self.ctx.tenant, self.kind("refresh"), refresh)
+        ref = self.ctx.store.get(self.ctx.tenant, self.refresh_kind, refresh)
         if ref is None:
             return None
         tok = self.by_access(ref["access_token"])
@@ -299,9 +330,9 @@ class Tokens:
             "grant": grant or random_token(16),
         }
         s, t = self.ctx.store, self.ctx.tenant
-        s.put(t, self.kind("token"), doc["access_token"], doc)
+        s.put(t, self.token_kind, doc["access_token"], doc)
         if doc["refresh_token"]:
-            s.put(t, self.kind("refresh"), doc["refresh_token"],
+            s.put(t, self.refresh_kind, doc["refresh_token"],
                   {"access_token": doc["access_token"]})
         # (a new document from the shared one: no parse of the counter at each grant)
         counter = s.update_shared(t, self.kind("sweep"), "count",
@@ -326,22 +357,24 @@ class Tokens:
 
         def spend(doc):
             won.clear()                  # (an update may run again)
-            if doc is not None and Token(doc, now).refresh_usable():
-                revoke_doc(doc, now)
-                won.append(Token(doc, now, "refresh"))
+            if doc is not None:
+                tok = Token(doc, now, "refresh")
+                if tok.refresh_usable():
+                    revoke_doc(doc, now)
+                    won.append(tok)
             return doc
 
-        self.ctx.store.update(self.ctx.tenant, self.kind("token"), access, spend)
+        self.ctx.store.update(self.ctx.tenant, self.token_kind, access, spend)
         return won[0] if won else None
 
     def revoke_grant(self, grant: str) -> int:
         """Revoke every token descending from one grant (a replayed code)."""
         s, t, now = self.ctx.store, self.ctx.tenant, self.ctx.now()
         revoked = 0
-        for key, doc in s.list(t, self.kind("token")):
+        for key, doc in s.list(t, self.token_kind):
             if doc.get("grant") == grant and not (doc["access_revoked"]
                                                   and doc["refresh_revoked"]):
-                s.update(t, self.kind("token"), key,
+                s.update(t, self.token_kind, key,
                          lambda d: None if d is None else revoke_doc(d, now))
                 revoked += 1
         return revoked
@@ -359,14 +392,14 @@ class Tokens:
         # sweep may outlive its lifetime in the store until then (it is refused when
         # used late all the same): the sweep only bounds what a long run keeps
         due = now + DEAD_KEPT_FOR
-        for key, doc in s.list(t, self.kind("token")):
+        for key, doc in s.list(t, self.token_kind):
             tok = Token(doc, now)
             dead = (tok.is_revoked() or tok.is_expired()) and not tok.refresh_usable()
             since = doc.get("revoked_at") or doc["issued_at"] + doc["expires_in"]
             if dead and now - since > DEAD_KEPT_FOR:
-                s.delete(t, self.kind("token"), key)
+                s.delete(t, self.token_kind, key)
                 if doc["refresh_token"]:
-                    s.delete(t, self.kind("refresh"), doc["refresh_token"])
+                    s.delete(t, self.refresh_kind, doc["refresh_token"])
                 gone += 1
                 continue
             dies = since if dead or doc.get("revoked_at") else min(since, now)
@@ -388,13 +421,13 @@ class Tokens:
         def mark(doc):
             return None if doc is None else revoke_doc(doc, self.ctx.now(), part)
 
-        doc = self.ctx.store.update(self.ctx.tenant, self.kind("token"), access, mark)
+        doc = self.ctx.store.update(self.ctx.tenant, self.token_kind, access, mark)
         return None if doc is None else Token(doc, self.ctx.now())
 
     def all(self) -> list[Token]:
         now = self.ctx.now()
         return [Token(d, now) for _, d in self.ctx.store.list(self.ctx.tenant,
-                                                                self.kind("token"))]
+                                                                self.token_kind)]
 
 
 def find_user(profile: AuthProfile, login: str) -> dict[str, Any] | None:
@@ -486,15 +519,19 @@ class RefreshGrant(grants.RefreshTokenGrant):
     def INCLUDE_NEW_REFRESH_TOKEN(self) -> bool:  # Authlib reads this name
         return self.server.profile.rotate_refresh
 
+    @_once
+    def tokens(self) -> Tokens:
+        """The vendor's tokens in the request's tenant (one for the grant's steps)."""
+        return Tokens(current(), self.server.profile.vendor)
+
     def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
-        tok = Tokens(current(), self.server.profile.vendor).by_refresh(refresh_token)
+        tok = self.tokens.by_refresh(refresh_token)
         return tok if tok is not None and tok.refresh_usable() else None
 
     def authenticate_user(self, refresh_token: Token) -> dict:
         """With rotation, accepting the refresh token spends it (one atomic step)."""
         if self.server.profile.rotate_refresh:
-            won = Tokens(current(), self.server.profile.vendor).claim_refresh(
-                refresh_token.doc["access_token"])
+            won = self.tokens.claim_refresh(refresh_token.doc["access_token"])
             if won is None:
                 raise InvalidGrantError("The refresh token was already used or revoked.")
         return {"id": refresh_token.user_id, "grant": refresh_token.doc.get("grant")}
@@ -560,6 +597,8 @@ class VendorAuthServer(AuthorizationServer):
     """Authlib's Flask server with store-backed models and profile-shaped replies."""
 
     def __init__(self, profile: AuthProfile, envelope: Envelope | None = None) -> None:
+        self._grant_types: list[tuple[type, Any]] = []   # (token grant, extensions)
+        self._own_client_auth = False    # a client auth method registered
         super().__init__(query_client=self._find_client, save_token=self._store_token)
         self.profile = profile
         self.envelope = envelope or ADMIN
@@ -590,6 +629,65 @@ class VendorAuthServer(AuthorizationServer):
         ctx = current()
         doc = ctx.store.snapshot(ctx.tenant, self.profile.kind("client"), client_id)
         return None if doc is None else Client(doc)
+
+    def register_grant(self, grant_cls, extensions=None) -> None:
+        super().register_grant(grant_cls, extensions)
+        if hasattr(grant_cls, "check_token_endpoint"):
+            self._grant_types.append((grant_cls, extensions))
+
+    def get_token_grant(self, request):
+        """Authlib's: the first token grant registered whose ``check_token_endpoint``
+        takes the request, made with its extensions; the grant type read once, each
+        grant's own test asked only if it has one (Authlib's is a comparison of the
+        grant type and the method)."""
+        grant_type = request.payload.grant_type
+        for cls, extensions in self._grant_types:
+            if getattr(cls.check_token_endpoint, "__func__", None) is _TOKEN_CHECK:
+                if grant_type != cls.GRANT_TYPE \
+                        or request.method not in cls.TOKEN_ENDPOINT_HTTP_METHODS:
+                    continue
+            elif not cls.check_token_endpoint(request):
+                continue
+            grant = cls(request, self)
+            for ext in extensions or ():
+                ext(grant)
+            return grant
+        raise UnsupportedGrantTypeError(grant_type)
+
+    def authenticate_client(self, request, methods, endpoint="token"):
+        """Authlib's client authentication (``ClientAuthentication``) for a client that
+        sends its credentials in the form (``client_secret_post``) and no
+        ``Authorization`` header (whose ``client_secret_basic`` finds nothing then):
+        the same look-up, secret check, method check and errors; anything else is
+        Authlib's."""
+        if methods != CLIENT_AUTH or self._own_client_auth \
+                or request.headers.get("Authorization"):
+            return super().authenticate_client(request, methods, endpoint)
+        form = request.form
+        client_id, secret = form.get("client_id"), form.get("client_secret")
+        if client_id and secret:
+            client = self.query_client(client_id)
+            if not client:
+                raise InvalidClientError(
+                    status_code=400, description="The client does not exist on this server.")
+            if client.check_client_secret(secret) \
+                    and client.check_endpoint_auth_method("client_secret_post", endpoint):
+                request.auth_method = "client_secret_post"
+                return client
+        raise InvalidClientError(
+            status_code=401,
+            description=f"The client cannot authenticate with methods: {methods}")
+
+    def register_client_auth_method(self, method, func) -> None:
+        self._own_client_auth = True     # (authenticate_client: Authlib's from now on)
+        super().register_client_auth_method(method, func)
+
+    def send_signal(self, name, *args, **kwargs) -> None:
+        """Authlib's Flask signals, sent only when something is connected to them
+        (blinker's send finds no receiver otherwise: nothing else happens)."""
+        signal = _SIGNALS.get(name)
+        if signal is not None and signal.receivers:
+            signal.send(self, *args, **kwargs)
 
     def create_oauth2_request(self, req: Any) -> FormRequest:
         """The Flask request being served (Authlib passes what its caller gave, None
@@ -664,9 +762,9 @@ class VendorAuthServer(AuthorizationServer):
 
     def _shape_token(self, token: dict[str, Any]) -> dict[str, Any]:
         p = self.profile
-        order = ("access_token", "refresh_token", "token_type", "expires_in", "scope")
-        out = {k: token[k] for k in order if k in token}
-        out.update({k: v for k, v in token.items() if k not in out})
+        out = {k: token[k] for k in _TOKEN_ORDER if k in token}
+        if len(out) != len(token):    # (fields of its own, after those: in their order)
+            out.update({k: v for k, v in token.items() if k not in out})
         if not p.token_type_in_response:
             out.pop("token_type", None)
         if p.scope_as_list:
@@ -744,18 +842,23 @@ class VendorAuthServer(AuthorizationServer):
         return None
 
 
+_TOKEN_ORDER = ("access_token", "refresh_token", "token_type", "expires_in", "scope")
+
+
 def _json_reply(body: bytes, status: int, headers: list) -> MockResponse:
     """``MockResponse(body, status=status, headers=headers)``: the same headers in the
     same order, made at about two thirds of the cost when the first is the Content-Type
     (Authlib's JSON headers): werkzeug checks a list given to the constructor through a
     generator and then looks for a Content-Type in it, where a content type given on
-    its own is set at once."""
+    its own is set at once. The body is given as a one-item list, whose Content-Length
+    the server's answer gets last (``MockResponse.get_wsgi_response``, werkzeug's
+    ``get_wsgi_headers`` otherwise), where ``set_data`` would have appended it: the
+    same headers in the same order, without a header set."""
     if not headers or headers[0][0].lower() != "content-type":
         return MockResponse(body, status=status, headers=headers)
-    resp = MockResponse(status=status, content_type=headers[0][1])
+    resp = MockResponse([body], status, content_type=headers[0][1])
     for name, value in headers[1:]:
         resp.headers.add(name, value)
-    resp.set_data(body)
     return resp
 
 
@@ -817,7 +920,7 @@ class _FormPayload(OAuth2Payload):
     def __init__(self, req: Any) -> None:
         self.request = req
 
-    @cached_property
+    @_once
     def form(self) -> Any:
         """``request.form``. A url-encoded body already buffered is split here as
         werkzeug 3.1's parser splits it (``_parse_urlencoded``: strict UTF-8, an
@@ -829,7 +932,7 @@ class _FormPayload(OAuth2Payload):
                                "werkzeug.url_quote")
         return req.form if fields is None else _Form(fields)
 
-    @cached_property
+    @_once
     def data(self) -> Any:
         req = self.request
         if req.method == "GET":
@@ -838,7 +941,7 @@ class _FormPayload(OAuth2Payload):
             return self.form
         return CombinedMultiDict([req.args, self.form])
 
-    @cached_property
+    @_once
     def datalist(self) -> defaultdict[str, list]:
         values: defaultdict[str, list] = defaultdict(list)
         for key in self.data:
