@@ -49,6 +49,7 @@ from authlib.oauth2.rfc6749.errors import (
     InvalidClientError,
     InvalidGrantError,
     InvalidRequestError,
+    InvalidScopeError,
     MissingAuthorizationError,
     UnsupportedGrantTypeError,
     UnsupportedTokenTypeError,
@@ -599,8 +600,10 @@ class VendorAuthServer(AuthorizationServer):
     def __init__(self, profile: AuthProfile, envelope: Envelope | None = None) -> None:
         self._grant_types: list[tuple[type, Any]] = []   # (token grant, extensions)
         self._own_client_auth = False    # a client auth method registered
-        super().__init__(query_client=self._find_client, save_token=self._store_token)
+        self._own_generators = False     # a token generator registered after ours
+        super().__init__()               # (query_client and save_token: methods below)
         self.profile = profile
+        self._client_kind = profile.kind("client")
         self.envelope = envelope or ADMIN
         self.scopes_supported = list(profile.scopes_supported) or None
         self.register_token_generator("default", BearerTokenGenerator(
@@ -608,6 +611,7 @@ class VendorAuthServer(AuthorizationServer):
             refresh_token_generator=self._make_refresh_token,
             expires_generator=lambda client, grant_type: profile.expires_in,
         ))
+        self._own_generators = False
         for name in profile.grants:
             cls, extensions = GRANTS[name]
             self.register_grant(cls, extensions())
@@ -623,12 +627,44 @@ class VendorAuthServer(AuthorizationServer):
         self.resource = ResourceProtector()
         self.resource.register_token_validator(self.validator)
 
-    def _find_client(self, client_id: str) -> Client | None:
+    def query_client(self, client_id: str) -> Client | None:
         """The app: its stored document read through ``Store.snapshot`` (no parse while
         it is unchanged), so nothing may change a ``Client``'s ``doc``."""
         ctx = current()
-        doc = ctx.store.snapshot(ctx.tenant, self.profile.kind("client"), client_id)
+        doc = ctx.store.snapshot(ctx.tenant, self._client_kind, client_id)
         return None if doc is None else Client(doc)
+
+    _find_client = query_client
+
+    def register_token_generator(self, grant_type, func) -> None:
+        self._own_generators = True      # (generate_token: Authlib's from now on)
+        super().register_token_generator(grant_type, func)
+
+    def generate_token(self, grant_type, client, user=None, scope=None, expires_in=None,
+                       include_refresh_token=True):
+        """The token pair as the BearerTokenGenerator registered in ``__init__`` makes
+        it (Authlib 1.9's ``generate``: the client's allowed scope, refused if None;
+        the profile's lifetime unless given; the refresh token if asked for; the
+        fields in its order), without the generator's calls; Authlib's once another
+        generator is registered."""
+        if self._own_generators:
+            return super().generate_token(grant_type, client, user, scope, expires_in,
+                                          include_refresh_token)
+        scope = client.get_allowed_scope(scope)
+        if scope is None:
+            raise InvalidScopeError()
+        token = {"token_type": "Bearer",
+                 "access_token": self._make_access_token(client, grant_type, user, scope)}
+        if expires_in is None:
+            expires_in = self.profile.expires_in
+        if expires_in:
+            token["expires_in"] = expires_in
+        if include_refresh_token:
+            token["refresh_token"] = self._make_refresh_token(client, grant_type, user,
+                                                              scope)
+        if scope:
+            token["scope"] = scope
+        return token
 
     def register_grant(self, grant_cls, extensions=None) -> None:
         super().register_grant(grant_cls, extensions)
@@ -695,19 +731,22 @@ class VendorAuthServer(AuthorizationServer):
         return FormRequest(request._get_current_object())
 
     def create_token_response(self, request=None):
-        return self._undecodable_is_client_error(super().create_token_response, request)
+        try:
+            return super().create_token_response(request)
+        except UnicodeError:
+            return self._undecodable(request)
 
     def create_endpoint_response(self, name, request=None):
-        return self._undecodable_is_client_error(
-            lambda req: super(VendorAuthServer, self).create_endpoint_response(name, req),
-            request)
-
-    def _undecodable_is_client_error(self, respond, req):
         try:
-            return respond(req)
-        except UnicodeError:  # Authlib decodes HTTP Basic credentials as UTF-8 blindly
-            error = InvalidClientError(description="HTTP Basic credentials are not UTF-8.")
-            return self.handle_error_response(req, error)
+            return super().create_endpoint_response(name, request)
+        except UnicodeError:
+            return self._undecodable(request)
+
+    def _undecodable(self, req):
+        """The answer to credentials Authlib could not read: it decodes HTTP Basic
+        credentials as UTF-8 blindly (a UnicodeError out of its endpoints)."""
+        error = InvalidClientError(description="HTTP Basic credentials are not UTF-8.")
+        return self.handle_error_response(req, error)
 
     def _explain(self, status: int, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """Authlib's error, said so a person can act on it."""
@@ -739,7 +778,7 @@ class VendorAuthServer(AuthorizationServer):
             return self.profile.refresh_token_factory(client.doc, user or {})
         return random_token(48)
 
-    def _store_token(self, token: dict[str, Any], req) -> None:
+    def save_token(self, token: dict[str, Any], req) -> None:
         client = req.client
         user = req.user["id"] if req.user else client.owner
         grant = (req.user or {}).get("grant")
