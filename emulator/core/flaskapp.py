@@ -49,6 +49,7 @@ from flask.signals import (
     request_started,
     request_tearing_down,
 )
+from werkzeug.datastructures import EnvironHeaders
 from werkzeug.exceptions import BadHost, HTTPException
 from werkzeug.routing import Map, MapAdapter, Rule
 from werkzeug.wsgi import get_host
@@ -133,6 +134,36 @@ class RequestAdapter(MapAdapter):
 
 
 class MockRequest(Request):
+    def __init__(self, environ: dict[str, Any], populate_request: bool = True,
+                 shallow: bool = False) -> None:
+        # werkzeug's Request.__init__ and its sansio base's in one call: the same
+        # attributes from the same environ keys (the server as werkzeug.wsgi's
+        # _get_server reads it, the paths decoded as _wsgi_str), without the keyword
+        # call through super() and the helpers' calls
+        get = environ.get
+        self.method = get("REQUEST_METHOD", "GET").upper()
+        self.scheme = get("wsgi.url_scheme", "http")
+        name = get("SERVER_NAME")
+        if name is None:
+            self.server = None
+        else:
+            try:
+                port: int | None = int(get("SERVER_PORT", None))
+            except (TypeError, ValueError):   # a unix socket
+                port = None
+            self.server = (name, port)
+        root = get("SCRIPT_NAME") or ""
+        self.root_path = (root if root.isascii() else _wsgi_str(root)).rstrip("/")
+        path = get("PATH_INFO") or ""
+        self.path = "/" + (path if path.isascii() else _wsgi_str(path)).lstrip("/")
+        self.query_string = get("QUERY_STRING", "").encode("latin1")
+        self.headers = EnvironHeaders(environ)
+        self.remote_addr = get("REMOTE_ADDR")
+        self.environ = environ
+        self.shallow = shallow
+        if populate_request and not shallow:
+            environ["werkzeug.request"] = self
+
     def close(self) -> None:
         # werkzeug's closes the files a form parse made: none made, nothing to do
         if self.__dict__.get("files"):
