@@ -696,8 +696,10 @@ class VendorAuthServer(AuthorizationServer):
         ``Authorization`` header (whose ``client_secret_basic`` finds nothing then):
         the same look-up, secret check, method check and errors; anything else is
         Authlib's."""
-        if methods != CLIENT_AUTH or self._own_client_auth \
-                or request.headers.get("Authorization"):
+        headers = request.headers
+        if methods != CLIENT_AUTH or self._own_client_auth or (
+                headers.environ.get("HTTP_AUTHORIZATION") if type(headers) is _Headers
+                else headers.get("Authorization")):   # (_Headers.get's, inline)
             return super().authenticate_client(request, methods, endpoint)
         form = request.form
         client_id, secret = form.get("client_id"), form.get("client_secret")
