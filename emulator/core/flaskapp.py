@@ -49,7 +49,7 @@ from flask.signals import (
     request_started,
     request_tearing_down,
 )
-from werkzeug.datastructures import EnvironHeaders
+from werkzeug.datastructures import EnvironHeaders, Headers
 from werkzeug.exceptions import BadHost, HTTPException
 from werkzeug.routing import Map, MapAdapter, Rule
 from werkzeug.wsgi import get_host
@@ -171,6 +171,23 @@ class MockRequest(Request):
 
 
 class MockResponse(Response):
+    def __init__(self, response: Any = None, status: Any = None, headers: Any = None,
+                 mimetype: str | None = None, content_type: str | None = None,
+                 direct_passthrough: bool = False) -> None:
+        if headers is not None or content_type is None or type(response) is not list:
+            super().__init__(response, status, headers, mimetype, content_type,
+                             direct_passthrough)
+            return
+        # werkzeug's Response.__init__ and its sansio base's in one call for a body
+        # given as a list with its content type and no headers (the JSON replies): the
+        # same headers (the Content-Type set as werkzeug sets it), status, attributes
+        self.headers = Headers()
+        self.headers["Content-Type"] = content_type
+        self.status = self.default_status if status is None else status
+        self.direct_passthrough = direct_passthrough
+        self._on_close = []
+        self.response = response
+
     def get_wsgi_response(self, environ: dict[str, Any]) -> tuple[Any, str, list]:
         body = self.response
         status = self.status_code
