@@ -52,8 +52,7 @@ def buffered_form(environ: Mapping[str, Any], mimetype: Callable[[], str | None]
         return []
     if "%" in text or "+" in text:
         return parse_qsl(text, keep_blank_values=True, errors=unquote_errors)
-    return [(name, value) for name, _, value in
-            (field.partition("=") for field in text.split("&") if field)]
+    return [field.partition("=")[::2] for field in text.split("&") if field]
 
 
 def _is_integer(_checker: Any, instance: Any) -> bool:
