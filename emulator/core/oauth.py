@@ -133,6 +133,17 @@ def random_token(length: int = 40) -> str:
     return raw.translate(_URLSAFE)[:length].decode()
 
 
+def random_pair(first: int = 40, second: int = 48) -> tuple[str, str]:
+    """``(random_token(first), random_token(second))``, from one draw of the pool and
+    one encoding when both lengths are whole base64 quanta (multiples of 4: the
+    encoding of the bytes of both is each one's encoding, one after the other)."""
+    if first % 4 or second % 4:
+        return random_token(first), random_token(second)
+    raw = binascii.b2a_base64(random_bytes((first + second) * 3 // 4), newline=False)
+    text = raw.translate(_URLSAFE).decode()
+    return text[:first], text[first:]
+
+
 class _once:
     """``functools.cached_property`` without its lock (Python 3.11's takes an RLock at
     each first read): for the objects of one request, which one thread reads. The
@@ -653,15 +664,20 @@ class VendorAuthServer(AuthorizationServer):
         scope = client.get_allowed_scope(scope)
         if scope is None:
             raise InvalidScopeError()
-        token = {"token_type": "Bearer",
-                 "access_token": self._make_access_token(client, grant_type, user, scope)}
+        p = self.profile
+        if include_refresh_token and not p.token_factory and not p.refresh_token_factory:
+            access, refresh = random_pair(40, 48)   # (both random: one draw)
+        else:
+            access = self._make_access_token(client, grant_type, user, scope)
+            refresh = None if not include_refresh_token else \
+                self._make_refresh_token(client, grant_type, user, scope)
+        token = {"token_type": "Bearer", "access_token": access}
         if expires_in is None:
-            expires_in = self.profile.expires_in
+            expires_in = p.expires_in
         if expires_in:
             token["expires_in"] = expires_in
         if include_refresh_token:
-            token["refresh_token"] = self._make_refresh_token(client, grant_type, user,
-                                                              scope)
+            token["refresh_token"] = refresh
         if scope:
             token["scope"] = scope
         return token
