@@ -2,7 +2,8 @@
 
 A WSGI wrapper served by granian in place of the app it wraps (``emulator`` is
 ``emulator.wsgi:app``, as ``mockcloud serve`` loads it, threads on one CPU;
-``hello`` is ``bench.hello:pinned``). For each request it keeps the wall time and the
+``hello`` is ``bench.hello:pinned``), put inside the serving wrapper that pins the
+threads and yields the CPU after each request. For each request it keeps the wall time and the
 thread's CPU time from the call to the app's return (the answer is whole then: the
 emulator and the hello-world both return a list), and for each cycle collection its
 generation and wall time. ``GET /_tailprobe`` answers what was kept since the last
@@ -75,14 +76,25 @@ def probe(app):
     return probed
 
 
+def _inside(app):
+    """The probe inside the serving wrapper (``emulator.affinity.Pinned``), around
+    the app itself: the CPU the thread gives up after each request is not the app's."""
+    from emulator.affinity import Pinned
+
+    if isinstance(app, Pinned):
+        app.app = probe(app.app)
+        return app
+    return probe(app)
+
+
 def _emulator():
     from emulator.wsgi import app
-    return probe(app)
+    return _inside(app)
 
 
 def _hello():
     from bench.hello import pinned
-    return probe(pinned)
+    return _inside(pinned)
 
 
 def __getattr__(name: str):   # a target is built only when granian asks for it

@@ -14,6 +14,16 @@ one (threads it starts, the webhook deliverer's, inherit it). granian's I/O thre
 (Rust, no GIL) are not: they stay free on every CPU. A machine with one CPU, or a
 platform without ``sched_setaffinity``, is left alone.
 
+Each thread gives the CPU up (``sched_yield``) as it finishes a request. On one CPU,
+a thread whose request let go of the GIL midway (granian's ``wsgi.input.read`` does,
+for every request with a body) waits for it behind a thread that takes it again
+request after request without leaving the CPU, until the kernel ends that thread's
+time slice: measured in the served worker (``bench/tail.py``, 8 connections), every
+request with a body waited one or two slices inside the app (p99 6 ms, p99.9 12 ms,
+for 0.2 ms of CPU). Given up after each request, the CPU goes to the waiting thread
+at once: the wait's p99 fell to 0.2-0.3 ms, the client's p99 from 9 to 2.3-3.2 ms,
+and the hello-world's (``bench/hello.py``'s ``pinned``) from 6 to 1.6 ms.
+
 Which CPU: worker k (the k-th process serve forked) of the serve with pid P takes
 the CPU (P + k) mod n of the n the process may use, so the workers of one server
 take different CPUs, and several servers on a machine (a test suite's) spread over
@@ -27,6 +37,7 @@ import os
 import threading
 from typing import Any
 
+_yield = getattr(os, "sched_yield", lambda: None)
 _forks = 0   # in serve's process: forks so far; a worker sees its own number
 
 
@@ -48,7 +59,8 @@ def worker_cpu() -> int | None:
 
 
 class Pinned:
-    """A WSGI app whose request threads each go to ``cpu`` before their first request."""
+    """A WSGI app whose request threads each go to ``cpu`` before their first request,
+    and give the CPU up to the others after each one."""
 
     def __init__(self, app: Any, cpu: int) -> None:
         self.app, self.cpu = app, cpu
@@ -62,7 +74,10 @@ class Pinned:
             # leaves it anywhere)
             with contextlib.suppress(OSError):
                 os.sched_setaffinity(0, {self.cpu})
-        return self.app(environ, start_response)
+        try:
+            return self.app(environ, start_response)
+        finally:
+            _yield()   # (lets go of the GIL too: the next request's thread runs now)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.app, name)

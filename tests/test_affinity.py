@@ -67,6 +67,33 @@ def test_pinned_pins_each_request_thread_once_and_nothing_else():
     assert os.sched_getaffinity(0) == before  # the caller of the test is untouched
 
 
+def test_pinned_gives_the_cpu_up_after_each_request(monkeypatch):
+    """After each request, answered or failed, the thread yields its CPU (so a thread
+    waiting on it for the GIL runs next, not after the kernel's time slice)."""
+    events = []
+    monkeypatch.setattr(affinity, "_yield", lambda: events.append("yield"))
+
+    def app(environ, start_response):
+        events.append("request")
+        if environ.get("fail"):
+            raise RuntimeError("the app failed")
+        return [b"ok"]
+
+    pinned = affinity.Pinned(app, CPUS[-1] if CPUS else 0)
+    done = []
+
+    def request_thread():
+        done.append(pinned({}, lambda *a: None))
+        with pytest.raises(RuntimeError):
+            pinned({"fail": True}, lambda *a: None)
+
+    t = threading.Thread(target=request_thread)   # (the pinning stays on that thread)
+    t.start()
+    t.join()
+    assert done == [[b"ok"]]
+    assert events == ["request", "yield", "request", "yield"]
+
+
 def _workers(server: ServerProcess) -> list[int]:
     """The serve process's children (granian's workers)."""
     assert server.proc is not None
