@@ -745,6 +745,20 @@ def main(argv: list[str] | None = None) -> int:
                 if r.connections == conns and r.server == "mockcloud" and r.p99_ms > ref]
         print(f"  {conns} connection(s): hello-world p99 {ref:.2f} ms: " + (
             "MET" if not over else f"NOT MET ({'; '.join(over)} ms)"))
+    print("  context: each row's p99 over its own mean latency (p99 x req/s / connections: "
+          "what its tail adds to what its\n  work costs; a row that costs more per request "
+          "waits longer behind the others at the same concurrency)")
+    for conns in args.connections:
+        h = hello[conns]
+        if not h.rps:
+            continue
+        rows = [r for r in runs if r.connections == conns and r.server == "mockcloud"
+                and r.rps]
+        worse = [f"{r.endpoint} {r.p99_ms * r.rps / conns / 1000:.1f}" for r in rows
+                 if r.p99_ms * r.rps > h.p99_ms * h.rps]
+        mine = h.p99_ms * h.rps / conns / 1000
+        print(f"    {conns} connection(s): the hello-world's {mine:.1f}; "
+              + ("every row's at most that" if not worse else "over it: " + "; ".join(worse)))
     others = {r.connections: r for r in runs if r.endpoint == HELLO_OTHER[args.pin_threads]}
     if others:
         print("\nContext: the rows against the hello-world served the other way, its "
