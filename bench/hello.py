@@ -30,10 +30,9 @@ def hello_with_body() -> str:
 
 
 def _pinned():
-    from emulator.affinity import Pinned, worker_cpu
+    from emulator.affinity import serving
 
-    cpu = worker_cpu()
-    return app if cpu is None else Pinned(app, cpu)
+    return serving(app)
 
 
 pinned = _pinned()

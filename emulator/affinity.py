@@ -11,8 +11,9 @@ p99s of every row fell from tens or hundreds of milliseconds to about ten.
 
 So each thread that runs a request is pinned to the worker's CPU before its first
 one (threads it starts, the webhook deliverer's, inherit it). granian's I/O threads
-(Rust, no GIL) are not: they stay free on every CPU. A machine with one CPU, or a
-platform without ``sched_setaffinity``, is left alone.
+(Rust, no GIL) are not: they stay free on every CPU. On one CPU (all the
+process may use) nothing is pinned, and the giving up below still applies; a
+platform without ``sched_getaffinity`` is left alone.
 
 Each thread gives the CPU up (``sched_yield``) as it finishes a request. On one CPU,
 a thread whose request let go of the GIL midway (granian's ``wsgi.input.read`` does,
@@ -58,17 +59,33 @@ def worker_cpu() -> int | None:
     return cpus[(os.getppid() + _forks) % len(cpus)]
 
 
-class Pinned:
-    """A WSGI app whose request threads each go to ``cpu`` before their first request,
-    and give the CPU up to the others after each one."""
+def serving(app: Any) -> Any:
+    """``app`` as a worker serves it: its request threads on this worker's CPU
+    (``worker_cpu``), each giving the CPU up after each request; on a machine that
+    gives the process one CPU only, where they all run anyway, only the giving up;
+    without ``sched_getaffinity``, ``app`` itself."""
+    cpu = worker_cpu()
+    if cpu is not None:
+        return Pinned(app, cpu)
+    try:
+        alone = len(os.sched_getaffinity(0)) == 1
+    except (AttributeError, OSError):
+        return app
+    return Pinned(app, None) if alone else app
 
-    def __init__(self, app: Any, cpu: int) -> None:
+
+class Pinned:
+    """A WSGI app whose request threads each go to ``cpu`` before their first request
+    (None: they share the process's one CPU already), and give the CPU up to the
+    others after each one."""
+
+    def __init__(self, app: Any, cpu: int | None) -> None:
         self.app, self.cpu = app, cpu
         self._threads = threading.local()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         local = self._threads
-        if not hasattr(local, "pinned"):
+        if self.cpu is not None and not hasattr(local, "pinned"):
             local.pinned = True
             # (0: the calling thread; a CPU gone since, by hotplug or a cgroup change,
             # leaves it anywhere)

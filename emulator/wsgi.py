@@ -26,15 +26,14 @@ The threads that run requests run on one CPU (``emulator/affinity.py``; ``serve
 import gc
 import os
 
-from .affinity import Pinned, worker_cpu
+from .affinity import serving
 from .app import create_app
 from .server import checked_world
 
 checked_world()
 app = create_app()
-_cpu = worker_cpu() if app.settings.pin_threads else None
-if _cpu is not None:
-    app = Pinned(app, _cpu)
+if app.settings.pin_threads:
+    app = serving(app)
 
 for _name in [n for n in os.environ if n.startswith(("HTTP_", "MOCKCLOUD_"))]:
     del os.environ[_name]

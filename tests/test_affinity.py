@@ -94,6 +94,30 @@ def test_pinned_gives_the_cpu_up_after_each_request(monkeypatch):
     assert events == ["request", "yield", "request", "yield"]
 
 
+def test_serving_pins_on_several_cpus_yields_on_one_leaves_alone_without(monkeypatch):
+    def app(environ, start_response):
+        return [b"ok"]
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3, 5})
+    several = affinity.serving(app)
+    assert isinstance(several, affinity.Pinned) and several.cpu in (3, 5)
+
+    # one CPU: every thread runs there anyway; no pinning, the yield all the same
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {7})
+    pinned_to = []
+    monkeypatch.setattr(os, "sched_setaffinity", lambda pid, cpus: pinned_to.append(cpus),
+                        raising=False)
+    yields = []
+    monkeypatch.setattr(affinity, "_yield", lambda: yields.append(1))
+    one = affinity.serving(app)
+    assert isinstance(one, affinity.Pinned) and one.cpu is None
+    assert one({}, lambda *a: None) == [b"ok"]
+    assert pinned_to == [] and yields == [1]
+
+    monkeypatch.delattr(os, "sched_getaffinity")
+    assert affinity.serving(app) is app
+
+
 def _workers(server: ServerProcess) -> list[int]:
     """The serve process's children (granian's workers)."""
     assert server.proc is not None
