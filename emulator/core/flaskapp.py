@@ -83,18 +83,13 @@ class RequestAdapter(MapAdapter):
         # (werkzeug.routing.map.Map.bind_to_environ), but server_name, below
         self.map = url_map
         self.environ = environ
-        # (_wsgi_str's test inline: nearly every value is ASCII)
-        script_name = environ.get("SCRIPT_NAME") or ""
-        if not script_name.isascii():
-            script_name = _wsgi_str(script_name)
+        script_name = _wsgi_str(environ.get("SCRIPT_NAME") or "")
         self.script_name = script_name if script_name.endswith("/") else script_name + "/"
         self.subdomain = url_map.default_subdomain or ""
         self.url_scheme = environ.get("wsgi.url_scheme", "http")
-        path_info = environ.get("PATH_INFO") or ""
-        self.path_info = path_info if path_info.isascii() else _wsgi_str(path_info)
+        self.path_info = _wsgi_str(environ.get("PATH_INFO") or "")
         self.default_method = environ.get("REQUEST_METHOD", "GET")
-        query = environ.get("QUERY_STRING") or ""
-        self.query_args = query if query.isascii() else _wsgi_str(query)
+        self.query_args = _wsgi_str(environ.get("QUERY_STRING") or "")
         self.websocket = self.url_scheme in {"ws", "wss"}
         self._server_name: str | None = None
 
@@ -152,10 +147,8 @@ class MockRequest(Request):
             except (TypeError, ValueError):   # a unix socket
                 port = None
             self.server = (name, port)
-        root = get("SCRIPT_NAME") or ""
-        self.root_path = (root if root.isascii() else _wsgi_str(root)).rstrip("/")
-        path = get("PATH_INFO") or ""
-        self.path = "/" + (path if path.isascii() else _wsgi_str(path)).lstrip("/")
+        self.root_path = _wsgi_str(get("SCRIPT_NAME") or "").rstrip("/")
+        self.path = "/" + _wsgi_str(get("PATH_INFO") or "").lstrip("/")
         self.query_string = get("QUERY_STRING", "").encode("latin1")
         self.headers = EnvironHeaders(environ)
         self.remote_addr = get("REMOTE_ADDR")

@@ -254,13 +254,8 @@ class Token(TokenMixin):
         return ttl is not None and self.now >= self.doc["issued_at"] + ttl
 
     def refresh_usable(self) -> bool:
-        """A refresh token, neither revoked nor expired (``refresh_revoked`` and
-        ``refresh_expired``, read in one call)."""
-        doc = self.doc
-        if not doc.get("refresh_token") or doc.get("refresh_revoked"):
-            return False
-        ttl = doc.get("refresh_ttl")
-        return ttl is None or self.now < doc["issued_at"] + ttl
+        return bool(self.doc.get("refresh_token")) and not (
+            self.refresh_revoked() or self.refresh_expired())
 
     def get_user(self) -> str:
         return self.doc["user_id"]
@@ -611,18 +606,17 @@ class VendorAuthServer(AuthorizationServer):
     def __init__(self, profile: AuthProfile, envelope: Envelope | None = None) -> None:
         self._grant_types: list[tuple[type, Any]] = []   # (token grant, extensions)
         self._own_client_auth = False    # a client auth method registered
-        self._own_generators = False     # a token generator registered after ours
+        self._own_generators = False     # a token generator registered besides ours
         super().__init__()               # (query_client and save_token: methods below)
         self.profile = profile
         self._client_kind = profile.kind("client")
         self.envelope = envelope or ADMIN
         self.scopes_supported = list(profile.scopes_supported) or None
-        self.register_token_generator("default", BearerTokenGenerator(
+        super().register_token_generator("default", BearerTokenGenerator(
             access_token_generator=self._make_access_token,
             refresh_token_generator=self._make_refresh_token,
             expires_generator=lambda client, grant_type: profile.expires_in,
         ))
-        self._own_generators = False
         for name in profile.grants:
             cls, extensions = GRANTS[name]
             self.register_grant(cls, extensions())
@@ -644,8 +638,6 @@ class VendorAuthServer(AuthorizationServer):
         ctx = current()
         doc = ctx.store.snapshot(ctx.tenant, self._client_kind, client_id)
         return None if doc is None else Client(doc)
-
-    _find_client = query_client
 
     def register_token_generator(self, grant_type, func) -> None:
         self._own_generators = True      # (generate_token: Authlib's from now on)
@@ -837,7 +829,7 @@ class VendorAuthServer(AuthorizationServer):
     def issue(self, client_id: str, user: str | None, scope: str | None = None) -> dict:
         """A token pair for an app acting for a user (or for its owner), as the token
         endpoint would answer it; for tests that need a token, not the flow."""
-        client = self._find_client(client_id)
+        client = self.query_client(client_id)
         if client is None:
             raise MockcloudError("not_found", f"no {self.profile.vendor} app {client_id!r}")
         login = user or client.owner

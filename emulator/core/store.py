@@ -73,7 +73,6 @@ Updater = Callable[[Doc | None], Doc | None]
 ToDoc = Callable[[int, Any], Doc]
 
 _loads = orjson.loads
-_fast_dumps = orjson.dumps
 LAYER_KIND, LAYER_KEY = "meta", "world"   # the tenant's world marker (core.world's META)
 TOMB = b""                                # an overlay's tombstone (never valid JSON)
 
@@ -575,8 +574,7 @@ class MemoryStore:
             return n
 
     def get(self, tenant: str, kind: str, key: str) -> Doc | None:
-        own = self._data.get((tenant, kind), {}).get(key)   # (_raw's own value, inline)
-        raw = (own or None) if own is not None else self._raw(tenant, kind, key)
+        raw = self._raw(tenant, kind, key)
         return None if raw is None else _loads(raw)
 
     def snapshot(self, tenant: str, kind: str, key: str) -> Doc | None:
@@ -604,13 +602,10 @@ class MemoryStore:
         self._gens[(tenant, kind)] = object()
 
     def put(self, tenant: str, kind: str, key: str, doc: Doc) -> None:
-        try:    # (_dumps, inline)
-            raw = _fast_dumps(doc)
-        except TypeError:
-            raw = _dumps(doc)
+        raw = _dumps(doc)
         with self._lock:
             self._data.setdefault((tenant, kind), {})[key] = raw
-            self._gens[(tenant, kind)] = object()           # (_wrote)
+            self._wrote(tenant, kind)
 
     def _remove(self, tenant: str, kind: str, key: str) -> None:
         """Take the document out of the tenant's view (a tombstone over a base's)."""
@@ -678,8 +673,7 @@ class MemoryStore:
         bucket = self._data.setdefault((tenant, kind), {})
         own = bucket.get(key)
         raw = own if own is not None else self._raw(tenant, kind, key)
-        cur = self._current(tenant, kind, key, own, raw, True) if shared \
-            else (_loads(raw) if raw else None)   # (_current's, inline)
+        cur = self._current(tenant, kind, key, own, raw, shared)
         # (read before the updater runs: where the values of the snapshot it gets are)
         spans = self._snapshots.spans((tenant, kind, key), own) if shared and own else None
         new = fn(cur)
@@ -688,10 +682,7 @@ class MemoryStore:
         if new is None:
             return bucket, own, raw, None, None, None
         if not shared:
-            try:    # (_dumps, inline)
-                return bucket, own, raw, new, _fast_dumps(new), None
-            except TypeError:
-                return bucket, own, raw, new, _dumps(new), None
+            return bucket, own, raw, new, _dumps(new), None
         out, spans = _composed(new, raw, spans)
         if self._snapshots.check:
             whole = _dumps(new)
@@ -740,7 +731,7 @@ class MemoryStore:
             bucket[key] = out
             if shared:
                 self._snapshots.install((tenant, kind, key), out, new, spans)
-        self._gens[(tenant, kind)] = object()               # (_wrote)
+        self._wrote(tenant, kind)
         return new
 
     def clear(self, tenant: str) -> None:
