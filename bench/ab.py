@@ -40,8 +40,6 @@ if str(ROOT) not in sys.path:
 import requests  # noqa: E402
 
 from bench.run import (  # noqa: E402
-    CLIENT_ID,
-    CLIENT_SECRET,
     DEVICE,
     FORM,
     NETATMO,
@@ -60,7 +58,7 @@ from bench.run import (  # noqa: E402
     VENDOR,
     HelloServer,
     admin_token,
-    oauth_tokens,
+    refresh_chains,
     run_wrk,
     wrk_threads,
 )
@@ -121,19 +119,6 @@ def wrk_env(row: str, bearer: str) -> dict[str, str]:
     return env
 
 
-def refresh_chains(server: ServerProcess, connections: int, tokens_file: Path
-                   ) -> dict[str, str]:
-    """wrk's environment for the refresh row: fresh chains from the real flow, per wrk
-    thread one per connection plus one spare (as ``bench/run.py``)."""
-    per_thread = connections // wrk_threads(connections, WRK_THREADS) + 1
-    http = requests.Session()
-    chains = [oauth_tokens(server.url, http)["refresh_token"]
-              for _ in range(wrk_threads(connections, WRK_THREADS) * per_thread)]
-    tokens_file.write_text("\n".join(chains) + "\n")
-    return {"BENCH_TOKENS_FILE": str(tokens_file), "BENCH_TOKENS_PER_THREAD": str(per_thread),
-            "BENCH_CLIENT_ID": CLIENT_ID, "BENCH_CLIENT_SECRET": CLIENT_SECRET}
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--a", type=Path, default=ROOT)
@@ -172,8 +157,12 @@ def main(argv: list[str] | None = None) -> int:
                                   args.duration, {}, "hello", "granian")
                 else:
                     if refresh:
-                        env[name] = refresh_chains(servers[name], args.connections,
-                                                   Path(tmp) / f"refresh-{name}.txt")
+                        folder = Path(tmp) / name
+                        folder.mkdir(exist_ok=True)
+                        env[name] = refresh_chains(servers[name].url, requests.Session(),
+                                                   args.connections,
+                                                   wrk_threads(args.connections, WRK_THREADS),
+                                                   folder)
                     run = run_wrk(servers[name].url + path, script, args.connections,
                                   WRK_THREADS, args.duration, env[name], args.row, name)
                 if run.failures:

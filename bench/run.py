@@ -196,7 +196,10 @@ def hello_command(server: str, port: int, threads: int,
 class HelloServer:
     """bench/hello.py under one WSGI server."""
 
-    def __init__(self, server: str, threads: int, target: str = "bench.hello:app") -> None:
+    def __init__(self, server: str, threads: int, target: str = "bench.hello:app",
+                 ready: str = "/", expect: str | None = "Hello, World!") -> None:
+        """``ready``: the path asked until it answers (``expect``, if given)."""
+        self.ready, self.expect = ready, expect
         self.server = server
         self.threads = threads
         self.target = target
@@ -223,7 +226,8 @@ class HelloServer:
             if self.proc.poll() is not None:
                 break
             with contextlib.suppress(requests.ConnectionError):
-                if requests.get(self.url + "/", timeout=2).text == "Hello, World!":
+                text = requests.get(self.url + self.ready, timeout=2).text
+                if self.expect is None or text == self.expect:
                     return self
             time.sleep(0.1)
         self.stop()
@@ -252,6 +256,18 @@ def oauth_tokens(base: str, http: requests.Session) -> dict[str, Any]:
     if r.status_code != 200:
         raise RuntimeError(f"token exchange answered {r.status_code}: {r.text[:300]}")
     return r.json()
+
+
+def refresh_chains(base: str, http: requests.Session, conns: int, threads: int,
+                   folder: Path) -> dict[str, str]:
+    """``refresh.lua``'s environment: fresh refresh chains from the real flow, per wrk
+    thread one per connection plus one spare (see bench/wrk/refresh.lua)."""
+    per_thread = conns // threads + 1
+    chains = [oauth_tokens(base, http)["refresh_token"] for _ in range(threads * per_thread)]
+    tokens_file = folder / f"refresh-{conns}.txt"
+    tokens_file.write_text("\n".join(chains) + "\n")
+    return {"BENCH_TOKENS_FILE": str(tokens_file), "BENCH_TOKENS_PER_THREAD": str(per_thread),
+            "BENCH_CLIENT_ID": CLIENT_ID, "BENCH_CLIENT_SECRET": CLIENT_SECRET}
 
 
 # ------------------------------------------------------------------------ wrk
@@ -603,17 +619,8 @@ def main(argv: list[str] | None = None) -> int:
                 run_wrk(url, script, 2, 1, args.warmup, env, "warmup", "")
 
         def refresh_env(conns: int) -> dict[str, str]:
-            # fresh refresh chains from the real flow: per wrk thread, one per
-            # connection plus one spare (see bench/wrk/refresh.lua)
-            threads = wrk_threads(conns, args.threads)
-            per_thread = conns // threads + 1
-            chains = [oauth_tokens(emulator.url, http)["refresh_token"]
-                      for _ in range(threads * per_thread)]
-            tokens_file = Path(tmp.name) / f"refresh-{conns}.txt"
-            tokens_file.write_text("\n".join(chains) + "\n")
-            return {"BENCH_TOKENS_FILE": str(tokens_file),
-                    "BENCH_TOKENS_PER_THREAD": str(per_thread),
-                    "BENCH_CLIENT_ID": CLIENT_ID, "BENCH_CLIENT_SECRET": CLIENT_SECRET}
+            return refresh_chains(emulator.url, http, conns,
+                                  wrk_threads(conns, args.threads), Path(tmp.name))
 
         api = f"{emulator.url}{VENDOR}"
         cells: list[tuple[str, str, str, str, Callable[[int], dict[str, str]]]] = [

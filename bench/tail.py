@@ -23,12 +23,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+from statistics import median as med
 
 import requests
 
@@ -39,19 +37,19 @@ if str(ROOT) not in sys.path:
 from bench import run as R  # noqa: E402
 
 
-def serve(target: str, threads: int) -> tuple[subprocess.Popen, str]:
-    port = R.free_port()
-    proc = subprocess.Popen(R.hello_command("granian", port, threads, target),
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            requests.get(url + "/_tailprobe", timeout=1)
-            return proc, url
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"{target} did not start")
+def serve(target: str, threads: int) -> R.HelloServer:
+    """``bench/tailprobe.py``'s ``target`` under granian, as run.py serves its servers."""
+    return R.HelloServer("granian", threads, target, ready="/_tailprobe", expect=None).start()
+
+
+def gc_cell(probes: list[dict], g: str, mean: bool = False) -> str:
+    """Collections of generation ``g``: median count (and mean pause), longest pause."""
+    n = med(s["gc"][g]["count"] for s in probes)
+    worst = max(s["gc"][g]["max_ms"] for s in probes)
+    if not mean:
+        return f"{n:.0f}/{worst:.1f}"
+    total = med(s["gc"][g]["total_ms"] for s in probes)
+    return f"{n:.0f}/{total / n if n else 0:.2f}/{worst:.1f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,12 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2 * (os.cpu_count() or 1) + 1,
                    help="granian's blocking threads (serve's default: 2 x CPUs + 1)")
     args = p.parse_args(argv)
-    servers = []
+    servers: list[R.HelloServer] = []
     try:
-        emu_proc, emu = serve("bench.tailprobe:emulator", args.threads)
-        servers.append(emu_proc)
-        hello_proc, hello = serve("bench.tailprobe:hello", args.threads)
-        servers.append(hello_proc)
+        servers.append(serve("bench.tailprobe:emulator", args.threads))
+        servers.append(serve("bench.tailprobe:hello", args.threads))
+        emu, hello = servers[0].url, servers[1].url
         http = requests.Session()
         tokens = R.oauth_tokens(emu, http)
         bearer = tokens["access_token"]
@@ -78,13 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         wrk_threads = R.wrk_threads(conns, 2)
 
         def refresh_env() -> dict[str, str]:
-            per_thread = conns // wrk_threads + 1
-            chains = [R.oauth_tokens(emu, http)["refresh_token"]
-                      for _ in range(wrk_threads * per_thread)]
-            f = Path(tmp.name) / "refresh.txt"
-            f.write_text("\n".join(chains) + "\n")
-            return {"BENCH_TOKENS_FILE": str(f), "BENCH_TOKENS_PER_THREAD": str(per_thread),
-                    "BENCH_CLIENT_ID": R.CLIENT_ID, "BENCH_CLIENT_SECRET": R.CLIENT_SECRET}
+            return R.refresh_chains(emu, http, conns, wrk_threads, Path(tmp.name))
 
         setpoint = nbodies[R.SETPOINT]
         rows = [
@@ -119,13 +110,8 @@ def main(argv: list[str] | None = None) -> int:
                     raise RuntimeError(f"{name}: {run.failures}")
                 seen[name].append((run, requests.get(base + "/_tailprobe", timeout=10).json()))
     finally:
-        for proc in servers:
-            proc.terminate()
-        for proc in servers:
-            proc.wait(timeout=30)
-
-    def med(xs):
-        return statistics.median(xs)
+        for server in servers:
+            server.stop()
 
     head = (f"{'row':30} {'req/s':>7} {'p50':>6} {'p99':>6} | {'app wall p50':>12} "
             f"{'p99':>6} {'p99.9':>6} {'cpu p99':>7} | {'gc0 n/mean/max ms':>19} "
@@ -136,15 +122,6 @@ def main(argv: list[str] | None = None) -> int:
     print("-" * len(head))
     for name, got in seen.items():
         runs, probes = [r for r, _ in got], [s for _, s in got]
-
-        def gc_cell(probes: list[dict], g: str, mean: bool = False) -> str:
-            n = med(s["gc"][g]["count"] for s in probes)
-            worst = max(s["gc"][g]["max_ms"] for s in probes)
-            if not mean:
-                return f"{n:.0f}/{worst:.1f}"
-            total = med(s["gc"][g]["total_ms"] for s in probes)
-            return f"{n:.0f}/{total / n if n else 0:.2f}/{worst:.1f}"
-
         print(f"{name:30} {med(r.rps for r in runs):7,.0f} "
               f"{med(r.p50_ms for r in runs):6.2f} {med(r.p99_ms for r in runs):6.2f} | "
               f"{med(s['wall']['p50'] for s in probes):12.3f} "
