@@ -11,6 +11,12 @@ p99 far above its CPU p99 is waiting inside the app::
 
     .venv/bin/python bench/tail.py [--duration 6] [--rounds 2] [--connections 8]
 
+Each emulator row has a twin, run right after it: the hello-world spending the
+row's mean CPU per request in the app before it answers (``GET /work?us=N``, N the
+row's mean CPU less the hello-world's). In a closed loop the requests queued ahead
+of one are what it waits for, so a p99 grows with what a request costs; a row's p99
+beside its twin's tells the tail it owes to its cost from a tail it adds.
+
 Rows: the hello-world's ``GET /`` and the same PATCH as the emulator's (it reads the
 body), Lightify's devices, PATCH and token refresh, Netatmo's set point and Qivivo's
 temporary instruction. The emulator runs on its defaults (in-memory state, the
@@ -59,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--connections", type=int, default=8)
     p.add_argument("--threads", type=int, default=2 * (os.cpu_count() or 1) + 1,
                    help="granian's blocking threads (serve's default: 2 x CPUs + 1)")
+    p.add_argument("--twins", action=argparse.BooleanOptionalAction, default=True,
+                   help="after each emulator row, the hello-world spending the same CPU "
+                        "per request (default on)")
     args = p.parse_args(argv)
     servers: list[R.HelloServer] = []
     try:
@@ -101,14 +110,27 @@ def main(argv: list[str] | None = None) -> int:
               f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", flush=True)
         R.run_wrk(hello + "/", "get.lua", 2, 1, 2, {}, "warmup", "")
         seen: dict[str, list[tuple[R.Run, dict]]] = {name: [] for name, *_ in rows}
+        # each emulator row's twin: the hello-world spending the row's mean CPU
+        # (GET /work?us=N), run right after it
+        twins: dict[str, list[tuple[R.Run, dict]]] = {}
+
+        def measured(name: str, base: str, url: str, script: str,
+                     env: dict[str, str]) -> tuple[R.Run, dict]:
+            requests.get(base + "/_tailprobe", timeout=10)   # starts the count
+            run = R.run_wrk(url, script, conns, wrk_threads, args.duration, env, name, "")
+            if run.void:
+                raise RuntimeError(f"{name}: {run.failures}")
+            return run, requests.get(base + "/_tailprobe", timeout=10).json()
+
         for _ in range(args.rounds):
             for name, base, url, script, env in rows:
-                requests.get(base + "/_tailprobe", timeout=10)   # starts the count
-                run = R.run_wrk(url, script, conns, wrk_threads, args.duration, env(),
-                                name, "")
-                if run.void:
-                    raise RuntimeError(f"{name}: {run.failures}")
-                seen[name].append((run, requests.get(base + "/_tailprobe", timeout=10).json()))
+                seen[name].append(measured(name, base, url, script, env()))
+                if base == emu and args.twins:
+                    extra = seen[name][-1][1]["cpu"]["mean"] \
+                        - seen[rows[0][0]][-1][1]["cpu"]["mean"]
+                    twins.setdefault(name, []).append(measured(
+                        f"twin of {name}", hello,
+                        f"{hello}/work?us={max(0, round(extra * 1000))}", "get.lua", {}))
     finally:
         for server in servers:
             server.stop()
@@ -129,6 +151,23 @@ def main(argv: list[str] | None = None) -> int:
               f"{med(s['wall']['p999'] for s in probes):6.2f} "
               f"{med(s['cpu']['p99'] for s in probes):7.3f} | {gc_cell(probes, '0', True):>19} "
               f"{gc_cell(probes, '1'):>10} {gc_cell(probes, '2'):>10}")
+    if twins:
+        print("\neach emulator row beside its twin: the hello-world (GET /work?us=N) "
+              "spending the row's\nmean CPU per request in the app, run right after it "
+              "(ms; medians over rounds)")
+        head = (f"{'row':30} {'cpu mean':>8} {'p50':>6} {'p99':>6} | {'twin cpu':>8} "
+                f"{'p50':>6} {'p99':>6} | {'p99 - twin':>10}")
+        print(head)
+        print("-" * len(head))
+        for name, got in twins.items():
+            mine = seen[name]
+            row_p99 = med(r.p99_ms for r, _ in mine)
+            twin_p99 = med(r.p99_ms for r, _ in got)
+            print(f"{name:30} {med(s['cpu']['mean'] for _, s in mine):8.3f} "
+                  f"{med(r.p50_ms for r, _ in mine):6.2f} {row_p99:6.2f} | "
+                  f"{med(s['cpu']['mean'] for _, s in got):8.3f} "
+                  f"{med(r.p50_ms for r, _ in got):6.2f} {twin_p99:6.2f} | "
+                  f"{row_p99 - twin_p99:+10.2f}")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     return 0
 

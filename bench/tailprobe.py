@@ -46,13 +46,14 @@ def _quantile(xs: list[float], q: float) -> float:
 
 
 def summary() -> dict:
-    """Milliseconds: the app's wall and CPU time per request (p50, p99, p99.9, max);
-    per collector generation: count, total, max."""
+    """Milliseconds: the app's wall and CPU time per request (mean, p50, p99, p99.9,
+    max); per collector generation: count, total, max."""
     walls, cpus, gcs = sorted(_walls), sorted(_cpus), list(_gcs)
     _walls.clear(), _cpus.clear(), _gcs.clear()
     out: dict = {"requests": len(walls)}
     for name, xs in (("wall", walls), ("cpu", cpus)):
-        out[name] = {"p50": _quantile(xs, .5), "p99": _quantile(xs, .99),
+        out[name] = {"mean": sum(xs) / len(xs) * 1000 if xs else 0.0,
+                     "p50": _quantile(xs, .5), "p99": _quantile(xs, .99),
                      "p999": _quantile(xs, .999), "max": xs[-1] * 1000 if xs else 0.0}
     out["gc"] = {str(g): {"count": len(d), "total_ms": sum(d) * 1000,
                           "max_ms": max(d, default=0.0) * 1000}
