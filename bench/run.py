@@ -39,12 +39,15 @@ What it does:
    "duration": 60}``) on the default world's thermostat, with a token from
    ``POST /_mockcloud/tokens`` (``qivivo-ci`` as ``demo@qivivo.test``) and the
    tenant's quota (1,000 calls/h per client) switched off the same way;
-4. prints requests/s, p50 and p99 (beside the hello-world's p99 at the same
-   concurrency) and the ratio to the hello-world at the same
+4. prints requests/s, p50 and p99 (the median of the repeats' p99s, beside the
+   hello-world's at the same concurrency) and the ratio to the hello-world at the same
    concurrency, says whether each target is met (the token refresh at >= 40 %, and
-   every row's p99 at most the hello-world's: issue 11; authenticated Lightify PATCH,
-   Netatmo homestatus and setroomthermpoint at >= 50 % of the hello-world, the
-   1,024-point getmeasure at >= 25 %, the three Qivivo rows at >= 50 %), and writes
+   every row's p99 at most the hello-world's: issue 11, against the bare hello-world,
+   the one served as the emulator is, and that one answering the same PATCH for the
+   rows with a body; ``bench/tail.py`` tells a row's own tail from its cost;
+   authenticated Lightify PATCH, Netatmo homestatus and setroomthermpoint at >= 50 %
+   of the hello-world, the 1,024-point getmeasure at >= 25 %, the three Qivivo rows at
+   >= 50 %), and writes
    everything to ``reports/bench-<UTC stamp>.json``. ``--only lightify|netatmo|qivivo``
    runs one vendor's rows (the hello-world always runs).
 
@@ -291,11 +294,18 @@ class Run:
     ratio: float | None = None                            # rps / hello-world rps
     rps_all: list[float] = field(default_factory=list)    # every repeat's req/s
     ratio_all: list[float] = field(default_factory=list)  # each repeat / its hello-world
+    p99_all: list[float] = field(default_factory=list)    # every repeat's p99 (ms)
     wrk_output: str = ""
 
     @property
     def void(self) -> bool:
         return bool(self.failures)
+
+    @property
+    def p99(self) -> float:
+        """The median of the repeats' p99s (the cell's p99 in the tables and targets:
+        one repeat's p99 on a shared machine is mostly its noise)."""
+        return statistics.median(self.p99_all) if self.p99_all else self.p99_ms
 
 
 def median_run(repeats: list[Run]) -> Run:
@@ -304,6 +314,7 @@ def median_run(repeats: list[Run]) -> Run:
     ordered = sorted(repeats, key=lambda r: r.rps)
     chosen = ordered[(len(ordered) - 1) // 2]
     chosen.rps_all = [round(r.rps, 1) for r in repeats]
+    chosen.p99_all = [r.p99_ms for r in repeats]
     for i, r in enumerate(repeats):
         if r is not chosen:
             chosen.failures += [f"repeat {i + 1}: {f}" for f in r.failures]
@@ -367,15 +378,15 @@ def print_table(runs: list[Run], title: str, ratio_label: str,
     """``hello_p99``: the hello-world's p99 by concurrency, shown beside each row's
     (issue 11's target: every endpoint's p99 at most the hello-world's)."""
     head = ["endpoint", "conns", "req/s", "p50 ms", "p99 ms", "hello p99", "non-2xx",
-            ratio_label]
+            ratio_label]   # (p99: the median of the repeats')
     rows = []
     for r in runs:
         ratio = "—" if r.ratio is None else f"{r.ratio:.0%}"
         ref = (hello_p99 or {}).get(r.connections)
         beside = "" if ref is None else f"{ref:.2f}" + (
-            " <=" if r.p99_ms <= ref else " >")
+            " <=" if r.p99 <= ref else " >")
         rows.append([r.endpoint + ("   << VOID" if r.void else ""), str(r.connections),
-                     f"{r.rps:,.0f}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}", beside,
+                     f"{r.rps:,.0f}", f"{r.p50_ms:.2f}", f"{r.p99:.2f}", beside,
                      str(r.errors.get("status", "?")), ratio])
     widths = [max(len(x[i]) for x in [head, *rows]) for i in range(len(head))]
     print(f"\n{title}")
@@ -721,8 +732,9 @@ def main(argv: list[str] | None = None) -> int:
     # ------------------------------------------------------------------ report
     order = {c: i for i, c in enumerate(args.connections)}
     runs.sort(key=lambda r: (order[r.connections], r.endpoint != HELLO))
-    print_table(runs, "Emulator vs bare Flask hello-world, both on granian (1 worker)",
-                "vs hello", {c: r.p99_ms for c, r in hello.items()})
+    print_table(runs, "Emulator vs bare Flask hello-world, both on granian (1 worker); "
+                "p99: the median of the repeats'",
+                "vs hello", {c: r.p99 for c, r in hello.items()})
     if len(args.servers) > 1:
         server_runs.sort(key=lambda r: (order[r.connections], r.server != "granian"))
         print_table(server_runs, "Bare Flask hello-world by WSGI server (one process each)",
@@ -732,6 +744,7 @@ def main(argv: list[str] | None = None) -> int:
     hello_patch = {r.connections: r for r in runs if r.endpoint == HELLO_PATCH}
     verdicts: dict[int, bool] = {}
     all_verdicts: dict[str, dict[int, bool]] = {}
+    p99_verdicts: dict[str, dict[int, bool]] = {}
     for name, target in TARGETS.items():
         rows = {r.connections: r for r in runs if r.endpoint == name}
         if not rows:
@@ -745,13 +758,43 @@ def main(argv: list[str] | None = None) -> int:
                   f"{', '.join(f'{x:.0%}' for x in r.ratio_all)})  -> "
                   f"{'MET' if met else 'NOT MET'}" + ("  (run void)" if r.void else ""))
     print("\nTarget (issue 11): every endpoint's p99 <= the hello-world's p99 at the same "
-          "concurrency")
-    for conns in args.connections:
-        ref = hello[conns].p99_ms
-        over = [f"{r.endpoint} {r.p99_ms:.2f}" for r in runs
-                if r.connections == conns and r.server == "mockcloud" and r.p99_ms > ref]
-        print(f"  {conns} connection(s): hello-world p99 {ref:.2f} ms: " + (
-            "MET" if not over else f"NOT MET ({'; '.join(over)} ms)"))
+          "concurrency (p99: the median of the\nrepeats'), against three hello-worlds "
+          "served by granian with the same worker and threads, from the loosest:")
+    by_name = {(r.endpoint, r.connections): r for r in runs}
+    bare_row = HELLO_OTHER[True] if args.pin_threads else HELLO
+    served_row = HELLO if args.pin_threads else HELLO_OTHER[False]
+    bodied = {name for name, _, _, script, _ in cells if script != "get.lua"}
+    yardsticks = [
+        ("bare", bare_row, None,
+         "the bare hello-world (bench/hello.py's app, its threads anywhere: any Flask app "
+         "as granian serves it,\n  how the issue measured its 36 ms)"),
+        ("served", served_row, None,
+         "the hello-world served as serve serves the emulator (its threads on one CPU, "
+         "giving it up after\n  each request: bench/hello.py's pinned)"),
+        ("same request", served_row, HELLO_PATCH,
+         "that one again, but a row with a request body against it answering the very "
+         "same PATCH\n  (what the server and Flask charge for a body)")]
+    for key, row, body_row, title in yardsticks:
+        verdicts_p99: dict[int, bool] = {}
+        for conns in args.connections:
+            ref, ref_body = by_name.get((row, conns)), by_name.get((body_row, conns))
+            if ref is None or (body_row is not None and ref_body is None):
+                continue
+            if conns == args.connections[0]:
+                print(f"  {title}:")
+            over = []
+            for r in runs:
+                if r.connections != conns or r.server != "mockcloud":
+                    continue
+                limit = ref_body.p99 if ref_body is not None and r.endpoint in bodied \
+                    else ref.p99
+                if r.p99 > limit:
+                    over.append(f"{r.endpoint.strip()} {r.p99:.2f} > {limit:.2f}")
+            verdicts_p99[conns] = not over
+            print(f"    {conns} connection(s): hello-world p99 {ref.p99:.2f} ms"
+                  + (f" (the same PATCH {ref_body.p99:.2f})" if ref_body is not None else "")
+                  + ": " + ("MET" if not over else f"NOT MET ({'; '.join(over)} ms)"))
+        p99_verdicts[key] = verdicts_p99
     print("  context: each row's p99 over its own mean latency (p99 x req/s / connections: "
           "what its tail adds to what its\n  work costs; a row that costs more per request "
           "waits longer behind the others at the same concurrency)")
@@ -761,25 +804,25 @@ def main(argv: list[str] | None = None) -> int:
             continue
         rows = [r for r in runs if r.connections == conns and r.server == "mockcloud"
                 and r.rps]
-        worse = [f"{r.endpoint} {r.p99_ms * r.rps / conns / 1000:.1f}" for r in rows
-                 if r.p99_ms * r.rps > h.p99_ms * h.rps]
-        mine = h.p99_ms * h.rps / conns / 1000
+        worse = [f"{r.endpoint} {r.p99 * r.rps / conns / 1000:.1f}" for r in rows
+                 if r.p99 * r.rps > h.p99 * h.rps]
+        mine = h.p99 * h.rps / conns / 1000
         print(f"    {conns} connection(s): the hello-world's {mine:.1f}; "
               + ("every row's at most that" if not worse else "over it: " + "; ".join(worse)))
     others = {r.connections: r for r in runs if r.endpoint == HELLO_OTHER[args.pin_threads]}
     if others:
         print("\nContext: the rows against the hello-world served the other way, its "
-              f"threads {'anywhere' if args.pin_threads else 'on one CPU'} (the targets "
-              "above are against the one\nserved as the emulator is)")
+              f"threads {'anywhere' if args.pin_threads else 'on one CPU'} (the req/s "
+              "targets above are against the one\nserved as the emulator is)")
         for conns, ref in sorted(others.items()):
             rows = [r for r in runs if r.connections == conns and r.endpoint in TARGETS]
             if not ref.rps:
                 continue
             print(f"  {conns} connection(s): that hello-world {ref.rps:,.0f} req/s "
-                  f"({ref.ratio or 0:.0%} of the yardstick), p99 {ref.p99_ms:.2f} ms")
+                  f"({ref.ratio or 0:.0%} of the yardstick), p99 {ref.p99:.2f} ms")
             for r in rows:
                 print(f"    {r.endpoint:<34} {r.rps / ref.rps:>5.0%} of it, p99 "
-                      f"{r.p99_ms:.2f} ms")
+                      f"{r.p99:.2f} ms")
     verdicts = all_verdicts.get(PATCH, {})
     for conns, r in patch.items():
         ref = hello_patch.get(conns)
@@ -840,6 +883,7 @@ def main(argv: list[str] | None = None) -> int:
                    "prism_patch_rps": PRISM_PATCH_RPS},
         "targets": {name: {"over_hello": TARGETS[name], "met": v}
                     for name, v in all_verdicts.items()},
+        "p99_target": {"every row's p99 <= the hello-world's, by yardstick": p99_verdicts},
         "runs": [{**asdict(r), "void": r.void} for r in runs],
         "hello_by_server": [{**asdict(r), "void": r.void} for r in server_runs],
     }
