@@ -21,7 +21,9 @@ For each number of homes:
    request on a tenant that exists (medians, ms);
 4. the Lightify ``PATCH /v4/devices/{id}`` (token from ``POST /_mockcloud/tokens`` for
    the world's first user, one of its devices) with wrk at each concurrency, next to
-   the bare Flask hello-world (``bench/hello.py``) on the same terms (``vs hello``).
+   the bare Flask hello-world (``bench/hello.py``) on the same terms (``vs hello``),
+   and the same user's ``GET /v4/devices`` (a listing: it reads the user's documents
+   only, ``lightify.owned``).
    Only on the first state given (memory by default), unless ``--patch-all``.
 
 A benchmark, not a test: nothing here asserts. The load average is printed.
@@ -235,6 +237,17 @@ def main(argv: list[str] | None = None) -> int:
                             print(f"    PATCH c={c}: {r.rps:8.0f} req/s  p50 {r.p50_ms:.2f} ms"
                                   f"  hello {h.rps:8.0f} req/s  vs hello {ratio:5.0%}{void}",
                                   flush=True)
+                            # a listing: the user's devices, whatever the world's size
+                            g = run_wrk(f"{server.url}/lightify/v4/devices", "get.lua", c,
+                                        threads, args.duration, {"BENCH_TOKEN": token},
+                                        "GET devices", "mockcloud")
+                            void = " VOID: " + "; ".join(g.failures) if g.void else ""
+                            row[f"devices_rps_c{c}"] = round(g.rps)
+                            row[f"devices_vs_hello_c{c}"] = round(g.rps / h.rps if h.rps
+                                                                  else 0.0, 3)
+                            print(f"    GET /v4/devices c={c}: {g.rps:8.0f} req/s  p50 "
+                                  f"{g.p50_ms:.2f} ms  vs hello "
+                                  f"{g.rps / h.rps if h.rps else 0.0:5.0%}{void}", flush=True)
                     rows.append(row)
                 finally:
                     server.stop()

@@ -28,6 +28,22 @@ def not_found(what: str, ident: str) -> MockcloudError:
 
 
 DEVICE, GROUP, SCENE = "lightify.device", "lightify.group", "lightify.scene"
+# by user id: the ids of the user's devices, groups and scenes, each kind in the API's
+# order (written with the world), so that a listing reads the user's documents only
+OWNED = "lightify.owned"
+
+
+def owned(store: Store, tenant: str, user_id: str, kind: str) -> list[dict[str, Any]]:
+    """The user's documents of ``kind`` (DEVICE, GROUP or SCENE) in the API's order
+    (``order`` then id), read-only: a few reads whatever the world's size. A state
+    written before the index (an older mockcloud's SQLite file or Redis) has none;
+    then every document of the kind is read."""
+    index = store.snapshot(tenant, OWNED, user_id)
+    if index is None:
+        docs = [d for _, d in store.list(tenant, kind) if d["owner"] == user_id]
+        return sorted(docs, key=lambda d: (d.get("order", 0), d["id"]))
+    docs = (store.snapshot(tenant, kind, ident) for ident in index.get(kind, ()))
+    return [d for d in docs if d is not None and d["owner"] == user_id]
 TYPES = ("GATEWAY", "LIGHT", "OUTLET")
 # what a world entry that names no model or firmware gets (the collection's values)
 DEFAULT_MODEL = {"GATEWAY": ("LightifyHub", "1.3.1.0, 2.1.0"),
@@ -127,8 +143,7 @@ class Lightify:
         self.overrides = Overrides(store, tenant, "lightify")
 
     def _owned(self, kind: str) -> list[dict[str, Any]]:
-        docs = [d for _, d in self.store.list(self.tenant, kind) if d["owner"] == self.user]
-        return sorted(docs, key=lambda d: (d.get("order", 0), d["id"]))
+        return owned(self.store, self.tenant, self.user, kind)
 
     def _get(self, kind: str, what: str, ident: str) -> dict[str, Any]:
         doc = self.store.get(self.tenant, kind, ident)

@@ -145,6 +145,10 @@ def _user(user: WorldUser, seen: set[str]) -> list[DocRow]:
                        for d, st in states.items()}
         _unique(seen, s["id"], f"{where}: scene")
         rows.append((m.SCENE, s["id"], s))
+    ordered = {kind: [d["id"] for d in sorted(docs, key=lambda d: (d["order"], d["id"]))]
+               for kind, docs in ((m.DEVICE, devices), (m.GROUP, groups),
+                                  (m.SCENE, scenes))}
+    rows.append((m.OWNED, uid, ordered))
     return rows
 
 
@@ -177,8 +181,7 @@ def export(store: Store, tenant: str, users: list[dict[str, Any]]
            ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     per_user: dict[str, dict[str, Any]] = {}
     for u in users:
-        mine = {kind: sorted((d for _, d in store.list(tenant, kind) if d["owner"] == u["id"]),
-                             key=lambda d: (d.get("order", 0), d["id"]))
+        mine = {kind: m.owned(store, tenant, u["id"], kind)
                 for kind in (m.DEVICE, m.GROUP, m.SCENE)}
         strip = ("owner", "order", "gatewayId")
         devs = [{k: v for k, v in d.items() if k not in strip} for d in mine[m.DEVICE]]
