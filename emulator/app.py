@@ -43,6 +43,8 @@ from . import lightify, netatmo, qivivo
 from .core import journal, tenancy, world, worldcache
 from .core.admin import make_admin
 from .core.api import VendorAPI, oauth_blueprint
+from .core.clock import KEY as CLOCK_KEY
+from .core.clock import KIND as CLOCK_KIND
 from .core.clock import Clock, http_date, real_time
 from .core.context import CURRENT, Ctx, current
 from .core.errors import ADMIN, MockcloudError
@@ -51,6 +53,7 @@ from .core.faults import Decision, Faults
 from .core.flaskapp import MockcloudFlask
 from .core.journal import add_secret_fields, exchange, request_headers
 from .core.oauth import NOTE, VendorAuthServer
+from .core.quotas import RULES_KIND
 from .core.store import RETRY_AFTER, Store, open_store, unavailable
 from .core.vendor import Vendor
 from .core.webhooks import Deliverer
@@ -112,6 +115,10 @@ class Mockcloud:
         # webhook deliveries: its thread starts with the first request (never at import,
         # so a forking server starts one per worker process), stops with this app
         self.deliverer = Deliverer(self.store, self.vendors, self.settings)
+        # a store across the network reads what every vendor request reads in one
+        # round trip (RedisStore.prefetch), and forgets what was left when it is done
+        self._prefetch = getattr(self.store, "prefetch", None)
+        self._forget = getattr(self.store, "forget_prefetched", None)
         weakref.finalize(self, self.deliverer.stop)
         self.flask = self._control_app()
         self.vendor_apps = {v.name: self._vendor_app(v) for v in vendors}
@@ -243,6 +250,8 @@ class Mockcloud:
             return self._serve(environ, start_response)
         finally:
             CURRENT.reset(held)
+            if self._forget is not None:
+                self._forget()
 
     def _serve(self, environ: dict[str, Any], start_response):
         started = time.perf_counter()
@@ -338,6 +347,12 @@ class Mockcloud:
             ctx = Ctx(self.store, tenant, self.settings, None, environ)
         environ["mockcloud.ctx"] = ctx
         CURRENT.set(ctx)
+        if self._prefetch is not None and vendor is not None:
+            reads = [(CLOCK_KIND, CLOCK_KEY), (RULES_KIND, vendor.name)]
+            bearer = self.auth[vendor.name].bearer_read(environ)
+            if bearer is not None:
+                reads.append(bearer)
+            self._prefetch(tenant, reads, (world.META_KIND, FAULT_KIND))
         now = ctx.now()
         if not self.store.count(tenant, world.META_KIND):  # (ensure_world's test first)
             self.ensure_world(tenant, now)

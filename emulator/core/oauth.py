@@ -285,6 +285,18 @@ def revoke_doc(doc: dict[str, Any], now: float, part: str = "grant") -> dict[str
     return doc
 
 
+def _bearer_token(environ: dict[str, Any]) -> str | None:
+    """The token of ``Authorization: Bearer <token>``, read as Authlib's
+    ``ResourceProtector.parse_request_authorization`` reads it (split once on
+    whitespace, the scheme compared case-insensitively); None for anything else."""
+    auth = environ.get("HTTP_AUTHORIZATION")
+    if auth:
+        parts = auth.split(None, 1)
+        if len(parts) == 2 and parts[0].lower() == "bearer":
+            return parts[1]
+    return None
+
+
 class Tokens:
     """Tokens of one vendor in one tenant's store (the admin API reads them too)."""
 
@@ -848,26 +860,30 @@ class VendorAuthServer(AuthorizationServer):
 
     # -- resource protection ------------------------------------------------------
 
+    def bearer_read(self, environ: dict[str, Any]) -> tuple[str, str] | None:
+        """The store read (kind, key) ``bearer`` will make of the request's token; None
+        without ``Authorization: Bearer`` (the app prefetches it with a shared store)."""
+        given = _bearer_token(environ)
+        return None if given is None else (self.validator.token_kind, given)
+
     def bearer(self, scopes: list[str] | None, environ: dict[str, Any]) -> Token:
         """The request's bearer token, valid now, carrying ``scopes``; raises a
         MockcloudError with the reason (missing, malformed, unknown, expired,
         revoked, insufficient scope).
 
         ``Authorization: Bearer <token>`` (the header of nearly every call) is read here
-        as Authlib's ``ResourceProtector.parse_request_authorization`` reads it (split
-        once on whitespace, the scheme compared case-insensitively) and handed to the
-        same validator, whose ``validate_request`` hook is Authlib's no-op: the
-        protector's request wrapper, header object and registry look-up are skipped.
+        as Authlib's ``ResourceProtector.parse_request_authorization`` reads it
+        (``_bearer_token``) and handed to the same validator, whose
+        ``validate_request`` hook is Authlib's no-op: the protector's request
+        wrapper, header object and registry look-up are skipped.
         Anything else (no header, another scheme, no token after it) goes through the
         protector as before."""
-        auth = environ.get("HTTP_AUTHORIZATION")
-        if auth:
-            parts = auth.split(None, 1)
-            if len(parts) == 2 and parts[0].lower() == "bearer":
-                validator = self.validator
-                token = validator.authenticate_token(parts[1])
-                validator.validate_token(token, scopes, None)
-                return token
+        given = _bearer_token(environ)
+        if given is not None:
+            validator = self.validator
+            token = validator.authenticate_token(given)
+            validator.validate_token(token, scopes, None)
+            return token
         req = _EnvironRequest(environ)
         try:
             return self.resource.validate_request(scopes, req)

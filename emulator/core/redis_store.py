@@ -48,6 +48,10 @@ Operations, each one round trip unless said otherwise:
   asks for the tenant's own document and its layer marker in one pipelined round trip
   and falls through to the base (in this process's memory) when the tenant has none;
   a deletion of a base document stores a tombstone (an empty value).
+* ``prefetch``: the reads every vendor request makes (the clock, the quota rules, the
+  bearer token, the counts of the world's marker and of fault rules) in one
+  pipelined round trip, answered to this thread's next read of each, once: four round
+  trips a request fewer (a Lightify PATCH that changes nothing: 8 -> 4).
 * ``clear``: one script deleting every key in ``keys``; the tenant stays in
   ``tenants`` (a set other processes add to only once), and ``tenants()`` answers the
   tenants that still have a document.
@@ -77,6 +81,7 @@ import itertools
 import math
 import os
 import threading
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -97,6 +102,7 @@ from .store import (
 )
 
 SCHEMES = ("redis", "rediss", "redis+cluster", "rediss+cluster")
+_MISS: Any = object()                 # not prefetched
 OURS = ("prefix", "cluster")          # query parameters read here, not by redis-py
 MAX_TRIES = 1000                      # compare-and-set rounds before giving up
 TIMEOUTS = {"socket_connect_timeout": 5.0, "socket_timeout": 10.0}  # unless the URL says
@@ -270,6 +276,7 @@ class RedisStore:
         self._clear = self._r.register_script(_CLEAR)
         self._has_docs = self._r.register_script(_HAS_DOCS)
         self._layers = _Layers()
+        self._stash = threading.local()     # prefetch's reads, per thread (one request)
         try:
             self._r.ping()
         except redis.RedisError as exc:
@@ -300,12 +307,45 @@ class RedisStore:
     def add_base(self, base: Base) -> Base:
         return self._layers.add(base)
 
+    # ------------------------------------------------------------- prefetch
+    def prefetch(self, tenant: str, gets: Iterable[tuple[str, str]],
+                 counts: Iterable[str]) -> None:
+        """Reads a request is about to make, in one round trip: in this thread, the
+        next ``get`` or ``snapshot`` of each (kind, key) of ``gets`` and ``count`` of
+        each kind of ``counts`` answer what was read here, once each. Any write from
+        this thread drops what is left (so a read after it reads Redis), and so does
+        ``forget_prefetched`` (the app calls it when the request is answered). A value
+        answered from here was read at the prefetch, moments before: as if the read
+        were made then. Kinds a base world holds are left to their own reads."""
+        kinds = self._layers.kinds
+        gets = [(kind, key) for kind, key in gets if kind not in kinds]
+        counts = [kind for kind in counts if kind not in kinds]
+        pipe = self._r.pipeline(transaction=False)
+        for kind, key in gets:
+            pipe.hget(self._doc_key(tenant, kind), key)
+        for kind in counts:
+            pipe.hlen(self._doc_key(tenant, kind))
+        out = pipe.execute()
+        stash: dict[tuple[str, ...], Any] = {
+            (tenant, kind, key): raw for (kind, key), raw in zip(gets, out, strict=False)}
+        stash.update(((tenant, kind), n) for kind, n in zip(counts, out[len(gets):],
+                                                             strict=True))
+        self._stash.d = stash
+
+    def forget_prefetched(self) -> None:
+        self._stash.d = None
+
+    def _stashed(self, where: tuple[str, ...]) -> Any:
+        stash = getattr(self._stash, "d", None)
+        return _MISS if not stash else stash.pop(where, _MISS)
+
     def _read(self, tenant: str, kind: str, key: str) -> tuple[bytes | None, Base | None]:
         """(the tenant's own stored value, the base it falls through to): one round
-        trip; the base only for a kind a base holds."""
+        trip (none when prefetched); the base only for a kind a base holds."""
         hkey = self._doc_key(tenant, kind)
         if kind not in self._layers.kinds:
-            return self._r.hget(hkey, key), None
+            raw = self._stashed((tenant, kind, key))
+            return (self._r.hget(hkey, key) if raw is _MISS else raw), None
         pipe = self._r.pipeline(transaction=False)
         pipe.hget(hkey, key)
         pipe.hget(self._doc_key(tenant, LAYER_KIND), LAYER_KEY)
@@ -331,11 +371,13 @@ class RedisStore:
         return self._snapshots.get((tenant, kind, key), raw or None)
 
     def put(self, tenant: str, kind: str, key: str, doc: Doc) -> None:
+        self._stash.d = None
         self._register(tenant)
         self._put(keys=[self._doc_key(tenant, kind), self._keys_key(tenant),
                         self._write_id(tenant)], args=[key, _dumps(doc), self.write_ttl])
 
     def delete(self, tenant: str, kind: str, key: str) -> bool:
+        self._stash.d = None
         base = self._layer(tenant, kind)
         if base is None or not base.has(kind, key):
             return bool(self._del(keys=[self._doc_key(tenant, kind), self._write_id(tenant)],
@@ -351,6 +393,9 @@ class RedisStore:
         return sorted((k.decode(), orjson.loads(v)) for k, v in items.items())
 
     def count(self, tenant: str, kind: str) -> int:
+        n = self._stashed((tenant, kind))
+        if n is not _MISS:
+            return n
         base = self._layer(tenant, kind)
         if base is not None:
             items = self._r.hgetall(self._doc_key(tenant, kind))
@@ -362,6 +407,7 @@ class RedisStore:
         return self.update(tenant, kind, key, fn)
 
     def update(self, tenant: str, kind: str, key: str, fn: Updater) -> Doc | None:
+        self._stash.d = None
         hkey, keys = self._doc_key(tenant, kind), self._keys_key(tenant)
         raw, base = self._read(tenant, kind, key)
         for _ in range(MAX_TRIES):
@@ -386,6 +432,7 @@ class RedisStore:
     # ----------------------------------------------------------------- rings
     def ring_append(self, tenant: str, kind: str, entry: Any, size: int,
                     to_doc: ToDoc | None = None) -> int:
+        self._stash.d = None
         doc = _ring_doc(0, entry, to_doc)
         doc.pop("seq", None)
         base = self._base(tenant)
@@ -399,11 +446,13 @@ class RedisStore:
                 for raw in self._r.lrange(f"{self._base(tenant)}r:{kind}", 0, -1)]
 
     def ring_clear(self, tenant: str, kind: str) -> int:
+        self._stash.d = None
         return int(self._ring_clear(keys=[f"{self._base(tenant)}r:{kind}",
                                           self._write_id(tenant)], args=[self.write_ttl]))
 
     # --------------------------------------------------------------- tenants
     def clear(self, tenant: str) -> None:
+        self._stash.d = None
         self._clear(keys=[self._keys_key(tenant), self._write_id(tenant)],
                     args=[self.write_ttl])
 
