@@ -13,7 +13,7 @@ p99 far above its CPU p99 is waiting inside the app::
 
 Each emulator row has a twin, run right after it: the hello-world spending the
 row's mean CPU per request in the app before it answers (``GET /work?us=N``, N the
-row's mean CPU less the hello-world's). In a closed loop the requests queued ahead
+row's mean CPU less what ``GET /work?us=0`` spends). In a closed loop the requests queued ahead
 of one are what it waits for, so a p99 grows with what a request costs; a row's p99
 beside its twin's tells the tail it owes to its cost from a tail it adds.
 
@@ -122,12 +122,15 @@ def main(argv: list[str] | None = None) -> int:
                 raise RuntimeError(f"{name}: {run.failures}")
             return run, requests.get(base + "/_tailprobe", timeout=10).json()
 
+        # what GET /work costs with nothing to spend (its route, its query, its clock
+        # reads): a twin spends the row's mean CPU less this
+        own = measured("GET /work?us=0", hello, f"{hello}/work?us=0", "get.lua",
+                       {})[1]["cpu"]["mean"] if args.twins else 0.0
         for _ in range(args.rounds):
             for name, base, url, script, env in rows:
                 seen[name].append(measured(name, base, url, script, env()))
                 if base == emu and args.twins:
-                    extra = seen[name][-1][1]["cpu"]["mean"] \
-                        - seen[rows[0][0]][-1][1]["cpu"]["mean"]
+                    extra = seen[name][-1][1]["cpu"]["mean"] - own
                     twins.setdefault(name, []).append(measured(
                         f"twin of {name}", hello,
                         f"{hello}/work?us={max(0, round(extra * 1000))}", "get.lua", {}))
