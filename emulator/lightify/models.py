@@ -32,23 +32,12 @@ DEVICE, GROUP, SCENE = "lightify.device", "lightify.group", "lightify.scene"
 # order (written with the world), so that a listing reads the user's documents only
 OWNED = "lightify.owned"
 
-
-def owned(store: Store, tenant: str, user_id: str, kind: str) -> list[dict[str, Any]]:
-    """The user's documents of ``kind`` (DEVICE, GROUP or SCENE) in the API's order
-    (``order`` then id), read-only: a few reads whatever the world's size. A state
-    written before the index (an older mockcloud's SQLite file or Redis) has none;
-    then every document of the kind is read."""
-    index = store.snapshot(tenant, OWNED, user_id)
-    if index is None:
-        docs = [d for _, d in store.list(tenant, kind) if d["owner"] == user_id]
-        return sorted(docs, key=lambda d: (d.get("order", 0), d["id"]))
-    docs = (store.snapshot(tenant, kind, ident) for ident in index.get(kind, ()))
-    return [d for d in docs if d is not None and d["owner"] == user_id]
 TYPES = ("GATEWAY", "LIGHT", "OUTLET")
 # what a world entry that names no model or firmware gets (the collection's values)
 DEFAULT_MODEL = {"GATEWAY": ("LightifyHub", "1.3.1.0, 2.1.0"),
                  "LIGHT": ("Lightify Flex RGBW", "01020492"),
                  "OUTLET": ("Lightify Switch", "01020492")}
+
 PROPERTIES = ("onOff", "brightness", "color", "colorTemperature", "colorRGBW")
 # The seven named colours of the collection, as RGBW (mapping INFERRED: CSS colours).
 COLORS: dict[str, dict[str, int]] = {
@@ -112,6 +101,19 @@ def apply_changes(dev: dict[str, Any], changes: dict[str, Any]) -> list[str]:
             elif k == "colorTemperature":
                 dev["mode"] = "temperature"
     return applied
+
+
+def owned(store: Store, tenant: str, user_id: str, kind: str) -> list[dict[str, Any]]:
+    """The user's documents of ``kind`` (DEVICE, GROUP or SCENE) in the API's order
+    (``order`` then id), read-only: a few reads whatever the world's size. A state
+    written before the index (an older mockcloud's SQLite file or Redis) has none;
+    then every document of the kind is read."""
+    index = store.snapshot(tenant, OWNED, user_id)
+    if index is None:
+        docs = [d for _, d in store.list(tenant, kind) if d["owner"] == user_id]
+        return sorted(docs, key=lambda d: (d.get("order", 0), d["id"]))
+    docs = (store.snapshot(tenant, kind, ident) for ident in index.get(kind, ()))
+    return [d for d in docs if d is not None and d["owner"] == user_id]
 
 
 def public_device(dev: dict[str, Any], overrides: dict[str, Any] | None = None
