@@ -1,4 +1,5 @@
-"""Lightify's listings read the user's documents only, whatever the world's size.
+"""Lightify's listings, and a login, read the user's documents only, whatever the
+world's size.
 
 Issue 11 wants a request's cost flat from 1 to 10,000 homes. ``GET /v4/devices``,
 ``/groups`` and ``/scenes`` used to read every Lightify document of the tenant and
@@ -6,6 +7,11 @@ keep the user's: 103 ms a listing in a 2,000-home world. Now the world writes, p
 user, the ids of their documents (``lightify.owned``) and a listing reads those. A
 state written by an older mockcloud (SQLite, Redis) has no such index: then the
 listing reads the whole kind, as before, and answers the same.
+
+The same for a user named by id rather than login (an admin token for a user id, a
+client's owner) and for a login nobody has (a wrong username at the password grant):
+every user was read, 31 ms a try at 10,000 homes. The world now writes each user's
+login by id (``<vendor>.user_id``), so ``oauth.find_user`` reads one or two documents.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from emulator.lightify import models as m
 from emulator.settings import Settings
 
 HOMES = 40
-KINDS = (m.DEVICE, m.GROUP, m.SCENE, m.OWNED)
+KINDS = (m.DEVICE, m.GROUP, m.SCENE, m.OWNED, "netatmo.user", "netatmo.user_id")
 
 
 @pytest.fixture(scope="module")
@@ -116,3 +122,52 @@ def test_the_index_follows_the_world_file_order(big):
             docs = [d for _, d in app.store.list("default", kind) if d["owner"] == user_id]
             assert index[kind] == [d["id"] for d in sorted(
                 docs, key=lambda d: (d.get("order", 0), d["id"]))]
+
+
+def _netatmo_user(app) -> dict:
+    users = [u for _, u in app.store.list("default", "netatmo.user")]
+    user = users[len(users) // 2]
+    assert user["id"] != user["login"]        # Netatmo's ids are its own
+    return user
+
+
+def _admin_token(client: Client, user: str):
+    return client.post("/_mockcloud/tokens", json={
+        "vendor": "netatmo", "client_id": "netatmo-ci", "user": user})
+
+
+def test_a_user_named_by_id_is_found_in_a_read_or_two(big):
+    app, client, _ = big
+    user = _netatmo_user(app)
+    with Reads(app.store) as reads:
+        r = _admin_token(client, user["id"])
+    assert r.status_code in (200, 201), r.get_data()
+    token = r.json["access_token"]
+    assert app.store.get("default", "netatmo.token", token)["user_id"] == user["id"]
+    assert reads.listed == []
+    assert reads.read.count("netatmo.user") <= 2
+
+
+def test_an_unknown_login_reads_no_user_list(big):
+    app, client, _ = big
+    with Reads(app.store) as reads:
+        r = _admin_token(client, "nobody@example.com")
+    assert r.status_code == 404
+    assert reads.listed == []
+
+
+def test_without_the_index_of_ids_a_user_is_still_found_by_id(big):
+    """A state from before the index: every user is read, as before."""
+    app, client, _ = big
+    user = _netatmo_user(app)
+    index = app.store.list("default", "netatmo.user_id")
+    for key, _ in index:
+        app.store.delete("default", "netatmo.user_id", key)
+    try:
+        with Reads(app.store) as reads:
+            r = _admin_token(client, user["id"])
+    finally:
+        for key, doc in index:
+            app.store.put("default", "netatmo.user_id", key, doc)
+    assert r.status_code in (200, 201), r.get_data()
+    assert [k for k, _ in reads.listed] == ["netatmo.user"]

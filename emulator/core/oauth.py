@@ -66,6 +66,7 @@ from .context import Ctx, current
 from .entropy import random_bytes
 from .errors import ADMIN, Envelope, MockcloudError
 from .flaskapp import MockResponse
+from .world import USER_ID
 
 CLIENT_AUTH = ["client_secret_basic", "client_secret_post"]
 SWEEP_EVERY = 500          # token grants between two sweeps of dead tokens and codes
@@ -450,12 +451,19 @@ class Tokens:
 
 
 def find_user(profile: AuthProfile, login: str) -> dict[str, Any] | None:
-    """A user by login (case-insensitive) or by id."""
+    """A user by login (case-insensitive) or by id: a read or two, whatever the number
+    of users. A state written before the index of ids (``world.USER_ID``; an older
+    mockcloud's SQLite file or Redis) has none: then every user is read."""
     ctx = current()
-    user = ctx.store.get(ctx.tenant, profile.kind("user"), login.strip().lower())
+    store, tenant, kind = ctx.store, ctx.tenant, profile.kind("user")
+    user = store.get(tenant, kind, login.strip().lower())
     if user is None:
-        user = next((u for _, u in ctx.store.list(ctx.tenant, profile.kind("user"))
-                     if u.get("id") == login), None)
+        ref = store.snapshot(tenant, profile.kind(USER_ID), login)
+        if ref is not None:
+            user = store.get(tenant, kind, ref["login"])
+        elif not store.count(tenant, profile.kind(USER_ID)):
+            user = next((u for _, u in store.list(tenant, kind) if u.get("id") == login),
+                        None)
     return user
 
 

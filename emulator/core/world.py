@@ -68,6 +68,7 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 APP_FIELDS = {"client_id", "client_secret", "redirect_uris", "scopes", "auto_approve",
               "auto_approve_user", "name", "grants", "default_scope", "owner"}
 USER_FIELDS = ("id", "email", "login", "password", "name")
+USER_ID = "user_id"   # a vendor's kind (``<vendor>.user_id``): user id -> {"login": ...}
 CORE_KEYS = ("apps", "users", "quotas")
 HOUSES_KEY = "houses"
 HOUSES_KIND = "world.houses"   # not META_KIND: its count says a world is installed
@@ -385,6 +386,8 @@ def _section(name: str, section: Any, vendor: Vendor, seed: int) -> list[DocRow]
         raise WorldError(f"world section {name!r} must be a mapping")
     users = _users(vendor, section.get("users", []), seed)
     rows: list[DocRow] = [(vendor.kind("user"), u.doc["login"], u.doc) for u in users]
+    # each user's login by id, for a user named by id (oauth.find_user): one read
+    rows += [(vendor.kind(USER_ID), u.doc["id"], {"login": u.doc["login"]}) for u in users]
     rows += _apps(vendor, section.get("apps", []), users)
     if "quotas" in section:
         try:
