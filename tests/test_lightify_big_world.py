@@ -40,11 +40,14 @@ def big(tmp_path_factory):
     return app, client, users
 
 
-def _token(client: Client, user_id: str, app) -> str:
-    login = app.store.list("default", "lightify.user")
-    email = next(u["login"] for _, u in login if u["id"] == user_id)
-    r = client.post("/_mockcloud/tokens", json={"vendor": "lightify",
-                                                "client_id": "lightify-ci", "user": email})
+def _admin_token(client: Client, user: str, vendor: str = "netatmo"):
+    """``POST /_mockcloud/tokens`` for ``user`` (a login or an id) through the CI app."""
+    return client.post("/_mockcloud/tokens", json={
+        "vendor": vendor, "client_id": f"{vendor}-ci", "user": user})
+
+
+def _token(client: Client, user_id: str) -> str:
+    r = _admin_token(client, user_id, "lightify")
     assert r.status_code in (200, 201), r.get_data()
     return r.json["access_token"]
 
@@ -84,7 +87,7 @@ class Reads:
 def test_a_listing_reads_the_users_documents_only(big, path, kind):
     app, client, users = big
     user_id, index = users[HOMES // 2]
-    headers = {"Authorization": f"Bearer {_token(client, user_id, app)}"}
+    headers = {"Authorization": f"Bearer {_token(client, user_id)}"}
     with Reads(app.store) as reads:
         r = client.get(f"/lightify/v4/{path}", headers=headers)
     assert r.status_code == 200
@@ -101,7 +104,7 @@ def test_without_the_index_a_listing_answers_the_same(big, path, kind):
     """A state from before the index (an older mockcloud's SQLite file or Redis)."""
     app, client, users = big
     user_id, index = users[3]
-    headers = {"Authorization": f"Bearer {_token(client, user_id, app)}"}
+    headers = {"Authorization": f"Bearer {_token(client, user_id)}"}
     indexed = client.get(f"/lightify/v4/{path}", headers=headers)
     app.store.delete("default", m.OWNED, user_id)
     try:
@@ -129,11 +132,6 @@ def _netatmo_user(app) -> dict:
     user = users[len(users) // 2]
     assert user["id"] != user["login"]        # Netatmo's ids are its own
     return user
-
-
-def _admin_token(client: Client, user: str):
-    return client.post("/_mockcloud/tokens", json={
-        "vendor": "netatmo", "client_id": "netatmo-ci", "user": user})
 
 
 def test_a_user_named_by_id_is_found_in_a_read_or_two(big):

@@ -327,9 +327,10 @@ class RedisStore:
             pipe.hlen(self._doc_key(tenant, kind))
         out = pipe.execute()
         stash: dict[tuple[str, ...], Any] = {
-            (tenant, kind, key): raw for (kind, key), raw in zip(gets, out, strict=False)}
-        stash.update(((tenant, kind), n) for kind, n in zip(counts, out[len(gets):],
-                                                             strict=True))
+            (tenant, kind, key): raw
+            for (kind, key), raw in zip(gets, out[:len(gets)], strict=True)}
+        stash.update(((tenant, kind), n)
+                     for kind, n in zip(counts, out[len(gets):], strict=True))
         self._stash.d = stash
 
     def forget_prefetched(self) -> None:
