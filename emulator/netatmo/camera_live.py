@@ -20,11 +20,13 @@ real one does not answer at all). Other paths under a camera's address: 404/9.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
 from flask import Blueprint
 
+from ..core import lookup
 from ..core.api import VendorAPI
 from ..core.context import Ctx
 from ..core.errors import MockcloudError
@@ -32,16 +34,22 @@ from ..core.flaskapp import MockResponse
 from ..physics.sun import is_dark
 from . import home_devices, models, pictures
 from .security import View
-from .world import HOME
+from .world import CAMERA_AT, CAMERAS, HOME
 
-CAMERAS = ("NACamera", "NOC")
 SNAPSHOT, PING = "/live/snapshot_720.jpg", "/command/ping"
 PRODUCT = {"NACamera": "Welcome Netatmo", "NOC": "Presence Netatmo"}
 
 
 def _camera(ctx: Ctx, seed: int, prefix: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(home, camera) whose VPN path is ``prefix``; else ``not_found``."""
-    for _, home in ctx.store.list(ctx.tenant, HOME):
+    """(home, camera) whose VPN path is ``prefix``; else ``not_found``. Found by the
+    world's index (``CAMERA_AT``); in a state from before it, among every home."""
+    at = lookup.get(ctx.store, ctx.tenant, CAMERA_AT, prefix)
+    if at is lookup.UNINDEXED:
+        homes: Iterable[dict[str, Any]] = (h for _, h in ctx.store.list(ctx.tenant, HOME))
+    else:
+        home = ctx.store.snapshot(ctx.tenant, HOME, at[0]) if at else None
+        homes = [home] if home is not None else []
+    for home in homes:
         for mod in home["modules"]:
             if mod["type"] in CAMERAS and home_devices.vpn_path(seed, mod["id"]) == prefix:
                 return home, mod

@@ -44,18 +44,21 @@ no reachability: INFERRED), pushed to webhooks as setstate's changes are.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
+from ..core import lookup
 from ..core.devices import Overrides, commands, refused, state_at, view
 from ..core.errors import MockcloudError
 from ..core.store import Store
 from . import energy_physics as ep
 from . import home_devices, pushes
 from .stations import HOMECOACH_KIND, STATION_KIND
-from .world import HOME, META
+from .world import DEVICE_AT, FAMILIES, HOME, META
 
 VENDOR = "netatmo"
 KIND = f"{VENDOR}.override"
+PARENT_KIND = {family: kind for kind, (_, family) in FAMILIES.items()}
 ACCEPTS: dict[str, tuple[str, ...]] = {
     "NATherm1": ("online", "battery_percent", "window_open"),
     "NRV": ("online", "battery_percent", "window_open"),
@@ -142,8 +145,20 @@ class NetatmoDevices:
 
     def _find(self, store: Store, tenant: str, device_id: str
               ) -> tuple[dict[str, Any], dict[str, Any], str] | None:
+        """(device, its parent document, family), the first in ``list``'s order: the
+        document that holds it found by the world's index (``DEVICE_AT``); in a state
+        from before it, among every device."""
         wanted = device_id.replace(" ", "").lower()
-        return next((x for x in _devices(store, tenant) if x[0]["id"] == wanted), None)
+        at = lookup.get(store, tenant, DEVICE_AT, wanted)
+        if at is lookup.UNINDEXED:
+            found: Iterable[tuple[dict[str, Any], dict[str, Any], str]] = \
+                _devices(store, tenant)
+        else:
+            parent = store.get(tenant, PARENT_KIND[at[0]], at[1]) if at else None
+            found = [] if parent is None else [
+                (d, parent, at[0]) for d in (parent, *parent.get("modules", ()))
+                if d is not parent or at[0] != "home"]
+        return next((x for x in found if x[0]["id"] == wanted), None)
 
     def get(self, store: Store, tenant: str, device_id: str,
             now: float) -> dict[str, Any] | None:

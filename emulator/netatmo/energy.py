@@ -171,13 +171,23 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..core import lookup
 from ..core.context import Ctx
 from ..core.devices import Overrides, state_at
 from ..core.errors import MockcloudError
 from . import energy_physics as ep
 from . import energy_state as es
 from . import home_devices, models, module_status, plug_measure
-from .world import HOME, MAX_EPOCH, check_schedule, hex_id, is_hex24
+from .world import (
+    ACCOUNT,
+    HOME,
+    MAX_EPOCH,
+    SCHEDULE_HOMES,
+    check_schedule,
+    hex_id,
+    is_hex24,
+    named_ids,
+)
 
 VENDOR = "netatmo"
 THERM_DEVICES = frozenset({"NATherm1", "NRV", "OTM", "BNS"})
@@ -955,18 +965,27 @@ def sync_home_schedule(ctx: Ctx, user_id: str, home_id: str, schedule_id: str | 
     _write(ctx, user_id, home_id, change)
 
 
-def _home_ids(home: dict[str, Any]) -> set[str]:
-    """The 24-hex ids a home document names: its own, its owner's, and every
-    schedule's, in force or in the log."""
-    lists = [home.get("schedules") or []]
-    lists += [e["schedules"] for e in es.events(home) if e.get("kind") == "schedules"]
-    return {home.get("id"), home.get("owner"), *(s.get("id") for sl in lists for s in sl)}
+def _named_elsewhere(ctx: Ctx, home_id: str) -> Callable[[str], bool]:
+    """Whether another home of the tenant names an id (a new schedule's must be none
+    of theirs: another home's id, its owner's, a schedule's): a home or a user of that
+    id, or a schedule of another home as the world made it (the world's index,
+    ``SCHEDULE_HOMES``; since then a home names only schedule ids made from its own,
+    ``hex_id("created-schedule", home, n)``, none another's). In a state from before
+    the index, every home is read (once)."""
+    others: list[set[str]] = []
 
+    def elsewhere(ident: str) -> bool:
+        homes = lookup.get(ctx.store, ctx.tenant, SCHEDULE_HOMES, ident)
+        if homes is not lookup.UNINDEXED:
+            return any(h != home_id for h in homes or ()) \
+                or ctx.store.snapshot(ctx.tenant, HOME, ident) is not None \
+                or ctx.store.snapshot(ctx.tenant, ACCOUNT, ident) is not None
+        if not others:
+            others.append({i for key, doc in ctx.store.list(ctx.tenant, HOME)
+                           if key != home_id for i in named_ids(doc) if is_hex24(i)})
+        return ident in others[0]
 
-def _tenant_ids(ctx: Ctx, home_id: str) -> set[str]:
-    """The ids every other home of the tenant names (a new id must be none of them)."""
-    return {i for key, doc in ctx.store.list(ctx.tenant, HOME) if key != home_id
-            for i in _home_ids(doc) if is_hex24(i)}
+    return elsewhere
 
 
 def create_home_schedule(ctx: Ctx, user_id: str, home_id: str, name: str,
@@ -977,14 +996,15 @@ def create_home_schedule(ctx: Ctx, user_id: str, home_id: str, name: str,
     one a deleted schedule had, deterministic."""
     name = _name(name)
     models.home(ctx, user_id, home_id)          # Invalid id before reading the tenant
-    others = _tenant_ids(ctx, home_id)
+    elsewhere = _named_elsewhere(ctx, home_id)
     made: list[str] = []
 
     def change(home: dict[str, Any], state: es.State, now: float) -> None:
-        taken = others | _home_ids(home)
+        mine = named_ids(home)
         log = home.setdefault("state", {})
         n = log.get("schedules_created", 0) + 1
-        while (new_id := hex_id("created-schedule", home_id, n)) in taken:
+        while (new_id := hex_id("created-schedule", home_id, n)) in mine \
+                or elsewhere(new_id):
             n += 1
         new = _checked_schedule(home, {"id": new_id, "name": name, "type": "therm"},
                                 payload)

@@ -100,6 +100,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..core import devices as core_devices
+from ..core import lookup
 from ..core.context import Ctx
 from ..core.errors import MockcloudError
 from ..core.memo import LRU
@@ -109,7 +110,7 @@ from . import home_devices, models
 from . import persons as pz
 from . import security_routine as routine
 from .security_routine import Event, bounds, local_day, ordered_id
-from .world import HOME, META
+from .world import DEVICE_AT, HOME, META
 
 KIND = "netatmo.security"
 OVERRIDE = "netatmo.override"
@@ -610,8 +611,13 @@ def inject(store: Store, tenant: str, module_id: str, kind: str, at: float,
 
 
 def _home_of(store: Store, tenant: str, module_id: str) -> dict[str, Any] | None:
+    """The home (the first by id) with the module ``module_id``: found by the world's
+    index (``DEVICE_AT``); in a state from before it, among every home."""
     wanted = module_id.replace(" ", "").lower()
-    for _, home in sorted(store.list(tenant, HOME), key=lambda kv: kv[0]):
-        if any(m["id"] == wanted for m in home["modules"]):
-            return home
-    return None
+    at = lookup.get(store, tenant, DEVICE_AT, wanted)
+    if at is lookup.UNINDEXED:
+        homes = [h for _, h in sorted(store.list(tenant, HOME), key=lambda kv: kv[0])]
+    else:
+        home = store.get(tenant, HOME, at[1]) if at and at[0] == "home" else None
+        homes = [home] if home is not None else []
+    return next((h for h in homes if any(m["id"] == wanted for m in h["modules"])), None)

@@ -129,6 +129,7 @@ import orjson
 
 from contracts.files import contracts_dir
 
+from ..core import lookup
 from ..core import world as core_world
 from ..core.store import Store
 from ..core.vendor import DocRow, WorldUser
@@ -141,6 +142,14 @@ if TYPE_CHECKING:    # only annotations: Faker is imported by what generates wor
 ACCOUNT = "netatmo.account"
 HOME = "netatmo.home"
 META = "netatmo.meta"
+# the world's lookups by id (``indexes``, ``core.lookup``)
+DEVICE_AT = "netatmo.device_at"
+CAMERA_AT = "netatmo.camera_at"
+SCHEDULE_HOMES = "netatmo.schedule_homes"
+CAMERAS = ("NACamera", "NOC")
+# what holds a device, as the admin API names it: (its rank in that API's order, name)
+FAMILIES = {HOME: (0, "home"), stations.STATION_KIND: (1, "station"),
+            stations.HOMECOACH_KIND: (2, "homecoach")}
 
 ACCOUNT_FIELDS = {"language": "en-US", "locale": "en-US", "country": "FR",
                   "unit_system": 0, "unit_wind": 0, "unit_pressure": 0,
@@ -745,7 +754,61 @@ def build(section: dict[str, Any], users: list[WorldUser], seed: int) -> list[Do
     homes_seen: set[str] = set()
     for user in users:
         rows += _user(user, seed, homes_seen)
-    return rows
+    return rows + indexes(rows, seed)
+
+
+def schedule_ids(home: dict[str, Any]) -> set[str]:
+    """The ids of a home document's schedules, in force or in the log."""
+    lists = [home.get("schedules") or []]
+    lists += [e["schedules"] for e in (home.get("state") or {}).get("events") or ()
+              if e.get("kind") == "schedules"]
+    return {s.get("id") for sl in lists for s in sl}
+
+
+def named_ids(home: dict[str, Any]) -> set[str]:
+    """The ids a home document names: its own, its owner's, and every schedule's (a
+    new schedule's id must be none of another home's)."""
+    return {home.get("id"), home.get("owner"), *schedule_ids(home)}
+
+
+def indexes(rows: list[DocRow], seed: int) -> list[DocRow]:
+    """The world's lookups by id (``core.lookup``), from its documents:
+
+    * ``DEVICE_AT``: every device (a home's module, a station or home coach and their
+      modules) -> ``[family, the key of the document that holds it]``, the first in
+      the admin API's order (homes, stations, home coaches, each by id);
+    * ``CAMERA_AT``: a camera's VPN path -> ``[home id, camera id]`` (the home first by
+      id);
+    * ``SCHEDULE_HOMES``: a schedule id (24 hex digits) -> the homes that name it, in
+      force or in the log (``schedule_ids``), sorted."""
+    devices: dict[str, list[str]] = {}
+    cameras: dict[str, list[str]] = {}
+    named: dict[str, set[str]] = {}
+    rank_of = {family: rank for rank, family in FAMILIES.values()}
+    for kind, key, doc in rows:
+        if kind not in FAMILIES:
+            continue
+        rank, family = FAMILIES[kind]
+        at = [family, key]
+        mods = doc.get("modules") or ()
+        for ident in [m["id"] for m in mods] if kind == HOME \
+                else [doc["id"], *(m["id"] for m in mods)]:
+            old = devices.setdefault(ident, at)
+            if old is not at and (rank, key) < (rank_of[old[0]], old[1]):
+                devices[ident] = at
+        if kind != HOME:
+            continue
+        for mod in mods:
+            if mod["type"] in CAMERAS:
+                path = home_devices.vpn_path(seed, mod["id"])
+                if path not in cameras or key < cameras[path][0]:
+                    cameras[path] = [key, mod["id"]]
+        for ident in schedule_ids(doc):
+            if is_hex24(ident):
+                named.setdefault(ident, set()).add(key)
+    return [*lookup.rows(DEVICE_AT, devices),
+            *lookup.rows(CAMERA_AT, cameras),
+            *lookup.rows(SCHEDULE_HOMES, {i: sorted(h) for i, h in named.items()})]
 
 
 def _user(user: WorldUser, seed: int, homes_seen: set[str]) -> list[DocRow]:
