@@ -235,8 +235,7 @@ def run(settings: Settings) -> int:
     if problem:
         print(f"mockcloud: {problem}", file=sys.stderr)
         return 2
-    from .core import tls
-    from .core.admin.lock import binds_loopback
+    from .core.loopback import binds_loopback
     busy = address_problem(settings.host, settings.port)  # port 0: the host only
     if not busy and settings.port == 0:
         settings.port = _free_port(settings.host)
@@ -261,6 +260,7 @@ def run(settings: Settings) -> int:
         return 2
     cert = key = None
     if settings.tls:
+        from .core import tls
         cert, key = (Path(p) for p in tls.ensure_certificate(settings, hosts))
     os.environ.update(settings.to_env())
     _listening(settings)

@@ -24,14 +24,12 @@ Checked before every admin view, in this order:
 
 from __future__ import annotations
 
-import functools
 import hmac
-import ipaddress
-import socket
 
 from flask import current_app, request
 
 from ..errors import MockcloudError
+from ..loopback import binds_loopback, is_loopback
 from ._base import JSON, media_types, mockcloud
 
 WRITES = frozenset({"POST", "PUT", "PATCH"})
@@ -50,36 +48,6 @@ def check() -> None:
 
 
 # ------------------------------------------------------------------------ host
-
-def is_loopback(host: str) -> bool:
-    """A host name or address (no port; IPv6 with or without brackets) that can only
-    mean this machine: localhost, *.localhost, 127.0.0.0/8, ::1."""
-    name = host.strip().lower().rstrip(".")
-    if name.startswith("[") and name.endswith("]"):
-        name = name[1:-1]
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
-@functools.lru_cache(maxsize=16)
-def binds_loopback(bound: str) -> bool:
-    """Whether listening on ``bound`` (the ``host`` setting) reaches this machine only: a
-    loopback name or address, or a name every address of which is loopback (resolved
-    once). The admin Host check and serve's open-bind warning both ask this."""
-    if is_loopback(bound):
-        return True
-    try:
-        infos = socket.getaddrinfo(bound.strip("[]"), 0, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        return False
-    addresses = [info[4][0].split("%", 1)[0] for info in infos
-                 if info[0] in (socket.AF_INET, socket.AF_INET6)]
-    return bool(addresses) and all(ipaddress.ip_address(a).is_loopback for a in addresses)
-
 
 def split_host(host: str) -> tuple[str, str]:
     """(name, port) of a Host header value: ``[::1]:8080`` -> ``("[::1]", "8080")``."""
