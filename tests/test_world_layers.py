@@ -227,7 +227,7 @@ def test_the_world_cache_maps_what_a_first_build_saved(tmp_path, monkeypatch):
     saved = list((tmp_path / "home" / "worlds").glob("*.base"))
     assert len(saved) == 1
     calls = []
-    monkeypatch.setattr(worldcache, "build", lambda *a: calls.append(a) or built)
+    monkeypatch.setattr(worldcache, "build", lambda *a, **kw: calls.append(a) or built)
     again = worldcache.base_for(_settings(tmp_path, src), vendors)
     assert calls == [] and again.digest == built.digest
     assert again.snapshot("lightify.user", "demo@lightify.test") == \

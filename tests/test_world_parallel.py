@@ -92,12 +92,39 @@ def test_a_late_bad_entry_is_named_as_one_process_names_it(tmp_path, spoilt, lin
     first = min(wanted, key=lambda m: ["lightify", "netatmo", "qivivo"].index(m.split(".")[0]))
     src = _write(tmp_path / "bad.json", data, lines)
     messages = []
+    saved = tmp_path / "saved"
+    saved.mkdir()
     for jobs in (1, 2, 3):
-        with pytest.raises(world.WorldError) as err:
-            worldcache.build(src, VENDOR_MAP, 0, jobs)
-        messages.append(str(err.value))
+        for into in (None, saved / "w.base"):
+            with pytest.raises(world.WorldError) as err:
+                worldcache.build(src, VENDOR_MAP, 0, jobs, into=into)
+            messages.append(str(err.value))
     assert first in messages[0]
-    assert messages == [messages[0]] * 3
+    assert messages == [messages[0]] * 6
+    assert list(saved.iterdir()) == []          # nothing written is left behind
+
+
+@pytest.mark.parametrize("jobs", [1, 2, 3])
+def test_a_base_saved_as_its_parts_come_is_the_same_world(tmp_path, jobs):
+    """``into``: each process writes the parts it made into the saved file as it makes
+    them (where the file has room: in the order they come), the index last. The same
+    digest, documents and order as the base one process builds in memory, mapped from
+    the file, which loads back the same."""
+    from emulator.core.store import Base
+
+    src = tmp_path / "w.json"
+    src.write_bytes(_generated())
+    one = worldcache.build(src, VENDOR_MAP, 0, 1)
+    out = tmp_path / "saved" / "w.base"
+    out.parent.mkdir()
+    saved = worldcache.build(src, VENDOR_MAP, 0, jobs, into=out)
+    for base in (saved, Base.load(out)):
+        assert base.path == out and base.digest == one.digest and base.size == one.size
+        assert [list(keys) for keys in base.docs.values()] == \
+            [list(keys) for keys in one.docs.values()]
+        assert all(base.raw(kind, key) == one.raw(kind, key)
+                   for kind, keys in one.docs.items() for key in keys)
+    assert [p.name for p in out.parent.iterdir()] == ["w.base"]
 
 
 def test_a_split_world_that_is_not_json_is_refused_as_a_whole(tmp_path):

@@ -241,11 +241,12 @@ class Base:
 
     PACK = 1024
     CACHE = 4096
-    MAGIC = b"mockcloud-base/1\n"
+    MAGIC = b"mockcloud-base/2\n"
     digest: str
     docs: dict[str, dict[str, int]]
     _buf: bytes | mmap.mmap
     _start: int
+    size: int                   # bytes the documents take (packed)
     _parsed: dict[tuple[str, str], Doc]
     path: Path | None = None     # the file it was saved to or mapped from
 
@@ -271,64 +272,54 @@ class Base:
         return base
 
     def _join(self, parts: Iterable[Part]) -> None:
-        digest = hashlib.blake2b(digest_size=16)
-        docs: dict[str, dict[str, int]] = {}
+        placed: list[tuple[int, bytes, dict[str, dict[str, int]]]] = []
         bufs: list[bytes] = []
         at = 0
         for part in parts:
-            digest.update(part.digest)
-            shift = at << 32
-            for kind, refs in part.docs.items():
-                docs.setdefault(kind, {}).update(
-                    {key: ref + shift for key, ref in refs.items()} if shift else refs)
+            placed.append((at, part.digest, part.docs))
             bufs.append(part.buf)
             at += len(part.buf)
-        self.digest = digest.hexdigest()
-        self.docs = docs
+        self.digest, self.docs = _index(placed)
         self._buf = b"".join(bufs)
-        self._start = 0
+        self._start, self.size = 0, len(self._buf)
         self._parsed = {}
-
-    @property
-    def size(self) -> int:
-        """Bytes the documents take (packed)."""
-        return len(self._buf) - self._start
 
     def save(self, path: str | Path) -> None:
         """Write the base to ``path`` (through a temporary file and a rename, so a
-        process that maps the old file keeps reading it whole)."""
-        path = Path(path)
-        head = marshal.dumps((self.digest, self.size, self.docs))
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            with open(tmp, "wb") as fh:
-                fh.write(self.MAGIC + struct.pack("<Q", len(head)) + head)
-                fh.write(memoryview(self._buf)[self._start:])
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        self.path = path
+        process that maps the old file keeps reading it whole). The file: ``MAGIC``,
+        the documents' size and the index's, the documents as kept, then the index
+        (``marshal``: the digest and ``docs``), last, so that a base can be written
+        part by part before its index is known (``BaseFile``)."""
+        with BaseFile(path) as out:
+            out.write(out.START, memoryview(self._buf)[self._start:])
+            self.path = out.finish(self.size, self.digest, self.docs).path
 
     @classmethod
     def load(cls, path: str | Path) -> Base:
         """A base ``save`` wrote (ValueError when the file is not one, or is cut short)."""
         with open(path, "rb") as fh:
-            magic = fh.read(len(cls.MAGIC) + 8)
-            if len(magic) != len(cls.MAGIC) + 8 or not magic.startswith(cls.MAGIC):
+            magic = fh.read(BaseFile.START)
+            if len(magic) != BaseFile.START or not magic.startswith(cls.MAGIC):
                 raise ValueError(f"{path} is no saved world base")
-            (n,) = struct.unpack("<Q", magic[len(cls.MAGIC):])
+            size, n = struct.unpack("<QQ", magic[len(cls.MAGIC):])
+            if os.fstat(fh.fileno()).st_size != BaseFile.START + size + n:
+                raise ValueError(f"{path}: a world base cut short")
+            fh.seek(BaseFile.START + size)
             try:
-                digest, size, docs = marshal.loads(fh.read(n))
+                digest, docs = marshal.loads(fh.read(n))
             except (EOFError, ValueError, TypeError) as exc:
                 raise ValueError(f"{path}: a damaged world base ({exc})") from None
-            start = len(magic) + n
-            if os.fstat(fh.fileno()).st_size != start + size:
-                raise ValueError(f"{path}: a world base cut short")
-            buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+            buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        return cls._mapped(Path(path), buf, size, digest, docs)
+
+    @classmethod
+    def _mapped(cls, path: Path, buf: mmap.mmap, size: int, digest: str,
+                docs: dict[str, dict[str, int]]) -> Base:
         base = cls.__new__(cls)
-        base.digest, base.docs, base._buf, base._start = digest, docs, buf, start
+        base.digest, base.docs, base._buf, base._start = digest, docs, buf, BaseFile.START
+        base.size = size
         base._parsed = {}
-        base.path = Path(path)
+        base.path = path
         return base
 
     def _packed(self, ref: int) -> bytes:
@@ -384,6 +375,81 @@ class Base:
             elif v:
                 n += 1
         return n
+
+
+def _index(placed: Iterable[tuple[int, bytes, dict[str, dict[str, int]]]]
+           ) -> tuple[str, dict[str, dict[str, int]]]:
+    """A base's digest and index from its parts', in the world's order: each part's
+    offset (from the first document), digest and index. A key two parts write is the
+    later part's."""
+    digest = hashlib.blake2b(digest_size=16)
+    docs: dict[str, dict[str, int]] = {}
+    for at, part_digest, refs in placed:
+        digest.update(part_digest)
+        shift = at << 32
+        for kind, keys in refs.items():
+            docs.setdefault(kind, {}).update(
+                {key: ref + shift for key, ref in keys.items()} if shift else keys)
+    return digest.hexdigest(), docs
+
+
+class BaseFile:
+    """A base written to a file as ``Base.save`` writes one, but part by part, as the
+    parts come and in any order (a big world's steps, built by several processes,
+    ``core/worldcache.py``: each writes its part's documents where the file has room
+    for them, ``write``), the index made from the parts' in the world's order at the
+    end (``finish``): the same documents, index and digest as ``Base.joined``, without
+    joining the parts in memory first. Written to a temporary file beside ``path``,
+    renamed by ``finish``, removed if it did not finish (the context's exit)."""
+
+    START = len(Base.MAGIC) + 16        # the magic, the documents' size, the index's
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self.fd = os.open(self.tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        self.parts: dict[int, tuple[int, bytes, dict[str, dict[str, int]]]] = {}
+
+    def __enter__(self) -> BaseFile:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        self.tmp.unlink(missing_ok=True)
+
+    def write(self, at: int, data: bytes | memoryview) -> None:
+        """Write ``data`` at ``at`` (from whichever process holds the file open)."""
+        self.write_fd(self.fd, at, data)
+
+    @staticmethod
+    def write_fd(fd: int, at: int, data: bytes | memoryview) -> None:
+        view = memoryview(data)
+        while view:
+            n = os.pwrite(fd, view, at)
+            at += n
+            view = view[n:]
+
+    def placed(self, i: int, at: int, digest: bytes,
+               docs: dict[str, dict[str, int]]) -> None:
+        """Part ``i`` (of the world's order) is written at ``at``: its digest and index."""
+        self.parts[i] = (at, digest, docs)
+
+    def finish(self, size: int, digest: str | None = None,
+               docs: dict[str, dict[str, int]] | None = None) -> Base:
+        """Write the index after the documents (``size`` bytes from ``START``), rename
+        the file to ``path`` and map it. The index is the parts' (``placed``, in their
+        order, as ``Base.joined`` joins them) unless ``digest`` and ``docs`` are given."""
+        if digest is None or docs is None:
+            digest, docs = _index((at - self.START, part_digest, refs) for at, part_digest, refs
+                                  in (self.parts[i] for i in range(len(self.parts))))
+        head = marshal.dumps((digest, docs))
+        self.write(self.START + size, head)
+        self.write(0, Base.MAGIC + struct.pack("<QQ", size, len(head)))
+        buf = mmap.mmap(self.fd, 0, access=mmap.ACCESS_READ)
+        os.replace(self.tmp, self.path)
+        return Base._mapped(self.path, buf, size, digest, docs)
 
 
 class _Layers:
