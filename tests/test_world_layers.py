@@ -96,6 +96,54 @@ def test_a_loaded_world_replaces_the_base_for_its_tenant(store):
     assert store.count("b", "dev") == 3
 
 
+def test_a_tenant_claimed_by_another_build_keeps_its_changes_over_the_base_served(store):
+    """A state kept across an upgrade (or an edit of the world file): the tenant's
+    marker names a base this process never built. It sees its own documents over the
+    base served now, not its own documents alone; a world loaded through the admin API
+    (no base) is still the tenant's own only."""
+    old = Base(ROWS)                            # built by the version before: not added
+    assert world.claim(store, "a", old, "test", 0.0)
+    store.put("a", "dev", "d1", {"id": "d1", "on": True})
+    world.install(store, "b", [("dev", "x", {"id": "x"})], "admin API", 1.0)
+    store.add_base(Base([*ROWS, ("dev", "d4", {"id": "d4", "on": False})]))
+    assert store.get("a", "dev", "d1") == {"id": "d1", "on": True}
+    assert store.get("a", "dev", "d4") == {"id": "d4", "on": False}
+    assert [k for k, _ in store.list("a", "dev")] == ["d1", "d2", "d3", "d4"]
+    assert store.list("b", "dev") == [("x", {"id": "x"})]
+
+
+def test_an_upgraded_server_keeps_a_sqlite_tenant_and_its_changes(tmp_path):
+    """The same through HTTP: a SQLite state written by a server whose world was
+    built otherwise (here: the world file edited) serves the tenant's devices and keeps
+    the device it changed."""
+    from emulator.app import create_app
+    from emulator.settings import DEFAULT_WORLD, Settings
+
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(DEFAULT_WORLD.read_text().replace("name: Living room", "name: Lounge", 1))
+    assert edited.read_text() != DEFAULT_WORLD.read_text()
+    state = f"sqlite:///{tmp_path}/state.db"
+    admin = {"vendor": "lightify", "client_id": "lightify-ci", "user": "demo@lightify.test"}
+    seen = []
+    for world_file in (DEFAULT_WORLD, edited):
+        app = create_app(Settings.from_env(state=state, world=str(world_file)))
+        http = Client(app)
+        token = http.post("/_mockcloud/tokens", json=admin).get_json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        devices = {d["id"]: d for d in http.get("/lightify/v4/devices",
+                                                headers=auth).get_json()["devices"]}
+        light = next(i for i, d in sorted(devices.items()) if "brightness" in d)
+        if not seen:
+            assert http.patch(f"/lightify/v4/devices/{light}", json={"brightness": 7},
+                              headers=auth).status_code == 200
+        seen.append((app.world_base.digest, devices.keys(),
+                     http.get(f"/lightify/v4/devices/{light}", headers=auth).get_json()))
+        app.store.close()
+    (before, ids, light_before), (after, ids_after, light_after) = seen
+    assert before != after and ids and ids_after == ids
+    assert light_before["brightness"] == light_after["brightness"] == 7
+
+
 def test_http_tenants_share_the_base_and_reset_restores_it():
     from emulator.app import create_app
     from emulator.settings import Settings

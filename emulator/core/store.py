@@ -36,8 +36,11 @@ documents (its *overlay*); a read finds the overlay's document, else the base's;
 deletion of a base document leaves a *tombstone* (an empty stored value) in the overlay,
 which hides it for that tenant only; ``list``/``count`` merge both; ``clear`` clears the
 overlay (the base is never written). A base document's ``snapshot`` is one parsed
-document shared by every tenant (it never changes). A tenant whose marker names no base
-known here sees its overlay only.
+document shared by every tenant (it never changes). A tenant whose marker names a base
+not known here (claimed by another version of mockcloud, or before the world file was
+edited, on a state kept across the change) sees its overlay over the one base this
+store knows, if it knows one; a tenant whose world was loaded through the admin API
+(a marker naming no base) sees its overlay only.
 
 **When the store is down.** ``unavailable(store, exc)`` says whether an exception
 means the store cannot be reached or written for now (Redis unreachable or dropped,
@@ -478,7 +481,16 @@ class _Layers:
             if len(self._marks) > 1024:
                 self._marks.clear()
             self._marks[marker] = digest
-        return self.bases.get(digest) if isinstance(digest, str) else None
+        if not isinstance(digest, str):
+            return None
+        base = self.bases.get(digest)
+        if base is None and len(self.bases) == 1:
+            # a base this process never built: the tenant was claimed by another
+            # version of mockcloud, or before its world file was edited (a SQLite file
+            # or Redis kept across the change); it keeps its own documents over the
+            # world served now rather than over nothing
+            base = next(iter(self.bases.values()))
+        return base
 
 
 class Store(Protocol):
