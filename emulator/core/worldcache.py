@@ -232,7 +232,8 @@ class _SpoolSink:
     """Parts to be joined in memory (``Base.joined``). A child's part comes back
     through a file the parent opened for it (its spool), not the pipe: tens of MB
     through a pipe's 64 KB take a thousand turns of both processes, each a wait on a
-    busy machine."""
+    busy machine, and a child whose message the pipe cannot hold waits, taking no
+    other step, until the parent reads it (once done with its own steps)."""
 
     def channel(self, stack: contextlib.ExitStack) -> Any:
         return stack.enter_context(tempfile.TemporaryFile()).fileno()
@@ -241,24 +242,34 @@ class _SpoolSink:
         return part
 
     def put(self, i: int, part: Part, spool: Any, state: list[int]) -> Any:
-        data = pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL)
-        at = state[0] if state else 0
-        BaseFile.write_fd(spool, at, data)
-        state[:] = [at + len(data)]
-        return at, len(data)
+        return _spooled(part, spool, state)
 
     def got(self, i: int, sent: Any, spool: Any) -> Outcome:
-        at, size = sent
-        data = os.pread(spool, size, at)
-        if len(data) != size:
-            return RuntimeError("building the world failed: a part came back cut short")
-        return pickle.loads(data)
+        return _unspooled(sent, spool)
+
+
+def _spooled(value: Any, spool: int, state: list[int]) -> tuple[int, int]:
+    """``value`` pickled at the end of ``spool`` (``state``: where that is); its place."""
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    at = state[0] if state else 0
+    BaseFile.write_fd(spool, at, data)
+    state[:] = [at + len(data)]
+    return at, len(data)
+
+
+def _unspooled(place: tuple[int, int], spool: int) -> Any:
+    at, size = place
+    data = os.pread(spool, size, at)
+    if len(data) != size:
+        return RuntimeError("building the world failed: a part came back cut short")
+    return pickle.loads(data)
 
 
 class _FileSink:
     """Parts written where they end up (``BaseFile``), each by the process that made
     it, at the next free place of the file (``end``: shared by the processes when
-    there are several); only a part's digest and index come back to this process."""
+    there are several); only a part's digest and index come back to this process,
+    through the child's spool."""
 
     def __init__(self, out: BaseFile, shared: Any = None) -> None:
         self.out, self.shared, self._end = out, shared, BaseFile.START
@@ -277,17 +288,22 @@ class _FileSink:
         return at
 
     def channel(self, stack: contextlib.ExitStack) -> Any:
-        return None
+        return stack.enter_context(tempfile.TemporaryFile()).fileno()
 
     def mine(self, i: int, part: Part) -> bool:
         self.out.placed(i, self._write(part), part.digest, part.docs)
         return True
 
-    def put(self, i: int, part: Part, channel: Any, state: list[int]) -> Any:
-        return self._write(part), part.digest, part.docs
+    def put(self, i: int, part: Part, spool: Any, state: list[int]) -> Any:
+        # the index through the child's spool (see _SpoolSink), its place by the pipe
+        return self._write(part), _spooled((part.digest, part.docs), spool, state)
 
-    def got(self, i: int, sent: Any, channel: Any) -> Outcome:
-        self.out.placed(i, *sent)
+    def got(self, i: int, sent: Any, spool: Any) -> Outcome:
+        at, place = sent
+        index = _unspooled(place, spool)
+        if isinstance(index, Exception):
+            return index
+        self.out.placed(i, at, *index)
         return True
 
 
