@@ -306,7 +306,51 @@ def _unique(where: str, ids: list[Any], what: str) -> None:
         seen.add(ident)
 
 
+_PLAIN_ROOM_KEYS = frozenset({"id", "name", "type"})
+_PLAIN_MODULE_KEYS = frozenset({"id", "type", "name", "room_id", "bridge"})
+
+
+def _plain_room(raw: Any, index: int) -> dict[str, Any] | None:
+    """A room as ``_room`` makes it when it is plainly right (an id, a name and a type,
+    each a non-empty string or left out), or None: ``_room`` then checks it and says
+    what is wrong. The same fields in the same order (a world's documents are hashed)."""
+    if type(raw) is not dict or not _PLAIN_ROOM_KEYS.issuperset(raw):
+        return None
+    rid, name, kind = raw.get("id"), raw.get("name"), raw.get("type")
+    if type(rid) is not str or not rid or (name is not None and (
+            type(name) is not str or not name)) or (kind is not None and (
+            type(kind) is not str or not kind)):
+        return None
+    return {"id": rid, "name": name or f"Room {index + 1}", "type": kind or "custom"}
+
+
+def _plain_module(raw: Any) -> dict[str, Any] | None:
+    """A module as ``_module`` makes it when it is plainly right (an id, a known type,
+    a name, a room and a bridge, each a non-empty string or left out), or None:
+    ``_module`` then checks it and says what is wrong. The same fields in the same
+    order."""
+    if type(raw) is not dict or not _PLAIN_MODULE_KEYS.issuperset(raw):
+        return None
+    mid, kind, name = raw.get("id"), raw.get("type"), raw.get("name")
+    if type(mid) is not str or not mid or type(kind) is not str \
+            or kind not in MODULE_TYPES or (name is not None and (
+                type(name) is not str or not name)):
+        return None
+    out: dict[str, Any] = {"id": mid, "type": kind, "name": name or mid,
+                           "setup_date": SETUP_DATE}
+    for key in ("room_id", "bridge"):
+        if key in raw:
+            value = raw[key]
+            if type(value) is not str or not value:
+                return None
+            out[key] = value
+    return out
+
+
 def _room(where: str, raw: Any, index: int, home_id: str) -> dict[str, Any]:
+    plain = _plain_room(raw, index)
+    if plain is not None:
+        return plain
     room = _mapping(where, raw, ROOM_KEYS)
     rid = room.get("id", str(int(hex_id("room", home_id, index), 16) % 10**10))
     out = {"id": _str(f"{where}.id", str(rid) if isinstance(rid, int) else rid),
@@ -327,6 +371,9 @@ def _room(where: str, raw: Any, index: int, home_id: str) -> dict[str, Any]:
 
 
 def _module(where: str, raw: Any, index: int) -> dict[str, Any]:
+    plain = _plain_module(raw)
+    if plain is not None:
+        return plain
     mod = _mapping(where, raw, MODULE_KEYS)
     out: dict[str, Any] = {"id": _str(f"{where}.id", mod.get("id"))}
     out["type"] = mod.get("type")
