@@ -294,7 +294,7 @@ class Base:
         (``marshal``: the digest and ``docs``), last, so that a base can be written
         part by part before its index is known (``BaseFile``)."""
         with BaseFile(path) as out:
-            out.write(out.START, memoryview(self._buf)[self._start:])
+            out.write(out.START, memoryview(self._buf)[self._start:self._start + self.size])
             self.path = out.finish(self.size, self.digest, self.docs).path
 
     @classmethod
