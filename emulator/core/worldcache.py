@@ -238,7 +238,7 @@ class _SpoolSink:
     def channel(self, stack: contextlib.ExitStack) -> Any:
         return stack.enter_context(tempfile.TemporaryFile()).fileno()
 
-    def mine(self, i: int, part: Part) -> Part:
+    def mine(self, i: int, part: Part) -> Any:
         return part
 
     def put(self, i: int, part: Part, spool: Any, state: list[int]) -> Any:
@@ -265,7 +265,7 @@ def _unspooled(place: tuple[int, int], spool: int) -> Any:
     return pickle.loads(data)
 
 
-class _FileSink:
+class _FileSink(_SpoolSink):
     """Parts written where they end up (``BaseFile``), each by the process that made
     it, at the next free place of the file (``end``: shared by the processes when
     there are several); only a part's digest and index come back to this process,
@@ -287,9 +287,6 @@ class _FileSink:
         self.out.write(at, part.buf)
         return at
 
-    def channel(self, stack: contextlib.ExitStack) -> Any:
-        return stack.enter_context(tempfile.TemporaryFile()).fileno()
-
     def mine(self, i: int, part: Part) -> bool:
         self.out.placed(i, self._write(part), part.digest, part.docs)
         return True
@@ -307,10 +304,7 @@ class _FileSink:
         return True
 
 
-Sink = _SpoolSink | _FileSink
-
-
-def _helper(steps: list[Step], turn: Any, conn: Any, sink: Sink, channel: Any,
+def _helper(steps: list[Step], turn: Any, conn: Any, sink: _SpoolSink, channel: Any,
             parent: int) -> None:
     """A forked child's share of the steps: each part given to the sink (``put``) and
     what it says of it sent, or the error that stopped it."""
@@ -331,7 +325,7 @@ def _settled(outcomes: dict[int, Any]) -> bool:
     return bool(failed) and all(i in outcomes for i in range(min(failed)))
 
 
-def _made(steps: list[Step], jobs: int, sink: Sink) -> Iterator[Any]:
+def _made(steps: list[Step], jobs: int, sink: _SpoolSink) -> Iterator[Any]:
     """What the sink makes of each step's part (``mine``, ``got``), in order: made by
     this process alone, or with jobs - 1 forked children; the error of the first step
     that failed, once every step before it is known."""

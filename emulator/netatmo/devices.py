@@ -44,21 +44,17 @@ no reachability: INFERRED), pushed to webhooks as setstate's changes are.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from typing import Any
 
-from ..core import lookup
 from ..core.devices import Overrides, commands, refused, state_at, view
 from ..core.errors import MockcloudError
 from ..core.store import Store
 from . import energy_physics as ep
 from . import home_devices, pushes
-from .stations import HOMECOACH_KIND, STATION_KIND
-from .world import DEVICE_AT, FAMILIES, HOME, META
+from .world import META, all_devices, find_device
 
 VENDOR = "netatmo"
 KIND = f"{VENDOR}.override"
-PARENT_KIND = {family: kind for kind, (_, family) in FAMILIES.items()}
 ACCEPTS: dict[str, tuple[str, ...]] = {
     "NATherm1": ("online", "battery_percent", "window_open"),
     "NRV": ("online", "battery_percent", "window_open"),
@@ -75,18 +71,6 @@ ACCEPTS: dict[str, tuple[str, ...]] = {
 def _seed(store: Store, tenant: str) -> int:
     doc = store.get(tenant, META, "world")
     return int(doc["seed"]) if doc else 0
-
-
-def _devices(store: Store, tenant: str) -> list[tuple[dict[str, Any], dict[str, Any], str]]:
-    """(device, its parent document, family) for every device, in a stable order."""
-    out: list[tuple[dict[str, Any], dict[str, Any], str]] = []
-    for _, home in sorted(store.list(tenant, HOME), key=lambda kv: kv[0]):
-        out += [(m, home, "home") for m in home["modules"]]
-    for kind, family in ((STATION_KIND, "station"), (HOMECOACH_KIND, "homecoach")):
-        for _, doc in sorted(store.list(tenant, kind), key=lambda kv: kv[0]):
-            out.append((doc, doc, family))
-            out += [(m, doc, family) for m in doc.get("modules", [])]
-    return out
 
 
 def _state(dev: dict[str, Any], parent: dict[str, Any], family: str,
@@ -141,24 +125,12 @@ def _view(dev: dict[str, Any], parent: dict[str, Any], family: str,
 class NetatmoDevices:
     def list(self, store: Store, tenant: str, now: float) -> list[dict[str, Any]]:
         overrides, seed = Overrides(store, tenant, VENDOR), _seed(store, tenant)
-        return [_view(d, p, f, overrides, seed, now) for d, p, f in _devices(store, tenant)]
+        return [_view(d, p, f, overrides, seed, now)
+                for d, p, f in all_devices(store, tenant)]
 
     def _find(self, store: Store, tenant: str, device_id: str
               ) -> tuple[dict[str, Any], dict[str, Any], str] | None:
-        """(device, its parent document, family), the first in ``list``'s order: the
-        document that holds it found by the world's index (``DEVICE_AT``); in a state
-        from before it, among every device."""
-        wanted = device_id.replace(" ", "").lower()
-        at = lookup.get(store, tenant, DEVICE_AT, wanted)
-        if at is lookup.UNINDEXED:
-            found: Iterable[tuple[dict[str, Any], dict[str, Any], str]] = \
-                _devices(store, tenant)
-        else:
-            parent = store.get(tenant, PARENT_KIND[at[0]], at[1]) if at else None
-            found = [] if parent is None else [
-                (d, parent, at[0]) for d in (parent, *parent.get("modules", ()))
-                if d is not parent or at[0] != "home"]
-        return next((x for x in found if x[0]["id"] == wanted), None)
+        return find_device(store, tenant, device_id)
 
     def get(self, store: Store, tenant: str, device_id: str,
             now: float) -> dict[str, Any] | None:

@@ -100,7 +100,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..core import devices as core_devices
-from ..core import lookup
 from ..core.context import Ctx
 from ..core.errors import MockcloudError
 from ..core.memo import LRU
@@ -110,7 +109,7 @@ from . import home_devices, models
 from . import persons as pz
 from . import security_routine as routine
 from .security_routine import Event, bounds, local_day, ordered_id
-from .world import DEVICE_AT, HOME, META
+from .world import META, find_device
 
 KIND = "netatmo.security"
 OVERRIDE = "netatmo.override"
@@ -611,13 +610,6 @@ def inject(store: Store, tenant: str, module_id: str, kind: str, at: float,
 
 
 def _home_of(store: Store, tenant: str, module_id: str) -> dict[str, Any] | None:
-    """The home (the first by id) with the module ``module_id``: found by the world's
-    index (``DEVICE_AT``); in a state from before it, among every home."""
-    wanted = module_id.replace(" ", "").lower()
-    at = lookup.get(store, tenant, DEVICE_AT, wanted)
-    if at is lookup.UNINDEXED:
-        homes = [h for _, h in sorted(store.list(tenant, HOME), key=lambda kv: kv[0])]
-    else:
-        home = store.get(tenant, HOME, at[1]) if at and at[0] == "home" else None
-        homes = [home] if home is not None else []
-    return next((h for h in homes if any(m["id"] == wanted for m in h["modules"])), None)
+    """The home (the first by id) with the module ``module_id`` (``find_device``)."""
+    found = find_device(store, tenant, module_id)
+    return found[1] if found is not None and found[2] == "home" else None

@@ -853,6 +853,40 @@ def named_ids(home: dict[str, Any]) -> set[str]:
     return {home.get("id"), home.get("owner"), *schedule_ids(home)}
 
 
+Found = tuple[dict[str, Any], dict[str, Any], str]      # device, its parent, family
+PARENT_KIND = {family: kind for kind, (_, family) in FAMILIES.items()}
+
+
+def all_devices(store: Store, tenant: str) -> list[Found]:
+    """(device, its parent document, family) for every device, in the admin API's
+    order (homes, stations, home coaches, each by id)."""
+    out: list[Found] = []
+    for _, home in sorted(store.list(tenant, HOME), key=lambda kv: kv[0]):
+        out += [(m, home, "home") for m in home["modules"]]
+    for kind, family in ((stations.STATION_KIND, "station"),
+                         (stations.HOMECOACH_KIND, "homecoach")):
+        for _, doc in sorted(store.list(tenant, kind), key=lambda kv: kv[0]):
+            out.append((doc, doc, family))
+            out += [(m, doc, family) for m in doc.get("modules", [])]
+    return out
+
+
+def find_device(store: Store, tenant: str, device_id: str) -> Found | None:
+    """(device, its parent document, family) of ``device_id`` (spaces and case
+    aside), the first in ``all_devices``'s order: its parent found by the world's
+    index (``DEVICE_AT``); in a state from before it, among every device."""
+    wanted = device_id.replace(" ", "").lower()
+    at = lookup.get(store, tenant, DEVICE_AT, wanted)
+    if at is lookup.UNINDEXED:
+        found: list[Found] = all_devices(store, tenant)
+    else:
+        parent = store.get(tenant, PARENT_KIND[at[0]], at[1]) if at else None
+        found = [] if parent is None else [
+            (d, parent, at[0]) for d in (parent, *parent.get("modules", ()))
+            if d is not parent or at[0] != "home"]
+    return next((x for x in found if x[0]["id"] == wanted), None)
+
+
 def indexes(rows: list[DocRow], seed: int) -> list[DocRow]:
     """The world's lookups by id (``core.lookup``), from its documents:
 
