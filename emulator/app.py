@@ -40,7 +40,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from . import lightify, netatmo, qivivo
-from .core import journal, tenancy, world, worldcache
+from .core import journal, served, tenancy, world, worldcache
 from .core.admin import make_admin
 from .core.api import VendorAPI, oauth_blueprint
 from .core.clock import KEY as CLOCK_KEY
@@ -128,6 +128,9 @@ class Mockcloud:
         # may wait for that check meanwhile (server.checked_world)
         self.world_base = self.store.add_base(worldcache.base_for(self.settings,
                                                                   self.vendors))
+        # servers sharing a store must serve one world: noted there, and a server
+        # started with another one says so (core/served.py)
+        served.claim(self.store, self.world_base.digest, self.settings.world)
 
     # ------------------------------------------------------------------- Flask
 

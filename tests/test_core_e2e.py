@@ -278,6 +278,31 @@ lightify:
     assert lightify.api("GET", "/devices/777-d01", tok).json()["brightness"] == 10
 
 
+def test_auto_approve_without_a_user_approves_as_the_worlds_first(mockcloud, lightify):
+    """An app with ``auto_approve`` and no ``auto_approve_user`` approves as the
+    vendor's first user in the world file (named on the app when the world is built,
+    not looked for among every user at each authorization): here not the first by
+    login or id."""
+    users = "".join(f"""
+    - email: {name}@test
+      gateway: {{id: "{gw}", name: GW}}
+      devices:
+        - {{id: {gw}-d01, name: lamp, type: LIGHT}}""" for name, gw in
+                    (("zed", "900"), ("amy", "100"), ("bob", "500")))
+    mockcloud.load_world(f"""
+lightify:
+  apps:
+    - {{client_id: lightify-ci, client_secret: lightify-ci-secret,
+       redirect_uris: ["https://example.com/callback"], auto_approve: true}}
+  users:{users}
+""")
+    tok = lightify.login()["access_token"]
+    devices = lightify.api("GET", "/devices", tok).json()["devices"]
+    assert [d["id"] for d in devices] == ["900", "900-d01"]
+    app, = mockcloud.export_world()["lightify"]["apps"]
+    assert app["auto_approve_user"] == "zed@test"
+
+
 def test_reset_restores_the_default_world(mockcloud, lightify, token):
     lightify.api("PATCH", "/devices/123456-d01", token, json={"brightness": 1})
     mockcloud.reset()

@@ -326,3 +326,44 @@ def test_serve_builds_the_world_once_and_workers_map_it(tmp_path):
                              headers=server.headers)
             assert r.status_code == 200 and "lightify" in r.json()
     assert len(list((home / "worlds").glob("*.base"))) == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_servers_of_one_store_with_different_worlds_say_so(backend, tmp_path, request):
+    """Two servers on one store, started with different world files (a
+    misconfiguration: a tenant would see a different world on each): the second says
+    so in its log, and the first's health answer says so while both run; servers of
+    one world say nothing."""
+    import requests
+
+    from emulator.launcher import ServerProcess
+    from emulator.settings import DEFAULT_WORLD
+
+    if backend == "redis":
+        from tests.redis_server import fresh_prefix
+        state = fresh_prefix(request.getfixturevalue("redis_url"))
+    else:
+        state = f"sqlite:///{tmp_path / 'state.db'}"
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(DEFAULT_WORLD.read_text().replace("name: Living room", "name: Lounge", 1))
+
+    from tests.contract_files import ContractFiles
+    files = ContractFiles("admin")
+    schema = files.schema_files()[files.schema_dir / "health.json"]
+
+    def health(server):
+        body = requests.get(server.url + "/_mockcloud/health", timeout=30).json()
+        assert not list(files.validator(schema, schema["$id"]).iter_errors(body)), body
+        return body
+
+    with ServerProcess("--state", state, timeout=120) as first, \
+            ServerProcess("--state", state, timeout=120) as same:
+        assert "warnings" not in health(first) and "warnings" not in health(same)
+        assert "another world" not in first.log_tail() + same.log_tail()
+        with ServerProcess("--state", state, "--world", str(edited), timeout=120) as other:
+            assert "this store was last served with another world" in other.log_tail()
+            assert str(edited) in other.log_tail()
+            assert "warnings" not in health(other)
+            warning, = health(first)["warnings"]
+            assert "another server on this store serves another world" in warning
+            assert str(edited) in warning

@@ -139,5 +139,7 @@ def _auto_user(server: VendorAuthServer, client: dict[str, Any]) -> dict | None:
     if login:
         user = find_user(server.profile, login)
         return {"id": user["id"]} if user else None
+    # (a world built now names the user on the app, core/world.py: only a state
+    # built before that reads every user here)
     users = ctx.store.list(ctx.tenant, server.profile.kind("user"))
     return {"id": users[0][1]["id"]} if users else None

@@ -295,6 +295,10 @@ def _apps(vendor: Vendor, raw: Any, users: list[WorldUser]) -> list[DocRow]:
             if owner is None:
                 raise WorldError(f"{where}.owner names no user of {vendor.name}")
             doc["owner"] = owner.id
+        if doc["auto_approve"] and not app.get("auto_approve_user") and users:
+            # the user it approves as, named once here rather than found among every
+            # user at each authorization (consent._auto_user): the world's first
+            doc["auto_approve_user"] = users[0].doc["login"]
         rows.append((vendor.kind("client"), app["client_id"], doc))
     return rows
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from .. import tenancy
+from .. import served, tenancy
 from ..clock import iso
 from ._base import ctx, mockcloud
 
@@ -25,6 +25,9 @@ def health() -> Response:
         "state": getattr(c.store, "backend", "memory"),
         "now": c.now(), "now_iso": iso(c.now()),
     }
+    why = served.mismatch(c.store, mc.world_base.digest)
+    if why is not None:
+        body["warnings"] = [why]
     # the lock has let only callers with the token through when one is set
     if mc.settings.admin_token:
         body["tenants"] = [t for t in c.store.tenants() if tenancy.valid(t)]
