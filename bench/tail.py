@@ -18,11 +18,11 @@ of one are what it waits for, so a p99 grows with what a request costs; a row's 
 beside its twin's tells the tail it owes to its cost from a tail it adds.
 
 Rows: the hello-world's ``GET /`` and the same PATCH as the emulator's (it reads the
-body), Lightify's devices, PATCH and token refresh, Netatmo's set point and Qivivo's
-temporary instruction. The emulator runs on its defaults (in-memory state, the
-default world, journal on), loaded as ``mockcloud serve`` loads it
-(``emulator.wsgi:app``), with no admin token. Figures, not a test: the machine's
-other load shows in the client's p99 first.
+body), Lightify's devices, PATCH and token refresh, Netatmo's homestatus, 1,024-point
+getmeasure and set point, and Qivivo's temporary instruction and temperature read.
+The emulator runs on its defaults (in-memory state, the default world, journal on),
+loaded as ``mockcloud serve`` loads it (``emulator.wsgi:app``), with no admin token.
+Figures, not a test: the machine's other load shows in the client's p99 first.
 """
 
 from __future__ import annotations
@@ -97,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
              "patch.lua", lambda: {"BENCH_TOKEN": bearer, "BENCH_BODY": R.PATCH_BODY}),
             ("POST refresh_token", emu, f"{emu}{R.VENDOR}/oauth2/access_token",
              "refresh.lua", refresh_env),
+            ("netatmo homestatus", emu, f"{emu}{R.NETATMO}/api/homestatus", "post.lua",
+             lambda: {"BENCH_TOKEN": ntoken, "BENCH_BODY": nbodies[R.HOMESTATUS]}),
+            ("netatmo getmeasure 1024 pts", emu, f"{emu}{R.NETATMO}/api/getmeasure",
+             "post.lua", lambda: {"BENCH_TOKEN": ntoken, "BENCH_BODY": nbodies[R.GETMEASURE]}),
             ("netatmo setroomthermpoint", emu, f"{emu}{R.NETATMO}/api/setroomthermpoint",
              "post.lua", lambda: {"BENCH_TOKEN": ntoken, "BENCH_BODY": setpoint,
                                   "BENCH_BODY_ALT": setpoint.replace("temp=21", "temp=22")}),
@@ -104,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
              f"{emu}{R.QIVIVO}{R.QIVIVO_TH}/temperature/temporary-instruction", "post.lua",
              lambda: {"BENCH_TOKEN": qtoken, "BENCH_BODY": R.QIVIVO_BODY,
                       "BENCH_CONTENT_TYPE": "application/json"}),
+            ("qivivo temperature", emu, f"{emu}{R.QIVIVO}{R.QIVIVO_TH}/temperature",
+             "get.lua", lambda: {"BENCH_TOKEN": qtoken}),
         ]
         print(f"bench/tail.py: {conns} connections, {args.duration:g} s x {args.rounds} "
               f"rounds, granian 1 worker, {args.threads} threads on one CPU; load "

@@ -51,6 +51,7 @@ from .core.errors import ADMIN, MockcloudError
 from .core.faults import KIND as FAULT_KIND
 from .core.faults import Decision, Faults
 from .core.flaskapp import MockcloudFlask
+from .core.idle import Idle
 from .core.journal import add_secret_fields, exchange, request_headers
 from .core.oauth import NOTE, VendorAuthServer
 from .core.quotas import RULES_KIND
@@ -120,6 +121,12 @@ class Mockcloud:
         self._prefetch = getattr(self.store, "prefetch", None)
         self._forget = getattr(self.store, "forget_prefetched", None)
         weakref.finalize(self, self.deliverer.stop)
+        # tenants no request named for tenant_idle seconds are deleted (core/idle.py);
+        # its sweeper starts with the first request, as the deliverer does
+        self.idle = Idle(self.store, self.settings.tenant_idle, self.store.clear) \
+            if self.settings.tenant_idle else None
+        if self.idle is not None:
+            weakref.finalize(self, self.idle.rounds.stop)
         self.flask = self._control_app()
         self.vendor_apps = {v.name: self._vendor_app(v) for v in vendors}
         # the world every tenant starts from: one read-only base per process, shared
@@ -245,6 +252,13 @@ class Mockcloud:
         self.store.clear(tenant)
         self.ensure_world(tenant, Clock(self.store, tenant).now())
 
+    def delete_tenant(self, tenant: str) -> None:
+        """Everything of the tenant goes, and nothing is installed again: a request that
+        names it later starts it afresh from the server's world."""
+        self.store.clear(tenant)
+        if self.idle is not None:
+            self.idle.forgotten(tenant)
+
     # ---------------------------------------------------------------------- WSGI
 
     def __call__(self, environ: dict[str, Any], start_response):
@@ -260,6 +274,8 @@ class Mockcloud:
         started = time.perf_counter()
         if not self.deliverer.started:
             self.deliverer.start()
+            if self.idle is not None:
+                self.idle.rounds.start()
         try:
             tenant = tenancy.resolve(environ)                       # 1
         except tenancy.TenantError as exc:
@@ -359,6 +375,8 @@ class Mockcloud:
         now = ctx.now()
         if not self.store.count(tenant, world.META_KIND):  # (ensure_world's test first)
             self.ensure_world(tenant, now)
+        if self.idle is not None:
+            self.idle.seen(tenant)
         return ctx
 
     def _fault(self, environ, ctx: Ctx, vendor: Vendor) -> Decision | None:

@@ -17,11 +17,16 @@ def serve(args: argparse.Namespace) -> int:
 
     overrides = {k: getattr(args, k) for k in
                  ("host", "port", "state", "world", "seed", "workers", "threads", "pin_threads",
-                  "tls", "cert", "key", "log_level", "admin_token", "world_cache")}
+                  "tls", "cert", "key", "log_level", "admin_token", "world_cache",
+                  "tenant_idle")}
     try:
         settings = Settings.from_env(**overrides)
     except ValueError as exc:
         print(f"mockcloud: {exc}", file=sys.stderr)
+        return 2
+    if not settings.tenant_idle >= 0:  # (NaN too)
+        print(f"mockcloud: --tenant-idle (MOCKCLOUD_TENANT_IDLE) must be 0 (never) or a "
+              f"positive number of seconds, not {settings.tenant_idle}", file=sys.stderr)
         return 2
     return server.run(settings)
 
@@ -103,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--admin-token", dest="admin_token",
                    help="token the control plane (/_mockcloud/) requires (env "
                         "MOCKCLOUD_ADMIN_TOKEN); needed off loopback")
+    s.add_argument("--tenant-idle", dest="tenant_idle", type=float, metavar="SECONDS",
+                   help="delete a tenant no request has named for this long (real time); "
+                        "a later request starts it afresh (default 0: never)")
     s.add_argument("--log-level", dest="log_level", help="debug, info, warning (default)")
     s.set_defaults(func=serve)
 

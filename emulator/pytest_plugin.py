@@ -14,7 +14,11 @@ Fixtures:
 * ``mockcloud`` (function): an :class:`emulator.testing.Admin` on a tenant of its
   own, so tests (and xdist workers) never see each other's state. Use
   ``mockcloud.url("lightify")`` as the vendor base URL, and ``mockcloud.advance(3600)``
-  to move its clock.
+  to move its clock. In live mode the tenant is deleted after a test that passed, so a
+  shared server (``--mockcloud-url``) does not keep every test's tenant; after a test
+  that failed it is kept, and the failure report names it (its journal:
+  ``GET /_mockcloud/journal`` with ``X-Mockcloud-Tenant: <name>``).
+  ``--mockcloud-keep-tenants`` (env ``MOCKCLOUD_KEEP_TENANTS=1``) keeps every one.
 * ``mockcloud_vendor`` (function): a factory, ``mockcloud_vendor("netatmo", app=None,
   user=None, scope=None)`` -> :class:`emulator.testing.VendorHandle` on the test's
   tenant: ``base_url``, a ready ``token`` / ``access_token`` and ``headers`` (issued for
@@ -51,15 +55,19 @@ import os
 import re
 import secrets
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
-from .testing import Admin, ServerProcess, ThreadedServer, VendorHandle
+from .testing import Admin, AdminError, ServerProcess, ThreadedServer, VendorHandle
 
 _ADMIN_TOKEN = pytest.StashKey[str | None]()
+_TENANT = pytest.StashKey[tuple[str, str]]()          # the test's tenant, its server
+_OUTCOMES = pytest.StashKey[dict[str, str]]()         # phase -> passed / failed / skipped
 SERVERS = ("process", "thread")
 MODES = ("live", "record", "replay")
 # where a replayed test "sends" its requests: nothing listens there, vcrpy answers
@@ -90,6 +98,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--mockcloud-cassettes", default=os.environ.get("MOCKCLOUD_CASSETTES"),
                     help="folder of the cassettes for record and replay (env "
                          "MOCKCLOUD_CASSETTES; default: cassettes under the rootdir)")
+    group.addoption("--mockcloud-keep-tenants", action="store_true",
+                    default=os.environ.get("MOCKCLOUD_KEEP_TENANTS", "").lower() in
+                    ("1", "true", "yes", "on"),
+                    help="keep each test's tenant on the server after the test (default: "
+                         "deleted after a test that passed, kept after one that failed; "
+                         "env MOCKCLOUD_KEEP_TENANTS=1)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -197,18 +211,43 @@ def _world_of(marker: pytest.Mark, node: pytest.Item, config: pytest.Config) -> 
                             "beside the test file and under the rootdir)")
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Iterator[None]:
+    """Each phase's outcome, for the ``mockcloud`` fixture's teardown; a failed test's
+    report names its tenant (kept on the server)."""
+    report = yield
+    item.stash.setdefault(_OUTCOMES, {})[report.when] = report.outcome
+    tenant = item.stash.get(_TENANT, None)
+    if tenant is not None and report.failed and report.when in ("setup", "call"):
+        report.sections.append(("mockcloud", f"the test's tenant is kept on {tenant[1]}: "
+                                f"{tenant[0]} (its journal: GET {tenant[1]}/_t/{tenant[0]}"
+                                f"/_mockcloud/journal)"))
+    return report
+
+
 @pytest.fixture
 def mockcloud(mockcloud_server: str, mockcloud_admin_token: str | None,
-              _mockcloud_cassette: None, request: pytest.FixtureRequest) -> Admin:
+              _mockcloud_cassette: None, request: pytest.FixtureRequest) -> Iterator[Admin]:
     mode = _mode(request.config)
     admin = Admin(mockcloud_server, _tenant(request.node, fixed=mode != "live"),
                   token=mockcloud_admin_token)
+    request.node.stash[_TENANT] = (admin.tenant, admin.base)
     if mode == "record":
         admin.reset()  # a named tenant on a server that may have seen it before
     marker = request.node.get_closest_marker("mockcloud_world")
     if marker is not None:
         admin.load_world(_world_of(marker, request.node, request.config))
-    return admin
+    yield admin
+    outcomes = request.node.stash.get(_OUTCOMES, {})
+    if mode != "live" or request.config.getoption("--mockcloud-keep-tenants") or \
+            outcomes.get("setup") != "passed" or outcomes.get("call") != "passed":
+        return
+    try:
+        admin.delete_tenant()
+    except (AdminError, requests.RequestException) as exc:  # the test passed all the same
+        warnings.warn(f"mockcloud: could not delete the tenant {admin.tenant}: {exc}",
+                      stacklevel=1)
 
 
 @pytest.fixture

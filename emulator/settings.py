@@ -45,6 +45,7 @@ class Settings:
     vendors: str = ""                    # more vendors to mount: "package.module:VENDOR,..."
     webhook_timeout: float = 5.0         # seconds a webhook receiver gets per socket wait
     webhook_history: int = 1000          # webhook deliveries kept per tenant (admin API)
+    tenant_idle: float = 0.0             # seconds unused before a tenant is deleted (0: never)
     log_level: str = "warning"
 
     @classmethod

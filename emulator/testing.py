@@ -208,6 +208,11 @@ class Admin:
     def reset(self) -> dict:
         return self._call("POST", "/reset")
 
+    def delete_tenant(self) -> dict:
+        """Delete the tenant (``DELETE /_mockcloud/tenant``): everything of it goes; a
+        later call that names it starts it afresh."""
+        return self._call("DELETE", "/tenant")
+
     # a vendor as a test meets it
     def vendor(self, vendor: str, app: str | None = None, user: str | None = None,
                scope: str | None = None) -> VendorHandle:

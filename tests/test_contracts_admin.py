@@ -482,6 +482,16 @@ def test_admin_api_end_to_end(admin_http: AdminHttp, mockcloud: Admin, lightify,
     assert call("GET", "/world", 200) == start_world
     assert call("GET", "/clock", 200)["frozen"] is False
 
+    # delete: gone from the tenants listed; the next call starts it afresh
+    call("POST", "/clock/freeze", 200)
+    assert call("DELETE", "/tenant", 200) == {"status": "deleted", "tenant": tenant}
+    if mockcloud.token:  # (asked of another tenant: a call to this one starts it again)
+        listed = requests.get(mockcloud.base + "/_mockcloud/health", timeout=30,
+                              headers={**mockcloud.headers, TENANT_HEADER: "default"})
+        assert tenant not in listed.json()["tenants"]
+    assert call("GET", "/clock", 200)["frozen"] is False
+    assert call("GET", "/world", 200) == start_world
+
     # a bad tenant header is refused before routing, on every operation
     admin_http.base = mockcloud.base + "/_mockcloud"
     for template, method, _ in operations():

@@ -8,7 +8,7 @@ a shared store notes its world there (``claim``), and says so in its log when th
 store's last server served another one; its health answer says so while the store's
 note names another world (``mismatch``): the server started after it serves another.
 
-The note is a document of the ``~mockcloud`` tenant, a name no request can use
+The note is a document of the ``_mockcloud`` tenant, a name no request can use
 (``tenancy.valid`` refuses it), so no tenant sees it or lists it.
 """
 
@@ -23,7 +23,7 @@ from .store import unavailable
 
 log = logging.getLogger("mockcloud")
 
-SYSTEM, KIND, KEY = "~mockcloud", "served", "world"
+SYSTEM, KIND, KEY = "_mockcloud", "served", "world"
 
 
 def _shared(store: Any) -> bool:

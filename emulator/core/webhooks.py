@@ -88,7 +88,7 @@ import orjson
 from .clock import Clock, real_time
 from .errors import MockcloudError
 from .journal import OUTBOUND, Journal, exchange
-from .store import unavailable
+from .rounds import Rounds
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..settings import Settings
@@ -411,61 +411,36 @@ class Deliverer:
     store: Store
     vendors: Mapping[str, Vendor]
     settings: Settings
-    _wake: threading.Event = field(default_factory=threading.Event, repr=False)
-    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
-    _thread: threading.Thread | None = field(default=None, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _rounds: Rounds = field(init=False, repr=False)     # the thread
     _local: threading.local = field(default_factory=threading.local, repr=False)
     requests: InFlight = field(default_factory=InFlight, repr=False)
     # the source's events past a cut batch, by (tenant, hook): (from, to, events)
     _rest: dict[tuple[str, str], tuple[float, float, list[Event]]] = field(
         default_factory=dict, repr=False)
-    _store_down: bool = field(default=False, repr=False)  # the last round found it down
 
     def __post_init__(self) -> None:
         timeout = self.settings.webhook_timeout
         if not (isinstance(timeout, int | float) and math.isfinite(timeout) and timeout > 0):
             raise ValueError(f"webhook_timeout must be a positive number of seconds, "
                              f"not {timeout!r}")
+        self._rounds = Rounds("mockcloud-webhooks", POLL, self.run_once, self.store,
+                              "webhook rounds")
         _LIVE.add(self)
 
     # -- the thread ------------------------------------------------------------
 
     @property
     def started(self) -> bool:
-        return self._thread is not None
+        return self._rounds.started
 
     def start(self) -> None:
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, daemon=True,
-                                                name="mockcloud-webhooks")
-                self._thread.start()
+        self._rounds.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
+        self._rounds.stop()
 
     def wake(self) -> None:
-        self._wake.set()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(POLL)
-            self._wake.clear()
-            if self._stop.is_set():
-                break
-            try:
-                self.run_once()
-            except Exception as exc:  # a worker never dies; the next round tries again
-                why = unavailable(self.store, exc)
-                if why is None:
-                    log.exception("webhook round failed")
-                elif not self._store_down:  # one line while it stays down
-                    log.warning("webhook rounds wait for the store: %s", why)
-                self._store_down = why is not None
-            else:
-                self._store_down = False
+        self._rounds.wake()
 
     # -- rounds ----------------------------------------------------------------
 
@@ -505,7 +480,7 @@ class Deliverer:
             if time.monotonic() >= deadline:
                 return {"done": False, "delivered": delivered}
             if result.busy:
-                self._stop.wait(0.005)  # someone else holds a webhook: let it finish
+                self._rounds.wait(0.005)  # someone else holds a webhook: let it finish
 
     def _unindex(self, tenant: str) -> None:
         def remove(doc):

@@ -1,5 +1,5 @@
 """``GET /health`` (and ``GET /``): is the emulator up; ``POST /reset``: the tenant back
-to its start world and real time."""
+to its start world and real time; ``DELETE /tenant``: the tenant gone."""
 
 from __future__ import annotations
 
@@ -42,3 +42,12 @@ def reset() -> Response:
     c = ctx()
     mockcloud().reset(c.tenant)
     return jsonify({"status": "reset", "tenant": c.tenant})
+
+
+@bp.delete("/tenant")
+def delete_tenant() -> Response:
+    """The tenant and everything of it go (``reset`` without the start world installed
+    again); a request that names it later starts it afresh. ``default`` too."""
+    c = ctx()
+    mockcloud().delete_tenant(c.tenant)
+    return jsonify({"status": "deleted", "tenant": c.tenant})

@@ -1,0 +1,193 @@
+"""A tenant's end (issue 11: a server shared by many pipelines): ``DELETE
+/_mockcloud/tenant``, and ``--tenant-idle`` deleting the tenants nobody has named for a
+while, on every store; over HTTP against real servers (SQLite, Redis with two servers).
+
+No timing is asserted: the idle tests wait for what must happen, with a bound."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import requests
+
+from emulator.core import idle as idle_mod
+from emulator.core.idle import KIND, Idle
+from emulator.core.served import SYSTEM
+from emulator.core.store import LAYER_KEY, LAYER_KIND
+from emulator.launcher import ServerProcess
+from tests import test_core_units
+
+store = test_core_units.store      # the fixture: each test on every store
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _tenant(store, name: str) -> None:
+    """A tenant as the app makes one: its marker and a document of its own."""
+    store.put(name, LAYER_KIND, LAYER_KEY, {"base": None})
+    store.put(name, "dev", "d1", {"on": True})
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    c = Clock()
+    monkeypatch.setattr(idle_mod, "real_time", c)
+    return c
+
+
+def test_idle_tenants_go_and_busy_ones_stay(store, clock):
+    sweeper = Idle(store, 100, store.clear)
+    assert sweeper.every == 10
+    for name in ("idle", "busy"):
+        _tenant(store, name)
+        sweeper.seen(name)
+    clock.now += 60
+    sweeper.seen("busy")
+    assert sweeper.sweep() == []
+    clock.now += 50                         # idle: 110 s; busy: 50 s
+    assert sweeper.sweep() == ["idle"]
+    assert store.get("idle", "dev", "d1") is None and store.get("busy", "dev", "d1")
+    assert sorted(t for t in store.tenants() if t != SYSTEM) == ["busy"]
+    # another process's sweeper a moment later finds it taken: deletes nothing
+    assert Idle(store, 100, store.clear).sweep() == []
+    # the note stays one more period, marked swept, then goes with no tenant behind it
+    assert store.get(SYSTEM, KIND, "idle")["swept"] is True
+    clock.now += 101
+    sweeper.seen("busy")
+    assert sweeper.sweep() == [] and store.get(SYSTEM, KIND, "idle") is None
+
+
+def test_a_tenant_made_again_without_a_note_is_deleted_when_idle(store, clock):
+    """A tenant made again by a process that does not note it (it noted it less than
+    ``every`` ago, e.g. before an admin deleted it; or its clock is behind) goes once
+    it is idle in its turn."""
+    sweeper = Idle(store, 100, store.clear)
+    _tenant(store, "t")
+    sweeper.seen("t")
+    clock.now += 101
+    assert sweeper.sweep() == ["t"]
+    _tenant(store, "t")                     # made again, not noted
+    assert store.get(SYSTEM, KIND, "t")["swept"] is True
+    clock.now += 101
+    assert sweeper.sweep() == ["t"] and store.get("t", "dev", "d1") is None
+
+
+def test_tenants_from_before_are_noted_at_the_first_sweep(store, clock):
+    _tenant(store, "old")
+    sweeper = Idle(store, 100, store.clear)
+    assert sweeper.sweep() == [] and store.get(SYSTEM, KIND, "old") == {"at": clock.now}
+    clock.now += 101
+    assert sweeper.sweep() == ["old"]
+
+
+def test_a_tenant_is_noted_once_per_period_per_process(store, clock):
+    sweeper = Idle(store, 100, store.clear)
+    sweeper.seen("t")
+    first = store.get(SYSTEM, KIND, "t")
+    clock.now += 9
+    sweeper.seen("t")
+    assert store.get(SYSTEM, KIND, "t") == first
+    clock.now += 1
+    sweeper.seen("t")
+    assert store.get(SYSTEM, KIND, "t") == {"at": clock.now}
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("nan")])
+def test_an_idle_time_must_be_positive(bad):
+    with pytest.raises(ValueError, match="tenant_idle"):
+        Idle(None, bad, print)
+
+
+def _admin(server, tenant: str):
+    from emulator.testing import Admin
+    return Admin(server.url, tenant, token=server.admin_token)
+
+
+def _listed(server) -> set[str]:
+    return set(requests.get(server.url + "/_mockcloud/health", timeout=30,
+                            headers=server.headers).json()["tenants"])
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_served_tenants_idle_for_a_while_go(backend, tmp_path, request):
+    """``mockcloud serve --tenant-idle 2``: a tenant nobody calls goes (its token is
+    refused, its device is the world's again, it is no longer listed) while another,
+    called all along (on the other server, on Redis), stays as it was."""
+    if backend == "redis":
+        from tests.redis_server import fresh_prefix
+        state = fresh_prefix(request.getfixturevalue("redis_url"))
+    else:
+        state = f"sqlite:///{tmp_path / 'state.db'}"
+    args = ("--state", state, "--tenant-idle", "2")
+    with ServerProcess(*args, admin_token="idle-t0k", timeout=120) as one, \
+            ServerProcess(*args, admin_token="idle-t0k", timeout=120) as two:
+        handles = {}
+        for name, server in (("quiet", one), ("busy", two)):
+            handle = _admin(server, name).vendor("lightify")
+            patched = requests.patch(handle.base_url + "/v4/devices/123456-d01",
+                                     json={"brightness": 7}, headers=handle.headers,
+                                     timeout=30)
+            assert patched.status_code == 200, patched.text
+            handles[name] = handle
+        stop = threading.Event()
+
+        def keep_busy() -> None:
+            while not stop.wait(0.2):
+                requests.get(handles["busy"].base_url + "/v4/devices/123456-d01",
+                             headers=handles["busy"].headers, timeout=30)
+
+        busy = threading.Thread(target=keep_busy, daemon=True)
+        busy.start()
+        try:
+            deadline = time.monotonic() + 60
+            while "quiet" in _listed(one) and time.monotonic() < deadline:
+                time.sleep(0.3)
+        finally:
+            stop.set()
+            busy.join()
+        assert "quiet" not in _listed(one) and "busy" in _listed(two)
+        quiet, still = handles["quiet"], handles["busy"]
+        assert requests.get(quiet.base_url + "/v4/devices", headers=quiet.headers,
+                            timeout=30).status_code == 401
+        assert requests.get(still.base_url + "/v4/devices/123456-d01",
+                            headers=still.headers, timeout=30).json()["brightness"] == 7
+        again = _admin(one, "quiet").vendor("lightify")   # named again: a new tenant
+        assert requests.get(again.base_url + "/v4/devices/123456-d01",
+                            headers=again.headers, timeout=30).json()["brightness"] != 7
+
+
+def test_a_deleted_tenant_starts_afresh_when_named_again(tmp_path):
+    with ServerProcess("--state", f"sqlite:///{tmp_path / 'state.db'}",
+                       admin_token="del-t0k") as server:
+        admin = _admin(server, "gone")
+        handle = admin.vendor("lightify")
+        requests.patch(handle.base_url + "/v4/devices/123456-d01", json={"brightness": 7},
+                       headers=handle.headers, timeout=30)
+        assert admin.delete_tenant() == {"status": "deleted", "tenant": "gone"}
+        assert "gone" not in _listed(server)
+        assert requests.get(handle.base_url + "/v4/devices", headers=handle.headers,
+                            timeout=30).status_code == 401
+        # (the refused call above named it again: its journal holds that call only)
+        entries = admin._call("GET", "/journal")["entries"]
+        assert [e["request"]["method"] for e in entries] == ["GET"]
+        fresh = admin.vendor("lightify")
+        assert requests.get(fresh.base_url + "/v4/devices/123456-d01",
+                            headers=fresh.headers, timeout=30).json()["brightness"] != 7
+
+
+def test_serve_refuses_a_bad_idle_time():
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-m", "emulator.cli", "serve", "--port", "0",
+                           "--tenant-idle", "-5"], capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == 2 and "--tenant-idle" in done.stderr
+    assert "Traceback" not in done.stderr
