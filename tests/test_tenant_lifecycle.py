@@ -191,3 +191,37 @@ def test_serve_refuses_a_bad_idle_time():
                           timeout=60, stdin=subprocess.DEVNULL)
     assert done.returncode == 2 and "--tenant-idle" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_deleted_tenant_leaves_nothing_in_redis_but_expiring_write_ids(request):
+    """What a shared Redis keeps of a tenant deleted after it was used (a token, a
+    write, its journal, a quota count): its name in the registry of tenants and the
+    write ids of the last minute, which expire; nothing else."""
+    import redis
+    from werkzeug.test import Client
+
+    from emulator.app import create_app
+    from emulator.settings import Settings
+    from tests.redis_server import fresh_prefix
+
+    url = fresh_prefix(request.getfixturevalue("redis_url"))
+    prefix = url.rsplit("prefix=", 1)[1]
+    app = create_app(Settings.from_env(state=url))
+    http = Client(app)
+    try:
+        tenant = {"X-Mockcloud-Tenant": "used"}
+        token = http.post("/_mockcloud/tokens", headers=tenant, json={
+            "vendor": "netatmo", "client_id": "netatmo-ci", "user": "dev@netatmo.test",
+            "scope": "read_thermostat write_thermostat"}).get_json()["access_token"]
+        auth = {**tenant, "Authorization": f"Bearer {token}"}
+        assert http.post("/netatmo/api/homesdata", headers=auth).status_code == 200
+        r = redis.Redis.from_url(url.split("?")[0])
+        used = {k.decode() for k in r.scan_iter(f"{prefix}:{{used}}:*")}
+        assert any(":d:" in k for k in used) and any(":r:" in k for k in used), used
+        assert http.delete("/_mockcloud/tenant", headers=tenant).status_code == 200
+        left = {k.decode() for k in r.scan_iter(f"{prefix}:{{used}}:*")}
+        assert left and all(k.startswith(f"{prefix}:{{used}}:w:") for k in left), left
+        assert all(0 < r.ttl(k) <= 120 for k in left)
+        assert "used" not in app.store.tenants()
+    finally:
+        app.store.close()
