@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{'tenants':>8} {'s/wave':>7} {'RSS MB':>8} {'+KB/tenant':>10} "
                   f"{'store MB':>9}")
             first = rss_mb(server.proc.pid)
-            print(f"{0:8,} {'':>7} {first:8.1f} {'':>10} {size(args.state, tmp, redis):9}")
+            print(f"{0:8,} {'':>7} {first:8.1f} {'':>10} {size(args.state, tmp, redis):>9}")
             done = 0
             for wave in range(args.waves):
                 started = time.perf_counter()
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
                 rss = rss_mb(server.proc.pid)
                 print(f"{done:8,} {time.perf_counter() - started:7.1f} {rss:8.1f} "
                       f"{(rss - first) * 1024 / done:10.1f} "
-                      f"{size(args.state, tmp, redis):9}", flush=True)
+                      f"{size(args.state, tmp, redis):>9}", flush=True)
     finally:
         if redis is not None:
             redis.stop()

@@ -835,8 +835,10 @@ class MemoryStore:
 
     def clear(self, tenant: str) -> None:
         with self._lock:
+            # (taken out, not renewed: ``generation`` makes a new token when next asked,
+            # and a server that deletes every tenant it is done with keeps none of theirs)
             for k in [k for k in self._gens if k[0] == tenant]:
-                self._gens[k] = object()
+                del self._gens[k]
             for k in [k for k in self._data if k[0] == tenant]:
                 del self._data[k]
             for k in [k for k in self._rings if k[0] == tenant]:
