@@ -195,8 +195,8 @@ def test_serve_refuses_a_bad_idle_time():
 
 def test_a_deleted_tenant_leaves_nothing_in_redis_but_expiring_write_ids(request):
     """What a shared Redis keeps of a tenant deleted after it was used (a token, a
-    write, its journal, a quota count): its name in the registry of tenants and the
-    write ids of the last minute, which expire; nothing else."""
+    write, its journal, a quota count): the write ids of the last minute, which expire,
+    and its name in the registry of tenants until the next listing; nothing else."""
     import redis
     from werkzeug.test import Client
 
@@ -223,5 +223,11 @@ def test_a_deleted_tenant_leaves_nothing_in_redis_but_expiring_write_ids(request
         assert left and all(k.startswith(f"{prefix}:{{used}}:w:") for k in left), left
         assert all(0 < r.ttl(k) <= 120 for k in left)
         assert "used" not in app.store.tenants()
+        assert not r.sismember(f"{prefix}:tenants", "used")   # (the listing took it out)
+        # named again: listed again
+        assert http.get("/_mockcloud/clock", headers=tenant).status_code == 200
+        app.store.REGISTER_EVERY = 0
+        assert http.post("/_mockcloud/clock/freeze", headers=tenant, json={}).status_code == 200
+        assert "used" in app.store.tenants()
     finally:
         app.store.close()

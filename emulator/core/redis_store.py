@@ -53,8 +53,9 @@ Operations, each one round trip unless said otherwise:
   pipelined round trip, answered to this thread's next read of each, once: four round
   trips a request fewer (a Lightify PATCH that changes nothing: 8 -> 4).
 * ``clear``: one script deleting every key in ``keys``; the tenant stays in
-  ``tenants`` (a set other processes add to only once), and ``tenants()`` answers the
-  tenants that still have a document.
+  ``tenants`` (a set each process adds a tenant to at its first write, and again a
+  minute later if it writes on), and ``tenants()`` answers the tenants that still have
+  a document and takes the others' names out.
 
 **Retries apply once.** redis-py sends a command again after a connection error or
 timeout (``RETRIES`` times), and the first try may have reached Redis and run, only its
@@ -81,6 +82,7 @@ import itertools
 import math
 import os
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -265,7 +267,7 @@ class RedisStore:
         self._down = _down_errors()
         self.write_ttl = write_ttl(target)
         self._snapshots = _Snapshots()
-        self._registered: set[str] = set()
+        self._registered: dict[str, float] = {}   # tenant -> when noted (monotonic)
         self._lock = threading.Lock()
         self._put = self._r.register_script(_PUT)
         self._cas = self._r.register_script(_CAS)
@@ -296,12 +298,21 @@ class RedisStore:
         """A key of its own for one call of a writing script (see ``_WriteIds``)."""
         return f"{self.prefix}:{{{tenant}}}:w:{_IDS.next()}"
 
+    REGISTER_EVERY = 60.0   # seconds between two notes of one tenant by one process
+
     def _register(self, tenant: str) -> None:
-        """Note the tenant in the registry, once per process (it is never taken out)."""
-        if tenant not in self._registered:
+        """Note the tenant in the registry: at its first write in this process, and
+        again after ``REGISTER_EVERY`` seconds (``tenants`` takes the names of deleted
+        tenants out: one made again by a process that had noted it is listed again
+        within that time)."""
+        noted = self._registered.get(tenant)
+        now = time.monotonic()
+        if noted is None or now - noted > self.REGISTER_EVERY:
             self._r.sadd(f"{self.prefix}:tenants", tenant)
             with self._lock:
-                self._registered.add(tenant)
+                if len(self._registered) >= 100_000:
+                    self._registered.clear()
+                self._registered[tenant] = now
 
     # ------------------------------------------------------------------ bases
     def add_base(self, base: Base) -> Base:
@@ -458,9 +469,16 @@ class RedisStore:
                     args=[self.write_ttl])
 
     def tenants(self) -> list[str]:
-        names = sorted(m.decode() for m in self._r.smembers(f"{self.prefix}:tenants"))
-        return [n for n in names  # not on a hot path: one round trip per tenant
+        """The tenants with a document; the names of those with none (deleted) are
+        taken out of the registry (not on a hot path: one round trip per tenant)."""
+        registry = f"{self.prefix}:tenants"
+        names = sorted(m.decode() for m in self._r.smembers(registry))
+        live = [n for n in names
                 if self._has_docs(keys=[self._keys_key(n)], args=[f"{self._base(n)}d:"])]
+        gone = set(names) - set(live)
+        if gone:
+            self._r.srem(registry, *gone)
+        return live
 
     def unavailable(self, exc: BaseException) -> str | None:
         """Redis cannot be used for now (see the module doc), else None."""
