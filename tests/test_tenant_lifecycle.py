@@ -88,6 +88,26 @@ def test_tenants_from_before_are_noted_at_the_first_sweep(store, clock):
     assert sweeper.sweep() == ["old"]
 
 
+def test_a_note_with_no_tenant_behind_it_goes_quietly(store, clock):
+    sweeper = Idle(store, 100, store.clear)
+    _tenant(store, "t")
+    sweeper.seen("t")
+    store.clear("t")                        # deleted through the admin API
+    clock.now += 101
+    assert sweeper.sweep() == [] and store.get(SYSTEM, KIND, "t") is None
+
+
+def test_tenants_nobody_noted_are_noted_every_tenth_sweep(store, clock):
+    sweeper = Idle(store, 100, store.clear)
+    sweeper.sweep()
+    _tenant(store, "late")                  # made by a server without the setting
+    for _ in range(9):
+        sweeper.sweep()
+    assert store.get(SYSTEM, KIND, "late") is None
+    sweeper.sweep()
+    assert store.get(SYSTEM, KIND, "late") == {"at": clock.now}
+
+
 def test_a_tenant_is_noted_once_per_period_per_process(store, clock):
     sweeper = Idle(store, 100, store.clear)
     sweeper.seen("t")

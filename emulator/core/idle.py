@@ -15,11 +15,11 @@ sweeper thread (started with its first request) deletes the tenants whose note i
 older than ``tenant_idle``. A tenant is taken by one sweeper only: the note is
 updated (compare and set) to the sweep's time before the tenant is deleted, so two
 processes never both delete it, and a request noted meanwhile keeps it. A deleted
-tenant's note stays, marked ``swept``, until one more idle period has passed: a
-tenant made again meanwhile by a request this process had noted a moment before (and
-so did not note again) is deleted in its turn once it is idle, and a note found
-swept with no tenant behind it goes. A tenant from before (none noted, e.g. the
-server ran without the setting) is noted at the first sweep of each process.
+tenant's note stays (marked ``swept``) until one more idle period has passed: a
+tenant made again meanwhile by a process that had noted it a moment before (and so
+did not note it again) is deleted in its turn once it is idle; a note with no tenant
+behind it goes. The tenants nobody noted (from before the setting, or made by a
+server without it) are noted at a process's first sweep and every tenth after it.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ class Idle:
     sweeper's thread), ``sweep`` (one round), ``forgotten`` (a tenant deleted here)."""
 
     NOTED_MAX = 100_000        # tenants remembered as noted (then forgotten at once)
+    ADOPT_EVERY = 10           # rounds between two looks for tenants nobody noted
 
     def __init__(self, store: Any, idle: float, forget: Callable[[str], None]) -> None:
         if not idle > 0:
@@ -52,7 +53,7 @@ class Idle:
         # how often a tenant's note is written (per process) and a sweep runs
         self.every = max(0.5, min(60.0, self.idle / 10))
         self._noted: dict[str, float] = {}
-        self._adopted = False
+        self._rounds_to_adopt = 0   # rounds before the next look for tenants not noted
         # the sweeper (its thread): rounds.start(), rounds.stop()
         self.rounds = Rounds("mockcloud-idle-tenants", self.every, self._round, store,
                              "idle-tenant sweeps")
@@ -86,8 +87,10 @@ class Idle:
         names this process deleted)."""
         now = real_time()
         notes = self.store.list(SYSTEM, KIND)
-        if not self._adopted:
+        if self._rounds_to_adopt <= 0:
             self._adopt(now, {t for t, _ in notes})
+            self._rounds_to_adopt = self.ADOPT_EVERY
+        self._rounds_to_adopt -= 1
         cutoff, gone = now - self.idle, []
         for tenant, note in notes:
             if not isinstance(note, dict) or note.get("at", 0) > cutoff:
@@ -95,8 +98,8 @@ class Idle:
             taken = self._take(tenant, cutoff, now)
             if taken is None:
                 continue
-            if taken.get("swept") and not self.store.count(tenant, LAYER_KIND):
-                self.store.delete(SYSTEM, KIND, tenant)  # deleted, and not made again
+            if not self.store.count(tenant, LAYER_KIND):
+                self.store.delete(SYSTEM, KIND, tenant)  # nothing behind it (deleted)
                 continue
             self.forget(tenant)
             self._noted.pop(tenant, None)
@@ -119,9 +122,9 @@ class Idle:
         return taken[0] if taken else None
 
     def _adopt(self, now: float, noted: set[str]) -> None:
-        """Note the tenants nobody noted (from before the setting): idle from now."""
+        """Note the tenants nobody noted (from before the setting, made by a server
+        without it, or whose note went as it was made again): idle from now."""
         for tenant in self.store.tenants():
             if tenant not in noted and tenant != SYSTEM and tenancy.valid(tenant):
                 self.store.update(SYSTEM, KIND, tenant,
                                   lambda doc: None if doc is not None else {"at": now})
-        self._adopted = True
