@@ -3,6 +3,9 @@
 * ``redis_url``: ``MOCKCLOUD_TEST_REDIS_URL`` when set, else a ``redis-server`` started
   on a free port in a temporary folder, without persistence, for the session (each
   xdist worker has its own).
+* ``redis_tls_url``: ``MOCKCLOUD_TEST_REDIS_TLS_URL`` when set, else a ``redis-server``
+  speaking TLS only (a self-signed certificate) with a password, as
+  ``rediss://:<password>@127.0.0.1:<port>/0?ssl_ca_certs=<the certificate>``.
 * ``redis_cluster_url``: ``MOCKCLOUD_TEST_REDIS_CLUSTER_URL`` when set, else three
   ``redis-server --cluster-enabled yes`` joined by ``redis-cli --cluster create``
   (no replicas), as ``redis+cluster://127.0.0.1:<port>``.
@@ -20,6 +23,7 @@ import os
 import random
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 import uuid
@@ -68,9 +72,13 @@ def fresh_prefix(url: str) -> str:
 class RedisServer:
     """One ``redis-server`` child on a free port, in its own folder."""
 
-    def __init__(self, folder: Path, *extra: str) -> None:
+    def __init__(self, folder: Path, *extra: str, tls: tuple[Path, Path] | None = None
+                 ) -> None:
+        """``tls``: (certificate, key) PEM files: the port then speaks TLS only (the
+        certificate is its own CA; clients show none)."""
         self.port = free_port(cluster="--cluster-enabled" in extra)
         self.folder = folder
+        self.tls = tls
         folder.mkdir(parents=True, exist_ok=True)
         self.log = folder / "redis.log"
         self.extra = extra
@@ -79,8 +87,12 @@ class RedisServer:
     def start(self) -> None:
         """Start (or, after ``stop``, start again) on the same port and folder; later
         ``extra`` arguments win (``--appendonly yes`` keeps the data across a restart)."""
+        ports = ["--port", str(self.port)] if self.tls is None else [
+            "--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(self.tls[0]),
+            "--tls-key-file", str(self.tls[1]), "--tls-ca-cert-file", str(self.tls[0]),
+            "--tls-auth-clients", "no"]
         self.proc = subprocess.Popen(
-            [_need("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
+            [_need("redis-server"), *ports, "--bind", "127.0.0.1",
              "--dir", str(self.folder), "--save", "", "--appendonly", "no",
              "--logfile", str(self.log), *self.extra],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
@@ -88,7 +100,8 @@ class RedisServer:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        scheme = "redis" if self.tls is None else "rediss"
+        return f"{scheme}://127.0.0.1:{self.port}/0"
 
     def _wait(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
@@ -96,9 +109,11 @@ class RedisServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"redis-server exited: {self.log.read_text()[-2000:]}")
             try:
-                with socket.create_connection(("127.0.0.1", self.port), 0.5) as s:
+                with socket.create_connection(("127.0.0.1", self.port), 0.5) as raw:
+                    s = raw if self.tls is None else ssl.create_default_context(
+                        cafile=str(self.tls[0])).wrap_socket(raw, server_hostname="127.0.0.1")
                     s.sendall(b"PING\r\n")
-                    if s.recv(64).startswith(b"+PONG"):
+                    if s.recv(64).startswith((b"+PONG", b"-NOAUTH")):  # (a password)
                         return
             except OSError:
                 pass
@@ -170,6 +185,27 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return [server], server.url
 
     yield from _served("MOCKCLOUD_TEST_REDIS_URL", start)
+
+
+TLS_PASSWORD = "s3cret-for-tests"
+
+
+@pytest.fixture(scope="session")
+def redis_tls_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A ``redis-server`` on TLS only, with a password (``requirepass``), as a URL with
+    both and the CA to trust (``?ssl_ca_certs=``); ``MOCKCLOUD_TEST_REDIS_TLS_URL``
+    when set."""
+    def start():
+        from emulator.core.tls import write_self_signed
+
+        folder = tmp_path_factory.mktemp("redis-tls")
+        cert, key = folder / "cert.pem", folder / "key.pem"
+        write_self_signed(cert, key, ["localhost"])
+        server = RedisServer(folder, "--requirepass", TLS_PASSWORD, tls=(cert, key))
+        return [server], (f"rediss://:{TLS_PASSWORD}@127.0.0.1:{server.port}/0"
+                          f"?ssl_ca_certs={cert}")
+
+    yield from _served("MOCKCLOUD_TEST_REDIS_TLS_URL", start)
 
 
 @pytest.fixture(scope="session")
