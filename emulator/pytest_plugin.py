@@ -14,9 +14,9 @@ Fixtures:
 * ``mockcloud`` (function): an :class:`emulator.testing.Admin` on a tenant of its
   own, so tests (and xdist workers) never see each other's state. Use
   ``mockcloud.url("lightify")`` as the vendor base URL, and ``mockcloud.advance(3600)``
-  to move its clock. In live mode the tenant is deleted after a test that passed, so a
-  shared server (``--mockcloud-url``) does not keep every test's tenant; after a test
-  that failed it is kept, and the failure report names it (its journal:
+  to move its clock. In live mode the tenant is deleted after the test unless it
+  failed, so a shared server (``--mockcloud-url``) does not keep every test's tenant;
+  after a test that failed it is kept, and the failure report names it (its journal:
   ``GET /_mockcloud/journal`` with ``X-Mockcloud-Tenant: <name>``).
   ``--mockcloud-keep-tenants`` (env ``MOCKCLOUD_KEEP_TENANTS=1``) keeps every one.
 * ``mockcloud_vendor`` (function): a factory, ``mockcloud_vendor("netatmo", app=None,
@@ -239,9 +239,9 @@ def mockcloud(mockcloud_server: str, mockcloud_admin_token: str | None,
     if marker is not None:
         admin.load_world(_world_of(marker, request.node, request.config))
     yield admin
-    outcomes = request.node.stash.get(_OUTCOMES, {})
-    if mode != "live" or request.config.getoption("--mockcloud-keep-tenants") or \
-            outcomes.get("setup") != "passed" or outcomes.get("call") != "passed":
+    # a failed test's tenant is kept for a look (a skipped one's is not)
+    failed = "failed" in request.node.stash.get(_OUTCOMES, {}).values()
+    if mode != "live" or failed or request.config.getoption("--mockcloud-keep-tenants"):
         return
     try:
         admin.delete_tenant()

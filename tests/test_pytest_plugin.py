@@ -181,6 +181,12 @@ def test_passes(mockcloud_vendor):
                         timeout=30).status_code == 200
 
 
+def test_skips(mockcloud_vendor):
+    mockcloud_vendor("lightify")
+    import pytest
+    pytest.skip("on purpose")
+
+
 def test_fails(mockcloud_vendor):
     lightify = mockcloud_vendor("lightify")
     requests.patch(lightify.base_url + "/v4/devices/123456-d01", json={"brightness": 7},
@@ -192,9 +198,9 @@ def test_fails(mockcloud_vendor):
 @pytest.mark.parametrize("keep", [False, True])
 def test_a_shared_server_keeps_only_the_tenants_of_failed_tests(tmp_path: Path,
                                                                 keep: bool) -> None:
-    """Against a running server (``--mockcloud-url``): a passed test's tenant is
-    deleted after it, a failed test's is kept and named in the report (its journal
-    holds what the test did); ``--mockcloud-keep-tenants`` keeps both."""
+    """Against a running server (``--mockcloud-url``): a passed (or skipped) test's
+    tenant is deleted after it, a failed test's is kept and named in the report (its
+    journal holds what the test did); ``--mockcloud-keep-tenants`` keeps them all."""
     from emulator.launcher import ServerProcess
 
     root = project(tmp_path)
@@ -202,11 +208,12 @@ def test_a_shared_server_keeps_only_the_tenants_of_failed_tests(tmp_path: Path,
     with ServerProcess(admin_token="shared-t0k") as server:
         done = run(root, *(["--mockcloud-keep-tenants"] if keep else []),
                    env={"MOCKCLOUD_URL": server.url, "MOCKCLOUD_ADMIN_TOKEN": "shared-t0k"})
-        assert "1 failed, 1 passed" in done.stdout, done.stdout + done.stderr
+        assert "1 failed, 1 passed, 1 skipped" in done.stdout, done.stdout + done.stderr
         tenants = requests.get(server.url + "/_mockcloud/health", headers=server.headers,
                                timeout=30).json()["tenants"]
         kept = {t.rsplit("-", 1)[0] for t in tenants} - {"default"}  # (health's own)
-        assert kept == ({"test_passes", "test_fails"} if keep else {"test_fails"}), tenants
+        assert kept == ({"test_passes", "test_skips", "test_fails"} if keep
+                        else {"test_fails"}), tenants
         failed = next(t for t in tenants if t.startswith("test_fails-"))
         assert f"the test's tenant is kept on {server.url}: {failed}" in done.stdout
         journal = Admin(server.url, failed, token="shared-t0k")._call("GET", "/journal")
