@@ -165,3 +165,10 @@ def test_two_servers_two_workers_each_act_as_one_cloud(servers):
         states = [(tokens[t]["state"], tokens[t]["refresh_revoked"]) for t in c.chain]
         assert states[-1] == ("active", False), states[-1]
         assert set(states[:-1]) <= {("revoked", True)}, states
+    # the counts checked, for the record (pytest -s; the report's captured output)
+    print(f"\nconcurrency: {CLIENTS} clients, {SECONDS:g} s, 2 servers x 2 workers: "
+          f"{sum(c.api_calls for c in clients)} API calls counted once, {total} vendor "
+          f"requests (journal seq {seqs[0]}..{seqs[-1]}), "
+          f"{sum(len(c.refreshes) for c in clients)} refreshes each won once, "
+          f"{sum(len(c.chain) for c in clients)} tokens in {CLIENTS} chains, "
+          f"{len({c.device for c in clients})} lights x 2 writers exact")
