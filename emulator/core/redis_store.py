@@ -205,18 +205,6 @@ redis.call('DEL', KEYS[1])
 return #keys
 """, 2, 1)
 
-# KEYS: keys set; ARGV: the prefix of document hashes -> 1 when one still exists
-_HAS_DOCS = """
-local keys = redis.call('SMEMBERS', KEYS[1])
-for _, k in ipairs(keys) do
-  if string.sub(k, 1, #ARGV[1]) == ARGV[1] and redis.call('EXISTS', k) == 1 then
-    return 1
-  end
-end
-return 0
-"""
-
-
 def parse_url(url: str) -> tuple[str, bool, str]:
     """(the URL redis-py gets, cluster or not, key prefix); ValueError when wrong."""
     parts = urlsplit(url)
@@ -276,7 +264,6 @@ class RedisStore:
         self._tomb = self._r.register_script(_TOMB)
         self._del = self._r.register_script(_DEL)
         self._clear = self._r.register_script(_CLEAR)
-        self._has_docs = self._r.register_script(_HAS_DOCS)
         self._layers = _Layers()
         self._stash = threading.local()     # prefetch's reads, per thread (one request)
         try:
@@ -468,23 +455,30 @@ class RedisStore:
         self._clear(keys=[self._keys_key(tenant), self._write_id(tenant)],
                     args=[self.write_ttl])
 
-    TENANTS_BATCH = 500     # tenants asked about in one pipelined round trip
+    TENANTS_BATCH = 500     # tenants asked about in one pipelined round trip (of two)
 
     def tenants(self) -> list[str]:
         """The tenants with a document; the names of those with none (deleted) are
-        taken out of the registry (not on a hot path: a round trip per
-        ``TENANTS_BATCH`` tenants; on a cluster, per tenant)."""
+        taken out of the registry. Not on a hot path: two round trips per
+        ``TENANTS_BATCH`` tenants (their keys; whether a document hash among them
+        exists), each command within one tenant's slot, so a cluster's pipeline takes
+        them too."""
         registry = f"{self.prefix}:tenants"
         names = sorted(m.decode() for m in self._r.smembers(registry))
         live = []
         for i in range(0, len(names), self.TENANTS_BATCH):
             batch = names[i:i + self.TENANTS_BATCH]
-            # (redis-py's cluster pipeline runs no script: a round trip per tenant there)
-            pipe = None if self.cluster else self._r.pipeline(transaction=False)
-            asked = [self._has_docs(keys=[self._keys_key(n)], args=[f"{self._base(n)}d:"],
-                                    client=pipe) for n in batch]
-            answers = asked if pipe is None else pipe.execute()
-            live += [n for n, has in zip(batch, answers, strict=True) if has]
+            pipe = self._r.pipeline(transaction=False)
+            for n in batch:
+                pipe.smembers(self._keys_key(n))
+            asked, pipe2 = [], self._r.pipeline(transaction=False)
+            for n, keys in zip(batch, pipe.execute(), strict=True):
+                docs = [k for k in keys if k.startswith(f"{self._base(n)}d:".encode())]
+                if docs:
+                    pipe2.exists(*docs)
+                    asked.append(n)
+            live += [n for n, found in zip(asked, pipe2.execute() if asked else [],
+                                           strict=True) if found]
         gone = set(names) - set(live)
         if gone:
             self._r.srem(registry, *gone)
