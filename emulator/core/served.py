@@ -45,7 +45,7 @@ def claim(store: Any, digest: str, world: str) -> str | None:
 
     try:
         store.update(SYSTEM, KIND, KEY, note)
-    except Exception as exc:          # a store that cannot answer now: noted later
+    except Exception as exc:          # a store that cannot answer now: started unnoted
         why = unavailable(store, exc)
         if why is None:
             raise
