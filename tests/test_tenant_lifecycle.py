@@ -14,8 +14,8 @@ import requests
 
 from emulator.core import idle as idle_mod
 from emulator.core.idle import KIND, Idle
-from emulator.core.served import SYSTEM
 from emulator.core.store import LAYER_KEY, LAYER_KIND
+from emulator.core.tenancy import SYSTEM
 from emulator.launcher import ServerProcess
 from tests import test_core_units
 
@@ -196,7 +196,7 @@ def test_a_deleted_tenant_starts_afresh_when_named_again(tmp_path):
         assert requests.get(handle.base_url + "/v4/devices", headers=handle.headers,
                             timeout=30).status_code == 401
         # (the refused call above named it again: its journal holds that call only)
-        entries = admin._call("GET", "/journal")["entries"]
+        entries = admin.journal()
         assert [e["request"]["method"] for e in entries] == ["GET"]
         fresh = admin.vendor("lightify")
         assert requests.get(fresh.base_url + "/v4/devices/123456-d01",

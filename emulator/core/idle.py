@@ -8,8 +8,8 @@ for that long (real time, not the tenant's virtual clock) is deleted as
 from the server's world, as a new tenant.
 
 How: each process notes when it last saw a tenant (``seen``, called on every request)
-in a document of the ``_mockcloud`` tenant (``core/served.py``'s: no request can name
-it), written at most once every ``every`` seconds per tenant and process, so a busy
+in a document of the system tenant (``tenancy.SYSTEM``: no request can name it),
+written at most once every ``every`` seconds per tenant and process, so a busy
 tenant costs a dictionary lookup a request. Every ``every`` seconds, each process's
 sweeper thread (started with its first request) deletes the tenants whose note is
 older than ``tenant_idle``. A tenant is taken by one sweeper only: the note is
@@ -31,8 +31,8 @@ from typing import Any
 from . import tenancy
 from .clock import real_time
 from .rounds import Rounds
-from .served import SYSTEM
 from .store import LAYER_KIND
+from .tenancy import SYSTEM
 
 log = logging.getLogger("mockcloud")
 
@@ -95,8 +95,7 @@ class Idle:
         for tenant, note in notes:
             if not isinstance(note, dict) or note.get("at", 0) > cutoff:
                 continue
-            taken = self._take(tenant, cutoff, now)
-            if taken is None:
+            if not self._take(tenant, cutoff, now):
                 continue
             if not self.store.count(tenant, LAYER_KIND):
                 self.store.delete(SYSTEM, KIND, tenant)  # nothing behind it (deleted)
@@ -106,25 +105,22 @@ class Idle:
             gone.append(tenant)
         return gone
 
-    def _take(self, tenant: str, cutoff: float, now: float) -> dict[str, Any] | None:
-        """The tenant's note as it was if this process took it (marked swept at
-        ``now``), else None: noted meanwhile, or taken by another process."""
-        taken: list[dict[str, Any]] = []
+    def _take(self, tenant: str, cutoff: float, now: float) -> bool:
+        """Whether this process took the tenant's note (marked swept at ``now``); not
+        when it was noted meanwhile, or taken by another process."""
+        taken = [False]
 
         def take(doc: dict[str, Any] | None) -> dict[str, Any] | None:
-            taken.clear()               # (an updater may run more than once)
-            if doc is None or doc.get("at", 0) > cutoff:
-                return None
-            taken.append(doc)
-            return {"at": now, "swept": True}
+            taken[0] = doc is not None and doc.get("at", 0) <= cutoff  # (may run again)
+            return {"at": now, "swept": True} if taken[0] else None
 
         self.store.update(SYSTEM, KIND, tenant, take)
-        return taken[0] if taken else None
+        return taken[0]
 
     def _adopt(self, now: float, noted: set[str]) -> None:
         """Note the tenants nobody noted (from before the setting, made by a server
         without it, or whose note went as it was made again): idle from now."""
         for tenant in self.store.tenants():
-            if tenant not in noted and tenant != SYSTEM and tenancy.valid(tenant):
+            if tenant not in noted and tenancy.valid(tenant):   # (not SYSTEM)
                 self.store.update(SYSTEM, KIND, tenant,
                                   lambda doc: None if doc is not None else {"at": now})

@@ -82,13 +82,13 @@ import itertools
 import math
 import os
 import threading
-import time
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 
+from .clock import real_time
 from .store import (
     LAYER_KEY,
     LAYER_KIND,
@@ -255,7 +255,7 @@ class RedisStore:
         self._down = _down_errors()
         self.write_ttl = write_ttl(target)
         self._snapshots = _Snapshots()
-        self._registered: dict[str, float] = {}   # tenant -> when noted (monotonic)
+        self._registered: dict[str, float] = {}   # tenant -> when noted (real time)
         self._lock = threading.Lock()
         self._put = self._r.register_script(_PUT)
         self._cas = self._r.register_script(_CAS)
@@ -293,7 +293,7 @@ class RedisStore:
         tenants out: one made again by a process that had noted it is listed again
         within that time)."""
         noted = self._registered.get(tenant)
-        now = time.monotonic()
+        now = real_time()
         if noted is None or now - noted > self.REGISTER_EVERY:
             self._r.sadd(f"{self.prefix}:tenants", tenant)
             with self._lock:
@@ -473,7 +473,8 @@ class RedisStore:
                 pipe.smembers(self._keys_key(n))
             asked, pipe2 = [], self._r.pipeline(transaction=False)
             for n, keys in zip(batch, pipe.execute(), strict=True):
-                docs = [k for k in keys if k.startswith(f"{self._base(n)}d:".encode())]
+                hashes = f"{self._base(n)}d:".encode()
+                docs = [k for k in keys if k.startswith(hashes)]
                 if docs:
                     pipe2.exists(*docs)
                     asked.append(n)

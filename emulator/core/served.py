@@ -8,8 +8,8 @@ a shared store notes its world there (``claim``), and says so in its log when th
 store's last server served another one; its health answer says so while the store's
 note names another world (``mismatch``): the server started after it serves another.
 
-The note is a document of the ``_mockcloud`` tenant, a name no request can use
-(``tenancy.valid`` refuses it), so no tenant sees it or lists it.
+The note is a document of the system tenant (``tenancy.SYSTEM``), a name no request
+can use, so no tenant sees it or lists it.
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ import socket
 from typing import Any
 
 from .store import unavailable
+from .tenancy import SYSTEM
 
 log = logging.getLogger("mockcloud")
 
-SYSTEM, KIND, KEY = "_mockcloud", "served", "world"
+KIND, KEY = "served", "world"
 
 
 def _shared(store: Any) -> bool:

@@ -67,14 +67,14 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
+from urllib.parse import parse_qsl
+
+import orjson
 
 try:    # ISA-L's deflate: zlib's format (either reads the other's), 3 times faster
     from isal import isal_zlib as _deflate
 except ImportError:     # no wheel for this platform: the standard library's
     _deflate = zlib
-from urllib.parse import parse_qsl
-
-import orjson
 
 Doc = dict[str, Any]
 Updater = Callable[[Doc | None], Doc | None]

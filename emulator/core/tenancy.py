@@ -8,6 +8,9 @@ import re
 HEADER_ENVIRON = "HTTP_X_MOCKCLOUD_TENANT"
 ENVIRON_KEY = "mockcloud.tenant"
 DEFAULT = "default"
+# the tenant of what belongs to no tenant (the webhook index, the served world's note,
+# the idle-tenant notes): a name no request can give (``valid`` refuses it)
+SYSTEM = "_mockcloud"
 _VALID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _SEEN: set[str] = set()   # names ``resolve`` found valid (bounded)
 

@@ -89,6 +89,7 @@ from .clock import Clock, real_time
 from .errors import MockcloudError
 from .journal import OUTBOUND, Journal, exchange
 from .rounds import Rounds
+from .tenancy import SYSTEM
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..settings import Settings
@@ -100,7 +101,7 @@ log = logging.getLogger("mockcloud.webhooks")
 
 KIND = "webhook"
 DELIVERIES = "webhook.delivery"
-INDEX = ("_mockcloud", "webhook.tenants", "active")   # (tenant, kind, key)
+INDEX = (SYSTEM, "webhook.tenants", "active")   # (tenant, kind, key)
 POLL = 0.5           # real seconds between the worker's rounds when nobody wakes it
 BATCH = 256          # events claimed at once
 LEASE = 30.0         # real seconds a claim holds a webhook (renewed while sending)
