@@ -26,7 +26,6 @@ import argparse
 import cProfile
 import functools
 import importlib
-import pickle
 import pstats
 import statistics
 import sys
@@ -43,7 +42,6 @@ if str(ROOT) not in sys.path:
 from werkzeug.test import Client  # noqa: E402
 
 from emulator.app import create_app  # noqa: E402
-from emulator.core.store import MemoryStore  # noqa: E402
 from emulator.settings import Settings  # noqa: E402
 
 DEVICE = "123456-d01"
@@ -150,44 +148,11 @@ def _patch_attr(target: Any, attr: str, value: Any) -> Callable[[], None]:
     return lambda: setattr(target, attr, original)
 
 
-class PickleStore(MemoryStore):
-    """MemoryStore keeping documents pickled instead of as JSON text (what-if only)."""
-
-    def get(self, tenant: str, kind: str, key: str) -> Any:
-        raw = self._data.get((tenant, kind), {}).get(key)
-        return None if raw is None else pickle.loads(raw)
-
-    def put(self, tenant: str, kind: str, key: str, doc: Any) -> None:
-        raw = pickle.dumps(doc, 5)
-        with self._lock:
-            self._data.setdefault((tenant, kind), {})[key] = raw
-
-    def list(self, tenant: str, kind: str) -> list[tuple[str, Any]]:
-        with self._lock:
-            items = list(self._data.get((tenant, kind), {}).items())
-        return [(k, pickle.loads(v)) for k, v in items]
-
-    def update(self, tenant: str, kind: str, key: str, fn: Any) -> Any:
-        with self._lock:
-            bucket = self._data.setdefault((tenant, kind), {})
-            raw = bucket.get(key)
-            new = fn(None if raw is None else pickle.loads(raw))
-            if new is None:
-                bucket.pop(key, None)
-            else:
-                bucket[key] = pickle.dumps(new, 5)
-            return new
-
-
 Variant = tuple[str, Callable[[], Any], Setup | None]
 
 
-def what_ifs(app: Any, patch: Callable[[], Any],
-             patcher: Callable[[Any], Callable[[], Any]]) -> list[Variant]:
-    """(label, call, apply -> undo): each removes or cheapens one cost, for an estimate.
-
-    ``patcher(store)`` builds another emulator on that store and returns its PATCH.
-    """
+def what_ifs(app: Any, patch: Callable[[], Any]) -> list[Variant]:
+    """(label, call, apply -> undo): each removes or cheapens one cost, for an estimate."""
     def journal_size_0():
         size = app.settings.journal_size
         app.settings.journal_size = 0
@@ -201,9 +166,6 @@ def what_ifs(app: Any, patch: Callable[[], Any],
          journal_size_0),
         ("no journal at all (upper bound of what a cheaper journal saves)", patch,
          no_journal),
-        ("MemoryStore keeps documents pickled instead of as JSON text",
-         patcher(PickleStore()), None),
-        ("both (no journal, pickled documents)", patcher(PickleStore()), no_journal),
     ]
 
 
@@ -277,9 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     n = args.n
 
-    def make_patch(store: Any = None) -> tuple[Any, Callable[[], None]]:
+    def make_patch() -> tuple[Any, Callable[[], None]]:
         """An emulator (in-memory, default world) and a PATCH call with a fresh token."""
-        app = create_app(Settings(state="memory"), store=store)
+        app = create_app(Settings(state="memory"))
         client = Client(app)
         headers = {"Authorization": f"Bearer {login(client)}",
                    "Content-Type": "application/json"}
@@ -393,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
               "process\n(emulator code unchanged; all variants interleaved batch by batch "
               "with the\nbaseline; median CPU us/request, saving = median per-round "
               "difference):")
-        variants = what_ifs(app, patch, lambda store: make_patch(store)[1])
+        variants = what_ifs(app, patch)
         fns: dict[str, tuple[Callable[[], Any], Setup | None]] = {"baseline": (patch, None)}
         fns.update({label: (call, apply) for label, call, apply in variants})
         t = interleaved(fns, 2 * n)
