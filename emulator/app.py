@@ -121,12 +121,14 @@ class Mockcloud:
         self._prefetch = getattr(self.store, "prefetch", None)
         self._forget = getattr(self.store, "forget_prefetched", None)
         weakref.finalize(self, self.deliverer.stop)
-        # tenants no request named for tenant_idle seconds are deleted (core/idle.py);
+        # tenants no request named and no webhook delivery reached for tenant_idle
+        # seconds are deleted (core/idle.py);
         # its sweeper starts with the first request, as the deliverer does
         self.idle = Idle(self.store, self.settings.tenant_idle, self.store.clear) \
             if self.settings.tenant_idle else None
         if self.idle is not None:
             weakref.finalize(self, self.idle.rounds.stop)
+            self.deliverer.on_delivered = self.idle.seen   # a receiver still listens
         self.flask = self._control_app()
         self.vendor_apps = {v.name: self._vendor_app(v) for v in vendors}
         # the world every tenant starts from: one read-only base per process, shared

@@ -109,8 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="token the control plane (/_mockcloud/) requires (env "
                         "MOCKCLOUD_ADMIN_TOKEN); needed off loopback")
     s.add_argument("--tenant-idle", dest="tenant_idle", type=float, metavar="SECONDS",
-                   help="delete a tenant no request has named for this long (real time); "
-                        "a later request starts it afresh (default 0: never)")
+                   help="delete a tenant no request has named and no webhook delivery has "
+                        "reached for this long (real time); a later request starts it "
+                        "afresh (default 0: never)")
     s.add_argument("--log-level", dest="log_level", help="debug, info, warning (default)")
     s.set_defaults(func=serve)
 

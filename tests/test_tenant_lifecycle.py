@@ -1,6 +1,7 @@
 """A tenant's end (issue 11: a server shared by many pipelines): ``DELETE
-/_mockcloud/tenant``, and ``--tenant-idle`` deleting the tenants nobody has named for a
-while, on every store; over HTTP against real servers (SQLite, Redis with two servers).
+/_mockcloud/tenant``, and ``--tenant-idle`` deleting the tenants nobody has named (and
+no webhook delivery has reached) for a while, on every store; over HTTP against real
+servers (SQLite, Redis with two servers, a real webhook receiver).
 
 No timing is asserted: the idle tests wait for what must happen, with a bound."""
 
@@ -251,3 +252,41 @@ def test_a_deleted_tenant_leaves_nothing_in_redis_but_expiring_write_ids(request
         assert "used" in app.store.tenants()
     finally:
         app.store.close()
+
+
+def test_a_tenant_its_webhooks_reach_stays_and_one_whose_receiver_is_gone_goes(tmp_path):
+    """A sandbox that only listens is in use: under ``--tenant-idle 3``, a tenant whose
+    Netatmo webhook keeps receiving pushes (its receiver answers 200) outlives three
+    idle periods without a request, and goes once the pushes stop; a tenant whose
+    receiver refuses every push goes as one nobody calls. (The idle period is 3 s
+    against pushes every half second: a busy machine's pauses do not make it.)"""
+    from clients.netatmo import NetatmoClient, WebhookReceiver
+    from tests.netatmo_http import CI, USER
+
+    seconds = 9.0     # pushes every half second for this long: three idle periods
+    with ServerProcess("--state", f"sqlite:///{tmp_path / 'state.db'}", "--tenant-idle",
+                       "3", admin_token="idle-t0k", timeout=120) as server, \
+            WebhookReceiver() as heard, WebhookReceiver() as deaf:
+        for name, receiver in (("heard", heard), ("deaf", deaf)):
+            admin = _admin(server, name)
+            token = admin.issue_token("netatmo", CI[0], USER, "read_camera")["access_token"]
+            client = NetatmoClient(*CI, admin.url("netatmo"), token={"access_token": token})
+            assert client.addwebhook(receiver.url, "app_security")["status"] == "ok"
+            assert receiver.wait(1, timeout=30)                 # the activation push
+            now = admin.now()
+            for k in range(1, int(seconds * 2) + 1):
+                admin.push("netatmo", USER, {"push_type": "NACamera-movement", "n": k},
+                           at=now + k / 2)
+        deaf.answer(*[500] * 1000)
+        start = time.monotonic()
+        while "deaf" in _listed(server) and time.monotonic() < start + 60:
+            time.sleep(0.3)
+        assert "deaf" not in _listed(server)
+        while time.monotonic() < start + seconds - 1:       # the pushes still coming
+            assert "heard" in _listed(server), heard.push_types()
+            time.sleep(0.3)
+        while "heard" in _listed(server) and time.monotonic() < start + 60:
+            time.sleep(0.3)
+        assert "heard" not in _listed(server)                 # then it idles out too
+        got = [p.get("n") for p in heard.pushes if p.get("push_type") != "webhook_activation"]
+        assert len(got) >= seconds * 2 - 4, got

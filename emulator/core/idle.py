@@ -3,11 +3,14 @@
 A server shared by many pipelines (each test of the pytest plugin runs in a tenant of
 its own) would otherwise keep every tenant it ever saw: its tokens, its changes over
 the world, its journal. With ``tenant_idle`` set, a tenant that no request has named
-for that long (real time, not the tenant's virtual clock) is deleted as
+and no webhook delivery has reached for that long (real time, not the tenant's virtual
+clock; a delivery counts when its receiver accepted it: a sandbox that only listens to
+its webhooks is in use, one whose receiver is gone is not) is deleted as
 ``DELETE /_mockcloud/tenant`` deletes one; a request naming it later starts it afresh
 from the server's world, as a new tenant.
 
-How: each process notes when it last saw a tenant (``seen``, called on every request)
+How: each process notes when it last saw a tenant (``seen``, called on every request
+and by the webhook deliverer after each accepted delivery)
 in a document of the system tenant (``tenancy.SYSTEM``: no request can name it),
 written at most once every ``every`` seconds per tenant and process, so a busy
 tenant costs a dictionary lookup a request. Every ``every`` seconds, each process's

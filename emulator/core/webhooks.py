@@ -418,6 +418,9 @@ class Deliverer:
     # the source's events past a cut batch, by (tenant, hook): (from, to, events)
     _rest: dict[tuple[str, str], tuple[float, float, list[Event]]] = field(
         default_factory=dict, repr=False)
+    # called with the tenant after each delivery its receiver accepted (the app's
+    # idle sweep counts it as use: core/idle.py)
+    on_delivered: Callable[[str], None] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         timeout = self.settings.webhook_timeout
@@ -645,6 +648,8 @@ class Deliverer:
                               latency_ms=round(outcome.latency_ms, 3), error=outcome.error)
                 if outcome.ok:
                     counts["delivered"] += 1
+                    if self.on_delivered is not None:
+                        self.on_delivered(tenant)
                 else:
                     counts["failed"] += 1
                     self._failed(tenant, hid, when, spec)
