@@ -43,10 +43,12 @@ What it does:
    hello-world's at the same concurrency) and the ratio to the hello-world at the same
    concurrency, says whether each target is met (the token refresh at >= 40 %, and
    every row's p99 at most the hello-world's: issue 11, against the bare hello-world
-   as the issue measured it; as context, against the one served as the emulator is,
-   and that one answering the same PATCH for the rows with a body, where a row that
-   costs more per request lands over with no tail of its own: ``bench/tail.py`` tells
-   a row's own tail from its cost;
+   as the issue measured it, run right before the row in every repeat (``--paired``,
+   the default: a host busier at one moment than another does not decide it); as
+   context, against the one served as the emulator is, and that one answering the
+   same PATCH for the rows with a body, where a row that costs more per request lands
+   over with no tail of its own: ``bench/tail.py`` tells a row's own tail from its
+   cost;
    authenticated Lightify PATCH, Netatmo homestatus and setroomthermpoint at >= 50 %
    of the hello-world, the 1,024-point getmeasure at >= 25 %, the three Qivivo rows at
    >= 50 %), and writes
@@ -135,6 +137,7 @@ HELLO = "hello-world (granian)"
 HELLO_PATCH = "  same PATCH to hello-world"   # context row: server + Flask cost of a body
 # context row: the hello-world served the other way (threads anywhere, or on one CPU)
 HELLO_OTHER = {True: "  hello-world, threads anywhere", False: "  hello-world, one CPU"}
+PAIRED = "    (bare hello-world, beside)"   # the p99 yardstick run next to a row (--paired)
 
 
 # ------------------------------------------------------------------ processes
@@ -494,6 +497,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="runs per cell, the cells taking turns; req/s is the median run, "
                         "the ratio the median of each repeat over the hello-world run "
                         "beside it (default 1)")
+    p.add_argument("--paired", action=argparse.BooleanOptionalAction, default=True,
+                   help="run the p99 target's hello-world (the bare one) right before each "
+                        "emulator row, every repeat, and read each row's p99 against the "
+                        "runs beside it: a host that gets busier during the run does not "
+                        "decide the verdict (default on; --no-paired: against the "
+                        "hello-world run at the start of each repeat, half the time)")
     p.add_argument("--warmup", type=float, default=1.0,
                    help="seconds of unrecorded load per server before measuring (default 1)")
     p.add_argument("--connections", default="1,8",
@@ -570,6 +579,7 @@ def main(argv: list[str] | None = None) -> int:
 
     runs: list[Run] = []
     hello: dict[int, Run] = {}
+    paired: dict[tuple[str, int], Run] = {}   # (row, conns) -> the bare hello-world beside it
     not_run: dict[str, str] = {}
     emulator = Emulator(args.server_threads, args.pin_threads)
     # the yardstick is served as serve serves the emulator: its threads on one CPU
@@ -672,12 +682,22 @@ def main(argv: list[str] | None = None) -> int:
                     cells.append((name, "mockcloud", url, "post.lua",
                                   lambda c: {"BENCH_TOKEN": qtoken, "BENCH_BODY": QIVIVO_BODY,
                                              "BENCH_CONTENT_TYPE": "application/json"}))
+        # the p99 target's hello-world (the bare one), run beside each emulator row
+        bare_cell = next(c for c in cells if c[0] == (HELLO_OTHER[True] if args.pin_threads
+                                                       else HELLO))
         for conns in args.connections:
             print(f"\n{conns} connection(s):")
             got: dict[str, list[Run]] = {name: [] for name, *_ in cells}
+            beside: dict[str, list[Run]] = {}
             for _ in range(args.repeat):  # cells take turns, so drift hits all alike
                 for name, server, url, script, env in cells:
+                    if args.paired and server == "mockcloud":
+                        b_name, b_server, b_url, b_script, b_env = bare_cell
+                        beside.setdefault(name, []).append(measure(
+                            b_url, b_script, conns, b_env(conns), PAIRED, b_server))
                     got[name].append(measure(url, script, conns, env(conns), name, server))
+            for name, pair in beside.items():
+                paired[(name, conns)] = median_run(pair)
             base = got[HELLO]
             for name, *_ in cells:
                 run = median_run(got[name])
@@ -794,14 +814,20 @@ def main(argv: list[str] | None = None) -> int:
                 if r.connections != conns or r.server != "mockcloud":
                     continue
                 against = ref_body if ref_body is not None and r.endpoint in bodied else ref
+                if key == "bare" and (r.endpoint, conns) in paired:
+                    against = paired[(r.endpoint, conns)]
                 limit = against.p99
                 if r.p99 > limit:
                     cost = "" if key == "bare" or not against.rps else \
                         f" at {r.rps / against.rps:.0%} of its req/s"
                     over.append(f"{r.endpoint.strip()} {r.p99:.2f} > {limit:.2f} ms{cost}")
             verdicts_p99[conns] = not over
+            near = [paired[(r.endpoint, conns)].p99 for r in runs
+                    if key == "bare" and (r.endpoint, conns) in paired]
             print(f"    {conns} connection(s): hello-world p99 {ref.p99:.2f} ms"
                   + (f" (the same PATCH {ref_body.p99:.2f})" if ref_body is not None else "")
+                  + (f"; run beside each row: {min(near):.2f}-{max(near):.2f} ms, each row "
+                     "against the one beside it" if near else "")
                   + ": " + ("MET" if not over else f"NOT MET ({'; '.join(over)})"))
         p99_verdicts[key] = verdicts_p99
     print("  context: each row's p99 over its own mean latency (p99 x req/s / connections: "
@@ -862,7 +888,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f} "
           f"({os.cpu_count()} CPUs)")
 
-    void = [r for r in {id(r): r for r in runs + server_runs}.values() if r.void]
+    every = runs + server_runs + list(paired.values())
+    void = [r for r in {id(r): r for r in every}.values() if r.void]
     if void:
         print("\n" + "!" * 78)
         print(f"!!! {len(void)} VOID RUN(S): requests failed, those figures mean nothing:")
@@ -899,6 +926,8 @@ def main(argv: list[str] | None = None) -> int:
         "p99_target": {"every row's p99 <= the hello-world's, by yardstick": p99_verdicts},
         "runs": [{**asdict(r), "void": r.void} for r in runs],
         "hello_by_server": [{**asdict(r), "void": r.void} for r in server_runs],
+        "paired": [{"row": name, "connections": conns, **asdict(r), "void": r.void}
+                   for (name, conns), r in paired.items()],
     }
     out = args.output or REPORTS / f"bench-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
