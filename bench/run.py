@@ -140,6 +140,11 @@ HELLO_OTHER = {True: "  hello-world, threads anywhere", False: "  hello-world, o
 PAIRED = "    (bare hello-world, beside)"   # the p99 yardstick run next to a row (--paired)
 
 
+def bare_hello(pin_threads: bool) -> str:
+    """The row of the bare hello-world (its threads anywhere), the p99 target's."""
+    return HELLO_OTHER[True] if pin_threads else HELLO
+
+
 # ------------------------------------------------------------------ processes
 
 def free_port() -> int:
@@ -683,8 +688,7 @@ def main(argv: list[str] | None = None) -> int:
                                   lambda c: {"BENCH_TOKEN": qtoken, "BENCH_BODY": QIVIVO_BODY,
                                              "BENCH_CONTENT_TYPE": "application/json"}))
         # the p99 target's hello-world (the bare one), run beside each emulator row
-        bare_cell = next(c for c in cells if c[0] == (HELLO_OTHER[True] if args.pin_threads
-                                                       else HELLO))
+        bare_cell = next(c for c in cells if c[0] == bare_hello(args.pin_threads))
         for conns in args.connections:
             print(f"\n{conns} connection(s):")
             got: dict[str, list[Run]] = {name: [] for name, *_ in cells}
@@ -692,7 +696,7 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(args.repeat):  # cells take turns, so drift hits all alike
                 for name, server, url, script, env in cells:
                     if args.paired and server == "mockcloud":
-                        b_name, b_server, b_url, b_script, b_env = bare_cell
+                        _, b_server, b_url, b_script, b_env = bare_cell
                         beside.setdefault(name, []).append(measure(
                             b_url, b_script, conns, b_env(conns), PAIRED, b_server))
                     got[name].append(measure(url, script, conns, env(conns), name, server))
@@ -783,7 +787,7 @@ def main(argv: list[str] | None = None) -> int:
           "concurrency (p99: the median of the\nrepeats'), the hello-world as the issue "
           "measured it; then, as context, two stricter hello-worlds:")
     by_name = {(r.endpoint, r.connections): r for r in runs}
-    bare_row = HELLO_OTHER[True] if args.pin_threads else HELLO
+    bare_row = bare_hello(args.pin_threads)
     served_row = HELLO if args.pin_threads else HELLO_OTHER[False]
     bodied = {name for name, _, _, script, _ in cells if script != "get.lua"}
     yardsticks = [
@@ -814,21 +818,20 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             if conns == args.connections[0]:
                 print(f"  {title}:")
-            over = []
+            over, near = [], []
             for r in runs:
                 if r.connections != conns or r.server != "mockcloud":
                     continue
                 against = ref_body if ref_body is not None and r.endpoint in bodied else ref
                 if key == "bare" and (r.endpoint, conns) in paired:
                     against = paired[(r.endpoint, conns)]
+                    near.append(against.p99)
                 limit = against.p99
                 if r.p99 > limit:
                     cost = "" if key == "bare" or not against.rps else \
                         f" at {r.rps / against.rps:.0%} of its req/s"
                     over.append(f"{r.endpoint.strip()} {r.p99:.2f} > {limit:.2f} ms{cost}")
             verdicts_p99[conns] = not over
-            near = [paired[(r.endpoint, conns)].p99 for r in runs
-                    if key == "bare" and (r.endpoint, conns) in paired]
             print(f"    {conns} connection(s): hello-world p99 {ref.p99:.2f} ms"
                   + (f" (the same PATCH {ref_body.p99:.2f})" if ref_body is not None else "")
                   + (f"; run beside each row: {min(near):.2f}-{max(near):.2f} ms, each row "
@@ -885,7 +888,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nTarget: {name} >= {TARGETS[name]:.0%}: NOT RUN ({why})")
         all_verdicts[name] = {}
     p99_met = {c: ok for c, ok in p99_verdicts.get("bare", {}).items() if c > 1}
-    p99_alone = {c: ok for c, ok in p99_verdicts.get("bare", {}).items() if c == 1}
+    alone = p99_verdicts.get("bare", {}).get(1)
     print("\nTargets: " + "; ".join(
         f"{name}: " + ", ".join(f"c={c} {'MET' if ok else 'NOT MET'}" for c, ok in v.items())
         for name, v in all_verdicts.items() if v) + "".join(
@@ -893,8 +896,8 @@ def main(argv: list[str] | None = None) -> int:
         + ("; every row's p99 <= the hello-world's: " + ", ".join(
             f"c={c} {'MET' if ok else 'NOT MET'}" for c, ok in p99_met.items())
            if p99_met else "")
-        + "".join(f" (at 1 connection, context: {'at most' if ok else 'over'} it)"
-                  for ok in p99_alone.values()))
+        + ("" if alone is None else
+           f" (at 1 connection, context: {'at most' if alone else 'over'} it)"))
     print(f"load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f} "
           f"({os.cpu_count()} CPUs)")
 

@@ -10,10 +10,10 @@ its webhooks is in use, one whose receiver is gone is not) is deleted as
 from the server's world, as a new tenant.
 
 How: each process notes when it last saw a tenant (``seen``, called on every request
-and by the webhook deliverer after each accepted delivery)
-in a document of the system tenant (``tenancy.SYSTEM``: no request can name it),
-written at most once every ``every`` seconds per tenant and process, so a busy
-tenant costs a dictionary lookup a request. Every ``every`` seconds, each process's
+and by the webhook deliverer after each accepted delivery) in a document of the
+system tenant (``tenancy.SYSTEM``: no request can name it), written at most once
+every ``every`` seconds per tenant and process, so a busy tenant costs a dictionary
+lookup a request. Every ``every`` seconds, each process's
 sweeper thread (started with its first request) deletes the tenants whose note is
 older than ``tenant_idle``. A tenant is taken by one sweeper only: the note is
 updated (compare and set) to the sweep's time before the tenant is deleted, so two

@@ -31,6 +31,15 @@ def _shared(store: Any) -> bool:
     return getattr(store, "backend", "memory") != "memory"
 
 
+def _other(note: Any, digest: str) -> str | None:
+    """The store's note of a server that serves another world than ``digest``, told
+    (its digest, world file, host and pid), else None."""
+    if not isinstance(note, dict) or note.get("digest") in (None, digest):
+        return None
+    return (f"digest {str(note['digest'])[:12]}, world file {note.get('world')}, on "
+            f"{note.get('host')} pid {note.get('pid')}")
+
+
 def claim(store: Any, digest: str, world: str) -> str | None:
     """Note that this server serves the world ``digest`` (from the file ``world``);
     the warning logged when the store's last server served another world, else None."""
@@ -52,13 +61,12 @@ def claim(store: Any, digest: str, world: str) -> str | None:
             raise
         log.warning("mockcloud: cannot note the served world in the store: %s", why)
         return None
-    last = before[0] if before else None
-    if not isinstance(last, dict) or last.get("digest") in (None, digest):
+    other = _other(before[0] if before else None, digest)
+    if other is None:
         return None
     warning = (
-        f"mockcloud: this store was last served with another world (digest "
-        f"{str(last['digest'])[:12]}, world file {last.get('world')}, on "
-        f"{last.get('host')} pid {last.get('pid')}); this server serves {digest[:12]} "
+        f"mockcloud: this store was last served with another world ({other}); this "
+        f"server serves {digest[:12]} "
         f"(world file {world}). Tenants claimed before read their own changes over this "
         f"world. If that server still runs, the two show different worlds: serve one "
         f"world file (and one mockcloud version) on every server of a store.")
@@ -77,10 +85,10 @@ def mismatch(store: Any, digest: str) -> str | None:
         if unavailable(store, exc) is None:
             raise
         return None
-    if not isinstance(last, dict) or last.get("digest") in (None, digest):
+    other = _other(last, digest)
+    if other is None:
         return None
-    return (f"another server on this store serves another world (digest "
-            f"{str(last['digest'])[:12]}, world file {last.get('world')}, on "
-            f"{last.get('host')} pid {last.get('pid')}); this one serves {digest[:12]}: "
+    return (f"another server on this store serves another world ({other}); this one "
+            f"serves {digest[:12]}: "
             f"a tenant sees different worlds on the two. Serve one world file on every "
             f"server of a store.")
